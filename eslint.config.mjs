@@ -1,0 +1,34 @@
+// One lint config for the whole workspace. The module-boundary rule is what keeps the services
+// apart: tags in each package.json decide who may import whom.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+import nx from "@nx/eslint-plugin";
+
+export default tseslint.config(
+  {
+    ignores: ["**/node_modules/**", "**/dist/**", "**/generated/**", "**/.data/**", "**/web-dist/**", "tools/lint-fixtures/**"],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ["**/*.ts", "**/*.mjs", "**/*.js"],
+    plugins: { "@nx": nx },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@nx/enforce-module-boundaries": [
+        "error",
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          depConstraints: [
+            { sourceTag: "type:service", onlyDependOnLibsWithTags: ["type:lib"] },
+            { sourceTag: "type:lib", onlyDependOnLibsWithTags: ["type:lib"] },
+            // The single-process host may import each service's public build function.
+            { sourceTag: "type:host", onlyDependOnLibsWithTags: ["type:lib", "type:service"] },
+          ],
+        },
+      ],
+    },
+  },
+);

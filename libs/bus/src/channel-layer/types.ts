@@ -1,0 +1,53 @@
+// The channel layer contract (shared/reference/channel-layer.md). Both backends implement it.
+
+/** A plain object; values are string, number, boolean, null, Uint8Array, arrays and plain objects of these. */
+export type Message = { [key: string]: unknown };
+
+export interface ReceiveOptions {
+  /** Aborting rejects the receive with the signal's reason; no message is lost. */
+  signal?: AbortSignal;
+  /** Rejects with ReceiveTimeoutError after this many milliseconds; no message is lost. */
+  timeoutMs?: number;
+}
+
+export interface ChannelLayer {
+  /** Includes "groups" and "flush". */
+  readonly extensions: readonly string[];
+  send(channel: string, message: Message): Promise<void>;
+  receive(channel: string, options?: ReceiveOptions): Promise<Message>;
+  newChannel(prefix?: string): Promise<string>;
+  groupAdd(group: string, channel: string): Promise<void>;
+  groupDiscard(group: string, channel: string): Promise<void>;
+  groupSend(group: string, message: Message): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ChannelLayerOptions {
+  /** Seconds an unread message lives. Default 60. */
+  expirySeconds?: number;
+  /** Seconds a group membership lives after its last groupAdd. Default 86400. */
+  groupExpirySeconds?: number;
+  /** Messages a channel holds before send fails with ChannelFullError. Default 100. */
+  capacity?: number;
+  /** Per-channel capacities; a string is a glob ("tiny*"); the first match wins. */
+  channelCapacity?: Array<[pattern: string | RegExp, capacity: number]>;
+  /** Key prefix in the backing store. Default "asgi". */
+  prefix?: string;
+  /** First key encrypts, all keys decrypt (rotation). Redis backend only. */
+  symmetricEncryptionKeys?: string[];
+}
+
+export const DEFAULT_CHANNEL_LAYER_OPTIONS = {
+  expirySeconds: 60,
+  groupExpirySeconds: 86_400,
+  capacity: 100,
+  channelCapacity: [] as Array<[string | RegExp, number]>,
+  prefix: "asgi",
+  symmetricEncryptionKeys: [] as string[],
+} satisfies Required<ChannelLayerOptions>;
+
+export interface RedisChannelLayerOptions extends ChannelLayerOptions {
+  /** redis:// URLs, one per host; the keyspace is sharded across them by a consistent hash. */
+  hosts: string[];
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Starts the local Redis and Postgres when they do not answer (the commands this machine kind
+# documents), and installs Debian's Chromium for the browser tests when it is missing.
+set -uo pipefail
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "ensure-services: starting Redis"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
+  echo "ensure-services: starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql)" main start
+fi
+for i in $(seq 1 30); do
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && break
+  sleep 1
+done
+redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "ensure-services: Redis does not answer on 127.0.0.1:6379"; exit 1; }
+pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || { echo "ensure-services: Postgres does not answer on 127.0.0.1:5432"; exit 1; }
+echo "ensure-services: Redis and Postgres answer"
