@@ -19,3 +19,13 @@ done
 redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "ensure-services: Redis does not answer on 127.0.0.1:6379"; exit 1; }
 pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || { echo "ensure-services: Postgres does not answer on 127.0.0.1:5432"; exit 1; }
 echo "ensure-services: Redis and Postgres answer"
+
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "ensure-services: installing Debian's chromium for the browser tests"
+  if [ "$(id -u)" = "0" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "ensure-services: could not install chromium"
+  else
+    echo "ensure-services: not root; install chromium yourself (apt-get install chromium)"
+  fi
+fi

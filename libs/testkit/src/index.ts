@@ -133,3 +133,5 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: { timeout
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+export { BENCHMARKS_FILE, machineDescription, percentile, writeBenchmarkSection } from "./benchmarks.ts";
