@@ -1,0 +1,55 @@
+// The one place a service process starts and stops: parse config, connect, build, start; on
+// SIGTERM/SIGINT stop taking work, finish what was taken, close connections. Only main.ts calls it.
+import type { z } from "zod";
+import { parseConfig, type CommonConfig } from "./config.ts";
+import { connectInfrastructure, type Infrastructure } from "./infrastructure.ts";
+import { createLogger, type Logger } from "./logger.ts";
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+export interface ServiceProcessOptions<S extends z.ZodType<CommonConfig>> {
+  service: string;
+  configSchema: S;
+  start(config: z.infer<S>, deps: Infrastructure & { logger: Logger }): Promise<RunningService>;
+  /** Milliseconds to finish in-flight work after a stop signal before exiting anyway. */
+  drainTimeoutMs?: number;
+}
+
+export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(options: ServiceProcessOptions<S>): Promise<void> {
+  const config = parseConfig(options.service, options.configSchema);
+  const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
+  const infrastructure = connectInfrastructure(config);
+  let running: RunningService;
+  try {
+    running = await options.start(config, { ...infrastructure, logger });
+  } catch (error) {
+    logger.fatal({ err: error }, "failed to start");
+    await infrastructure.close();
+    process.exitCode = 1;
+    return;
+  }
+  logger.info({ nodeId: config.NODE_ID }, "started");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping: finishing in-flight work");
+    const timer = setTimeout(() => {
+      logger.warn("drain timed out; exiting");
+      process.exit(1);
+    }, options.drainTimeoutMs ?? 15_000);
+    timer.unref();
+    try {
+      await running.stop();
+    } finally {
+      await infrastructure.close();
+      logger.info("stopped");
+      clearTimeout(timer);
+    }
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}

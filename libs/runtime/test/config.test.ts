@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { commonConfigShape, ConfigError, parseConfig } from "../src/index.ts";
+
+const schema = z.object({ ...commonConfigShape, PORT: z.coerce.number().int().default(3000) });
+
+describe("service configuration", () => {
+  it("when the environment is empty, every field takes its documented default", () => {
+    const config = parseConfig("test", schema, {});
+    expect(config.BUS_URL).toBe("memory://");
+    expect(config.FIREHOSE_URL).toBe("memory://");
+    expect(config.RPC_DEADLINE_MS).toBe(5000);
+    expect(config.MIGRATE_ON_START).toBe(true);
+    expect(config.NODE_ID).toBeGreaterThanOrEqual(0);
+    expect(config.NODE_ID).toBeLessThan(1024);
+    expect(config.PORT).toBe(3000);
+  });
+
+  it("when values are strings from the environment, numbers and booleans are parsed", () => {
+    const config = parseConfig("test", schema, { NODE_ID: "7", MIGRATE_ON_START: "false", RPC_CONCURRENCY: "4" });
+    expect(config).toMatchObject({ NODE_ID: 7, MIGRATE_ON_START: false, RPC_CONCURRENCY: 4 });
+  });
+
+  it("when a variable is invalid, the error names it", () => {
+    let error: unknown;
+    try {
+      parseConfig("inventory", schema, { NODE_ID: "5000", LOG_LEVEL: "loud" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const variables = (error as ConfigError).issues.map((i) => i.variable).sort();
+    expect(variables).toEqual(["LOG_LEVEL", "NODE_ID"]);
+    expect((error as Error).message).toContain("invalid configuration for inventory");
+  });
+});
