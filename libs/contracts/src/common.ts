@@ -103,3 +103,17 @@ export const ERROR_CODE_INFO: Record<ErrorCode, { status: number; description: s
   HOLD_EXPIRED: { status: 409, description: "The hold expired before the order." },
   IDEMPOTENCY_MISMATCH: { status: 409, description: "The same Idempotency-Key was used with a different body." },
 };
+
+/** A firehose event contract: the type name carries its version ("event.updated.v1" → 1). */
+export interface FirehoseEventDef<T extends z.ZodType = z.ZodType> {
+  readonly type: string;
+  readonly version: number;
+  readonly stream: string;
+  readonly data: T;
+}
+
+export function defineFirehoseEvent<T extends z.ZodType>(def: { type: string; stream: string; data: T }): FirehoseEventDef<T> {
+  const match = /\.v(\d+)$/.exec(def.type);
+  if (!match) throw new TypeError(`firehose event type ${def.type} must end in .v<N>`);
+  return { type: def.type, version: Number(match[1]), stream: def.stream, data: def.data };
+}
