@@ -1,0 +1,241 @@
+// The only place that opens database connections: a pg Pool for postgres:// URLs, an embedded
+// PGlite for pglite:// URLs. Each connection offers a Prisma driver adapter and a raw SQL executor
+// over the same pool, so hot paths can skip Prisma without a second set of connections.
+import { PGlite } from "@electric-sql/pglite";
+import type { Transaction as PgliteTransaction } from "@electric-sql/pglite";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { PrismaPGlite } from "pglite-prisma-adapter";
+import { ShardMovedError, ShardMovingError, ShardUnavailableError } from "./errors.ts";
+
+export interface SqlResult<Row> {
+  readonly rows: Row[];
+  /** Rows inserted/updated/deleted (or returned, for a select). */
+  readonly rowCount: number;
+}
+
+/** Raw SQL on one physical shard; `$1, $2, …` parameters. int8 columns come back as bigint on both drivers. */
+export interface SqlExecutor {
+  /** Name of the physical shard. */
+  readonly shard: string;
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
+  /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws). */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+}
+
+/** The adapter factory Prisma's client constructor takes (`new PrismaClient({ adapter })`). */
+export type PrismaAdapter = PrismaPg | PrismaPGlite;
+
+export interface Connection {
+  readonly url: string;
+  readonly kind: "postgres" | "pglite";
+  readonly adapter: PrismaAdapter;
+  readonly sql: SqlExecutor;
+  /** Runs a multi-statement script (migrations) outside any transaction wrapper. */
+  exec(script: string): Promise<void>;
+  /** Runs `fn` on one dedicated session (advisory locks, manual BEGIN/COMMIT). */
+  withSession<T>(fn: (session: SqlExecutor) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface ConnectionOptions {
+  /** pg pool size per physical shard URL. Default 10. */
+  poolSize?: number;
+  /** Connect timeout for pg. Default 5000 ms. */
+  connectTimeoutMs?: number;
+}
+
+const PG_TYPES = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    // int8 as bigint so raw rows look the same on pg and PGlite (ids are 63-bit).
+    if (oid === 20) return (value: string) => BigInt(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ETIMEDOUT", "EHOSTUNREACH", "57P01", "57P02", "57P03", "3D000", "28P01", "28000", "53300"]);
+const FENCE_PATTERN = /SHARD_(MOVING|MOVED):(\d+)/;
+
+/** Turns a driver error into the lib's typed error when it is one of ours; returns it unchanged otherwise. */
+export function translateDriverError(shard: string, error: unknown): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  const fence = FENCE_PATTERN.exec(message);
+  if (fence) return fence[1] === "MOVING" ? new ShardMovingError(Number(fence[2])) : new ShardMovedError(Number(fence[2]));
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return new ShardUnavailableError(shard, error);
+  if (error instanceof AggregateError && error.errors.some((e) => UNAVAILABLE_CODES.has((e as { code?: string }).code ?? ""))) {
+    return new ShardUnavailableError(shard, error);
+  }
+  if (/Connection terminated|connect ECONNREFUSED|timeout expired/i.test(message)) return new ShardUnavailableError(shard, error);
+  return error;
+}
+
+function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.Pool): SqlExecutor {
+  const executor: SqlExecutor = {
+    shard,
+    async query<Row>(text: string, params: readonly unknown[] = []) {
+      try {
+        const raw: pg.QueryResult | pg.QueryResult[] = await queryable.query({ text, values: params as unknown[], types: PG_TYPES });
+        // A multi-statement script (no parameters) yields one result per statement: report the last.
+        const result = Array.isArray(raw) ? raw[raw.length - 1] : raw;
+        return { rows: (result?.rows ?? []) as Row[], rowCount: result?.rowCount ?? result?.rows.length ?? 0 };
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      if (queryable !== pool) return fn(executor); // already inside one: join it
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+      let broken = false;
+      try {
+        await client.query("begin");
+        const result = await fn(pgExecutor(shard, client, pool));
+        await client.query("commit");
+        return result;
+      } catch (error) {
+        await client.query("rollback").catch(() => {
+          broken = true;
+        });
+        throw translateDriverError(shard, error);
+      } finally {
+        client.release(broken);
+      }
+    },
+  };
+  return executor;
+}
+
+function pgliteExecutor(shard: string, db: PGlite | PgliteTransaction): SqlExecutor {
+  const executor: SqlExecutor = {
+    shard,
+    async query<Row>(text: string, params: readonly unknown[] = []) {
+      try {
+        const result = await db.query<Row>(text, params as unknown[]);
+        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      if (!(db instanceof PGlite)) return fn(executor);
+      try {
+        return await db.transaction((tx) => fn(pgliteExecutor(shard, tx)));
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+    },
+  };
+  return executor;
+}
+
+// Embedded databases live in this process: one PGlite per URL, shared by every router, migration
+// run and tool in the process (a data dir must never be opened twice). Counted so that closing the
+// last user closes a dir-backed instance; in-memory ones stay until disposeEmbeddedDatabase, or
+// their data would vanish between a start-up migration and the router that follows it.
+const embedded = new Map<string, { db: PGlite; users: number }>();
+
+/** `pglite://memory` and `pglite://memory/<label>` are in memory; anything else after `pglite://` is a data dir. */
+function pgliteLocation(url: string): string | undefined {
+  const rest = url.slice("pglite://".length);
+  return rest === "memory" || rest.startsWith("memory/") ? undefined : rest;
+}
+
+function acquirePglite(url: string): PGlite {
+  let entry = embedded.get(url);
+  if (!entry) {
+    const dir = pgliteLocation(url);
+    entry = { db: dir === undefined ? new PGlite() : new PGlite(dir), users: 0 };
+    embedded.set(url, entry);
+  }
+  entry.users++;
+  return entry.db;
+}
+
+async function releasePglite(url: string): Promise<void> {
+  const entry = embedded.get(url);
+  if (!entry) return;
+  entry.users--;
+  if (entry.users <= 0 && pgliteLocation(url) !== undefined) {
+    embedded.delete(url);
+    await entry.db.close();
+  }
+}
+
+/** Closes an embedded database for good (in-memory data is lost). Tests call it when done. */
+export async function disposeEmbeddedDatabase(url: string): Promise<void> {
+  const entry = embedded.get(url);
+  if (!entry) return;
+  embedded.delete(url);
+  if (!entry.db.closed) await entry.db.close();
+}
+
+export function openConnection(shard: string, url: string, options: ConnectionOptions = {}): Connection {
+  if (url.startsWith("pglite://")) {
+    const db = acquirePglite(url);
+    let closed = false;
+    return {
+      url,
+      kind: "pglite",
+      adapter: new PrismaPGlite(db),
+      sql: pgliteExecutor(shard, db),
+      async exec(script) {
+        try {
+          await db.exec(script);
+        } catch (error) {
+          throw translateDriverError(shard, error);
+        }
+      },
+      withSession: (fn) => fn(pgliteExecutor(shard, db)),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await releasePglite(url);
+      },
+    };
+  }
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+  });
+  // An idle client losing its server must not crash the process; the next query reports it.
+  pool.on("error", () => {});
+  return {
+    url,
+    kind: "postgres",
+    adapter: new PrismaPg(pool),
+    sql: pgExecutor(shard, pool, pool),
+    async exec(script) {
+      try {
+        await pool.query(script);
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+    },
+    async withSession(fn) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+      let broken = false;
+      try {
+        return await fn(pgExecutor(shard, client, pool));
+      } catch (error) {
+        broken = true; // the session may hold locks or an open transaction: do not reuse it
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async close() {
+      if (!pool.ended) await pool.end();
+    },
+  };
+}
