@@ -1,7 +1,7 @@
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createIdGenerator, createShardRouter, createTestShardMap, logicalShardOfId, mergeSortedPages, migrate, scatterGather } from "../src/index.ts";
-import type { Page, ShardRouter, TestShardMap } from "../src/index.ts";
+import type { Page, PrismaAdapter, ShardRouter, TestShardMap } from "../src/index.ts";
 import { PrismaClient } from "./example/generated/prisma/client.ts";
 import type { Account } from "./example/generated/prisma/client.ts";
 import { EXAMPLE_MIGRATIONS } from "./example/paths.ts";
@@ -41,7 +41,7 @@ describe.each(targets)("scatter-gather over $physical physical shards ($kind)", 
     if (!available) return;
     [sharded, single] = await Promise.all([createTestShardMap({ kind, physical, prefix: "bo_sg" }), createTestShardMap({ kind, physical: 1, prefix: "bo_sg1" })]);
     for (const map of [sharded.map, single.map]) await migrate({ map, migrationsDir: EXAMPLE_MIGRATIONS });
-    const createClient = (adapter: ConstructorParameters<typeof PrismaClient>[0]["adapter"]) => new PrismaClient({ adapter });
+    const createClient = (adapter: PrismaAdapter) => new PrismaClient({ adapter });
     router = createShardRouter({ map: sharded.map, createClient, mapRefreshMs: 0 });
     singleRouter = createShardRouter({ map: single.map, createClient, mapRefreshMs: 0 });
     const ids = createIdGenerator({ nodeId: 2 });
@@ -50,7 +50,11 @@ describe.each(targets)("scatter-gather over $physical physical shards ($kind)", 
       // Few distinct balances so ties (broken by id) cross page and shard boundaries.
       return { id: BigInt(id), logicalShard: logicalShardOfId(id), name: `holder-${i}`, balance: (i * 7919) % 13 };
     });
-    const byShard = Map.groupBy(rows, (row) => router.forId(row.id));
+    const byShard = new Map<PrismaClient, typeof rows>();
+    for (const row of rows) {
+      const client = router.forId(row.id);
+      byShard.set(client, [...(byShard.get(client) ?? []), row]);
+    }
     for (const [client, here] of byShard) await client.account.createMany({ data: here });
     await singleRouter.forKey("any").account.createMany({ data: rows });
   });
