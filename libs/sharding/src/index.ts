@@ -39,3 +39,5 @@ export {
 export type { ShardingErrorCode } from "./errors.ts";
 export { findPrismaSchemas, generatedOutputDir, prismaSchemaHash, staleGeneratedClients, SCHEMA_HASH_FILE } from "./prisma-schemas.ts";
 export type { StaleClient } from "./prisma-schemas.ts";
+export { moveLogicalShard } from "./move.ts";
+export type { MoveOptions, MoveResult } from "./move.ts";
