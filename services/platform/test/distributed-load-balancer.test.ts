@@ -1,0 +1,107 @@
+// The load balancer of `npm run start:distributed`: round robin over the gateways, a gateway that
+// refuses connections is skipped without losing the request (body included), WebSockets pass
+// through, and closing it ends live sockets so clients reconnect elsewhere.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { waitFor } from "@boxoffice/testkit";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { startLoadBalancer, type LoadBalancer } from "../src/distributed/load-balancer.ts";
+
+interface Backend {
+  name: string;
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** A stand-in gateway: answers with its name and the body it got; echoes WebSocket messages. */
+async function startBackend(name: string): Promise<Backend> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ name, method: req.method, url: req.url, body: Buffer.concat(chunks).toString(), forwardedFor: req.headers["x-forwarded-for"] ?? null }));
+    });
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on("connection", (socket) => socket.on("message", (data) => socket.send(`${name}:${String(data)}`)));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    name,
+    url,
+    server,
+    close: () => new Promise<void>((resolve) => {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
+});
+
+async function setup(count: number): Promise<{ backends: Backend[]; lb: LoadBalancer }> {
+  const backends = await Promise.all(Array.from({ length: count }, (_, i) => startBackend(`gateway-${i}`)));
+  for (const backend of backends) cleanups.push(() => backend.close());
+  const lb = await startLoadBalancer({ targets: backends.map((b) => b.url), port: 0, host: "127.0.0.1", healthIntervalMs: 100 });
+  cleanups.push(() => lb.close());
+  return { backends, lb };
+}
+
+describe("the load balancer in front of the gateways", () => {
+  it("when requests arrive, they are spread over every gateway with the client's address forwarded", async () => {
+    const { lb } = await setup(2);
+    const seen = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const body = (await (await fetch(`${lb.url}/api/events?i=${i}`)).json()) as { name: string; url: string; forwardedFor: string | null };
+      expect(body.url).toBe(`/api/events?i=${i}`);
+      expect(body.forwardedFor).toContain("127.0.0.1");
+      seen.add(body.name);
+    }
+    expect([...seen].sort()).toEqual(["gateway-0", "gateway-1"]);
+  });
+
+  it("when a gateway is down, every request (POST bodies included) is served by the other one", async () => {
+    const { backends, lb } = await setup(2);
+    await backends[0].close();
+    for (let i = 0; i < 6; i++) {
+      const response = await fetch(`${lb.url}/api/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ n: i }) });
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { name: string; body: string };
+      expect(body).toMatchObject({ name: "gateway-1", body: JSON.stringify({ n: i }) });
+    }
+    await waitFor(() => lb.healthyTargets().length === 1, { what: "the down gateway to be marked down" });
+  });
+
+  it("when no gateway is reachable, the client gets 503 with Retry-After instead of a hang", async () => {
+    const { backends, lb } = await setup(1);
+    await backends[0].close();
+    const response = await fetch(`${lb.url}/api/events`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+  });
+
+  it("when a browser opens a WebSocket, it is passed through to a gateway, and closing the balancer ends it", async () => {
+    const { lb } = await setup(2);
+    const socket = new WebSocket(`${lb.url.replace("http", "ws")}/api/events/1/live`);
+    const messages: string[] = [];
+    socket.addEventListener("message", (event) => messages.push(String(event.data)));
+    await new Promise<void>((resolve, reject) => {
+      socket.addEventListener("open", () => resolve());
+      socket.addEventListener("error", () => reject(new Error("the WebSocket did not open")));
+    });
+    socket.send("hello");
+    await waitFor(() => messages.length === 1, { what: "the echo" });
+    expect(messages[0]).toMatch(/^gateway-[01]:hello$/);
+    const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
+    await lb.close();
+    await closed;
+  });
+});
