@@ -1,0 +1,101 @@
+// The gateway's HTTP API (shared/reference/http-api.md) as zod schemas: what the browser sends and
+// gets back. The gateway validates with these and generates its OpenAPI document (/docs) from
+// them; shapes the HTTP API shares with a service's RPC contract (holds, orders, seats) are reused.
+import { z } from "zod";
+import { cursorSchema, DEFAULT_PAGE_LIMIT, emailSchema, idSchema, MAX_PAGE_LIMIT } from "./common.ts";
+import { sectionInputSchema, MAX_SEATS_PER_EVENT } from "./events.ts";
+import { availabilityMessageSchema, holdSchema, MAX_SEATS_PER_BUYER, orderSchema, paymentCardSchema, seatSchema } from "./inventory.ts";
+import { displayNameSchema, passwordSchema, userSchema } from "./users.ts";
+
+export const httpErrorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+
+export const httpSignUpBodySchema = z.object({ email: emailSchema, password: passwordSchema, displayName: displayNameSchema });
+export const httpSignInBodySchema = z.object({ email: emailSchema, password: z.string().min(1).max(256) });
+export const httpUserResponseSchema = z.object({ user: userSchema });
+
+export const httpEventSummarySchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  venue: z.string(),
+  startsAt: z.string(),
+  minPriceCents: z.number().int(),
+  available: z.number().int(),
+  status: z.string(),
+});
+export type HttpEventSummary = z.infer<typeof httpEventSummarySchema>;
+
+export const httpEventListQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
+  cursor: cursorSchema.optional(),
+});
+
+export const httpEventListResponseSchema = z.object({
+  events: z.array(httpEventSummarySchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const httpSectionSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  priceCents: z.number().int(),
+  capacity: z.number().int(),
+  available: z.number().int(),
+  rows: z.number().int().optional(),
+  seatsPerRow: z.number().int().optional(),
+});
+
+export const httpEventSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  venue: z.string(),
+  startsAt: z.string(),
+  status: z.string(),
+  organizerId: z.string().optional(),
+  available: z.number().int().optional(),
+  sections: z.array(httpSectionSchema),
+});
+export type HttpEvent = z.infer<typeof httpEventSchema>;
+
+export const httpEventResponseSchema = z.object({ event: httpEventSchema });
+export const httpEventIdParamsSchema = z.object({ eventId: idSchema });
+
+export const httpCreateEventBodySchema = z
+  .object({
+    title: z.string().trim().min(1).max(200),
+    venue: z.string().trim().min(1).max(200),
+    startsAt: z.iso.datetime({ offset: true }),
+    sections: z.array(sectionInputSchema).min(1).max(100),
+  })
+  .refine((body) => body.sections.reduce((sum, s) => sum + s.rows * s.seatsPerRow, 0) <= MAX_SEATS_PER_EVENT, {
+    message: `an event has at most ${MAX_SEATS_PER_EVENT} seats`,
+    path: ["sections"],
+  });
+export type HttpCreateEventBody = z.infer<typeof httpCreateEventBodySchema>;
+
+export const httpSeatsResponseSchema = z.object({ seats: z.array(seatSchema) });
+
+/** `{quantity}` (best available) or `{seatIds}`, 1 to 8 either way. */
+export const httpHoldBodySchema = z.union([
+  z.object({ quantity: z.number().int().min(1).max(MAX_SEATS_PER_BUYER) }),
+  z.object({ seatIds: z.array(idSchema).min(1).max(MAX_SEATS_PER_BUYER) }),
+]);
+export type HttpHoldBody = z.infer<typeof httpHoldBodySchema>;
+
+export const httpHoldResponseSchema = z.object({ hold: holdSchema });
+export const httpHoldIdParamsSchema = z.object({ holdId: idSchema });
+
+export const httpOrderBodySchema = z.object({ holdId: idSchema, payment: paymentCardSchema });
+export type HttpOrderBody = z.infer<typeof httpOrderBodySchema>;
+export const httpIdempotencyHeadersSchema = z.object({ "idempotency-key": z.string().min(1).max(255) });
+export const httpOrderResponseSchema = z.object({ order: orderSchema });
+export const httpOrdersResponseSchema = z.object({ orders: z.array(orderSchema) });
+export const httpOrderIdParamsSchema = z.object({ orderId: idSchema });
+
+/** What `/api/events/:eventId/live` sends on every availability change. */
+export const httpLiveMessageSchema = availabilityMessageSchema;

@@ -1,0 +1,174 @@
+// Builds the gateway: a fastify app with sessions, CSRF and error mapping, the HTTP API of
+// shared/reference/http-api.md, live sockets, health, metrics and /docs. It never listens by
+// itself until start() is called; tests use app.inject().
+import { randomUUID } from "node:crypto";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import fastifyWebsocket from "@fastify/websocket";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { ChannelLayer, Firehose } from "@boxoffice/bus";
+import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
+import { createBusBackend, type BusBackend } from "./bus-backend.ts";
+import type { GatewayBackend } from "./backend.ts";
+import { createCatalogueCache, type CatalogueCache } from "./catalogue-cache.ts";
+import type { GatewayConfig } from "./config.ts";
+import { GatewayError, toHttpError } from "./errors.ts";
+import { registerAccountRoutes } from "./handlers/accounts.ts";
+import { registerBuyingRoutes } from "./handlers/buying.ts";
+import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
+import { registerLiveRoute } from "./handlers/live.ts";
+import { registerOperationsRoutes } from "./handlers/operations.ts";
+import { createLiveHub, type LiveHub } from "./live-hub.ts";
+import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
+import { registerSessions } from "./session.ts";
+import { createSignInLimiter, type SignInLimiter } from "./sign-in-limiter.ts";
+import { registerWebUi } from "./web-ui.ts";
+
+export interface GatewayDeps {
+  /** The channel layer: RPC to the services and bus groups for live sockets. */
+  readonly layer: ChannelLayer;
+  /** Firehose for early cache invalidation (broadcast subscriptions). */
+  readonly firehose: Pick<Firehose, "subscribe">;
+  /** Replaces the services over the bus (tests of the HTTP layer alone). */
+  readonly backend?: GatewayBackend;
+  readonly metrics?: GatewayMetrics;
+  /** The process logger (pino); fastify logs through it. */
+  readonly logger?: FastifyBaseLogger;
+}
+
+export interface GatewayContext {
+  readonly config: GatewayConfig;
+  readonly backend: GatewayBackend;
+  readonly cache: CatalogueCache;
+  readonly metrics: GatewayMetrics;
+  readonly live: LiveHub;
+  readonly signInLimiter: SignInLimiter;
+}
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly context: GatewayContext;
+  /** Listens on config.HOST:config.PORT; resolves with the URL. */
+  start(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Streams and event types that change what the catalogue pages show. */
+const INVALIDATING_STREAMS: Array<[stream: string, types: string[]]> = [
+  [eventUpdatedV1.stream, [eventUpdatedV1.type]],
+  [inventoryAvailabilityChangedV1.stream, [inventoryAvailabilityChangedV1.type]],
+];
+
+export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: { level: config.LOG_LEVEL } }),
+    // Per-request log lines cost more than a cached page itself; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    genReqId: (request) => (request.headers["x-request-id"] as string | undefined)?.slice(0, 100) ?? randomUUID(),
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const metrics = deps.metrics ?? createGatewayMetrics();
+  const cache = createCatalogueCache({
+    ttlMs: config.CATALOGUE_CACHE_TTL_MS,
+    onHit: () => metrics.cacheLookups.inc({ result: "hit" }),
+    onMiss: () => metrics.cacheLookups.inc({ result: "miss" }),
+  });
+  const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics });
+  const backend = deps.backend ?? (busBackend as BusBackend);
+  const live = createLiveHub({ layer: deps.layer, logger: app.log });
+  const context: GatewayContext = {
+    config,
+    backend,
+    cache,
+    metrics,
+    live,
+    signInLimiter: createSignInLimiter({ maxFailures: config.SIGN_IN_MAX_FAILURES, windowMs: config.SIGN_IN_WINDOW_SECONDS * 1000 }),
+  };
+
+  app.setErrorHandler((error, request, reply) => {
+    const mapped = toHttpError(error, { busyRetryAfterSeconds: config.BUSY_RETRY_AFTER_SECONDS });
+    if (mapped.internal) request.log.error({ err: error, code: mapped.body.error.code }, "request failed");
+    if (mapped.retryAfterSeconds !== undefined) reply.header("retry-after", String(mapped.retryAfterSeconds));
+    return reply.status(mapped.status).type("application/json").send(mapped.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    return reply.status(404).send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
+  });
+
+  // Same-origin check for browser writes: an Origin from elsewhere is refused; no Origin at all
+  // is a non-browser client (curl, k6) and allowed, as the HTTP reference says.
+  app.addHook("onRequest", async (request) => {
+    if (!STATE_CHANGING.has(request.method)) return;
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    let sameOrigin: boolean;
+    try {
+      // Both through URL so default ports (":80", ":443") compare equal.
+      sameOrigin = new URL(origin).origin === new URL(`${request.protocol}://${request.host}`).origin;
+    } catch {
+      sameOrigin = false;
+    }
+    if (!sameOrigin) throw new GatewayError("CSRF_REJECTED");
+  });
+
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: "boxoffice gateway", description: "The HTTP API of boxoffice (shared/reference/http-api.md).", version: "1.0.0" },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  await registerSessions(app, { keys: config.SESSION_KEYS, ttlSeconds: config.SESSION_TTL_SECONDS });
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+
+  await app.register(async (api) => {
+    registerAccountRoutes(api, context);
+    registerCatalogueRoutes(api, context);
+    registerBuyingRoutes(api, context);
+    registerLiveRoute(api, context);
+  }, { prefix: "/api" });
+  registerOperationsRoutes(app, context);
+  if (config.SERVE_WEB) await registerWebUi(app, app.log);
+
+  const subscriptions: Array<{ close(): Promise<void> | void }> = [];
+  for (const [stream, types] of INVALIDATING_STREAMS) {
+    subscriptions.push(
+      deps.firehose.subscribe(stream, { from: "latest" }, async (event) => {
+        if (!types.includes(event.type)) return;
+        // Both event types are keyed by event id.
+        cache.invalidate(`event:${event.key}`);
+        cache.invalidate("events:");
+      }),
+    );
+  }
+
+  return {
+    app,
+    context,
+    async start() {
+      return app.listen({ port: config.PORT, host: config.HOST });
+    },
+    async stop() {
+      for (const subscription of subscriptions) await subscription.close();
+      await live.close();
+      await app.close();
+      await busBackend?.close();
+    },
+  };
+}

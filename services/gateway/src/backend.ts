@@ -1,0 +1,32 @@
+// What the HTTP API needs from the services, as one small interface. The real implementation
+// (bus-backend.ts) makes RPC calls over the bus through the contracts; tests may pass their own.
+// Methods that act for a buyer take the identity token kept in the session.
+import type { Hold, HttpCreateEventBody, HttpEvent, HttpEventSummary, HttpHoldBody, HttpOrderBody, Order, Seat, User } from "@boxoffice/contracts";
+
+export interface CallOptions {
+  /** The identity token kept in the session; the browser never sees it. */
+  readonly token?: string;
+}
+
+export interface SignedIn {
+  readonly user: User;
+  readonly token: string;
+  /** When the token stops being accepted (epoch ms); the session ends with it. */
+  readonly tokenExpiresAt: number;
+}
+
+export interface GatewayBackend {
+  signUp(input: { email: string; password: string; displayName: string }): Promise<User>;
+  signIn(input: { email: string; password: string; clientAddress?: string }): Promise<SignedIn>;
+  listEvents(input: { limit: number; cursor?: string }): Promise<{ events: HttpEventSummary[]; nextCursor: string | null }>;
+  getEvent(eventId: string): Promise<HttpEvent>;
+  createEvent(input: HttpCreateEventBody, options: CallOptions): Promise<HttpEvent>;
+  getSeats(eventId: string): Promise<Seat[]>;
+  hold(eventId: string, input: HttpHoldBody, options: CallOptions): Promise<Hold>;
+  releaseHold(holdId: string, options: CallOptions): Promise<void>;
+  placeOrder(input: HttpOrderBody & { idempotencyKey: string }, options: CallOptions): Promise<Order>;
+  listOrders(options: CallOptions): Promise<Order[]>;
+  getOrder(orderId: string, options: CallOptions): Promise<Order>;
+  /** Each service's health method; the map says which answered healthy. */
+  health(): Promise<Record<string, boolean>>;
+}

@@ -1,0 +1,157 @@
+// The gateway's backend over the bus: every HTTP call becomes one or two RPC calls through the
+// contracts, each with a deadline, the caller's token where a service checks identity, and a
+// latency sample. Catalogue pages merge the events service (what) with inventory (how many left).
+import { createRpcClient, type ChannelLayer, type MethodDef, type RpcClient } from "@boxoffice/bus";
+import {
+  eventsCreateV1,
+  eventsGetV1,
+  eventsHealthV1,
+  eventsListV1,
+  inventoryAvailabilitiesV1,
+  inventoryAvailabilityV1,
+  inventoryGetOrderV1,
+  inventoryHealthV1,
+  inventoryHoldV1,
+  inventoryOrdersV1,
+  inventoryOrderV1,
+  inventoryReleaseV1,
+  inventorySeatsV1,
+  paymentsHealthV1,
+  usersHealthV1,
+  usersLoginV1,
+  usersRegisterV1,
+  type Availability,
+  type CatalogueEvent,
+  type HttpEvent,
+} from "@boxoffice/contracts";
+import type { CallOptions, GatewayBackend } from "./backend.ts";
+import type { GatewayMetrics } from "./metrics.ts";
+
+export interface BusBackendOptions {
+  readonly layer: ChannelLayer;
+  readonly deadlineMs: number;
+  readonly metrics?: GatewayMetrics;
+}
+
+export interface BusBackend extends GatewayBackend {
+  close(): Promise<void>;
+}
+
+function toHttpEvent(event: CatalogueEvent, availability: Availability | undefined): HttpEvent {
+  const bySection = new Map(availability?.sections.map((s) => [s.id, s.available]));
+  // Before inventory has created the seats (a moment after creation) nothing is sellable yet.
+  return {
+    id: event.id,
+    title: event.title,
+    venue: event.venue,
+    startsAt: event.startsAt,
+    status: event.status,
+    organizerId: event.organizerId,
+    available: availability?.available ?? 0,
+    sections: event.sections.map((s) => ({
+      id: s.id,
+      name: s.name,
+      priceCents: s.priceCents,
+      capacity: s.capacity,
+      rows: s.rows,
+      seatsPerRow: s.seatsPerRow,
+      available: bySection.get(s.id) ?? 0,
+    })),
+  };
+}
+
+export function createBusBackend(options: BusBackendOptions): BusBackend {
+  const rpc: RpcClient = createRpcClient({ layer: options.layer, service: "gateway", defaultDeadlineMs: options.deadlineMs });
+  const metrics = options.metrics;
+
+  async function call<Req, Res>(method: MethodDef<Req, Res>, input: Req, callOptions: CallOptions = {}): Promise<Res> {
+    const started = performance.now();
+    let outcome = "ok";
+    try {
+      return await rpc.call(method, input, { deadlineMs: options.deadlineMs, token: callOptions.token });
+    } catch (error) {
+      outcome = typeof (error as { code?: unknown }).code === "string" ? (error as { code: string }).code : "error";
+      throw error;
+    } finally {
+      metrics?.busCallDuration.observe({ method: method.name, outcome }, (performance.now() - started) / 1000);
+    }
+  }
+
+  async function availabilityOf(eventId: string): Promise<Availability | undefined> {
+    try {
+      return await call(inventoryAvailabilityV1, { eventId });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "NOT_FOUND") return undefined;
+      throw error;
+    }
+  }
+
+  return {
+    async signUp(input) {
+      return (await call(usersRegisterV1, input)).user;
+    },
+    async signIn(input) {
+      const result = await call(usersLoginV1, input);
+      return { user: result.user, token: result.token, tokenExpiresAt: Date.parse(result.expiresAt) };
+    },
+    async listEvents(input) {
+      const page = await call(eventsListV1, input);
+      const ids = page.events.map((e) => e.id);
+      const availabilities = ids.length === 0 ? [] : (await call(inventoryAvailabilitiesV1, { eventIds: ids })).events;
+      const byEvent = new Map(availabilities.map((a) => [a.eventId, a.available]));
+      return {
+        events: page.events.map((e) => ({
+          id: e.id,
+          title: e.title,
+          venue: e.venue,
+          startsAt: e.startsAt,
+          minPriceCents: e.minPriceCents,
+          available: byEvent.get(e.id) ?? 0,
+          status: e.status,
+        })),
+        nextCursor: page.nextCursor,
+      };
+    },
+    async getEvent(eventId) {
+      const [{ event }, availability] = await Promise.all([call(eventsGetV1, { eventId }), availabilityOf(eventId)]);
+      return toHttpEvent(event, availability);
+    },
+    async createEvent(input, callOptions) {
+      const { event } = await call(eventsCreateV1, { ...input, status: "on_sale" }, callOptions);
+      return toHttpEvent(event, {
+        eventId: event.id,
+        available: event.capacity,
+        sections: event.sections.map((s) => ({ id: s.id, available: s.capacity })),
+      });
+    },
+    async getSeats(eventId) {
+      return (await call(inventorySeatsV1, { eventId })).seats;
+    },
+    async hold(eventId, input, callOptions) {
+      return (await call(inventoryHoldV1, { eventId, ...input }, callOptions)).hold;
+    },
+    async releaseHold(holdId, callOptions) {
+      await call(inventoryReleaseV1, { holdId }, callOptions);
+    },
+    async placeOrder(input, callOptions) {
+      return (await call(inventoryOrderV1, input, callOptions)).order;
+    },
+    async listOrders(callOptions) {
+      return (await call(inventoryOrdersV1, { limit: 100 }, callOptions)).orders;
+    },
+    async getOrder(orderId, callOptions) {
+      return (await call(inventoryGetOrderV1, { orderId }, callOptions)).order;
+    },
+    async health() {
+      const checks = [usersHealthV1, eventsHealthV1, inventoryHealthV1, paymentsHealthV1] as const;
+      const results = await Promise.allSettled(checks.map((method) => call(method, {}, {})));
+      return Object.fromEntries(
+        checks.map((method, i) => {
+          const result = results[i];
+          return [method.name.split(".")[0], result.status === "fulfilled" && result.value.ok];
+        }),
+      );
+    },
+    close: () => rpc.close(),
+  };
+}

@@ -1,0 +1,43 @@
+// The gateway's environment, parsed once. Everything has a default that works on a laptop; the
+// same names are what compose and Kubernetes manifests set.
+import { commonConfigShape, envBoolean, parseConfig } from "@boxoffice/runtime";
+import { z } from "zod";
+
+/** A comma-separated list of 64-hex-digit keys: the first encrypts new cookies, all decrypt (rotation). */
+const sessionKeys = z
+  .string()
+  .transform((value) => value.split(",").map((key) => key.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, "each session key is 32 bytes as 64 hex digits")).min(1));
+
+export const gatewayConfigSchema = z.object({
+  ...commonConfigShape,
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().default("127.0.0.1"),
+  /** Session cookie keys; the embedded platform generates and persists them when unset. */
+  SESSION_KEYS: sessionKeys,
+  /** Seconds a session lasts after sign-in. */
+  SESSION_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
+  /** Trust X-Forwarded-Proto/-For from the load balancer (Secure cookies behind TLS termination). */
+  TRUST_PROXY: envBoolean.default(false),
+  /** Largest request body accepted; larger ones get 413. */
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
+  /** Lifetime of the catalogue cache entries (event list and event page). */
+  CATALOGUE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(1000),
+  /** The server closes each live socket after this long (plus jitter) so load rebalances. */
+  LIVE_SOCKET_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
+  LIVE_SOCKET_JITTER_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Failed sign-ins per email and address within the window before 429 RATE_LIMITED. */
+  SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+  /** Seconds suggested to clients in Retry-After when the bus sheds load. */
+  BUSY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(2),
+  /** Serve the browser UI (built by Vite on start when missing or stale). */
+  SERVE_WEB: envBoolean.default(true),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+/** Parses the environment once; a bad value fails fast naming the variable. */
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  return parseConfig("gateway", gatewayConfigSchema, env);
+}

@@ -1,0 +1,95 @@
+// Buying: hold seats, release a hold, place an order (pay + confirm, idempotent by key), and the
+// buyer's orders. The services enforce the rules; these routes check the session and shapes.
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  httpEventIdParamsSchema,
+  httpHoldBodySchema,
+  httpHoldIdParamsSchema,
+  httpHoldResponseSchema,
+  httpErrorBodySchema,
+  httpIdempotencyHeadersSchema,
+  httpOrderBodySchema,
+  httpOrderIdParamsSchema,
+  httpOrderResponseSchema,
+  httpOrdersResponseSchema,
+} from "@boxoffice/contracts";
+import type { GatewayContext } from "../app.ts";
+import { authenticatedCaller } from "../session.ts";
+
+export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayContext): void {
+  const app = parent.withTypeProvider<ZodTypeProvider>();
+  const { backend, cache } = context;
+
+  app.post("/events/:eventId/holds", {
+    schema: {
+      tags: ["buying"],
+      summary: "Hold seats: a quantity (best available) or chosen seat ids, 1 to 8",
+      params: httpEventIdParamsSchema,
+      body: httpHoldBodySchema,
+      response: { 201: httpHoldResponseSchema, 400: httpErrorBodySchema, 401: httpErrorBodySchema, 404: httpErrorBodySchema, 409: httpErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const caller = authenticatedCaller(request);
+    const hold = await backend.hold(request.params.eventId, request.body, { token: caller.token });
+    cache.invalidate(`event:${request.params.eventId}`);
+    return reply.status(201).send({ hold });
+  });
+
+  app.delete("/holds/:holdId", {
+    schema: {
+      tags: ["buying"],
+      summary: "Release a hold; its seats are available again",
+      params: httpHoldIdParamsSchema,
+      response: { 204: z.null().describe("released"), 404: httpErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const caller = authenticatedCaller(request);
+    await backend.releaseHold(request.params.holdId, { token: caller.token });
+    return reply.status(204).send(null);
+  });
+
+  app.post("/orders", {
+    schema: {
+      tags: ["buying"],
+      summary: "Pay for a hold and receive tickets; replaying the same Idempotency-Key never charges twice",
+      headers: httpIdempotencyHeadersSchema,
+      body: httpOrderBodySchema,
+      response: {
+        201: httpOrderResponseSchema,
+        400: httpErrorBodySchema,
+        401: httpErrorBodySchema,
+        402: httpErrorBodySchema,
+        409: httpErrorBodySchema,
+      },
+    },
+  }, async (request, reply) => {
+    const caller = authenticatedCaller(request);
+    const order = await backend.placeOrder(
+      { ...request.body, payment: { ...request.body.payment, cardNumber: request.body.payment.cardNumber.replace(/ /g, "") }, idempotencyKey: request.headers["idempotency-key"] },
+      { token: caller.token },
+    );
+    cache.invalidate(`event:${order.eventId}`);
+    return reply.status(201).send({ order });
+  });
+
+  app.get("/orders", {
+    schema: { tags: ["buying"], summary: "The signed-in buyer's orders, newest first", response: { 200: httpOrdersResponseSchema, 401: httpErrorBodySchema } },
+  }, async (request) => {
+    const caller = authenticatedCaller(request);
+    return { orders: await backend.listOrders({ token: caller.token }) };
+  });
+
+  app.get("/orders/:orderId", {
+    schema: {
+      tags: ["buying"],
+      summary: "One of the signed-in buyer's orders",
+      params: httpOrderIdParamsSchema,
+      response: { 200: httpOrderResponseSchema, 401: httpErrorBodySchema, 404: httpErrorBodySchema },
+    },
+  }, async (request) => {
+    const caller = authenticatedCaller(request);
+    return { order: await backend.getOrder(request.params.orderId, { token: caller.token }) };
+  });
+}

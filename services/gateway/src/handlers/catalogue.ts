@@ -1,0 +1,74 @@
+// The catalogue: event list and event page (cached per instance, ~1 s, coalesced), seat map,
+// and event creation for organisers.
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import {
+  httpCreateEventBodySchema,
+  httpEventIdParamsSchema,
+  httpEventListQuerySchema,
+  httpEventListResponseSchema,
+  httpEventResponseSchema,
+  httpErrorBodySchema,
+  httpSeatsResponseSchema,
+} from "@boxoffice/contracts";
+import type { GatewayContext } from "../app.ts";
+import { GatewayError } from "../errors.ts";
+import { authenticatedCaller } from "../session.ts";
+
+export function registerCatalogueRoutes(parent: FastifyInstance, context: GatewayContext): void {
+  const app = parent.withTypeProvider<ZodTypeProvider>();
+  const { backend, cache } = context;
+
+  app.get("/events", {
+    schema: {
+      tags: ["catalogue"],
+      summary: "Events on sale, a page at a time (cursor, no totals)",
+      querystring: httpEventListQuerySchema,
+      response: { 200: httpEventListResponseSchema, 400: httpErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const { limit, cursor } = request.query;
+    const bytes = await cache.get(`events:${limit}:${cursor ?? ""}`, () => backend.listEvents({ limit, cursor }));
+    // Cached bytes are already JSON: a Buffer skips the serialiser (hence the cast).
+    return reply.type("application/json").send(bytes as never);
+  });
+
+  app.get("/events/:eventId", {
+    schema: {
+      tags: ["catalogue"],
+      summary: "One event with its sections and availability",
+      params: httpEventIdParamsSchema,
+      response: { 200: httpEventResponseSchema, 404: httpErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const { eventId } = request.params;
+    const bytes = await cache.get(`event:${eventId}`, async () => ({ event: await backend.getEvent(eventId) }));
+    return reply.type("application/json").send(bytes as never);
+  });
+
+  app.post("/events", {
+    schema: {
+      tags: ["catalogue"],
+      summary: "Create an event (organisers); it goes on sale at once",
+      body: httpCreateEventBodySchema,
+      response: { 201: httpEventResponseSchema, 400: httpErrorBodySchema, 401: httpErrorBodySchema, 403: httpErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const caller = authenticatedCaller(request);
+    if (caller.user.role !== "organizer") throw new GatewayError("FORBIDDEN", "only organisers create events");
+    const event = await backend.createEvent(request.body, { token: caller.token });
+    cache.invalidate("events:");
+    return reply.status(201).send({ event });
+  });
+
+  app.get("/events/:eventId/seats", {
+    schema: {
+      tags: ["catalogue"],
+      summary: "Every seat of an event with its status (available, held, sold)",
+      params: httpEventIdParamsSchema,
+      response: { 200: httpSeatsResponseSchema, 404: httpErrorBodySchema },
+    },
+  }, async (request) => {
+    return { seats: await backend.getSeats(request.params.eventId) };
+  });
+}

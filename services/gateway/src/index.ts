@@ -1,0 +1,6 @@
+// @boxoffice/gateway: the presentation layer (HTTP API, web UI, live sockets, sessions, caches).
+export { buildGateway } from "./app.ts";
+export type { Gateway, GatewayDeps } from "./app.ts";
+export { gatewayConfigSchema, loadGatewayConfig } from "./config.ts";
+export type { GatewayConfig } from "./config.ts";
+export { ensureWebUiBuilt } from "./web-ui.ts";

@@ -1,0 +1,44 @@
+// Builds a gateway on the in-memory bus with the fake services, for inject() tests.
+import { randomBytes } from "node:crypto";
+import { createInMemoryChannelLayer, createInMemoryFirehose } from "@boxoffice/bus";
+import { buildGateway, type Gateway } from "../src/app.ts";
+import { loadGatewayConfig } from "../src/config.ts";
+import { createFakeBackend, type FakeBackend } from "./fake-backend.ts";
+
+export function newSessionKey(): string {
+  return randomBytes(32).toString("hex");
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  backend: FakeBackend;
+  layer: ReturnType<typeof createInMemoryChannelLayer>;
+  firehose: ReturnType<typeof createInMemoryFirehose>;
+  close(): Promise<void>;
+}
+
+export async function createTestGateway(env: Record<string, string> = {}, backend = createFakeBackend()): Promise<TestGateway> {
+  const layer = createInMemoryChannelLayer();
+  const firehose = createInMemoryFirehose();
+  const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", ...env });
+  const gateway = await buildGateway(config, { layer, firehose, backend });
+  await gateway.app.ready();
+  return {
+    gateway,
+    backend,
+    layer,
+    firehose,
+    async close() {
+      await gateway.stop();
+      await firehose.close();
+      await layer.close();
+    },
+  };
+}
+
+/** The session cookie of a response, as `name=value` for the next request. */
+export function sessionCookie(response: { cookies: Array<{ name: string; value: string }> }): string {
+  const cookie = response.cookies.find((c) => c.name === "boxoffice_session");
+  if (!cookie) throw new Error("expected a session cookie in the response");
+  return `${cookie.name}=${encodeURIComponent(cookie.value)}`;
+}

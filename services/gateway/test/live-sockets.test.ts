@@ -1,0 +1,53 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { eventLiveGroup } from "@boxoffice/contracts";
+import { waitFor } from "@boxoffice/testkit";
+import type { WebSocket } from "ws";
+import { createTestGateway, type TestGateway } from "./helpers.ts";
+
+let t: TestGateway;
+beforeEach(async () => {
+  t = await createTestGateway({ LIVE_SOCKET_LIFETIME_MS: "1500", LIVE_SOCKET_JITTER_MS: "0" });
+});
+afterEach(async () => {
+  await t.close();
+});
+
+interface Watched {
+  socket: WebSocket;
+  messages: Array<Record<string, unknown>>;
+  closed: { code?: number };
+}
+
+/** Opens a live socket with its listeners attached before the first message can arrive. */
+async function watch(eventId: string): Promise<Watched> {
+  const messages: Array<Record<string, unknown>> = [];
+  const closed: { code?: number } = {};
+  const socket = await t.gateway.app.injectWS(`/api/events/${eventId}/live`, {}, {
+    onInit(ws) {
+      ws.on("message", (data) => messages.push(JSON.parse(String(data))));
+      ws.on("close", (code) => (closed.code = code));
+    },
+  });
+  return { socket, messages, closed };
+}
+
+describe("live availability sockets", () => {
+  it("when inventory sends availability to the event's group, every socket watching that event receives it once", async () => {
+    const [a, b, c] = [await watch("100"), await watch("100"), await watch("200")];
+    await waitFor(() => [a, b, c].every((s) => s.messages.some((m) => m.type === "ready")), { what: "sockets ready" });
+    const message = { type: "availability", eventId: "100", available: 7, sections: [{ id: "101", available: 7 }] };
+    await t.layer.groupSend(eventLiveGroup("100"), message);
+    await waitFor(() => a.messages.length === 2 && b.messages.length === 2, { what: "the availability message on both sockets" });
+    expect(a.messages[1]).toEqual(message);
+    expect(b.messages[1]).toEqual(message);
+    expect(c.messages).toHaveLength(1);
+    for (const s of [a, b, c]) s.socket.terminate();
+  });
+
+  it("when a socket has lived its lifetime, the server closes it with the rebalance code and the open-socket gauge returns to zero", async () => {
+    const s = await watch("100");
+    await waitFor(() => s.closed.code !== undefined, { what: "the server to close the socket", timeoutMs: 10_000 });
+    expect(s.closed.code).toBe(4000);
+    await waitFor(async () => (await t.gateway.context.metrics.openSockets.get()).values[0]?.value === 0, { what: "the gauge at zero" });
+  });
+});

@@ -1,0 +1,45 @@
+// Who is signed in, shared by the views; the session itself is an HttpOnly cookie the page cannot read.
+import { api, ApiError, type Hold, type User } from "./api.ts";
+
+let currentUser: User | null = null;
+const listeners = new Set<() => void>();
+
+export function user(): User | null {
+  return currentUser;
+}
+
+export function setUser(next: User | null): void {
+  currentUser = next;
+  for (const listener of listeners) listener();
+}
+
+export function onUserChange(listener: () => void): void {
+  listeners.add(listener);
+}
+
+export async function loadUser(): Promise<void> {
+  try {
+    setUser(await api.me());
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) setUser(null);
+    else throw error;
+  }
+}
+
+/** The hold being checked out survives a reload (the gateway has no "get hold" call). */
+export function rememberHold(hold: Hold): void {
+  sessionStorage.setItem(`hold:${hold.id}`, JSON.stringify(hold));
+}
+
+export function recallHold(holdId: string): Hold | null {
+  const raw = sessionStorage.getItem(`hold:${holdId}`);
+  return raw ? (JSON.parse(raw) as Hold) : null;
+}
+
+export function forgetHold(holdId: string): void {
+  sessionStorage.removeItem(`hold:${holdId}`);
+}
+
+export function navigate(path: string): void {
+  location.hash = `#${path}`;
+}

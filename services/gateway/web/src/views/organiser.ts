@@ -1,0 +1,117 @@
+// Organisers: create an event with sections and prices (on sale at once), and watch sales per
+// section live.
+import { api, describeError, formatDate, formatMoney, type EventDetail } from "../api.ts";
+import { h, notify, render } from "../dom.ts";
+import { watchAvailability } from "../live.ts";
+import { navigate, user } from "../state.ts";
+
+interface SectionInputs { name: HTMLInputElement; rows: HTMLInputElement; seatsPerRow: HTMLInputElement; price: HTMLInputElement }
+
+export function organiserView(): void {
+  if (user()?.role !== "organizer") {
+    render(h("h1", {}, "Organisers"), h("p", {}, "Sign in with an organiser account to create events. "), h("p", {}, h("a", { href: "#/signin?next=%2Forganiser" }, "Sign in")));
+    return;
+  }
+  const title = h("input", { name: "title", required: true });
+  const venue = h("input", { name: "venue", required: true });
+  const startsAt = h("input", { type: "datetime-local", name: "startsAt", required: true });
+  startsAt.value = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 16);
+  const sectionsBox = h("div", { class: "sections" });
+  const sections: SectionInputs[] = [];
+
+  const addSection = (name = "", rows = 5, seatsPerRow = 10, price = 50) => {
+    const inputs: SectionInputs = {
+      name: h("input", { name: "sectionName", required: true, value: name }),
+      rows: h("input", { type: "number", name: "rows", min: 1, max: 1000, required: true, value: rows }),
+      seatsPerRow: h("input", { type: "number", name: "seatsPerRow", min: 1, max: 1000, required: true, value: seatsPerRow }),
+      price: h("input", { type: "number", name: "price", min: 0, step: "0.01", required: true, value: price }),
+    };
+    sections.push(inputs);
+    const index = sections.length;
+    sectionsBox.append(h("fieldset", { class: "card" },
+      h("legend", {}, `Section ${index}`),
+      h("div", { class: "row" },
+        h("label", {}, "Name", inputs.name),
+        h("label", {}, "Rows", inputs.rows),
+        h("label", {}, "Seats per row", inputs.seatsPerRow),
+        h("label", {}, "Price (USD)", inputs.price),
+      ),
+    ));
+  };
+  addSection("Stalls", 10, 20, 65);
+  addSection("Balcony", 5, 16, 40);
+
+  const submit = h("button", { type: "submit" }, "Create event and put it on sale");
+  const form = h("form", { "aria-label": "Create an event" },
+    h("label", {}, "Title", title),
+    h("label", {}, "Venue", venue),
+    h("label", {}, "Starts at", startsAt),
+    sectionsBox,
+    h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => addSection() }, "Add a section")),
+    submit,
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    try {
+      const event = await api.createEvent({
+        title: title.value,
+        venue: venue.value,
+        startsAt: new Date(startsAt.value).toISOString(),
+        sections: sections.map((s) => ({ name: s.name.value, rows: Number(s.rows.value), seatsPerRow: Number(s.seatsPerRow.value), priceCents: Math.round(Number(s.price.value) * 100) })),
+      });
+      notify(`“${event.title}” is on sale.`, "ok");
+      navigate(`/organiser/events/${event.id}`);
+    } catch (error) {
+      notify(describeError(error), "error");
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  render(h("h1", {}, "Create an event"), form);
+}
+
+export async function salesView(eventId: string): Promise<() => void> {
+  let event: EventDetail;
+  try {
+    event = await api.event(eventId);
+  } catch (error) {
+    render(h("h1", {}, "Sales"), h("p", {}, describeError(error)));
+    return () => {};
+  }
+  const body = h("tbody");
+  const liveState = h("p", { class: "live" }, "Connecting to live sales…");
+  const paint = () => {
+    body.replaceChildren(...event.sections.map((s) => {
+      const sold = s.capacity - s.available;
+      return h("tr", { "data-section": s.id },
+        h("th", { scope: "row" }, s.name),
+        h("td", {}, formatMoney(s.priceCents)),
+        h("td", { "data-sold": s.id }, `${sold.toLocaleString("en-US")} / ${s.capacity.toLocaleString("en-US")}`),
+        h("td", {}, formatMoney(sold * s.priceCents)),
+      );
+    }));
+  };
+  render(
+    h("h1", {}, `Sales: ${event.title}`),
+    h("p", { class: "meta" }, `${event.venue} · ${formatDate(event.startsAt)} · `, h("a", { href: `#/events/${event.id}` }, "Buyer's page")),
+    liveState,
+    h("table", {},
+      h("caption", { class: "meta" }, "Sold or held seats per section (held seats return when holds expire)"),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Section"), h("th", { scope: "col" }, "Price"), h("th", { scope: "col" }, "Taken / capacity"), h("th", { scope: "col" }, "Value"))),
+      body,
+    ),
+  );
+  paint();
+  const live = watchAvailability(eventId, (message) => {
+    const bySection = new Map(message.sections.map((s) => [s.id, s.available]));
+    event = { ...event, sections: event.sections.map((s) => ({ ...s, available: bySection.get(s.id) ?? s.available })) };
+    paint();
+  }, (state) => (liveState.textContent = state === "live" ? "● Live" : "Reconnecting…"));
+  const onFocus = () => void api.event(eventId).then((next) => { event = next; paint(); }).catch(() => {});
+  window.addEventListener("focus", onFocus);
+  return () => {
+    live.close();
+    window.removeEventListener("focus", onFocus);
+  };
+}
