@@ -24,8 +24,14 @@ export const DRIVER_ENV: Record<string, string> = {
   PGPASSWORD: "read by the Postgres driver (pg), so shard maps (ConfigMaps) carry no password",
 };
 
-/** Variables that hold keys or passwords: Kubernetes must take them from a Secret. */
-export const SECRET_ENV = new Set(["PGPASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS"]);
+/**
+ * Variables that hold keys or passwords: Kubernetes must take them from a Secret. Read from the
+ * schemas by name, so a new secret setting in a service cannot be forgotten in the manifests;
+ * the demo organiser's password is sample data, not a secret.
+ */
+export function isSecretVariable(name: string): boolean {
+  return name === "PGPASSWORD" || (/(SECRET|_KEYS|PASSWORD)$/.test(name) && !name.startsWith("DEMO_"));
+}
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
