@@ -17,3 +17,5 @@ export {
   roleSchema,
 } from "./common.ts";
 export type { ErrorCode, HealthResponse, PageRequest, Role } from "./common.ts";
+export * from "./inventory.ts";
+export * from "./payments.ts";

@@ -1,0 +1,23 @@
+// The inventory service's environment, one zod schema (manifests are checked against it).
+import { commonConfigShape } from "@boxoffice/runtime";
+import { z } from "zod";
+
+export const inventoryConfigSchema = z.object({
+  ...commonConfigShape,
+  /** How long a hold keeps its seats, in seconds. Default 600. */
+  HOLD_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
+  /** Sub-counters per section: concurrent holds on one section spread over this many counter rows. Default 16. */
+  INVENTORY_COUNTER_SLOTS: z.coerce.number().int().min(1).max(256).default(16),
+  /** Milliseconds between sweeps that free expired holds nobody touched. Default 1000. */
+  INVENTORY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
+  /** Availability changes of one event within this many ms are published once (the latest state). Default 25. */
+  INVENTORY_AVAILABILITY_COALESCE_MS: z.coerce.number().int().min(0).max(10_000).default(25),
+  /** A consumed firehose event not acknowledged within this time is redelivered. Default 10000. */
+  INVENTORY_CONSUMER_VISIBILITY_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Key of the HMAC over checkout request bodies (so no stored hash reveals a card number). */
+  INVENTORY_HASH_SECRET: z.string().min(8).default("boxoffice-inventory-dev-secret"),
+  /** Audience of the identity tokens this service accepts. Default "boxoffice". */
+  IDENTITY_AUDIENCE: z.string().min(1).default("boxoffice"),
+});
+
+export type InventoryConfig = z.infer<typeof inventoryConfigSchema>;

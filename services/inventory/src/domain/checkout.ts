@@ -1,0 +1,242 @@
+// Checkout: hold → charge → confirm, and the recovery that finishes it when the orchestrator dies.
+//
+// Every step is idempotent on its own, so any replay (the client's, or the firehose's) converges:
+// the charge is idempotent by a key derived from the client's Idempotency-Key and the hold; the
+// confirmation is decided once per payment (payment_outcomes) under the hold's row lock; a payment
+// that cannot be confirmed is refunded with a key derived from the payment.
+import { createHmac, randomBytes } from "node:crypto";
+import { RpcError, type RpcContext } from "@boxoffice/bus";
+import type { Order, PaymentCard } from "@boxoffice/contracts";
+import { inventoryError, InventoryErrorCodes } from "../errors.ts";
+import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
+import { readHold } from "../store/hold-store.ts";
+import { confirmHold, listOrders, readOrder, readOrderOfHold, type OrderRecord } from "../store/order-store.ts";
+import { withRetry } from "../store/sql.ts";
+import { eventShard } from "./holds.ts";
+import type { InventoryDeps } from "./ports.ts";
+
+// Errors that are the answer to the request (stored and replayed); anything else (bus down, a
+// deadline) is left unrecorded so a retry runs the request again.
+const FINAL_CODES = new Set<string>([
+  InventoryErrorCodes.NOT_FOUND,
+  InventoryErrorCodes.HOLD_EXPIRED,
+  InventoryErrorCodes.PAYMENT_DECLINED,
+  InventoryErrorCodes.VALIDATION_FAILED,
+]);
+
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** 128 random bits in base32 (26 characters): a ticket code nobody can guess. */
+export function newTicketCode(): string {
+  const bytes = randomBytes(16);
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+export function toOrder(record: OrderRecord): Order {
+  return {
+    id: record.id,
+    status: record.status,
+    eventId: record.eventId,
+    holdId: record.holdId,
+    paymentId: record.paymentId,
+    tickets: record.tickets,
+    totalCents: record.totalCents,
+    createdAt: record.createdAt,
+  };
+}
+
+/** A keyed hash of the request body: equal bodies match, and no card number is recoverable from it. */
+export function checkoutRequestHash(secret: string, holdId: string, payment: PaymentCard): string {
+  const canonical = JSON.stringify([holdId, payment.cardNumber.replace(/[ -]/g, ""), payment.expMonth, payment.expYear, payment.cvc]);
+  return createHmac("sha256", secret).update(canonical).digest("hex");
+}
+
+export function paymentKeyFor(holdId: string, idempotencyKey: string): string {
+  return `checkout:${holdId}:${idempotencyKey}`;
+}
+
+export function refundKeyFor(paymentId: string): string {
+  return `auto-refund:${paymentId}`;
+}
+
+function replay(reply: StoredReply): Order {
+  if (reply.ok) return reply.body as Order;
+  throw new RpcError(reply.error.code, reply.error.message, { retryable: false, details: reply.error.details });
+}
+
+export interface OrderRequest {
+  buyerId: string;
+  holdId: string;
+  idempotencyKey: string;
+  payment: PaymentCard;
+}
+
+/** `inventory.order.v1`: the whole checkout, exactly once per (buyer, Idempotency-Key). */
+export async function placeOrder(input: OrderRequest, context: RpcContext | undefined, deps: InventoryDeps): Promise<Order> {
+  const buyerSql = deps.shards.forKey(input.buyerId);
+  const requestHash = checkoutRequestHash(deps.hashSecret, input.holdId, input.payment);
+  const begun = await beginCheckout(buyerSql, {
+    buyerId: input.buyerId,
+    idempotencyKey: input.idempotencyKey,
+    logicalShard: deps.shards.logicalShardOf(input.buyerId),
+    requestHash,
+    holdId: input.holdId,
+  });
+  if (begun.state === "mismatch") {
+    throw inventoryError(InventoryErrorCodes.IDEMPOTENCY_MISMATCH, "this Idempotency-Key was used with a different request");
+  }
+  if (begun.state === "done") return replay(begun.reply);
+  // "new", or "in_progress" (a concurrent replay, or one whose orchestrator died): run it; every
+  // step below is idempotent, so running twice charges and confirms once.
+  try {
+    const order = await runCheckout(input, context, deps);
+    await finishCheckout(buyerSql, input.buyerId, input.idempotencyKey, { ok: true, body: order });
+    return order;
+  } catch (error) {
+    if (error instanceof RpcError && FINAL_CODES.has(error.code)) {
+      await finishCheckout(buyerSql, input.buyerId, input.idempotencyKey, {
+        ok: false,
+        error: { code: error.code, message: error.message, details: error.details },
+      });
+    }
+    throw error;
+  }
+}
+
+async function runCheckout(input: OrderRequest, context: RpcContext | undefined, deps: InventoryDeps): Promise<Order> {
+  const sql = eventShard(deps, input.holdId, "hold");
+  const hold = await readHold(sql, input.holdId);
+  if (!hold || hold.buyerId !== input.buyerId) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no such hold of yours", { holdId: input.holdId });
+  const existing = await readOrderOfHold(sql, hold.id);
+  if (existing?.status === "confirmed") return toOrder(existing);
+  if (existing || hold.status !== "active" || Date.parse(hold.expiresAt) <= deps.now().getTime()) {
+    throw inventoryError(InventoryErrorCodes.HOLD_EXPIRED, "the hold expired before the order", { holdId: hold.id, expiresAt: hold.expiresAt });
+  }
+
+  let paymentId: string;
+  try {
+    const payment = await deps.payments.charge(
+      {
+        idempotencyKey: paymentKeyFor(hold.id, input.idempotencyKey),
+        amountCents: hold.totalCents,
+        card: input.payment,
+        reference: { holdId: hold.id, eventId: hold.eventId },
+      },
+      context,
+    );
+    paymentId = payment.id;
+  } catch (error) {
+    if (error instanceof RpcError && error.code === InventoryErrorCodes.PAYMENT_DECLINED) {
+      // The seats stay held until the hold runs out: the buyer may try another card.
+      throw inventoryError(InventoryErrorCodes.PAYMENT_DECLINED, error.message, { holdId: hold.id, ...(error.details as object | undefined) });
+    }
+    throw error;
+  }
+  await deps.faults?.afterCharge?.({ holdId: hold.id, paymentId });
+
+  const result = await settlePayment({ holdId: hold.id, paymentId, amountCents: hold.totalCents }, deps);
+  if (result.kind !== "confirmed") {
+    throw inventoryError(InventoryErrorCodes.HOLD_EXPIRED, "the hold expired and its seats were sold before the order; the payment is refunded", {
+      holdId: hold.id,
+      paymentId,
+      orderId: result.kind === "refunded" ? result.order?.id : undefined,
+      refunded: true,
+    });
+  }
+  await deps.faults?.afterConfirm?.({ holdId: hold.id, orderId: result.order.id });
+  return toOrder(result.order);
+}
+
+export type SettleResult = { kind: "confirmed"; order: OrderRecord } | { kind: "refunded"; order?: OrderRecord } | { kind: "ignored" };
+
+/**
+ * Turns a captured payment into tickets, or refunds it. Used by the checkout and by the
+ * `payment.captured.v1` consumer; whichever comes second finds the decision already made.
+ */
+export async function settlePayment(
+  input: { holdId: string; paymentId: string; amountCents: number; firehoseEventId?: string },
+  deps: InventoryDeps,
+): Promise<SettleResult> {
+  const sql = eventShard(deps, input.holdId, "hold");
+  const outcome = await withRetry(() =>
+    confirmHold(sql, {
+      holdId: input.holdId,
+      paymentId: input.paymentId,
+      amountCents: input.amountCents,
+      eventId: input.firehoseEventId,
+      newOrderId: (holdId) => deps.ids.childOf(holdId),
+      newTicketId: (holdId) => deps.ids.childOf(holdId),
+      newTicketCode,
+    }),
+  );
+  if (outcome.kind === "unknown-hold") return { kind: "ignored" };
+  if (outcome.kind === "confirmed") {
+    if (outcome.seatsRetaken) deps.availability.changed(outcome.order.eventId);
+    return { kind: "confirmed", order: outcome.order };
+  }
+  await deps.payments.refund({
+    paymentId: input.paymentId,
+    buyerId: outcome.buyerId,
+    idempotencyKey: refundKeyFor(input.paymentId),
+    reason: outcome.reason,
+  });
+  return { kind: "refunded", order: outcome.order };
+}
+
+interface OrdersCursor {
+  createdAt: string;
+  id: string;
+}
+
+function encodeCursor(cursor: OrdersCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString("base64url");
+}
+
+function decodeCursor(cursor: string): OrdersCursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as OrdersCursor;
+    if (typeof parsed.createdAt !== "string" || Number.isNaN(Date.parse(parsed.createdAt)) || typeof parsed.id !== "string") throw new Error("shape");
+    return parsed;
+  } catch {
+    throw inventoryError(InventoryErrorCodes.VALIDATION_FAILED, "cursor is not one this service issued", { fields: ["cursor"] });
+  }
+}
+
+function newestFirst(a: OrderRecord, b: OrderRecord): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** The buyer's orders, newest first, gathered from every shard (their events live all over). */
+export async function listBuyerOrders(
+  input: { buyerId: string; limit: number; cursor?: string },
+  deps: Pick<InventoryDeps, "shards">,
+): Promise<{ orders: Order[]; nextCursor: string | null }> {
+  const before = input.cursor ? decodeCursor(input.cursor) : undefined;
+  const pages = await Promise.all(deps.shards.all().map((sql) => listOrders(sql, input.buyerId, input.limit + 1, before)));
+  const merged = pages.flat().sort(newestFirst);
+  const page = merged.slice(0, input.limit);
+  const last = page[page.length - 1];
+  return {
+    orders: page.map(toOrder),
+    nextCursor: merged.length > input.limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null,
+  };
+}
+
+export async function getBuyerOrder(input: { buyerId: string; orderId: string }, deps: Pick<InventoryDeps, "shards">): Promise<Order> {
+  const order = await readOrder(eventShard(deps, input.orderId, "order"), input.orderId, input.buyerId);
+  if (!order) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no such order of yours", { orderId: input.orderId });
+  return toOrder(order);
+}

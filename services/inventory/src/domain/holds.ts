@@ -1,0 +1,130 @@
+// Use cases of seats and holds: creating an event's seats, holding, releasing, reclaiming expired
+// holds, and reading availability and the seat map.
+import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
+import { inventoryError, InventoryErrorCodes } from "../errors.ts";
+import { holdByQuantity, holdSeats, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome } from "../store/hold-store.ts";
+import { createSeating, markSeatingCancelled, readAvailability, readSeatMap } from "../store/seating-store.ts";
+import { withRetry, type Sql } from "../store/sql.ts";
+import type { InventoryDeps } from "./ports.ts";
+
+/** The shard of an event; an id that is not one of ours cannot have seats (NOT_FOUND). */
+export function eventShard(deps: Pick<InventoryDeps, "shards">, eventId: string, what = "event"): Sql {
+  try {
+    return deps.shards.forId(eventId);
+  } catch {
+    throw inventoryError(InventoryErrorCodes.NOT_FOUND, `no such ${what}`, { id: eventId });
+  }
+}
+
+/** Creates seats the first time an event is seen on sale; does nothing on a repeat. */
+export async function seatEvent(event: CatalogueEvent, deps: Pick<InventoryDeps, "shards" | "ids" | "counterSlots" | "availability">): Promise<boolean> {
+  const sql = eventShard(deps, event.id);
+  if (event.status === "cancelled") {
+    await markSeatingCancelled(sql, event.id);
+    return false;
+  }
+  if (event.status !== "on_sale") return false;
+  const created = await withRetry(() =>
+    createSeating(sql, {
+      eventId: event.id,
+      logicalShard: deps.shards.logicalShardOfId(event.id),
+      version: event.version,
+      sections: event.sections.map((s) => ({ id: s.id, name: s.name, rows: s.rows, seatsPerRow: s.seatsPerRow, priceCents: s.priceCents })),
+      counterSlots: deps.counterSlots,
+      newSeatId: () => deps.ids.childOf(event.id),
+    }),
+  );
+  if (created) deps.availability.changed(event.id);
+  return created;
+}
+
+/** Lazy reclaim: a buyer arriving at an event frees the holds of that event that ran out. */
+async function reclaimEventHolds(sql: Sql, eventId: string, deps: Pick<InventoryDeps, "now" | "availability">): Promise<void> {
+  const events = await withRetry(() => reclaimExpired(sql, deps.now(), { eventId, limit: 20 }));
+  if (events.length > 0) deps.availability.changed(eventId);
+}
+
+function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: string): Error {
+  switch (outcome.reason) {
+    case "NOT_FOUND":
+      return inventoryError(InventoryErrorCodes.NOT_FOUND, "no seats for this event", { eventId });
+    case "CANCELLED":
+      return inventoryError(InventoryErrorCodes.SOLD_OUT, "this event is no longer on sale", { eventId, available: 0 });
+    case "SOLD_OUT":
+      return inventoryError(InventoryErrorCodes.SOLD_OUT, "not enough seats left", { eventId, available: outcome.available });
+    case "SEAT_UNAVAILABLE":
+      return inventoryError(InventoryErrorCodes.SEAT_UNAVAILABLE, "a chosen seat is held or sold", { eventId, seatIds: outcome.seatIds });
+    case "LIMIT_EXCEEDED":
+      return inventoryError(InventoryErrorCodes.LIMIT_EXCEEDED, "at most 8 seats per buyer per event", { eventId, held: outcome.held });
+  }
+}
+
+export async function placeHold(
+  input: { buyerId: string; eventId: string; quantity?: number; seatIds?: string[] },
+  deps: InventoryDeps,
+): Promise<Hold> {
+  const sql = eventShard(deps, input.eventId);
+  await reclaimEventHolds(sql, input.eventId, deps);
+  const holdId = deps.ids.childOf(input.eventId);
+  const newHold = {
+    holdId,
+    eventId: input.eventId,
+    buyerId: input.buyerId,
+    logicalShard: deps.shards.logicalShardOfId(input.eventId),
+    expiresAt: new Date(deps.now().getTime() + deps.holdTtlSeconds * 1000),
+  };
+  const outcome = await withRetry(() =>
+    input.seatIds ? holdSeats(sql, newHold, input.seatIds) : holdByQuantity(sql, newHold, input.quantity ?? 1),
+  );
+  if (!outcome.ok) throw toHoldError(outcome, input.eventId);
+  deps.availability.changed(input.eventId);
+  const { hold } = outcome;
+  return { id: hold.id, eventId: hold.eventId, seats: hold.seats, totalCents: hold.totalCents, expiresAt: hold.expiresAt };
+}
+
+export async function releaseHold(input: { buyerId: string; holdId: string }, deps: InventoryDeps): Promise<void> {
+  const sql = eventShard(deps, input.holdId, "hold");
+  const released = await withRetry(() => releaseHoldRow(sql, input.holdId, input.buyerId));
+  if (!released) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no such hold of yours", { holdId: input.holdId });
+  deps.availability.changed(released.eventId);
+}
+
+/** One sweep over every shard: frees holds that ran out; returns how many events changed. */
+export async function sweepExpiredHolds(deps: Pick<InventoryDeps, "shards" | "now" | "availability">): Promise<number> {
+  const changed = new Set<string>();
+  for (const sql of deps.shards.all()) {
+    for (;;) {
+      const events = await withRetry(() => reclaimExpired(sql, deps.now(), { limit: 200 }));
+      for (const e of events) changed.add(e);
+      if (events.length === 0) break;
+    }
+  }
+  for (const eventId of changed) deps.availability.changed(eventId);
+  return changed.size;
+}
+
+export async function availabilityOf(eventId: string, deps: Pick<InventoryDeps, "shards">): Promise<Availability> {
+  const sections = await readAvailability(eventShard(deps, eventId), eventId);
+  if (!sections) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no seats for this event", { eventId });
+  return { eventId, available: sections.reduce((sum, s) => sum + s.available, 0), sections };
+}
+
+/** Availability of several events (missing ones left out), one query per event's shard. */
+export async function availabilitiesOf(eventIds: string[], deps: Pick<InventoryDeps, "shards">): Promise<Availability[]> {
+  const found = await Promise.all(
+    eventIds.map(async (eventId) => {
+      try {
+        return await availabilityOf(eventId, deps);
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return found.filter((a): a is Availability => a !== undefined);
+}
+
+export async function seatMapOf(eventId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<Seat[]> {
+  const seats = await readSeatMap(eventShard(deps, eventId), eventId, deps.now());
+  if (!seats) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no seats for this event", { eventId });
+  return seats.map((s) => ({ ...s, row: Number(s.row), number: Number(s.number) }));
+}

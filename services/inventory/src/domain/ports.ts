@@ -1,0 +1,51 @@
+// What the use cases need from the outside world, as plain interfaces: tests and app.ts plug in
+// the real shard router, id generator, payments client and publisher.
+import type { Payment, PaymentCard, PaymentReference } from "@boxoffice/contracts";
+import type { RpcContext } from "@boxoffice/bus";
+import type { ShardSql } from "../store/sql.ts";
+
+export interface Ids {
+  childOf(parentId: string): string;
+}
+
+export interface ChargeRequest {
+  idempotencyKey: string;
+  amountCents: number;
+  card: PaymentCard;
+  reference: PaymentReference;
+}
+
+/** The payments service as the checkout sees it (an RPC client with waitForCapacity underneath). */
+export interface PaymentsPort {
+  /** Charges with the caller's identity (the token of `context`); throws RpcError PAYMENT_DECLINED on declines. */
+  charge(request: ChargeRequest, context: RpcContext | undefined): Promise<Payment>;
+  /** Refunds a payment in full on the service's own authority (idempotent by key). */
+  refund(request: { paymentId: string; buyerId: string; idempotencyKey: string; reason: string }): Promise<void>;
+}
+
+/** Publishes an event's availability after it changed (coalesced; failures are logged, not thrown). */
+export interface AvailabilityNotifier {
+  changed(eventId: string): void;
+}
+
+/**
+ * Fault injection for crash tests: a hook that throws stands for the orchestrator dying at that
+ * point (nothing after it runs). Never set in production.
+ */
+export interface CheckoutFaults {
+  afterCharge?: (info: { holdId: string; paymentId: string }) => void | Promise<void>;
+  afterConfirm?: (info: { holdId: string; orderId: string }) => void | Promise<void>;
+}
+
+export interface InventoryDeps {
+  shards: ShardSql;
+  ids: Ids;
+  now: () => Date;
+  holdTtlSeconds: number;
+  counterSlots: number;
+  /** Secret for hashing request bodies (idempotency) so no card number is stored recoverably. */
+  hashSecret: string;
+  availability: AvailabilityNotifier;
+  payments: PaymentsPort;
+  faults?: CheckoutFaults;
+}

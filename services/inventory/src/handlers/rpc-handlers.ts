@@ -1,0 +1,72 @@
+// Thin bus entry points: who is calling, then the use case.
+import type { RpcServer } from "@boxoffice/bus";
+import {
+  inventoryAvailabilitiesV1,
+  inventoryAvailabilityV1,
+  inventoryGetOrderV1,
+  inventoryHealthV1,
+  inventoryHoldV1,
+  inventoryOrdersV1,
+  inventoryOrderV1,
+  inventoryReleaseV1,
+  inventorySeatsV1,
+} from "@boxoffice/contracts";
+import type { TokenVerifier } from "@boxoffice/identity";
+import { getBuyerOrder, listBuyerOrders, placeOrder } from "../domain/checkout.ts";
+import { availabilitiesOf, availabilityOf, placeHold, releaseHold, seatMapOf } from "../domain/holds.ts";
+import type { InventoryDeps } from "../domain/ports.ts";
+
+export interface InventoryHandlerDeps {
+  domain: InventoryDeps;
+  verifier: Pick<TokenVerifier, "requireUser">;
+}
+
+export function registerInventoryHandlers(server: RpcServer, deps: InventoryHandlerDeps): void {
+  const { domain, verifier } = deps;
+
+  server.handle(inventoryHoldV1, async (input, ctx) => {
+    const user = await verifier.requireUser(ctx);
+    return { hold: await placeHold({ buyerId: user.userId, ...input }, domain) };
+  });
+
+  server.handle(inventoryReleaseV1, async (input, ctx) => {
+    const user = await verifier.requireUser(ctx);
+    await releaseHold({ buyerId: user.userId, holdId: input.holdId }, domain);
+    return { released: true as const };
+  });
+
+  server.handle(inventoryAvailabilityV1, (input) => availabilityOf(input.eventId, domain));
+
+  server.handle(inventoryAvailabilitiesV1, async (input) => ({ events: await availabilitiesOf(input.eventIds, domain) }));
+
+  server.handle(inventorySeatsV1, async (input) => ({ seats: await seatMapOf(input.eventId, domain) }));
+
+  server.handle(inventoryOrderV1, async (input, ctx) => {
+    const user = await verifier.requireUser(ctx);
+    return { order: await placeOrder({ buyerId: user.userId, ...input }, ctx, domain) };
+  });
+
+  server.handle(inventoryOrdersV1, async (input, ctx) => {
+    const user = await verifier.requireUser(ctx);
+    return listBuyerOrders({ buyerId: user.userId, limit: input.limit, cursor: input.cursor }, domain);
+  });
+
+  server.handle(inventoryGetOrderV1, async (input, ctx) => {
+    const user = await verifier.requireUser(ctx);
+    return { order: await getBuyerOrder({ buyerId: user.userId, orderId: input.orderId }, domain) };
+  });
+
+  server.handle(inventoryHealthV1, async () => {
+    const shards = await Promise.all(
+      domain.shards.all().map(async (sql) => {
+        try {
+          await sql.query("SELECT 1");
+          return { shard: sql.shard, ok: true };
+        } catch (error) {
+          return { shard: sql.shard, ok: false, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    return { service: "inventory", ok: shards.every((s) => s.ok), bus: true, shards };
+  });
+}

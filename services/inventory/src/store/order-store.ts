@@ -1,0 +1,228 @@
+// Orders and tickets: confirming a paid hold exactly once, and reading a buyer's orders.
+import type { Sql } from "./sql.ts";
+import { toIso } from "./sql.ts";
+
+export interface TicketRow {
+  id: string;
+  seatId: string;
+  code: string;
+  section: string;
+  row: number;
+  number: number;
+}
+
+export interface OrderRecord {
+  id: string;
+  status: "confirmed" | "refunded";
+  eventId: string;
+  holdId: string;
+  buyerId: string;
+  paymentId: string;
+  tickets: TicketRow[];
+  totalCents: number;
+  createdAt: string;
+}
+
+export interface ConfirmInput {
+  holdId: string;
+  paymentId: string;
+  amountCents: number;
+  /** The firehose event that brought the payment (recorded as processed), if any. */
+  eventId?: string;
+  newOrderId: (holdId: string) => string;
+  newTicketId: (holdId: string) => string;
+  newTicketCode: () => string;
+}
+
+/**
+ * What became of a captured payment: `confirmed` into `order`; `refund` when it cannot be confirmed
+ * (the hold's seats went to someone else, or the hold was already paid by another payment).
+ * `seatsRetaken` tells the caller availability changed (an expired hold's seats were taken back).
+ */
+export type ConfirmOutcome =
+  | { kind: "confirmed"; order: OrderRecord; seatsRetaken: boolean }
+  | { kind: "refund"; order?: OrderRecord; buyerId: string; eventId: string; reason: string }
+  | { kind: "unknown-hold" };
+
+interface HoldRow {
+  id: string;
+  event_id: string;
+  logical_shard: number;
+  buyer_id: string;
+  status: string;
+  seat_ids: string[];
+  total_cents: number;
+}
+
+interface OrderRow {
+  id: string;
+  event_id: string;
+  hold_id: string;
+  buyer_id: string;
+  payment_id: string;
+  status: "confirmed" | "refunded";
+  total_cents: number;
+  created_at: Date | string;
+}
+
+async function loadTickets(sql: Sql, orderIds: string[]): Promise<Map<string, TicketRow[]>> {
+  const byOrder = new Map<string, TicketRow[]>();
+  if (orderIds.length === 0) return byOrder;
+  const tickets = await sql.query<TicketRow & { orderId: string }>(
+    `SELECT t.id, t.order_id AS "orderId", t.seat_id AS "seatId", t.code, sec.name AS section, s.row, s.number
+     FROM inventory.tickets t JOIN inventory.seats s ON s.id = t.seat_id JOIN inventory.sections sec ON sec.id = s.section_id
+     WHERE t.order_id = ANY($1::text[]) ORDER BY sec.position, s.row, s.number`,
+    [orderIds],
+  );
+  for (const t of tickets.rows) {
+    const list = byOrder.get(t.orderId) ?? [];
+    list.push({ id: t.id, seatId: t.seatId, code: t.code, section: t.section, row: Number(t.row), number: Number(t.number) });
+    byOrder.set(t.orderId, list);
+  }
+  return byOrder;
+}
+
+function toOrder(row: OrderRow, tickets: TicketRow[]): OrderRecord {
+  return {
+    id: row.id,
+    status: row.status,
+    eventId: row.event_id,
+    holdId: row.hold_id,
+    buyerId: row.buyer_id,
+    paymentId: row.payment_id,
+    tickets,
+    totalCents: Number(row.total_cents),
+    createdAt: toIso(row.created_at),
+  };
+}
+
+async function orderById(sql: Sql, orderId: string): Promise<OrderRecord | undefined> {
+  const row = (await sql.query<OrderRow>(`SELECT * FROM inventory.orders WHERE id = $1`, [orderId])).rows[0];
+  if (!row) return undefined;
+  return toOrder(row, (await loadTickets(sql, [row.id])).get(row.id) ?? []);
+}
+
+/** Reads one order; undefined when missing or not the buyer's. */
+export async function readOrder(sql: Sql, orderId: string, buyerId: string): Promise<OrderRecord | undefined> {
+  const order = await orderById(sql, orderId);
+  return order && order.buyerId === buyerId ? order : undefined;
+}
+
+/** The order of a hold, if it has one. */
+export async function readOrderOfHold(sql: Sql, holdId: string): Promise<OrderRecord | undefined> {
+  const row = (await sql.query<OrderRow>(`SELECT * FROM inventory.orders WHERE hold_id = $1`, [holdId])).rows[0];
+  if (!row) return undefined;
+  return toOrder(row, (await loadTickets(sql, [row.id])).get(row.id) ?? []);
+}
+
+/** One page of a buyer's orders on one shard, newest first, strictly before the cursor position. */
+export async function listOrders(sql: Sql, buyerId: string, limit: number, before?: { createdAt: string; id: string }): Promise<OrderRecord[]> {
+  const params: unknown[] = [buyerId, limit];
+  let where = "";
+  if (before) {
+    params.push(before.createdAt, before.id);
+    where = `AND (created_at, id) < ($3::timestamptz, $4::text)`;
+  }
+  const rows = await sql.query<OrderRow>(`SELECT * FROM inventory.orders WHERE buyer_id = $1 ${where} ORDER BY created_at DESC, id DESC LIMIT $2`, params);
+  const tickets = await loadTickets(sql, rows.rows.map((r) => r.id));
+  return rows.rows.map((r) => toOrder(r, tickets.get(r.id) ?? []));
+}
+
+/**
+ * Confirms the hold paid by `paymentId`, exactly once: the hold row lock serialises the checkout
+ * and the recovery consumer, and the payment's outcome row records the decision with its effect.
+ */
+export async function confirmHold(sql: Sql, input: ConfirmInput): Promise<ConfirmOutcome> {
+  return sql.transaction(async (tx): Promise<ConfirmOutcome> => {
+    const hold = (await tx.query<HoldRow>(`SELECT * FROM inventory.holds WHERE id = $1 FOR UPDATE`, [input.holdId])).rows[0];
+    if (!hold) return { kind: "unknown-hold" };
+    if (input.eventId) {
+      await tx.query(`INSERT INTO inventory.processed_events (id, logical_shard) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [input.eventId, hold.logical_shard]);
+    }
+    const decided = (
+      await tx.query<{ outcome: string; order_id: string | null }>(`SELECT outcome, order_id FROM inventory.payment_outcomes WHERE payment_id = $1`, [input.paymentId])
+    ).rows[0];
+    if (decided) {
+      const order = decided.order_id ? await orderById(tx, decided.order_id) : undefined;
+      if (decided.outcome === "confirmed" && order) return { kind: "confirmed", order, seatsRetaken: false };
+      return { kind: "refund", order, buyerId: hold.buyer_id, eventId: hold.event_id, reason: "already decided" };
+    }
+    const recordOutcome = (outcome: "confirmed" | "refund", orderId: string | null) =>
+      tx.query(
+        `INSERT INTO inventory.payment_outcomes (payment_id, hold_id, event_id, logical_shard, buyer_id, amount_cents, outcome, order_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [input.paymentId, hold.id, hold.event_id, hold.logical_shard, hold.buyer_id, input.amountCents, outcome, orderId],
+      );
+
+    const existing = (await tx.query<OrderRow>(`SELECT * FROM inventory.orders WHERE hold_id = $1`, [hold.id])).rows[0];
+    if (existing) {
+      // The hold was already paid by another payment: this one is a duplicate and goes back.
+      await recordOutcome("refund", null);
+      return { kind: "refund", buyerId: hold.buyer_id, eventId: hold.event_id, reason: "hold already paid" };
+    }
+
+    const orderId = input.newOrderId(hold.id);
+    let seatsRetaken = false;
+    let confirmable = Number(hold.total_cents) === input.amountCents;
+    if (confirmable && hold.status === "active") {
+      const sold = await tx.query(`UPDATE inventory.seats SET status = 'sold', order_id = $2 WHERE hold_id = $1 AND status = 'held'`, [hold.id, orderId]);
+      if (sold.rowCount !== hold.seat_ids.length) throw new Error(`hold ${hold.id} owns ${sold.rowCount} of its ${hold.seat_ids.length} seats`);
+    } else if (confirmable) {
+      // The hold ran out (or was released) before confirmation: the payment still buys the same
+      // seats if nobody else took them in between.
+      const seats = await tx.query<{ id: string; section_id: string; slot: number; status: string }>(
+        `SELECT id, section_id, slot, status FROM inventory.seats WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+        [hold.seat_ids],
+      );
+      confirmable = seats.rows.length === hold.seat_ids.length && seats.rows.every((s) => s.status === "available");
+      if (confirmable) {
+        await tx.query(`UPDATE inventory.seats SET status = 'sold', order_id = $2, hold_id = $3 WHERE id = ANY($1::text[])`, [hold.seat_ids, orderId, hold.id]);
+        const perCounter = new Map<string, { sectionId: string; slot: number; count: number }>();
+        for (const s of seats.rows) {
+          const key = `${s.section_id}/${s.slot}`;
+          const entry = perCounter.get(key) ?? { sectionId: s.section_id, slot: Number(s.slot), count: 0 };
+          entry.count++;
+          perCounter.set(key, entry);
+        }
+        const ordered = [...perCounter.values()].sort((a, b) => (a.sectionId === b.sectionId ? a.slot - b.slot : a.sectionId < b.sectionId ? -1 : 1));
+        for (const c of ordered) {
+          const counted = await tx.query(
+            `UPDATE inventory.section_counters SET available = available - $4 WHERE event_id = $1 AND section_id = $2 AND slot = $3 AND available >= $4`,
+            [hold.event_id, c.sectionId, c.slot, c.count],
+          );
+          if (counted.rowCount !== 1) throw new Error(`counter ${c.sectionId}/${c.slot} has fewer than ${c.count} seats`);
+        }
+        await tx.query(
+          `INSERT INTO inventory.buyer_usage (event_id, buyer_id, logical_shard, seats) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (event_id, buyer_id) DO UPDATE SET seats = buyer_usage.seats + EXCLUDED.seats`,
+          [hold.event_id, hold.buyer_id, hold.logical_shard, hold.seat_ids.length],
+        );
+        seatsRetaken = true;
+      }
+    }
+
+    await tx.query(
+      // Milliseconds only, so the listing cursor (an ISO time) compares exactly.
+      `INSERT INTO inventory.orders (id, event_id, logical_shard, buyer_id, hold_id, payment_id, status, total_cents, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, date_trunc('milliseconds', clock_timestamp()))`,
+      [orderId, hold.event_id, hold.logical_shard, hold.buyer_id, hold.id, input.paymentId, confirmable ? "confirmed" : "refunded", input.amountCents],
+    );
+    if (!confirmable) {
+      await recordOutcome("refund", orderId);
+      const order = await orderById(tx, orderId);
+      return { kind: "refund", order, buyerId: hold.buyer_id, eventId: hold.event_id, reason: "seats no longer available" };
+    }
+    await tx.query(`UPDATE inventory.holds SET status = 'confirmed' WHERE id = $1`, [hold.id]);
+    const ticketIds = hold.seat_ids.map(() => input.newTicketId(hold.id));
+    const codes = hold.seat_ids.map(() => input.newTicketCode());
+    await tx.query(
+      `INSERT INTO inventory.tickets (id, order_id, event_id, logical_shard, seat_id, code)
+       SELECT t.id, $1, $2, $3, t.seat_id, t.code FROM unnest($4::text[], $5::text[], $6::text[]) AS t(id, seat_id, code)`,
+      [orderId, hold.event_id, hold.logical_shard, ticketIds, hold.seat_ids, codes],
+    );
+    await recordOutcome("confirmed", orderId);
+    const order = await orderById(tx, orderId);
+    if (!order) throw new Error(`order ${orderId} vanished inside its own transaction`);
+    return { kind: "confirmed", order, seatsRetaken };
+  });
+}

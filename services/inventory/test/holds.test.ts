@@ -1,0 +1,148 @@
+import { RpcError } from "@boxoffice/bus";
+import { requirePostgres } from "@boxoffice/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { availabilityOf, placeHold, releaseHold, seatEvent, seatMapOf, sweepExpiredHolds } from "../src/domain/holds.ts";
+import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
+import { catalogueEvent } from "./support/events.ts";
+
+const postgres = await requirePostgres();
+const kinds = ["pglite", ...(postgres.available ? (["postgres"] as const) : [])] as const;
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "OK";
+  } catch (error) {
+    return error instanceof RpcError ? error.code : String(error);
+  }
+}
+
+describe.each(kinds)("holds (%s)", (kind) => {
+  let f: DomainFixture;
+  let clock = Date.now();
+  beforeAll(async () => {
+    f = await createDomainFixture(kind, { holdTtlSeconds: 60, now: () => new Date(clock) });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it("when an event arrives twice, its seats are created once", async () => {
+    const event = catalogueEvent([
+      { name: "Stalls", rows: 3, seatsPerRow: 4, priceCents: 3000 },
+      { name: "Balcony", rows: 2, seatsPerRow: 5, priceCents: 2000 },
+    ]);
+    expect(await seatEvent(event, f.deps)).toBe(true);
+    expect(await seatEvent(event, f.deps)).toBe(false);
+    const seats = await seatMapOf(event.id, f.deps);
+    expect(seats).toHaveLength(22);
+    expect(new Set(seats.map((s) => `${s.sectionId}/${s.row}/${s.number}`)).size).toBe(22);
+    expect(await availabilityOf(event.id, f.deps)).toEqual({
+      eventId: event.id,
+      available: 22,
+      sections: [
+        { id: event.sections[0].id, available: 12 },
+        { id: event.sections[1].id, available: 10 },
+      ],
+    });
+  });
+
+  // The largest event (100,000 seats) on Postgres; PGlite is ~3x slower, so 20,000 keep CI fast.
+  it("when an event has the most seats an event may have, they are all created", async () => {
+    const scale = kind === "postgres" ? 1 : 5;
+    const event = catalogueEvent([
+      { name: "Floor", rows: 200 / scale, seatsPerRow: 250, priceCents: 5000 },
+      { name: "Tier", rows: 100 / scale, seatsPerRow: 500, priceCents: 3000 },
+    ]);
+    await seatEvent(event, f.deps);
+    expect((await availabilityOf(event.id, f.deps)).available).toBe(100_000 / scale);
+  });
+
+  it("when a buyer holds by quantity, they get adjacent seats in one row of the cheapest section", async () => {
+    const event = catalogueEvent([
+      { name: "Stalls", rows: 3, seatsPerRow: 10, priceCents: 3000 },
+      { name: "Balcony", rows: 2, seatsPerRow: 10, priceCents: 2000 },
+    ]);
+    await seatEvent(event, f.deps);
+    const hold = await placeHold({ buyerId: "adj", eventId: event.id, quantity: 4 }, f.deps);
+    expect(hold.seats.every((s) => s.section === "Balcony" && s.row === hold.seats[0].row)).toBe(true);
+    const numbers = hold.seats.map((s) => s.number).sort((a, b) => a - b);
+    expect(numbers).toEqual(numbers.map((_, i) => numbers[0] + i));
+    expect(hold.totalCents).toBe(8000);
+    expect((await availabilityOf(event.id, f.deps)).sections[1].available).toBe(16);
+  });
+
+  it("when a buyer holds explicit seats, a seat someone holds is SEAT_UNAVAILABLE and nothing is held", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 2, seatsPerRow: 5, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const seats = await seatMapOf(event.id, f.deps);
+    await placeHold({ buyerId: "first", eventId: event.id, seatIds: [seats[0].id] }, f.deps);
+    const error = await placeHold({ buyerId: "second", eventId: event.id, seatIds: [seats[1].id, seats[0].id] }, f.deps).catch((e: RpcError) => e);
+    expect(error).toBeInstanceOf(RpcError);
+    expect((error as RpcError).code).toBe("SEAT_UNAVAILABLE");
+    expect((error as RpcError).details).toMatchObject({ seatIds: [seats[0].id] });
+    const after = await seatMapOf(event.id, f.deps);
+    expect(after.filter((s) => s.status === "held").map((s) => s.id)).toEqual([seats[0].id]);
+  });
+
+  it("when a buyer would go over 8 seats for one event, LIMIT_EXCEEDED", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 4, seatsPerRow: 10, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    await placeHold({ buyerId: "greedy", eventId: event.id, quantity: 5 }, f.deps);
+    await placeHold({ buyerId: "greedy", eventId: event.id, quantity: 3 }, f.deps);
+    expect(await codeOf(placeHold({ buyerId: "greedy", eventId: event.id, quantity: 1 }, f.deps))).toBe("LIMIT_EXCEEDED");
+    expect(await codeOf(placeHold({ buyerId: "modest", eventId: event.id, quantity: 8 }, f.deps))).toBe("OK");
+  });
+
+  it("when fewer seats are left than asked for, SOLD_OUT; an unknown event is NOT_FOUND", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 3, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    await placeHold({ buyerId: "a", eventId: event.id, quantity: 2 }, f.deps);
+    expect(await codeOf(placeHold({ buyerId: "b", eventId: event.id, quantity: 2 }, f.deps))).toBe("SOLD_OUT");
+    expect(await codeOf(placeHold({ buyerId: "b", eventId: event.id, quantity: 1 }, f.deps))).toBe("OK");
+    expect(await codeOf(placeHold({ buyerId: "b", eventId: catalogueEvent([]).id, quantity: 1 }, f.deps))).toBe("NOT_FOUND");
+    expect(await codeOf(placeHold({ buyerId: "b", eventId: "not-an-id", quantity: 1 }, f.deps))).toBe("NOT_FOUND");
+  });
+
+  it("when a buyer releases their hold the seats are available again; someone else's hold is NOT_FOUND", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 4, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const hold = await placeHold({ buyerId: "owner", eventId: event.id, quantity: 4 }, f.deps);
+    expect(await codeOf(releaseHold({ buyerId: "stranger", holdId: hold.id }, f.deps))).toBe("NOT_FOUND");
+    await releaseHold({ buyerId: "owner", holdId: hold.id }, f.deps);
+    expect((await availabilityOf(event.id, f.deps)).available).toBe(4);
+    expect(await codeOf(releaseHold({ buyerId: "owner", holdId: hold.id }, f.deps))).toBe("NOT_FOUND");
+    expect(f.changed).toContain(event.id);
+  });
+
+  it("when a hold runs out, its seats are available again without anyone releasing them", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 4, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    await placeHold({ buyerId: "slow", eventId: event.id, quantity: 4 }, f.deps);
+    expect(await codeOf(placeHold({ buyerId: "fast", eventId: event.id, quantity: 1 }, f.deps))).toBe("SOLD_OUT");
+    clock += 61_000;
+    // The seat map shows them available at once; the next buyer reclaims them on the way in.
+    expect((await seatMapOf(event.id, f.deps)).every((s) => s.status === "available")).toBe(true);
+    const hold = await placeHold({ buyerId: "fast", eventId: event.id, quantity: 4 }, f.deps);
+    expect(hold.seats).toHaveLength(4);
+    clock += 61_000;
+    // Nobody comes back: the sweeper frees them.
+    await sweepExpiredHolds(f.deps);
+    expect((await availabilityOf(event.id, f.deps)).available).toBe(4);
+  });
+
+  it("when 40 buyers hold 2 seats each of 50 at once, exactly 25 get seats and no seat is held twice", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 5, seatsPerRow: 10, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => placeHold({ buyerId: `racer-${i}`, eventId: event.id, quantity: 2 }, f.deps)),
+    );
+    const won = results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof placeHold>>>).value);
+    const lost = results.filter((r) => r.status === "rejected").map((r) => ((r as PromiseRejectedResult).reason as RpcError).code);
+    expect(won).toHaveLength(25);
+    expect(lost.every((code) => code === "SOLD_OUT")).toBe(true);
+    const seatIds = won.flatMap((h) => h.seats.map((s) => s.id));
+    expect(new Set(seatIds).size).toBe(50);
+    expect((await availabilityOf(event.id, f.deps)).available).toBe(0);
+  });
+});

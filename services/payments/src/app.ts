@@ -1,0 +1,90 @@
+// Builds the payments service from config and dependencies; never listens by itself. The same
+// build runs in its own process (main.ts) or inside the embedded host beside the other services.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
+import { createTokenVerifier, type TokenVerifier } from "@boxoffice/identity";
+import type { Logger } from "@boxoffice/runtime";
+import {
+  createIdGenerator,
+  createShardRouter,
+  loadShardMap,
+  logicalShardOf,
+  logicalShardOfId,
+  MAX_NODE_ID,
+  migrate,
+  type ShardMap,
+} from "@boxoffice/sharding";
+import type { PaymentsConfig } from "./config.ts";
+import { createOutboxRelay } from "./domain/outbox-relay.ts";
+import { createSimulatedProcessor, type CardProcessor } from "./domain/processor.ts";
+import { registerPaymentsHandlers } from "./handlers/rpc-handlers.ts";
+import type { ShardSql } from "./store/sql.ts";
+
+export const PAYMENTS_MIGRATIONS_DIR = join(fileURLToPath(new URL("../prisma/migrations", import.meta.url)));
+
+export interface PaymentsDependencies {
+  layer: ChannelLayer;
+  firehose: Firehose;
+  logger: Logger;
+  /** Overrides SHARD_MAP / SHARD_MAP_FILE (the embedded host and tests pass theirs). */
+  shardMap?: ShardMap;
+  /** Overrides the token verifier (tests); default verifies with users.keys.v1 over the bus. */
+  verifier?: Pick<TokenVerifier, "requireUser">;
+  /** Overrides the simulated processor (tests). */
+  processor?: CardProcessor;
+}
+
+export interface PaymentsService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  servedMethods(): string[];
+}
+
+export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDependencies): PaymentsService {
+  const logger = deps.logger.child({ service: "payments" });
+  const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
+  // Raw SQL only (router.sql): every query here is short and hand-written; no Prisma client is built.
+  const router = createShardRouter({ map, createClient: () => undefined });
+  const shards: ShardSql = {
+    forKey: (key) => router.sql.forKey(key),
+    forId: (id) => router.sql.forId(id),
+    all: () => router.sql.all().map((s) => s.sql),
+    logicalShardOf,
+    logicalShardOfId: (id) => logicalShardOfId(id),
+  };
+  // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).
+  const ids = createIdGenerator({ nodeId: config.NODE_ID & MAX_NODE_ID });
+  const relay = createOutboxRelay({ shards: shards.all, firehose: deps.firehose, logger, pollMs: config.PAYMENTS_OUTBOX_POLL_MS });
+  const client = createRpcClient({ layer: deps.layer, service: "payments", defaultDeadlineMs: config.RPC_DEADLINE_MS });
+  const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });
+  const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger });
+  const processor = deps.processor ?? createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE });
+
+  return {
+    async start() {
+      if (config.MIGRATE_ON_START) await migrate({ map, migrationsDir: PAYMENTS_MIGRATIONS_DIR, service: "payments", log: (line) => logger.info(line) });
+      registerPaymentsHandlers(server, {
+        domain: {
+          shards,
+          ids,
+          now: () => new Date(),
+          processor,
+          hashSecret: config.PAYMENTS_HASH_SECRET,
+          outboxWritten: () => relay.nudge(),
+        },
+        verifier,
+        shards: shards.all,
+      });
+      relay.start();
+      server.start();
+    },
+    async stop() {
+      await server.stop();
+      await relay.stop();
+      await client.close();
+      await router.close();
+    },
+    servedMethods: () => methodsServedBy(server),
+  };
+}

@@ -1,0 +1,19 @@
+// The payments service's environment, one zod schema (manifests are checked against it).
+import { commonConfigShape } from "@boxoffice/runtime";
+import { z } from "zod";
+
+export const paymentsConfigSchema = z.object({
+  ...commonConfigShape,
+  /** Latency the simulated card processor adds to every call, in ms (load tests). Default 0. */
+  PAYMENTS_LATENCY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  /** Probability 0–1 that a processor call fails as unavailable (fault tests). Default 0. */
+  PAYMENTS_FAIL_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** Key of the HMAC over idempotent request bodies (so no stored hash reveals a card number). */
+  PAYMENTS_HASH_SECRET: z.string().min(8).default("boxoffice-payments-dev-secret"),
+  /** Milliseconds between outbox polls when no local write nudged the relay. Default 250. */
+  PAYMENTS_OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** Audience of the identity tokens this service accepts. Default "boxoffice". */
+  IDENTITY_AUDIENCE: z.string().min(1).default("boxoffice"),
+});
+
+export type PaymentsConfig = z.infer<typeof paymentsConfigSchema>;

@@ -1,0 +1,198 @@
+// Use cases of payments: charge and refund with Stripe-style idempotency, and the buyer's ledger.
+import { createHmac } from "node:crypto";
+import { RpcError } from "@boxoffice/bus";
+import {
+  PAYMENTS_STREAM,
+  paymentCapturedV1,
+  paymentRefundedV1,
+  type Payment,
+  type PaymentCard,
+  type PaymentReference,
+} from "@boxoffice/contracts";
+import { paymentsError, PaymentsErrorCodes } from "../errors.ts";
+import { insertPayment, insertRefund, listPayments, lockPayment, readRefundOf, runIdempotent, type PaymentRecord, type StoredReply } from "../store/payments-store.ts";
+import type { ShardSql } from "../store/sql.ts";
+import { withRetry } from "../store/sql.ts";
+import { last4Of, type CardProcessor } from "./processor.ts";
+
+export interface PaymentsDeps {
+  shards: ShardSql;
+  ids: { forKey(key: string): string; childOf(parentId: string): string };
+  now: () => Date;
+  processor: CardProcessor;
+  /** Secret for hashing request bodies, so a stored hash never reveals a card number. */
+  hashSecret: string;
+  /** Called after a transaction wrote outbox rows (the relay publishes at once instead of at its next poll). */
+  outboxWritten: () => void;
+}
+
+function hashOf(secret: string, value: unknown): string {
+  return createHmac("sha256", secret).update(JSON.stringify(value)).digest("hex");
+}
+
+function nowMs(deps: Pick<PaymentsDeps, "now">): string {
+  // Milliseconds only: the ledger cursor is an ISO time and must compare exactly.
+  return new Date(Math.floor(deps.now().getTime())).toISOString();
+}
+
+function answer<T>(result: Awaited<ReturnType<typeof runIdempotent>>): T {
+  if (result.kind === "mismatch") {
+    throw paymentsError(PaymentsErrorCodes.IDEMPOTENCY_MISMATCH, "this idempotency key was used with different parameters");
+  }
+  const reply: StoredReply = result.reply;
+  if (reply.ok) return reply.body as T;
+  throw new RpcError(reply.error.code, reply.error.message, { retryable: false, details: reply.error.details });
+}
+
+export interface ChargeInput {
+  buyerId: string;
+  idempotencyKey: string;
+  amountCents: number;
+  currency: string;
+  card: PaymentCard;
+  reference: PaymentReference;
+}
+
+/** Charges a card once per (buyer, idempotency key); a replay returns the first result, a decline included. */
+export async function charge(input: ChargeInput, deps: PaymentsDeps): Promise<{ payment: Payment }> {
+  const sql = deps.shards.forKey(input.buyerId);
+  const logicalShard = deps.shards.logicalShardOf(input.buyerId);
+  const requestHash = hashOf(deps.hashSecret, [
+    input.amountCents,
+    input.currency,
+    input.card.cardNumber.replace(/[^0-9]/g, ""),
+    input.card.expMonth,
+    input.card.expYear,
+    input.card.cvc,
+    input.reference,
+  ]);
+  let wroteOutbox = false;
+  const result = await withRetry(() =>
+    runIdempotent(sql, { buyerId: input.buyerId, operation: "charge", key: input.idempotencyKey, logicalShard, requestHash }, async (tx) => {
+      const processed = await deps.processor.charge(input.card, input.amountCents);
+      if (!processed.approved) {
+        return {
+          ok: false,
+          error: {
+            code: PaymentsErrorCodes.PAYMENT_DECLINED,
+            message: processed.declineCode === "insufficient_funds" ? "the card was declined: insufficient funds" : processed.declineCode === "invalid_number" ? "the card number is invalid" : "the card was declined",
+            details: { declineCode: processed.declineCode, cardLast4: processed.last4 },
+          },
+        };
+      }
+      const payment: PaymentRecord = {
+        id: deps.ids.forKey(input.buyerId),
+        buyerId: input.buyerId,
+        status: "captured",
+        amountCents: input.amountCents,
+        refundedCents: 0,
+        currency: input.currency,
+        cardLast4: last4Of(input.card.cardNumber),
+        reference: input.reference,
+        createdAt: nowMs(deps),
+      };
+      await insertPayment(tx, payment, logicalShard, {
+        id: `payment.captured:${payment.id}`,
+        logicalShard,
+        stream: PAYMENTS_STREAM,
+        type: paymentCapturedV1.type,
+        version: paymentCapturedV1.version,
+        key: input.buyerId,
+        data: {
+          paymentId: payment.id,
+          buyerId: payment.buyerId,
+          amountCents: payment.amountCents,
+          currency: payment.currency,
+          reference: payment.reference,
+          capturedAt: payment.createdAt,
+        },
+        occurredAt: payment.createdAt,
+      });
+      wroteOutbox = true;
+      return { ok: true, body: { payment } };
+    }),
+  );
+  if (wroteOutbox) deps.outboxWritten();
+  return answer(result);
+}
+
+export interface RefundInput {
+  /** The payment's owner: the token's user, or (service calls) the buyer the caller names. */
+  buyerId: string;
+  paymentId: string;
+  idempotencyKey: string;
+  reason?: string;
+}
+
+/** Refunds a captured payment in full, once; refunding an already refunded payment returns that refund. */
+export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ payment: Payment; refund: { id: string; amountCents: number } }> {
+  let sql;
+  try {
+    sql = deps.shards.forId(input.paymentId);
+  } catch {
+    throw paymentsError(PaymentsErrorCodes.NOT_FOUND, "no such payment", { paymentId: input.paymentId });
+  }
+  const logicalShard = deps.shards.logicalShardOfId(input.paymentId);
+  let wroteOutbox = false;
+  const result = await withRetry(() =>
+    runIdempotent(
+      sql,
+      { buyerId: input.buyerId, operation: "refund", key: input.idempotencyKey, logicalShard, requestHash: hashOf(deps.hashSecret, [input.paymentId]) },
+      async (tx): Promise<StoredReply> => {
+        const payment = await lockPayment(tx, input.paymentId);
+        if (!payment || payment.buyerId !== input.buyerId) {
+          return { ok: false, error: { code: PaymentsErrorCodes.NOT_FOUND, message: "no such payment", details: { paymentId: input.paymentId } } };
+        }
+        const earlier = await readRefundOf(tx, payment.id);
+        if (earlier) return { ok: true, body: { payment, refund: earlier } };
+        await deps.processor.refund(payment.amountCents);
+        const refundId = deps.ids.childOf(payment.id);
+        const updated = await insertRefund(
+          tx,
+          { id: refundId, paymentId: payment.id, buyerId: payment.buyerId, logicalShard, amountCents: payment.amountCents, reason: input.reason },
+          {
+            id: `payment.refunded:${payment.id}`,
+            logicalShard,
+            stream: PAYMENTS_STREAM,
+            type: paymentRefundedV1.type,
+            version: paymentRefundedV1.version,
+            key: payment.buyerId,
+            data: { paymentId: payment.id, buyerId: payment.buyerId, refundId, amountCents: payment.amountCents, reference: payment.reference },
+            occurredAt: nowMs(deps),
+          },
+        );
+        wroteOutbox = true;
+        return { ok: true, body: { payment: updated, refund: { id: refundId, amountCents: payment.amountCents } } };
+      },
+    ),
+  );
+  if (wroteOutbox) deps.outboxWritten();
+  return answer(result);
+}
+
+interface LedgerCursor {
+  createdAt: string;
+  id: string;
+}
+
+export async function listLedger(
+  input: { buyerId: string; limit: number; cursor?: string },
+  deps: Pick<PaymentsDeps, "shards">,
+): Promise<{ payments: Payment[]; nextCursor: string | null }> {
+  let before: LedgerCursor | undefined;
+  if (input.cursor) {
+    try {
+      before = JSON.parse(Buffer.from(input.cursor, "base64url").toString("utf8")) as LedgerCursor;
+      if (typeof before.createdAt !== "string" || Number.isNaN(Date.parse(before.createdAt)) || typeof before.id !== "string") throw new Error("shape");
+    } catch {
+      throw paymentsError(PaymentsErrorCodes.VALIDATION_FAILED, "cursor is not one this service issued", { fields: ["cursor"] });
+    }
+  }
+  const rows = await listPayments(deps.shards.forKey(input.buyerId), input.buyerId, input.limit + 1, before);
+  const page = rows.slice(0, input.limit);
+  const last = page[page.length - 1];
+  return {
+    payments: page,
+    nextCursor: rows.length > input.limit && last ? Buffer.from(JSON.stringify({ createdAt: last.createdAt, id: last.id })).toString("base64url") : null,
+  };
+}
