@@ -1,0 +1,47 @@
+// A fixture for payments use-case tests: a fresh shard map (2 physical shards, Postgres or PGlite)
+// with the payments migrations applied, the router's raw SQL access, and a simulated processor.
+import { join } from "node:path";
+import { createIdGenerator, createShardRouter, createTestShardMap, logicalShardOf, logicalShardOfId, migrate } from "@boxoffice/sharding";
+import type { PaymentsDeps } from "../../src/domain/payments.ts";
+import { createSimulatedProcessor, type CardProcessor } from "../../src/domain/processor.ts";
+import type { ShardSql } from "../../src/store/sql.ts";
+
+export const MIGRATIONS_DIR = join(import.meta.dirname, "..", "..", "prisma", "migrations");
+
+export interface PaymentsFixture {
+  deps: PaymentsDeps;
+  /** Rows of a query run on every physical shard. */
+  queryAll<Row>(text: string, params?: unknown[]): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+export async function createPaymentsFixture(kind: "postgres" | "pglite", options: { processor?: CardProcessor } = {}): Promise<PaymentsFixture> {
+  const shards = await createTestShardMap({ kind, physical: 2, prefix: "pay_domain" });
+  await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "payments" });
+  const router = createShardRouter({ map: shards.map, createClient: () => null, mapRefreshMs: 0 });
+  const sql: ShardSql = {
+    forKey: (key) => router.sql.forKey(key),
+    forId: (id) => router.sql.forId(id),
+    all: () => router.sql.all().map((s) => s.sql),
+    logicalShardOf,
+    logicalShardOfId: (id) => logicalShardOfId(id),
+  };
+  return {
+    deps: {
+      shards: sql,
+      ids: createIdGenerator({ nodeId: 2 }),
+      now: () => new Date(),
+      processor: options.processor ?? createSimulatedProcessor(),
+      hashSecret: "test-secret",
+      outboxWritten: () => {},
+    },
+    async queryAll<Row>(text: string, params: unknown[] = []) {
+      const results = await Promise.all(sql.all().map((s) => s.query<Row>(text, params)));
+      return results.flatMap((r) => r.rows);
+    },
+    async close() {
+      await router.close();
+      await shards.drop();
+    },
+  };
+}
