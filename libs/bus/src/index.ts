@@ -32,3 +32,13 @@ export { createRedisFirehose } from "./firehose/redis-firehose.ts";
 export { createFirehose } from "./firehose/create-firehose.ts";
 export type { ProcessedEventLog, ProcessedEventLogOptions } from "./firehose/processed-event-log.ts";
 export { createProcessedEventLog, DEFAULT_PROCESSED_EVENT_LOG_OPTIONS } from "./firehose/processed-event-log.ts";
+// RPC: request/reply over the channel layer, validated by zod contracts.
+export { defineMethod } from "./rpc/define-method.ts";
+export type { MethodDef } from "./rpc/define-method.ts";
+export { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError } from "./rpc/errors.ts";
+export type { RpcErrorCode, RpcErrorOptions, RpcErrorWire } from "./rpc/errors.ts";
+export type { RpcContext, RpcReplyWire, RpcRequestWire } from "./rpc/context.ts";
+export { createRpcClient, DEFAULT_RPC_CLIENT_OPTIONS } from "./rpc/rpc-client.ts";
+export type { CallOptions, RpcClient, RpcClientOptions } from "./rpc/rpc-client.ts";
+export { createRpcServer, DEFAULT_RPC_SERVER_OPTIONS, methodsServedBy } from "./rpc/rpc-server.ts";
+export type { RpcHandler, RpcLogger, RpcServer, RpcServerOptions } from "./rpc/rpc-server.ts";

@@ -1,0 +1,60 @@
+// What travels with every request besides its body: the deadline, the W3C trace context, who is
+// calling and, when acting for an end user, that user's identity token.
+import { randomBytes } from "node:crypto";
+
+export interface RpcContext {
+  method: string;
+  requestId: string;
+  /** Epoch milliseconds after which nobody waits for the answer. */
+  deadline: number;
+  timeLeftMs(): number;
+  /** The W3C traceparent of this call; pass the context to your own calls to continue the trace. */
+  traceparent: string;
+  traceId: string;
+  /** Service name of the caller. */
+  caller: string;
+  /** The end user's identity token, when the call acts for a user. */
+  token?: string;
+  /** Aborts when the deadline passes: hand it to anything cancellable. */
+  signal: AbortSignal;
+}
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString("hex");
+}
+
+export function traceIdOf(traceparent: string): string | undefined {
+  const match = TRACEPARENT.exec(traceparent);
+  if (!match || match[1] === "ff" || match[2] === ZERO_TRACE || match[3] === ZERO_SPAN) return undefined;
+  return match[2];
+}
+
+/**
+ * The traceparent for an outgoing call: the same trace as `parent` with a new span id, or a fresh
+ * trace when `parent` is absent or invalid (W3C: an invalid header is ignored, not repaired).
+ */
+export function childTraceparent(parent: string | undefined): string {
+  const match = parent ? TRACEPARENT.exec(parent) : null;
+  const traceId = parent ? traceIdOf(parent) : undefined;
+  if (match && traceId) return `00-${traceId}-${randomHex(8)}-${match[4]}`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+}
+
+/** A request as it travels on "<service>.rpc". */
+export interface RpcRequestWire {
+  id: string;
+  method: string;
+  body: unknown;
+  replyTo: string;
+  deadline: number;
+  traceparent: string;
+  caller: string;
+  token?: string;
+}
+
+/** A reply as it travels on the caller's "!" channel. */
+export type RpcReplyWire = { id: string; ok: true; body: unknown } | { id: string; ok: false; error: unknown };

@@ -1,0 +1,204 @@
+// The calling side: requests go to "<service>.rpc"; replies come back on one process-local "!"
+// channel per client, read by a single loop that hands each reply to its call by request id.
+import { randomBytes } from "node:crypto";
+import { ChannelFullError } from "../channel-layer/errors.ts";
+import type { ChannelLayer } from "../channel-layer/types.ts";
+import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
+import { requestChannelOf, type MethodDef } from "./define-method.ts";
+import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
+
+export interface RpcClientOptions {
+  layer: ChannelLayer;
+  /** This process's service name; servers see it as `ctx.caller`. */
+  service: string;
+  /** Deadline of a call that names none and inherits none. Default 5000. */
+  defaultDeadlineMs?: number;
+}
+
+export const DEFAULT_RPC_CLIENT_OPTIONS = { defaultDeadlineMs: 5000 };
+
+export interface CallOptions {
+  /** Time allowed for this call; with `context`, the earlier of the two deadlines wins. */
+  deadlineMs?: number;
+  /** When the request channel is full, retry with backoff and jitter until the deadline instead of failing with BUSY. */
+  waitForCapacity?: boolean;
+  /** The end user's identity token, when acting for a user. Default: the context's. */
+  token?: string;
+  /** Continue this trace (a new span id is made). Default: the context's, else a new trace. */
+  traceparent?: string;
+  /** The context of the request being handled: its deadline, trace and token carry over. */
+  context?: Pick<RpcContext, "deadline" | "traceparent" | "token">;
+  /** Aborting rejects the call with the signal's reason; a later reply is dropped. */
+  signal?: AbortSignal;
+}
+
+export interface RpcClient {
+  call<Req, Res, ReqIn, ResIn>(method: MethodDef<Req, Res, ReqIn, ResIn>, input: ReqIn, options?: CallOptions): Promise<Res>;
+  /** Stops the reply loop; calls still waiting fail with UNAVAILABLE. */
+  close(): Promise<void>;
+}
+
+interface PendingCall {
+  method: MethodDef;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+const MAX_CAPACITY_BACKOFF_MS = 500;
+const MAX_LOOP_BACKOFF_MS = 2000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function deadlineExceeded(method: string, reason: string): RpcError {
+  return new RpcError(RpcErrorCodes.DEADLINE_EXCEEDED, `${method}: ${reason}`, { details: { method } });
+}
+
+export function createRpcClient(options: RpcClientOptions): RpcClient {
+  const { layer, service } = options ?? ({} as RpcClientOptions);
+  if (!layer || typeof layer.send !== "function") throw new InvalidRpcOptionError("layer", "expected a ChannelLayer");
+  if (typeof service !== "string" || service.length === 0) throw new InvalidRpcOptionError("service", "expected a non-empty string");
+  const defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_RPC_CLIENT_OPTIONS.defaultDeadlineMs;
+  if (!(defaultDeadlineMs > 0)) throw new InvalidRpcOptionError("defaultDeadlineMs", "expected a positive number");
+
+  const clientId = randomBytes(6).toString("hex");
+  let counter = 0;
+  let closed = false;
+  const pending = new Map<string, PendingCall>();
+  const stopLoop = new AbortController();
+  let replyChannel: Promise<string> | undefined;
+  let loopDone: Promise<void> | undefined;
+
+  function dispatch(message: Record<string, unknown>): void {
+    const call = typeof message.id === "string" ? pending.get(message.id) : undefined;
+    // A reply nobody waits for any more (deadline passed, aborted) is dropped quietly.
+    if (!call) return;
+    pending.delete(message.id as string);
+    if (message.ok === true) {
+      const parsed = call.method.response.safeParse(message.body);
+      if (parsed.success) call.resolve(parsed.data);
+      else call.reject(validationFailed("response", parsed.error.issues));
+    } else {
+      call.reject(RpcError.fromWire(message.error));
+    }
+  }
+
+  async function replyLoop(channel: string): Promise<void> {
+    for (let failures = 0; !closed; ) {
+      try {
+        const message = await layer.receive(channel, { signal: stopLoop.signal });
+        failures = 0;
+        dispatch(message);
+      } catch {
+        if (closed) return;
+        // The bus is down or hiccuped: callers already fail or time out; keep listening.
+        await sleep(Math.min(MAX_LOOP_BACKOFF_MS, 20 * 2 ** failures++));
+      }
+    }
+  }
+
+  function ensureReplyChannel(): Promise<string> {
+    replyChannel ??= layer.newChannel("rpc").then(
+      (channel) => {
+        loopDone = replyLoop(channel);
+        return channel;
+      },
+      (error: unknown) => {
+        replyChannel = undefined; // try again on the next call
+        throw error;
+      },
+    );
+    return replyChannel;
+  }
+
+  async function send(method: MethodDef, request: RpcRequestWire, waitForCapacity: boolean, signal: AbortSignal | undefined): Promise<void> {
+    const channel = requestChannelOf(method.service);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await layer.send(channel, request as unknown as Record<string, unknown>);
+        return;
+      } catch (error) {
+        if (!(error instanceof ChannelFullError) || !waitForCapacity) throw toRpcError(error);
+        // Full jitter: many waiting callers spread out instead of retrying in lockstep.
+        const delay = Math.random() * Math.min(MAX_CAPACITY_BACKOFF_MS, 5 * 2 ** attempt);
+        if (Date.now() + delay >= request.deadline) throw deadlineExceeded(method.name, `request channel ${channel} stayed full until the deadline`);
+        await sleep(delay);
+        if (signal?.aborted) throw signal.reason;
+        if (!pending.has(request.id)) return; // timed out meanwhile: the deadline timer already rejected
+      }
+    }
+  }
+
+  return {
+    async call<Req, Res, ReqIn, ResIn>(method: MethodDef<Req, Res, ReqIn, ResIn>, input: ReqIn, callOptions: CallOptions = {}): Promise<Res> {
+      if (!method || typeof method.name !== "string" || typeof method.service !== "string" || !method.response) {
+        throw new InvalidRpcOptionError("method", "expected a MethodDef from defineMethod");
+      }
+      if (closed) throw new RpcError(RpcErrorCodes.UNAVAILABLE, "the RPC client is closed");
+      const { signal, context } = callOptions;
+      if (signal?.aborted) throw signal.reason;
+      const now = Date.now();
+      let deadline = now + (callOptions.deadlineMs ?? defaultDeadlineMs);
+      if (context) deadline = callOptions.deadlineMs === undefined ? context.deadline : Math.min(deadline, context.deadline);
+      if (!Number.isFinite(deadline)) throw new InvalidRpcOptionError("deadlineMs", "expected a finite number");
+      if (deadline <= now) throw deadlineExceeded(method.name, "the deadline had passed before the call");
+
+      let replyTo: string;
+      try {
+        replyTo = await ensureReplyChannel();
+      } catch (error) {
+        throw toRpcError(error);
+      }
+      const id = `${clientId}.${++counter}`;
+      const token = callOptions.token ?? context?.token;
+      const request: RpcRequestWire = {
+        id,
+        method: method.name,
+        body: input,
+        replyTo,
+        deadline,
+        traceparent: childTraceparent(callOptions.traceparent ?? context?.traceparent),
+        caller: service,
+      };
+      if (token !== undefined) request.token = token;
+
+      // Registered before sending: a fast reply must find its call.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let onAbort: (() => void) | undefined;
+      const settled = new Promise<Res>((resolve, reject) => {
+        pending.set(id, { method: method as unknown as MethodDef, resolve: resolve as (value: unknown) => void, reject });
+        timer = setTimeout(() => {
+          if (pending.delete(id)) reject(deadlineExceeded(method.name, `no reply within ${deadline - now} ms`));
+        }, Math.max(0, deadline - Date.now()));
+        if (signal) {
+          onAbort = () => {
+            if (pending.delete(id)) reject(signal.reason);
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
+      });
+      // The deadline may pass while send still waits for capacity; the rejection is read below.
+      settled.catch(() => {});
+      try {
+        await send(method as unknown as MethodDef, request, callOptions.waitForCapacity === true, signal);
+        return await settled;
+      } catch (error) {
+        pending.delete(id);
+        throw error;
+      } finally {
+        clearTimeout(timer);
+        if (onAbort) signal?.removeEventListener("abort", onAbort);
+      }
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      stopLoop.abort();
+      for (const [id, call] of pending) {
+        pending.delete(id);
+        call.reject(new RpcError(RpcErrorCodes.UNAVAILABLE, "the RPC client was closed before the reply arrived"));
+      }
+      await loopDone;
+    },
+  };
+}

@@ -1,0 +1,213 @@
+// The serving side: every instance of a service receives from the same "<service>.rpc" channel,
+// so instances compete for requests (load balancing and discovery without a registry). An instance
+// receives only while it has a free handler slot (bulkhead), leaving the rest to other instances.
+import type { ChannelLayer, Message } from "../channel-layer/types.ts";
+import { traceIdOf, type RpcContext, type RpcReplyWire } from "./context.ts";
+import { requestChannelOf, type MethodDef } from "./define-method.ts";
+import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
+
+/** Pino-compatible: `(fields, message)`. */
+export interface RpcLogger {
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
+}
+
+export interface RpcServerOptions {
+  layer: ChannelLayer;
+  /** The service whose "<service>.rpc" channel this server receives on. */
+  service: string;
+  /** Handlers running at once in this instance; it takes no request while all are busy. Default 32. */
+  concurrency?: number;
+  /** Default: console. */
+  logger?: RpcLogger;
+}
+
+export const DEFAULT_RPC_SERVER_OPTIONS = { concurrency: 32 };
+
+export type RpcHandler<Req, ResIn> = (input: Req, ctx: RpcContext) => Promise<ResIn> | ResIn;
+
+export interface RpcServer {
+  /** Serves `method` (several versions of one verb may be served side by side). Returns the server. */
+  handle<Req, Res, ReqIn, ResIn>(method: MethodDef<Req, Res, ReqIn, ResIn>, handler: RpcHandler<Req, ResIn>): RpcServer;
+  /** Starts receiving requests. */
+  start(): void;
+  /** Takes no new requests and resolves once the ones already taken are answered. */
+  stop(): Promise<void>;
+  /** Handlers running now. */
+  readonly inFlight: number;
+}
+
+interface Registration {
+  method: MethodDef;
+  handler: RpcHandler<unknown, unknown>;
+}
+
+const servedMethods = new WeakMap<RpcServer, Map<string, Registration>>();
+
+/** Names of the methods `server` handles, sorted (contract tests compare them with the contracts). */
+export function methodsServedBy(server: RpcServer): string[] {
+  return [...(servedMethods.get(server)?.keys() ?? [])].sort();
+}
+
+const consoleLogger: RpcLogger = {
+  warn: (fields, message) => console.warn(`[rpc] ${message ?? ""}`, fields),
+  error: (fields, message) => console.error(`[rpc] ${message ?? ""}`, fields),
+};
+
+const MAX_LOOP_BACKOFF_MS = 2000;
+/** Channel-layer error codes meaning "this message cannot travel" (InvalidMessageError, MessageTooLargeError). */
+const UNSENDABLE = new Set(["INVALID_MESSAGE", "MESSAGE_TOO_LARGE"]);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function makeContext(request: Record<string, unknown>, method: string, deadline: number): RpcContext {
+  const traceparent = request.traceparent as string;
+  let signal: AbortSignal | undefined;
+  const ctx: RpcContext = {
+    method,
+    requestId: request.id as string,
+    deadline,
+    timeLeftMs: () => Math.max(0, deadline - Date.now()),
+    traceparent,
+    traceId: traceIdOf(traceparent) ?? "",
+    caller: typeof request.caller === "string" ? request.caller : "unknown",
+    // Made on first use: most handlers never look at it, and a timer per request is not free.
+    get signal() {
+      signal ??= AbortSignal.timeout(Math.max(0, deadline - Date.now()));
+      return signal;
+    },
+  };
+  if (typeof request.token === "string") ctx.token = request.token;
+  return ctx;
+}
+
+export function createRpcServer(options: RpcServerOptions): RpcServer {
+  const { layer, service } = options ?? ({} as RpcServerOptions);
+  if (!layer || typeof layer.receive !== "function") throw new InvalidRpcOptionError("layer", "expected a ChannelLayer");
+  if (typeof service !== "string" || !/^[a-z][a-z0-9-]*$/.test(service)) throw new InvalidRpcOptionError("service", `expected a service name like "inventory", got ${JSON.stringify(service)}`);
+  const concurrency = options.concurrency ?? DEFAULT_RPC_SERVER_OPTIONS.concurrency;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidRpcOptionError("concurrency", "expected a positive integer");
+  const logger = options.logger ?? consoleLogger;
+  const channel = requestChannelOf(service);
+  const handlers = new Map<string, Registration>();
+  const tasks = new Set<Promise<void>>();
+  let running = false;
+  let stopReceiving = new AbortController();
+  let loopDone: Promise<void> | undefined;
+  let slotFreed: (() => void) | undefined;
+
+  async function reply(replyTo: string, message: RpcReplyWire, method: unknown): Promise<void> {
+    try {
+      await layer.send(replyTo, message as unknown as Message);
+    } catch (error) {
+      if (message.ok && UNSENDABLE.has((error as { code?: unknown }).code as string)) {
+        // The handler returned something the bus cannot carry: the caller still deserves an answer.
+        logger.error({ err: error, method, requestId: message.id }, "RPC response could not be sent");
+        await reply(replyTo, { id: message.id, ok: false, error: new RpcError(RpcErrorCodes.INTERNAL, "internal error").toWire() }, method);
+        return;
+      }
+      // The caller is gone (closed, full or expired reply channel): nobody to tell.
+      logger.warn({ err: error, method, requestId: message.id, replyTo }, "RPC reply dropped");
+    }
+  }
+
+  async function serve(message: Message): Promise<void> {
+    if (typeof message !== "object" || message === null || Array.isArray(message)) {
+      logger.warn({ message }, "malformed RPC request dropped (not an object)");
+      return;
+    }
+    const { id, replyTo, method, deadline } = message;
+    if (typeof id !== "string" || typeof replyTo !== "string") {
+      logger.warn({ id, replyTo }, "malformed RPC request dropped (no id or replyTo to answer)");
+      return;
+    }
+    const fail = (error: RpcError) => reply(replyTo, { id, ok: false, error: error.toWire() }, method);
+    const envelope: Array<{ path: string[]; message: string }> = [];
+    if (typeof method !== "string") envelope.push({ path: ["method"], message: "expected a string" });
+    if (typeof deadline !== "number" || !Number.isFinite(deadline)) envelope.push({ path: ["deadline"], message: "expected epoch milliseconds" });
+    if (typeof message.traceparent !== "string") envelope.push({ path: ["traceparent"], message: "expected a string" });
+    if (envelope.length) return fail(validationFailed("request", envelope));
+    // Nobody waits for the answer any more: doing the work would only burn a slot.
+    if ((deadline as number) <= Date.now()) return;
+    const registration = handlers.get(method as string);
+    if (!registration) {
+      return fail(new RpcError(RpcErrorCodes.METHOD_NOT_FOUND, `${service} does not serve ${String(method)}`, { details: { method, served: [...handlers.keys()].sort() } }));
+    }
+    const parsed = registration.method.request.safeParse(message.body);
+    if (!parsed.success) return fail(validationFailed("request", parsed.error.issues));
+    const ctx = makeContext(message, method as string, deadline as number);
+    let result: unknown;
+    try {
+      result = await registration.handler(parsed.data, ctx);
+    } catch (error) {
+      const rpcError = toRpcError(error);
+      if (!(error instanceof RpcError)) logger.error({ err: error, method, requestId: id }, "RPC handler failed");
+      return fail(rpcError);
+    }
+    await reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method);
+  }
+
+  async function receiveLoop(signal: AbortSignal): Promise<void> {
+    for (let failures = 0; running; ) {
+      if (tasks.size >= concurrency) {
+        await new Promise<void>((resolve) => (slotFreed = resolve));
+        continue;
+      }
+      let message: Message;
+      try {
+        message = await layer.receive(channel, { signal });
+        failures = 0;
+      } catch (error) {
+        if (!running) return;
+        logger.warn({ err: error, channel }, "RPC receive failed; retrying");
+        await sleep(Math.min(MAX_LOOP_BACKOFF_MS, 20 * 2 ** failures++));
+        continue;
+      }
+      // Taken from the channel: it is ours to answer even if stop() was called meanwhile.
+      const task: Promise<void> = serve(message)
+        .catch((error: unknown) => logger.error({ err: error, channel }, "RPC request failed unexpectedly"))
+        .finally(() => {
+          tasks.delete(task);
+          const wake = slotFreed;
+          slotFreed = undefined;
+          wake?.();
+        });
+      tasks.add(task);
+    }
+  }
+
+  const server: RpcServer = {
+    handle(method, handler) {
+      if (!method || typeof method.name !== "string" || !method.request) throw new InvalidRpcOptionError("method", "expected a MethodDef from defineMethod");
+      if (method.service !== service) throw new InvalidRpcOptionError("method", `${method.name} belongs to ${method.service}, not ${service}`);
+      if (typeof handler !== "function") throw new InvalidRpcOptionError("handler", "expected a function");
+      if (handlers.has(method.name)) throw new InvalidRpcOptionError("method", `${method.name} is already handled`);
+      handlers.set(method.name, { method: method as unknown as MethodDef, handler: handler as RpcHandler<unknown, unknown> });
+      return server;
+    },
+    start() {
+      if (running) return;
+      running = true;
+      stopReceiving = new AbortController();
+      loopDone = receiveLoop(stopReceiving.signal);
+    },
+    async stop() {
+      if (!running) {
+        await Promise.all(tasks);
+        return;
+      }
+      running = false;
+      // An aborted receive loses no message: what we did not take stays for other instances.
+      stopReceiving.abort();
+      const wake = slotFreed;
+      slotFreed = undefined;
+      wake?.();
+      await loopDone;
+      while (tasks.size) await Promise.all(tasks);
+    },
+    get inFlight() {
+      return tasks.size;
+    },
+  };
+  servedMethods.set(server, handlers);
+  return server;
+}
