@@ -19,7 +19,7 @@ export async function orderView(orderId: string): Promise<void> {
   try {
     const order = await api.getOrder(orderId);
     render(
-      h("h1", {}, order.status === "confirmed" ? "You're going! 🎟" : "Order refunded"),
+      h("h1", {}, order.status === "confirmed" ? "You're going!" : "Order refunded"),
       h("p", {}, `Order ${order.id} · ${order.tickets.length} ticket${order.tickets.length === 1 ? "" : "s"} · ${formatMoney(order.totalCents)}`),
       ticketList(order),
       h("p", {}, h("a", { href: "#/tickets" }, "All my tickets"), " · ", h("a", { href: `#/events/${order.eventId}` }, "Back to the event")),

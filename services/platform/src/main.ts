@@ -1,0 +1,33 @@
+// `npm start`: the whole platform in one process (embedded mode). `--fresh` (or FRESH=true) starts
+// from empty data; PORT, HOST, DATA_DIR and HOLD_TTL_SECONDS as in the HTTP reference.
+import { loadPlatformConfig } from "./config.ts";
+import { DEMO_BUYER, DEMO_ORGANIZER } from "./demo-data.ts";
+import { startEmbeddedPlatform } from "./embedded.ts";
+
+const config = loadPlatformConfig(process.env, process.argv.slice(2));
+const platform = await startEmbeddedPlatform(config);
+const shown = platform.url.replace("127.0.0.1", "localhost");
+console.log(
+  [
+    "",
+    `boxoffice is running at ${shown}  (ready in ${(platform.startupMs / 1000).toFixed(1)} s)`,
+    `  data:        ${config.DATA_DIR}${config.FRESH ? " (fresh)" : ""}`,
+    `  organiser:   ${DEMO_ORGANIZER.email} / ${DEMO_ORGANIZER.password}`,
+    `  buyer:       ${DEMO_BUYER.email} / ${DEMO_BUYER.password}`,
+    `  API docs:    ${shown}/docs`,
+    "",
+  ].join("\n"),
+);
+
+let stopping = false;
+const stop = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping…`);
+  const timer = setTimeout(() => process.exit(1), 15_000);
+  timer.unref();
+  await platform.stop();
+  clearTimeout(timer);
+};
+process.once("SIGINT", () => void stop("SIGINT"));
+process.once("SIGTERM", () => void stop("SIGTERM"));
