@@ -29,7 +29,7 @@ export interface FirehoseBackend {
   ensureGroup(stream: string, group: string): Promise<void>;
   /** Takes over entries pending longer than `idleMs` (any consumer's, including a dead one's). */
   claimIdle(stream: string, group: string, consumer: string, idleMs: number, count: number): Promise<StoredEntry[]>;
-  ack(stream: string, group: string, position: string): Promise<void>;
+  ack(stream: string, group: string, positions: string[]): Promise<void>;
   /** Appends the event to "<stream>.dead-letter" and acknowledges it, atomically where the store allows. */
   deadLetter(stream: string, group: string, entry: StoredEntry, reason: string): Promise<void>;
   openReader(): StreamReader;

@@ -163,9 +163,10 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
 
     const ready = retrying(() => backend.ensureGroup(stream, group), stopped, report);
 
-    // Handled or dead-lettered → acknowledged. Thrown → left pending, so the visibility timeout
-    // brings it back (to whichever consumer claims it first), until maxAttempts.
-    async function handleOne(entry: StoredEntry): Promise<void> {
+    // Handled → acknowledged (with the rest of its batch); dead-lettered → acknowledged at once.
+    // Thrown → left pending, so the visibility timeout brings it back (to whichever consumer claims
+    // it first), until maxAttempts.
+    async function handleOne(entry: StoredEntry, handled: string[]): Promise<void> {
       if (closed) return;
       try {
         await handler(entry.event as FirehoseEvent<T>, delivery(stream, entry));
@@ -177,11 +178,13 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
         }
         return;
       }
-      if (!closed) await backend.ack(stream, group, entry.position);
+      handled.push(entry.position);
     }
 
     // Same-key events run one after another in stream order; different keys run side by side.
+    // One XACK per batch: a crash mid-batch redelivers handled events too, which at-least-once allows.
     async function handleBatch(entries: StoredEntry[]): Promise<void> {
+      const handled: string[] = [];
       const byKey = new Map<string, StoredEntry[]>();
       for (const entry of entries) {
         if (entry.attempt > maxAttempts) {
@@ -196,13 +199,14 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
         [...byKey.values()].map(async (list) => {
           for (const entry of list) {
             try {
-              await handleOne(entry);
+              await handleOne(entry, handled);
             } catch (error) {
               if (!closed) report(error, entry.event);
             }
           }
         }),
       );
+      if (handled.length && !closed) await backend.ack(stream, group, handled);
     }
 
     const loop = (async () => {

@@ -110,8 +110,9 @@ export function createInMemoryFirehose(options: FirehoseOptions = {}): Firehose 
       }
       return claimed;
     },
-    async ack(name, group, position) {
-      groupOf(name, group).pending.delete(Number(position));
+    async ack(name, group, positions) {
+      const state = groupOf(name, group);
+      for (const position of positions) state.pending.delete(Number(position));
     },
     async deadLetter(name, group, entry, reason) {
       append(`${name}.dead-letter`, entry.event, { group, attempts: entry.attempt, position: entry.position, reason });

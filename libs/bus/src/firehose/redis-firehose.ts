@@ -78,8 +78,8 @@ export function createRedisFirehose(options: RedisFirehoseOptions): Firehose {
         })
         .filter((entry): entry is StoredEntry => entry !== undefined);
     },
-    async ack(stream, group, position) {
-      await redis.run((client) => client.xack(keyOf(stream), group, position));
+    async ack(stream, group, positions) {
+      await redis.run((client) => client.xack(keyOf(stream), group, ...positions));
     },
     async deadLetter(stream, group, entry, reason) {
       const info: DeadLetterInfo = { group, attempts: entry.attempt, position: entry.position, reason };

@@ -69,15 +69,28 @@ export class RpcError extends Error {
   }
 }
 
+/** The channel layer's error code of `error`, if it is one (by code, so that a second copy of this package still matches). */
+export function channelErrorCode(error: unknown): string | undefined {
+  if (error instanceof ChannelFullError || error instanceof BusUnavailableError || error instanceof MessageTooLargeError) return error.code;
+  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === "string" ? code : undefined;
+}
+
 /** Turns anything thrown into an RpcError; unknown errors become INTERNAL with their message hidden. */
 export function toRpcError(error: unknown): RpcError {
   if (error instanceof RpcError) return error;
-  if (error instanceof ChannelFullError) return new RpcError(RpcErrorCodes.BUSY, error.message, { cause: error });
-  if (error instanceof BusUnavailableError) return new RpcError(RpcErrorCodes.UNAVAILABLE, error.message, { cause: error });
-  if (error instanceof MessageTooLargeError) {
-    return new RpcError(RpcErrorCodes.VALIDATION_FAILED, error.message, { cause: error, details: { fields: [{ path: "", message: error.message }] } });
+  const message = error instanceof Error ? error.message : String(error);
+  switch (channelErrorCode(error)) {
+    case "CHANNEL_FULL":
+      return new RpcError(RpcErrorCodes.BUSY, message, { cause: error });
+    case "BUS_UNAVAILABLE":
+      return new RpcError(RpcErrorCodes.UNAVAILABLE, message, { cause: error });
+    case "MESSAGE_TOO_LARGE":
+    case "INVALID_MESSAGE":
+      return new RpcError(RpcErrorCodes.VALIDATION_FAILED, message, { cause: error, details: { fields: [{ path: "", message }] } });
+    default:
+      return new RpcError(RpcErrorCodes.INTERNAL, "internal error", { cause: error });
   }
-  return new RpcError(RpcErrorCodes.INTERNAL, "internal error", { cause: error });
 }
 
 /** A programming mistake in how RPC is set up (a bad method name, option or handler): fails at once, naming the field. */

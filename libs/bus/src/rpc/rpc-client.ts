@@ -1,11 +1,10 @@
 // The calling side: requests go to "<service>.rpc"; replies come back on one process-local "!"
 // channel per client, read by a single loop that hands each reply to its call by request id.
 import { randomBytes } from "node:crypto";
-import { ChannelFullError } from "../channel-layer/errors.ts";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
-import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
+import { channelErrorCode, InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 
 export interface RpcClientOptions {
   layer: ChannelLayer;
@@ -117,7 +116,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         await layer.send(channel, request as unknown as Record<string, unknown>);
         return;
       } catch (error) {
-        if (!(error instanceof ChannelFullError) || !waitForCapacity) throw toRpcError(error);
+        if (channelErrorCode(error) !== "CHANNEL_FULL" || !waitForCapacity) throw toRpcError(error);
         // Full jitter: many waiting callers spread out instead of retrying in lockstep.
         const delay = Math.random() * Math.min(MAX_CAPACITY_BACKOFF_MS, 5 * 2 ** attempt);
         if (Date.now() + delay >= request.deadline) throw deadlineExceeded(method.name, `request channel ${channel} stayed full until the deadline`);
