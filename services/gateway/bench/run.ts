@@ -1,0 +1,172 @@
+// `npm run bench -w @boxoffice/gateway`: the gateway's figures in one run, written to BENCHMARKS.md.
+//  1. cached GET /api/events/:id through the gateway vs a bare fastify returning the same bytes;
+//  2. the uncached event page (cache TTL 0: two bus calls per request);
+//  3. full purchases per second (sign in, hold, order) in embedded mode.
+// Servers run as child processes (`npm start` itself, and the bare app); autocannon and the buyers
+// run here. Everything on 127.0.0.1.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { percentile, writeBenchmarkSection } from "@boxoffice/testkit";
+
+const require = createRequire(import.meta.url);
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number };
+  non2xx: number;
+  errors: number;
+}
+const autocannon = require("autocannon") as (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+const root = join(import.meta.dirname, "..", "..", "..");
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const PURCHASE_S = Number(process.env.BENCH_PURCHASE_S ?? 15);
+const BUYERS = Number(process.env.BENCH_BUYERS ?? 8);
+
+function startChild(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; startupMs: number }> {
+  const started = Date.now();
+  const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      const match = ready.exec(output);
+      if (match) resolve({ child, match, startupMs: Date.now() - started });
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready:\n${output.slice(-2000)}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function load(url: string, title: string): Promise<AutocannonResult> {
+  console.log(`autocannon ${title}: ${url} (${CONNECTIONS} connections, ${DURATION_S} s)`);
+  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, pipelining: 1 });
+  if (result.non2xx > 0 || result.errors > 0) console.warn(`  ${title}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return result;
+}
+
+function startPlatform(dataDir: string, extra: Record<string, string> = {}) {
+  return startChild(join(root, "services/platform/src/main.ts"), { PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "error", ...extra }, /running at (http:\/\/\S+)/);
+}
+
+async function json<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${response.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Events by title; waits until inventory has the hot event's seats. */
+async function findEvents(base: string): Promise<Array<{ id: string; title: string; available: number }>> {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const { events } = await json<{ events: Array<{ id: string; title: string; available: number }> }>(await fetch(`${base}/api/events?limit=100`));
+    if (events.length > 0 && events.every((e) => e.available > 0)) return events;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("the demo events never got their seats");
+}
+
+async function purchaseFlows(base: string, eventId: string): Promise<{ purchases: number; seconds: number; flowMs: number[]; failures: Record<string, number> }> {
+  const password = "bench-password";
+  const emails = Array.from({ length: BUYERS * 4 }, (_, i) => `bench-${Date.now().toString(36)}-${i}@example.test`);
+  // Accounts exist before the clock starts; signing in is part of each purchase.
+  for (const email of emails) {
+    await json(await fetch(`${base}/api/users`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password, displayName: "Bench" }) }));
+  }
+  const flowMs: number[] = [];
+  const failures: Record<string, number> = {};
+  let purchases = 0;
+  const started = Date.now();
+  const deadline = started + PURCHASE_S * 1000;
+  let next = 0;
+  const buyer = async () => {
+    while (Date.now() < deadline) {
+      const email = emails[next++ % emails.length];
+      const t0 = performance.now();
+      try {
+        const session = await fetch(`${base}/api/session`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+        await json(session);
+        const cookie = (session.headers.get("set-cookie") ?? "").split(";")[0];
+        const { hold } = await json<{ hold: { id: string } }>(await fetch(`${base}/api/events/${eventId}/holds`, { method: "POST", headers: { "content-type": "application/json", cookie }, body: JSON.stringify({ quantity: 1 }) }));
+        await json(await fetch(`${base}/api/orders`, {
+          method: "POST",
+          headers: { "content-type": "application/json", cookie, "idempotency-key": `bench-${hold.id}` },
+          body: JSON.stringify({ holdId: hold.id, payment: { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" } }),
+        }));
+        purchases++;
+        flowMs.push(performance.now() - t0);
+      } catch (error) {
+        const code = /"code":"([A-Z_]+)"/.exec(String((error as Error).message))?.[1] ?? "ERROR";
+        failures[code] = (failures[code] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: BUYERS }, buyer));
+  return { purchases, seconds: (Date.now() - started) / 1000, flowMs, failures };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), "boxoffice-bench-"));
+const rows: string[] = [];
+try {
+  // Embedded platform with the demo data (the 20,000-seat hot event included), cache on.
+  const cached = await startPlatform(dataDir, { FRESH: "true" });
+  const base = cached.match[1].replace("localhost", "127.0.0.1");
+  const events = await findEvents(base);
+  const small = events.find((e) => e.available < 1000) ?? events[0];
+  const hot = events.reduce((a, b) => (b.available > a.available ? b : a));
+  const pageUrl = `${base}/api/events/${small.id}`;
+  const body = await (await fetch(pageUrl)).text();
+
+  const hello = await startChild(join(import.meta.dirname, "hello-world.ts"), { BODY: body }, /listening (http:\/\/\S+)/);
+  const bare = await load(`${hello.match[1]}/api/events/${small.id}`, "bare fastify");
+  await stopChild(hello.child);
+  const cachedRun = await load(pageUrl, "gateway, cached event page");
+  const purchase = await purchaseFlows(base, hot.id);
+  await stopChild(cached.child);
+
+  // Same data, catalogue cache off: every request asks events and inventory over the bus.
+  const uncached = await startPlatform(dataDir, { CATALOGUE_CACHE_TTL_MS: "0" });
+  const uncachedBase = uncached.match[1].replace("localhost", "127.0.0.1");
+  const uncachedRun = await load(`${uncachedBase}/api/events/${small.id}`, "gateway, uncached event page");
+  await stopChild(uncached.child);
+
+  const ratio = cachedRun.requests.average / bare.requests.average;
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  rows.push(
+    "| measurement | requests/s | p50 latency | p99 latency |",
+    "|---|---:|---:|---:|",
+    `| bare fastify, same ${body.length} bytes | ${fmt(bare.requests.average)} | ${bare.latency.p50} ms | ${bare.latency.p99} ms |`,
+    `| gateway, cached \`GET /api/events/:id\` | ${fmt(cachedRun.requests.average)} | ${cachedRun.latency.p50} ms | ${cachedRun.latency.p99} ms |`,
+    `| gateway, uncached \`GET /api/events/:id\` (cache TTL 0) | ${fmt(uncachedRun.requests.average)} | ${uncachedRun.latency.p50} ms | ${uncachedRun.latency.p99} ms |`,
+    "",
+    `Cached gateway / bare fastify: **${ratio.toFixed(2)}** (target ≥ 0.6).`,
+    "",
+    "| purchase flow (sign in → hold 1 seat → order), embedded | value |",
+    "|---|---:|",
+    `| completed purchases/s (${BUYERS} concurrent buyers, ${PURCHASE_S} s, hot 20,000-seat event) | ${(purchase.purchases / purchase.seconds).toFixed(1)} |`,
+    `| flow latency p50 / p99 | ${Math.round(percentile(purchase.flowMs, 50))} ms / ${Math.round(percentile(purchase.flowMs, 99))} ms |`,
+    `| failed flows | ${Object.entries(purchase.failures).map(([code, n]) => `${code} ${n}`).join(", ") || "0"} |`,
+    `| \`npm start\` to serving (fresh data dir, demo data included) | ${(cached.startupMs / 1000).toFixed(1)} s |`,
+    `| restart on the same data | ${(uncached.startupMs / 1000).toFixed(1)} s |`,
+  );
+  const notes = [
+    "",
+    `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per row; servers and load generator share the machine's cores.`,
+    "Sign-in is a deliberately slow scrypt check (users service), so it dominates the purchase flow.",
+    "Redis + Postgres (distributed) figures for the purchase flow are not in this run: see the report of the run that wrote this section.",
+  ];
+  console.log([...rows, ...notes].join("\n"));
+  writeBenchmarkSection("gateway", "Gateway: cached pages, uncached pages, purchases", "npm run bench -w @boxoffice/gateway", [...rows, ...notes].join("\n"));
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
