@@ -178,6 +178,8 @@ export function createShardRouter<Client>(options: ShardRouterOptions<Client>): 
 
   const timer = settings.mapRefreshMs > 0 ? setInterval(() => void refreshMap().catch(() => {}), settings.mapRefreshMs) : undefined;
   timer?.unref();
+  // A process started with an older configured map adopts the published one right away.
+  if (timer) void refreshMap().catch(() => {});
 
   const sql: ShardSql = {
     forKey: (key, o) => route(shardOfLogical(logicalShardOf(key)), o, sqlOf),
