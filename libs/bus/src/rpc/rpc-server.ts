@@ -18,11 +18,16 @@ export interface RpcServerOptions {
   service: string;
   /** Handlers running at once in this instance; it takes no request while all are busy. Default 32. */
   concurrency?: number;
+  /**
+   * Receives waiting on the channel at once (never more than free slots), so that one round trip
+   * to the bus does not cap the instance's throughput. Default 4.
+   */
+  receivers?: number;
   /** Default: console. */
   logger?: RpcLogger;
 }
 
-export const DEFAULT_RPC_SERVER_OPTIONS = { concurrency: 32 };
+export const DEFAULT_RPC_SERVER_OPTIONS = { concurrency: 32, receivers: 4 };
 
 export type RpcHandler<Req, ResIn> = (input: Req, ctx: RpcContext) => Promise<ResIn> | ResIn;
 
@@ -86,6 +91,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   if (typeof service !== "string" || !/^[a-z][a-z0-9-]*$/.test(service)) throw new InvalidRpcOptionError("service", `expected a service name like "inventory", got ${JSON.stringify(service)}`);
   const concurrency = options.concurrency ?? DEFAULT_RPC_SERVER_OPTIONS.concurrency;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidRpcOptionError("concurrency", "expected a positive integer");
+  const receivers = options.receivers ?? DEFAULT_RPC_SERVER_OPTIONS.receivers;
+  if (!Number.isInteger(receivers) || receivers < 1) throw new InvalidRpcOptionError("receivers", "expected a positive integer");
   const logger = options.logger ?? consoleLogger;
   const channel = requestChannelOf(service);
   const handlers = new Map<string, Registration>();
@@ -93,7 +100,11 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   let running = false;
   let stopReceiving = new AbortController();
   let loopDone: Promise<void> | undefined;
-  let slotFreed: (() => void) | undefined;
+  /** Receives under way: each holds a slot, so taken + waiting never exceeds concurrency. */
+  let receiving = 0;
+  const slotWaiters: Array<() => void> = [];
+  const wakeOne = () => slotWaiters.shift()?.();
+  const wakeAll = () => slotWaiters.splice(0).forEach((wake) => wake());
 
   async function reply(replyTo: string, message: RpcReplyWire, method: unknown): Promise<void> {
     try {
@@ -148,11 +159,12 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
 
   async function receiveLoop(signal: AbortSignal): Promise<void> {
     for (let failures = 0; running; ) {
-      if (tasks.size >= concurrency) {
-        await new Promise<void>((resolve) => (slotFreed = resolve));
+      if (tasks.size + receiving >= concurrency) {
+        await new Promise<void>((resolve) => slotWaiters.push(resolve));
         continue;
       }
       let message: Message;
+      receiving++;
       try {
         message = await layer.receive(channel, { signal });
         failures = 0;
@@ -161,15 +173,15 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
         logger.warn({ err: error, channel }, "RPC receive failed; retrying");
         await sleep(Math.min(MAX_LOOP_BACKOFF_MS, 20 * 2 ** failures++));
         continue;
+      } finally {
+        receiving--;
       }
       // Taken from the channel: it is ours to answer even if stop() was called meanwhile.
       const task: Promise<void> = serve(message)
         .catch((error: unknown) => logger.error({ err: error, channel }, "RPC request failed unexpectedly"))
         .finally(() => {
           tasks.delete(task);
-          const wake = slotFreed;
-          slotFreed = undefined;
-          wake?.();
+          wakeOne();
         });
       tasks.add(task);
     }
@@ -188,7 +200,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       if (running) return;
       running = true;
       stopReceiving = new AbortController();
-      loopDone = receiveLoop(stopReceiving.signal);
+      const signal = stopReceiving.signal;
+      loopDone = Promise.all(Array.from({ length: Math.min(receivers, concurrency) }, () => receiveLoop(signal))).then(() => undefined);
     },
     async stop() {
       if (!running) {
@@ -198,9 +211,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       running = false;
       // An aborted receive loses no message: what we did not take stays for other instances.
       stopReceiving.abort();
-      const wake = slotFreed;
-      slotFreed = undefined;
-      wake?.();
+      wakeAll();
       await loopDone;
       while (tasks.size) await Promise.all(tasks);
     },

@@ -1,0 +1,55 @@
+// The serving side of the RPC benchmark, in its own process as in production. Usage:
+//   node rpc-child.ts <boxoffice|moleculer|bare> <redis-url> <namespace>
+// Prints "ready" when it serves; exits on SIGTERM.
+import { Redis } from "ioredis";
+import moleculer from "moleculer";
+import { createChannelLayer, createRpcServer } from "../src/index.ts";
+import { benchEchoV1 } from "./rpc-method.ts";
+
+const [mode, url, namespace] = process.argv.slice(2);
+
+async function serveBoxoffice(): Promise<() => Promise<void>> {
+  const layer = createChannelLayer(url, { prefix: namespace, capacity: 10_000 });
+  const server = createRpcServer({ layer, service: "bench", concurrency: 256 });
+  server.handle(benchEchoV1, (input) => input);
+  server.start();
+  return async () => {
+    await server.stop();
+    await layer.close();
+  };
+}
+
+async function serveMoleculer(): Promise<() => Promise<void>> {
+  const broker = new moleculer.ServiceBroker({ nodeID: `server-${process.pid}`, namespace, transporter: url, serializer: "JSON", logger: false });
+  broker.createService({ name: "bench", actions: { echo: (ctx: { params: unknown }) => ctx.params } });
+  await broker.start();
+  return () => broker.stop();
+}
+
+// The floor: one list per direction, one blocking pop at a time, no envelope beyond id and reply list.
+async function serveBare(): Promise<() => Promise<void>> {
+  const blocking = new Redis(url);
+  const pusher = new Redis(url);
+  let running = true;
+  void (async () => {
+    while (running) {
+      const popped = await blocking.blpop(`${namespace}:req`, 1).catch(() => null);
+      if (!popped) continue;
+      const request = JSON.parse(popped[1]) as { id: number; replyTo: string; body: unknown };
+      void pusher.lpush(request.replyTo, JSON.stringify({ id: request.id, body: request.body }));
+    }
+  })();
+  return async () => {
+    running = false;
+    blocking.disconnect();
+    pusher.disconnect();
+  };
+}
+
+const serve = { boxoffice: serveBoxoffice, moleculer: serveMoleculer, bare: serveBare }[mode];
+if (!serve) throw new Error(`unknown mode ${mode}`);
+const stop = await serve();
+process.stdout.write("ready\n");
+process.on("SIGTERM", () => {
+  void stop().finally(() => process.exit(0));
+});

@@ -1,0 +1,177 @@
+// RPC benchmark on the real Redis: this RPC against Moleculer (Redis transporter) and a bare
+// ioredis LPUSH/BLPOP request/reply (the floor), each with its server in a second process.
+// Run: npm run bench -w @boxoffice/bus  (or: npx node libs/bus/bench/rpc.bench.ts)
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { percentile, redisUrl, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
+import { Redis } from "ioredis";
+import moleculer from "moleculer";
+import { createChannelLayer, createRpcClient } from "../src/index.ts";
+import { BENCH_PAYLOAD, benchEchoV1 } from "./rpc-method.ts";
+
+const SEQUENTIAL_CALLS = 5000;
+const WARMUP_CALLS = 500;
+const IN_FLIGHT = 64;
+const THROUGHPUT_SECONDS = 10;
+
+type Mode = "boxoffice" | "moleculer" | "bare";
+
+interface Driver {
+  call(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+interface Result {
+  mode: Mode;
+  p50: number;
+  p99: number;
+  throughput: number;
+}
+
+const url = redisUrl();
+const namespace = uniqueName("bench_rpc");
+
+async function startServer(mode: Mode): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "rpc-child.ts"), mode, url, namespace], { stdio: ["ignore", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)));
+    lines.on("line", (line) => line === "ready" && resolve());
+  });
+  return child;
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  // Drop the start-up "exited early" rejection before waiting for the exit we ask for.
+  child.removeAllListeners("exit");
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+async function boxofficeDriver(): Promise<Driver> {
+  const layer = createChannelLayer(url, { prefix: namespace, capacity: 10_000 });
+  const client = createRpcClient({ layer, service: "bench-client" });
+  return {
+    call: () => client.call(benchEchoV1, BENCH_PAYLOAD),
+    async close() {
+      await client.close();
+      await layer.close();
+    },
+  };
+}
+
+async function moleculerDriver(): Promise<Driver> {
+  const broker = new moleculer.ServiceBroker({ nodeID: `client-${process.pid}`, namespace, transporter: url, serializer: "JSON", logger: false });
+  await broker.start();
+  await broker.waitForServices(["bench"], 10_000);
+  return { call: () => broker.call("bench.echo", BENCH_PAYLOAD), close: () => broker.stop() };
+}
+
+async function bareDriver(): Promise<Driver> {
+  const pusher = new Redis(url);
+  const blocking = new Redis(url);
+  const replyTo = `${namespace}:reply:${process.pid}`;
+  const pending = new Map<number, (body: unknown) => void>();
+  let next = 0;
+  let running = true;
+  void (async () => {
+    while (running) {
+      const popped = await blocking.blpop(replyTo, 1).catch(() => null);
+      if (!popped) continue;
+      const reply = JSON.parse(popped[1]) as { id: number; body: unknown };
+      pending.get(reply.id)?.(reply.body);
+      pending.delete(reply.id);
+    }
+  })();
+  return {
+    call() {
+      const id = ++next;
+      return new Promise((resolve, reject) => {
+        pending.set(id, resolve);
+        pusher.lpush(`${namespace}:req`, JSON.stringify({ id, replyTo, body: BENCH_PAYLOAD })).catch(reject);
+      });
+    },
+    async close() {
+      running = false;
+      pusher.disconnect();
+      blocking.disconnect();
+    },
+  };
+}
+
+const drivers: Record<Mode, () => Promise<Driver>> = { boxoffice: boxofficeDriver, moleculer: moleculerDriver, bare: bareDriver };
+
+async function measure(mode: Mode): Promise<Result> {
+  const server = await startServer(mode);
+  const driver = await drivers[mode]();
+  try {
+    for (let i = 0; i < WARMUP_CALLS; i++) await driver.call();
+    const latencies: number[] = [];
+    for (let i = 0; i < SEQUENTIAL_CALLS; i++) {
+      const start = performance.now();
+      await driver.call();
+      latencies.push(performance.now() - start);
+    }
+    let completed = 0;
+    const end = performance.now() + THROUGHPUT_SECONDS * 1000;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: IN_FLIGHT }, async () => {
+        while (performance.now() < end) {
+          await driver.call();
+          completed++;
+        }
+      }),
+    );
+    const throughput = completed / ((performance.now() - started) / 1000);
+    const result = { mode, p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput };
+    console.log(`${mode}: p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms, ${Math.round(throughput)} calls/s`);
+    return result;
+  } finally {
+    await driver.close();
+    await stopServer(server);
+  }
+}
+
+async function cleanUp(): Promise<void> {
+  const client = new Redis(url);
+  let cursor = "0";
+  do {
+    const [nextCursor, keys] = await client.scan(cursor, "MATCH", `${namespace}*`, "COUNT", 1000);
+    cursor = nextCursor;
+    if (keys.length) await client.del(...keys);
+  } while (cursor !== "0");
+  client.disconnect();
+}
+
+const results: Record<Mode, Result> = {} as Record<Mode, Result>;
+try {
+  for (const mode of ["bare", "boxoffice", "moleculer"] as const) results[mode] = await measure(mode);
+} finally {
+  await cleanUp();
+}
+
+const ours = results.boxoffice;
+const vsMoleculer = ours.throughput / results.moleculer.throughput;
+const vsFloor = ours.throughput / results.bare.throughput;
+const row = (label: string, r: Result) => `| ${label} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${Math.round(r.throughput).toLocaleString("en-US")} |`;
+const verdict = (ok: boolean) => (ok ? "holds" : "**does not hold**");
+writeBenchmarkSection(
+  "bus-rpc",
+  "bus: RPC request/reply over Redis",
+  "npm run bench -w @boxoffice/bus",
+  [
+    `Server in a second process, Redis 127.0.0.1. Sequential: ${SEQUENTIAL_CALLS.toLocaleString("en-US")} calls one at a time after ${WARMUP_CALLS} warm-up calls; throughput: ${IN_FLIGHT} calls in flight for ${THROUGHPUT_SECONDS} s. Payload: a three-field object echoed back (validated by zod on both sides for boxoffice).`,
+    "",
+    "| system | sequential p50 (ms) | sequential p99 (ms) | throughput, 64 in flight (calls/s) |",
+    "|---|---:|---:|---:|",
+    row("boxoffice RPC (Redis channel layer, zod, msgpack)", ours),
+    row("Moleculer 0.15.2 (Redis transporter, JSON serializer)", results.moleculer),
+    row("bare ioredis LPUSH + BLPOP (floor)", results.bare),
+    "",
+    `- Throughput vs Moleculer: ${vsMoleculer.toFixed(2)}× (target ≥ 2×: ${verdict(vsMoleculer >= 2)}); p50 ${ours.p50.toFixed(3)} ms vs ${results.moleculer.p50.toFixed(3)} ms (target lower: ${verdict(ours.p50 < results.moleculer.p50)}).`,
+    `- Throughput vs the bare floor: ${(vsFloor * 100).toFixed(0)}% (target ≥ 60%: ${verdict(vsFloor >= 0.6)}).`,
+  ].join("\n"),
+);
