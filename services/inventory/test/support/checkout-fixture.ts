@@ -28,6 +28,8 @@ export interface CheckoutFixtureOptions {
 
 export interface CheckoutFixture {
   rpc: RpcClient;
+  layer: ChannelLayer;
+  firehose: Firehose;
   inventories: InventoryService[];
   shards: TestShardMap;
   tokenFor(buyerId: string): Promise<string>;
@@ -72,6 +74,8 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
 
   return {
     rpc,
+    layer,
+    firehose,
     inventories,
     shards,
     async tokenFor(buyerId) {
