@@ -1,14 +1,19 @@
 // @boxoffice/bus: the channel layer (send/receive/groups), RPC over it, and the firehose.
 // This file names every public export; nothing else in the package is importable.
-export type { ChannelLayer, ChannelLayerOptions, Message, ReceiveOptions, RedisChannelLayerOptions } from "./channel-layer/types.ts";
+export type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions } from "./channel-layer/types.ts";
 export { DEFAULT_CHANNEL_LAYER_OPTIONS } from "./channel-layer/types.ts";
 export {
   BusUnavailableError,
   ChannelFullError,
   InvalidChannelNameError,
+  InvalidMessageError,
+  InvalidOptionError,
   MessageTooLargeError,
   ReceiveTimeoutError,
 } from "./channel-layer/errors.ts";
+export { createInMemoryChannelLayer } from "./channel-layer/in-memory-channel-layer.ts";
+export { createChannelLayer } from "./channel-layer/create-channel-layer.ts";
+export { MAX_MESSAGE_JSON_BYTES } from "./channel-layer/codec.ts";
 // Firehose: at-least-once event streams (in-memory and Redis Streams).
 export type {
   ConsumeOptions,

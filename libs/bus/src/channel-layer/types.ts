@@ -10,9 +10,19 @@ export interface ReceiveOptions {
   timeoutMs?: number;
 }
 
+/** Counters a layer exposes so operators can see what it dropped on purpose. */
+export interface ChannelLayerStats {
+  /** Member channels a groupSend skipped because they were full (groupSend never throws for that). */
+  groupSendSkippedFull: number;
+  /** Messages discarded unread because they outlived expirySeconds. */
+  expiredDropped: number;
+}
+
 export interface ChannelLayer {
   /** Includes "groups" and "flush". */
   readonly extensions: readonly string[];
+  /** Live counters; both built-in backends provide them. */
+  readonly stats?: Readonly<ChannelLayerStats>;
   send(channel: string, message: Message): Promise<void>;
   receive(channel: string, options?: ReceiveOptions): Promise<Message>;
   newChannel(prefix?: string): Promise<string>;

@@ -1,0 +1,95 @@
+// Serialises messages at send time (so later mutation of the caller's object cannot leak into what
+// is received), enforces the size limit, and optionally encrypts with key rotation.
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { Packr } from "msgpackr";
+import { InvalidMessageError, MessageTooLargeError } from "./errors.ts";
+import type { Message } from "./types.ts";
+
+/** 1 MiB of content must fit, plus room for keys and envelope; 2 MiB must not. Measured as JSON. */
+export const MAX_MESSAGE_JSON_BYTES = 1_536 * 1024;
+
+// JSON can be at most ~6x the msgpack size (a control character is 1 byte packed, "\u0000" in
+// JSON), so small packed messages skip the costly JSON measurement.
+const JSON_TO_MSGPACK_WORST_RATIO = 6;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function jsonSize(message: Message): number {
+  const text = JSON.stringify(message, (_key, value: unknown) =>
+    // A Uint8Array would stringify as an object of indices; count it as its bytes instead.
+    value instanceof Uint8Array ? "x".repeat(Math.min(value.byteLength, MAX_MESSAGE_JSON_BYTES + 1)) : value,
+  );
+  return Buffer.byteLength(text, "utf8");
+}
+
+// Binary values come back as Buffer from msgpackr; callers were promised Uint8Array, and a plain
+// Uint8Array view compares equal to what they sent.
+function toPlainBinary(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? new Uint8Array(value.buffer, value.byteOffset, value.byteLength) : value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = toPlainBinary(value[i]);
+    return value;
+  }
+  if (typeof value === "object" && value !== null) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) record[key] = toPlainBinary(record[key]);
+  }
+  return value;
+}
+
+export interface MessageCodec {
+  encode(message: Message): Buffer;
+  decode(data: Uint8Array): Message;
+}
+
+export function createMessageCodec(symmetricEncryptionKeys: string[] = []): MessageCodec {
+  const keys = symmetricEncryptionKeys.map((k) => createHash("sha256").update(k).digest());
+  const encrypt = (plain: Buffer): Buffer => {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", keys[0], iv);
+    const body = Buffer.concat([cipher.update(plain), cipher.final()]);
+    return Buffer.concat([iv, cipher.getAuthTag(), body]);
+  };
+  const decrypt = (data: Uint8Array): Buffer => {
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const iv = buf.subarray(0, 12);
+    const tag = buf.subarray(12, 28);
+    const body = buf.subarray(28);
+    for (const key of keys) {
+      try {
+        const decipher = createDecipheriv("aes-256-gcm", key, iv);
+        decipher.setAuthTag(tag);
+        return Buffer.concat([decipher.update(body), decipher.final()]);
+      } catch {
+        // wrong key: try the next one (rotation keeps old keys for decryption only)
+      }
+    }
+    throw new Error("message could not be decrypted with any of the symmetricEncryptionKeys");
+  };
+  return {
+    encode(message) {
+      if (!isPlainObject(message)) throw new InvalidMessageError("message", "must be a plain object");
+      let packed: Buffer;
+      try {
+        packed = packr.pack(message);
+      } catch (error) {
+        throw new InvalidMessageError("message", `cannot be serialised (${(error as Error).message})`);
+      }
+      if (packed.length * JSON_TO_MSGPACK_WORST_RATIO > MAX_MESSAGE_JSON_BYTES || packed.length > MAX_MESSAGE_JSON_BYTES) {
+        const size = jsonSize(message);
+        if (size > MAX_MESSAGE_JSON_BYTES) throw new MessageTooLargeError(size, MAX_MESSAGE_JSON_BYTES);
+      }
+      return keys.length ? encrypt(packed) : packed;
+    },
+    decode(data) {
+      const plain = keys.length ? decrypt(data) : data;
+      return toPlainBinary(packr.unpack(plain)) as Message;
+    },
+  };
+}

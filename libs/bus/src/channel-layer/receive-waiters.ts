@@ -1,0 +1,97 @@
+// The receivers waiting on each channel of one layer instance, in arrival order. A waiter leaves
+// the queue the moment it times out or aborts, so a message can only ever be handed to a waiter
+// that still wants it: that is what makes an abandoned receive lose nothing.
+import { InvalidOptionError, ReceiveTimeoutError } from "./errors.ts";
+import type { Message, ReceiveOptions } from "./types.ts";
+
+export interface Waiter {
+  readonly channel: string;
+  deliver(message: Message): void;
+  fail(error: unknown): void;
+}
+
+export class ReceiveWaiters {
+  readonly #byChannel = new Map<string, Waiter[]>();
+
+  /** Waiters on `channel`, oldest first (empty array when none). */
+  peek(channel: string): readonly Waiter[] {
+    return this.#byChannel.get(channel) ?? [];
+  }
+
+  has(channel: string): boolean {
+    return this.#byChannel.has(channel);
+  }
+
+  /** Removes and returns the oldest waiter on `channel`. */
+  take(channel: string): Waiter | undefined {
+    const list = this.#byChannel.get(channel);
+    if (!list) return undefined;
+    const waiter = list.shift();
+    if (list.length === 0) this.#byChannel.delete(channel);
+    return waiter;
+  }
+
+  channels(): IterableIterator<string> {
+    return this.#byChannel.keys();
+  }
+
+  count(channel: string): number {
+    return this.#byChannel.get(channel)?.length ?? 0;
+  }
+
+  /** Rejects every waiter (close, connection loss) and forgets them. */
+  failAll(error: unknown, filter: (channel: string) => boolean = () => true): void {
+    for (const [channel, list] of [...this.#byChannel]) {
+      if (!filter(channel)) continue;
+      this.#byChannel.delete(channel);
+      for (const waiter of list) waiter.fail(error);
+    }
+  }
+
+  /**
+   * Queues a waiter on `channel`; resolves with the message handed to it, or rejects on timeout
+   * or abort after removing itself. `onQueued` runs once the waiter is queued.
+   */
+  wait(channel: string, options: ReceiveOptions, onQueued: () => void): Promise<Message> {
+    const { signal, timeoutMs } = options;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
+      return Promise.reject(new InvalidOptionError("timeoutMs", `must be a non-negative number, got ${String(timeoutMs)}`));
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Message>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter: Waiter = {
+        channel,
+        deliver: (message) => {
+          cleanup();
+          resolve(message);
+        },
+        fail: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      const leave = (error: unknown) => {
+        const list = this.#byChannel.get(channel);
+        const index = list ? list.indexOf(waiter) : -1;
+        if (index < 0) return; // already handed a message or failed
+        list!.splice(index, 1);
+        if (list!.length === 0) this.#byChannel.delete(channel);
+        waiter.fail(error);
+      };
+      const onAbort = () => leave(signal!.reason);
+      let list = this.#byChannel.get(channel);
+      if (!list) this.#byChannel.set(channel, (list = []));
+      list.push(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => leave(new ReceiveTimeoutError(channel, timeoutMs)), timeoutMs);
+      }
+      onQueued();
+    });
+  }
+}
