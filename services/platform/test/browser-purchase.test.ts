@@ -1,37 +1,23 @@
 // End to end in real Chromium against the embedded platform: the buyer's journeys of the UI.
-import { copyFileSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { DEMO_BUYER } from "../src/demo-data.ts";
 import { launchChromium, requireChromium } from "./chromium.ts";
 import { smallEvent, startPlatformFixture, type PlatformFixture } from "./platform-fixture.ts";
+import { screenshot } from "./screenshots.ts";
 
 const chromiumProbe = requireChromium();
-const OUTPUT_DIR = join(import.meta.dirname, "..", "test-output");
-const DOCS_SCREENSHOTS = join(import.meta.dirname, "..", "..", "..", "docs", "screenshots");
 const HOLD_TTL_SECONDS = 12;
 
 const EVENTS = {
-  purchase: "E2E Purchase Night",
-  live: "E2E Live Availability",
-  declined: "E2E Declined Card",
-  expiry: "E2E Hold Expiry",
+  purchase: "Midsummer Jazz Night",
+  live: "Comedy Cellar Live",
+  declined: "Chamber Orchestra Matinee",
+  expiry: "Folk Songs by Candlelight",
 };
 
 let fixture: PlatformFixture;
 let browser: Browser;
-
-/** Saves a screenshot under test-output/; with UPDATE_SCREENSHOTS=1 also into docs/screenshots/ for the README. */
-async function screenshot(page: Page, name: string): Promise<void> {
-  mkdirSync(OUTPUT_DIR, { recursive: true });
-  const file = join(OUTPUT_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: false });
-  if (process.env.UPDATE_SCREENSHOTS === "1") {
-    mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
-    copyFileSync(file, join(DOCS_SCREENSHOTS, `${name}.png`));
-  }
-}
 
 async function signedInPage(viewport = { width: 1200, height: 860 }): Promise<Page> {
   const context = await browser.newContext({ viewport });

@@ -17,7 +17,7 @@ export interface PlatformFixture {
 }
 
 export function smallEvent(title: string, seats = 24): DemoEvent {
-  return { title, venue: "Test Hall", daysFromNow: 5, sections: [{ name: "Stalls", rows: Math.ceil(seats / 12), seatsPerRow: 12, priceCents: 2500 }] };
+  return { title, venue: "Harbour Hall", daysFromNow: 5, sections: [{ name: "Stalls", rows: Math.ceil(seats / 12), seatsPerRow: 12, priceCents: 2500 }] };
 }
 
 export async function startPlatformFixture(options: { holdTtlSeconds?: number; events: DemoEvent[] }): Promise<PlatformFixture> {

@@ -6,6 +6,8 @@ import { watchAvailability } from "../live.ts";
 import { navigate, rememberHold, user } from "../state.ts";
 
 const MAX_TICKETS = 8;
+/** Above this many seats the map is not offered: the seat list is too big to send and to draw. */
+const MAX_MAP_SEATS = 5000;
 
 export async function eventPageView(eventId: string): Promise<() => void> {
   let event: EventDetail;
@@ -104,6 +106,13 @@ export async function eventPageView(eventId: string): Promise<() => void> {
   }
 
   function paintSections(): void {
+    if (event.sections.reduce((sum, s) => sum + s.capacity, 0) > MAX_MAP_SEATS) {
+      sectionsBox.replaceChildren(...event.sections.map((section) =>
+        h("div", { class: "card" }, h("strong", {}, `${section.name} · ${formatMoney(section.priceCents)} · `), h("span", { "data-section-count": section.id })),
+      ));
+      paintTotals();
+      return;
+    }
     sectionsBox.replaceChildren(...event.sections.map((section) => {
       const details = h("details", { class: "section", "data-section": section.id },
         h("summary", {},
@@ -169,23 +178,28 @@ export async function eventPageView(eventId: string): Promise<() => void> {
   });
   holdSelectedButton.addEventListener("click", () => void hold({ seatIds: [...selected] }, holdSelectedButton));
 
+  const capacity = event.sections.reduce((sum, s) => sum + s.capacity, 0);
+  const me = user();
+  const mapOffered = capacity <= MAX_MAP_SEATS;
   render(
     h("h1", {}, event.title),
     h("p", { class: "meta" }, `${event.venue} · ${formatDate(event.startsAt)}`),
     totalLine,
     liveState,
+    me?.role === "organizer" && me.id === event.organizerId ? h("p", {}, h("a", { href: `#/organiser/events/${event.id}` }, "Sales dashboard for this event")) : null,
     h("h2", {}, "Best available"),
     bestForm,
-    h("h2", {}, "Pick your seats"),
-    h("ul", { class: "legend", "aria-label": "Seat colours" },
+    mapOffered ? null : h("p", { class: "meta" }, `With ${capacity.toLocaleString("en-US")} seats this event sells by best available; per-section counts below update live.`),
+    h("h2", {}, mapOffered ? "Pick your seats" : "Sections"),
+    !mapOffered ? null : h("ul", { class: "legend", "aria-label": "Seat colours" },
       h("li", {}, h("span", { style: "background: var(--seat-available)" }), "available"),
       h("li", {}, h("span", { style: "background: var(--seat-selected)" }), "selected"),
       h("li", {}, h("span", { style: "background: var(--seat-held)" }), "held by someone"),
       h("li", {}, h("span", { style: "background: var(--seat-sold)" }), "sold"),
     ),
     sectionsBox,
-    selectionLine,
-    h("p", {}, holdSelectedButton),
+    mapOffered ? selectionLine : null,
+    mapOffered ? h("p", {}, holdSelectedButton) : null,
   );
   paintSections();
   paintSelection();

@@ -68,7 +68,23 @@ export function organiserView(): void {
       submit.disabled = false;
     }
   });
-  render(h("h1", {}, "Create an event"), form);
+  const existing = h("ul", { class: "cards", "aria-label": "Your events" });
+  render(h("h1", {}, "Create an event"), form, h("h2", {}, "Sales dashboards"), existing);
+  void loadOwnEvents(existing);
+}
+
+/** Events on sale, each linking to its sales dashboard (the catalogue has no "mine" filter, so check each). */
+async function loadOwnEvents(list: HTMLUListElement): Promise<void> {
+  try {
+    const me = user();
+    const { events } = await api.events();
+    const details = await Promise.all(events.map((e) => api.event(e.id).catch(() => null)));
+    const mine = details.filter((e): e is EventDetail => e !== null && e.organizerId === me?.id);
+    list.replaceChildren(...mine.map((e) => h("li", { class: "card" }, h("a", { href: `#/organiser/events/${e.id}` }, e.title), h("p", { class: "meta" }, formatDate(e.startsAt)))));
+    if (mine.length === 0) list.append(h("li", {}, "No events yet."));
+  } catch (error) {
+    list.replaceChildren(h("li", {}, describeError(error)));
+  }
 }
 
 export async function salesView(eventId: string): Promise<() => void> {
@@ -107,7 +123,10 @@ export async function salesView(eventId: string): Promise<() => void> {
     const bySection = new Map(message.sections.map((s) => [s.id, s.available]));
     event = { ...event, sections: event.sections.map((s) => ({ ...s, available: bySection.get(s.id) ?? s.available })) };
     paint();
-  }, (state) => (liveState.textContent = state === "live" ? "● Live" : "Reconnecting…"));
+  }, (state) => {
+    liveState.dataset.state = state;
+    liveState.textContent = state === "live" ? "● Live" : "Reconnecting…";
+  });
   const onFocus = () => void api.event(eventId).then((next) => { event = next; paint(); }).catch(() => {});
   window.addEventListener("focus", onFocus);
   return () => {
