@@ -171,6 +171,15 @@ describe("bad input never makes a 500", () => {
     expect(limit.statusCode).toBe(400);
   });
 
+  it("when an event id cannot be an id at all, its page and seats are 404 without asking the services", async () => {
+    for (const url of ["/api/events/not-an-id", "/api/events/99999999999999999999", "/api/events/abc/seats"]) {
+      const response = await t.gateway.app.inject({ method: "GET", url });
+      expect(response.statusCode, url).toBe(404);
+      expect(response.json().error.code).toBe("NOT_FOUND");
+    }
+    expect(t.backend.calls.getEvent ?? 0).toBe(0);
+  });
+
   it("when an unknown route is asked for, the answer is a 404 in the error shape", async () => {
     const response = await t.gateway.app.inject({ method: "GET", url: "/api/nothing-here" });
     expect(response.statusCode).toBe(404);

@@ -16,6 +16,7 @@ import {
   httpOrdersResponseSchema,
 } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
+import { requireWellFormedId } from "../ids.ts";
 import { authenticatedCaller } from "../session.ts";
 
 export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayContext): void {
@@ -32,7 +33,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     },
   }, async (request, reply) => {
     const caller = authenticatedCaller(request);
-    const hold = await backend.hold(request.params.eventId, request.body, { token: caller.token });
+    const hold = await backend.hold(requireWellFormedId(request.params.eventId, "event"), request.body, { token: caller.token });
     cache.invalidate(`event:${request.params.eventId}`);
     return reply.status(201).send({ hold });
   });

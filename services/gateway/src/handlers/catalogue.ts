@@ -13,6 +13,7 @@ import {
 } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
 import { GatewayError } from "../errors.ts";
+import { requireWellFormedId } from "../ids.ts";
 import { authenticatedCaller } from "../session.ts";
 
 export function registerCatalogueRoutes(parent: FastifyInstance, context: GatewayContext): void {
@@ -41,7 +42,7 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
       response: { 200: httpEventResponseSchema, 404: httpErrorBodySchema },
     },
   }, async (request, reply) => {
-    const { eventId } = request.params;
+    const eventId = requireWellFormedId(request.params.eventId, "event");
     const bytes = await cache.get(`event:${eventId}`, async () => ({ event: await backend.getEvent(eventId) }));
     return reply.type("application/json").send(bytes as never);
   });
@@ -69,6 +70,6 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
       response: { 200: httpSeatsResponseSchema, 404: httpErrorBodySchema },
     },
   }, async (request) => {
-    return { seats: await backend.getSeats(request.params.eventId) };
+    return { seats: await backend.getSeats(requireWellFormedId(request.params.eventId, "event")) };
   });
 }
