@@ -38,10 +38,22 @@ export async function seatEvent(event: CatalogueEvent, deps: Pick<InventoryDeps,
   return created;
 }
 
+// Lazy reclaim runs at most this often per event and process: on a hot event every hold would
+// otherwise pay for a reclaim transaction. A hold that finds too few seats reclaims regardless.
+const RECLAIM_EVERY_MS = 250;
+const lastReclaim = new WeakMap<object, Map<string, number>>();
+
 /** Lazy reclaim: a buyer arriving at an event frees the holds of that event that ran out. */
-async function reclaimEventHolds(sql: Sql, eventId: string, deps: Pick<InventoryDeps, "now" | "availability">): Promise<void> {
+async function reclaimEventHolds(sql: Sql, eventId: string, deps: Pick<InventoryDeps, "now" | "availability" | "shards">, force: boolean): Promise<number> {
+  let seen = lastReclaim.get(deps.shards);
+  if (!seen) lastReclaim.set(deps.shards, (seen = new Map()));
+  const now = deps.now().getTime();
+  if (!force && now - (seen.get(eventId) ?? -Infinity) < RECLAIM_EVERY_MS) return 0;
+  seen.set(eventId, now);
+  if (seen.size > 10_000) seen.clear();
   const events = await withRetry(() => reclaimExpired(sql, deps.now(), { eventId, limit: 20 }));
   if (events.length > 0) deps.availability.changed(eventId);
+  return events.length;
 }
 
 function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: string): Error {
@@ -64,7 +76,7 @@ export async function placeHold(
   deps: InventoryDeps,
 ): Promise<Hold> {
   const sql = eventShard(deps, input.eventId);
-  await reclaimEventHolds(sql, input.eventId, deps);
+  const reclaimed = await reclaimEventHolds(sql, input.eventId, deps, false);
   const holdId = deps.ids.childOf(input.eventId);
   const newHold = {
     holdId,
@@ -73,9 +85,13 @@ export async function placeHold(
     logicalShard: deps.shards.logicalShardOfId(input.eventId),
     expiresAt: new Date(deps.now().getTime() + deps.holdTtlSeconds * 1000),
   };
-  const outcome = await withRetry(() =>
-    input.seatIds ? holdSeats(sql, newHold, input.seatIds) : holdByQuantity(sql, newHold, input.quantity ?? 1),
-  );
+  const attempt = () =>
+    withRetry(() => (input.seatIds ? holdSeats(sql, newHold, input.seatIds) : holdByQuantity(sql, newHold, input.quantity ?? 1)));
+  let outcome = await attempt();
+  // Too few seats, and the throttled reclaim did not run: holds that ran out may be in the way.
+  if (!outcome.ok && (outcome.reason === "SOLD_OUT" || outcome.reason === "SEAT_UNAVAILABLE") && reclaimed === 0) {
+    if ((await reclaimEventHolds(sql, input.eventId, deps, true)) > 0) outcome = await attempt();
+  }
   if (!outcome.ok) throw toHoldError(outcome, input.eventId);
   deps.availability.changed(input.eventId);
   const { hold } = outcome;

@@ -126,9 +126,10 @@ async function pickFromOneSlot(tx: Sql, eventId: string, n: number): Promise<Pic
   for (let attempt = 0; attempt < 3; attempt++) {
     let counter = (
       await tx.query<CounterRow>(
-        `SELECT section_id, slot, available FROM inventory.section_counters
-         WHERE event_id = $1 AND available >= $2
-         ORDER BY price_cents, position, random() LIMIT 1 FOR UPDATE SKIP LOCKED`,
+        `SELECT c.section_id, c.slot, c.available FROM inventory.section_counters c
+         JOIN inventory.event_seating e ON e.event_id = c.event_id AND e.status = 'on_sale'
+         WHERE c.event_id = $1 AND c.available >= $2
+         ORDER BY c.price_cents, c.position, random() LIMIT 1 FOR UPDATE OF c SKIP LOCKED`,
         [eventId, n],
       )
     ).rows[0];
@@ -137,8 +138,9 @@ async function pickFromOneSlot(tx: Sql, eventId: string, n: number): Promise<Pic
       // rather than spinning; if none exists at all the caller falls back to several slots.
       const busy = (
         await tx.query<CounterRow>(
-          `SELECT section_id, slot FROM inventory.section_counters WHERE event_id = $1 AND available >= $2
-           ORDER BY price_cents, position, random() LIMIT 1`,
+          `SELECT c.section_id, c.slot FROM inventory.section_counters c
+           JOIN inventory.event_seating e ON e.event_id = c.event_id AND e.status = 'on_sale'
+           WHERE c.event_id = $1 AND c.available >= $2 ORDER BY c.price_cents, c.position, random() LIMIT 1`,
           [eventId, n],
         )
       ).rows[0];
@@ -181,47 +183,50 @@ async function pickAcrossSlots(tx: Sql, eventId: string, n: number): Promise<Pic
   return picked;
 }
 
-async function takeSeats(tx: Sql, hold: NewHold, seats: Array<{ id: string; section_id: string; slot: number }>): Promise<void> {
-  const ids = seats.map((s) => s.id);
-  const updated = await tx.query(`UPDATE inventory.seats SET status = 'held', hold_id = $1 WHERE id = ANY($2::text[]) AND status = 'available'`, [hold.holdId, ids]);
-  if (updated.rowCount !== ids.length) throw new Error(`seat update touched ${updated.rowCount} of ${ids.length} locked seats`);
-  const perCounter = new Map<string, { sectionId: string; slot: number; count: number }>();
-  for (const s of seats) {
-    const key = `${s.section_id}/${s.slot}`;
-    const entry = perCounter.get(key) ?? { sectionId: s.section_id, slot: s.slot, count: 0 };
-    entry.count++;
-    perCounter.set(key, entry);
-  }
-  const ordered = [...perCounter.values()].sort((a, b) => (a.sectionId === b.sectionId ? a.slot - b.slot : a.sectionId < b.sectionId ? -1 : 1));
-  for (const c of ordered) {
-    // Conditional: a counter never goes below zero, whatever happened elsewhere.
-    const counted = await tx.query(
-      `UPDATE inventory.section_counters SET available = available - $4 WHERE event_id = $1 AND section_id = $2 AND slot = $3 AND available >= $4`,
-      [hold.eventId, c.sectionId, c.slot, c.count],
-    );
-    if (counted.rowCount !== 1) throw new Error(`counter ${c.sectionId}/${c.slot} has fewer than ${c.count} seats`);
-  }
-}
-
-async function insertHold(tx: Sql, hold: NewHold, seatIds: string[]): Promise<HoldRecord> {
-  const seats = await tx.query<HeldSeatRow>(
-    `SELECT s.id, s.section_id AS "sectionId", sec.name AS section, s.row, s.number, s.price_cents AS "priceCents"
-     FROM inventory.seats s JOIN inventory.sections sec ON sec.id = s.section_id
-     WHERE s.id = ANY($1::text[]) ORDER BY sec.position, s.row, s.number`,
-    [seatIds],
+/**
+ * Marks the locked seats held, takes them off their sub-counters (conditionally: a counter never
+ * goes below zero) and records the hold — one statement, so a hold costs few round trips.
+ */
+async function takeSeatsAndRecord(tx: Sql, hold: NewHold, seatIds: string[]): Promise<HoldRecord> {
+  const result = await tx.query<HeldSeatRow & { counters: number; wanted: number }>(
+    `WITH taken AS (
+       UPDATE inventory.seats SET status = 'held', hold_id = $1
+       WHERE id = ANY($2::text[]) AND status = 'available'
+       RETURNING id, section_id, slot, row, number, price_cents),
+     per_counter AS (SELECT section_id, slot, count(*)::int AS k FROM taken GROUP BY section_id, slot),
+     counted AS (
+       UPDATE inventory.section_counters c SET available = c.available - p.k
+       FROM per_counter p
+       WHERE c.event_id = $3 AND c.section_id = p.section_id AND c.slot = p.slot AND c.available >= p.k
+       RETURNING c.slot),
+     recorded AS (
+       INSERT INTO inventory.holds (id, event_id, logical_shard, buyer_id, status, seat_ids, total_cents, expires_at)
+       SELECT $1, $3, $4, $5, 'active', array_agg(id ORDER BY id), sum(price_cents), $6 FROM taken
+       RETURNING id)
+     SELECT t.id, t.section_id AS "sectionId", sec.name AS section, t.row, t.number, t.price_cents AS "priceCents",
+            (SELECT count(*) FROM counted)::int AS counters, (SELECT count(*) FROM per_counter)::int AS wanted
+     FROM taken t JOIN inventory.sections sec ON sec.id = t.section_id
+     ORDER BY sec.position, t.row, t.number`,
+    [hold.holdId, seatIds, hold.eventId, hold.logicalShard, hold.buyerId, hold.expiresAt],
   );
-  const totalCents = seats.rows.reduce((sum, s) => sum + Number(s.priceCents), 0);
-  await tx.query(
-    `INSERT INTO inventory.holds (id, event_id, logical_shard, buyer_id, status, seat_ids, total_cents, expires_at)
-     VALUES ($1, $2, $3, $4, 'active', $5::text[], $6, $7)`,
-    [hold.holdId, hold.eventId, hold.logicalShard, hold.buyerId, seats.rows.map((s) => s.id), totalCents, hold.expiresAt],
-  );
+  // We hold the row locks, so anything short of all seats and all counters is a broken invariant.
+  if (result.rows.length !== seatIds.length) throw new Error(`hold ${hold.holdId}: ${result.rows.length} of ${seatIds.length} locked seats were available`);
+  const first = result.rows[0];
+  if (first && first.counters !== first.wanted) throw new Error(`hold ${hold.holdId}: a sub-counter had fewer seats than it counted`);
+  const seats = result.rows.map((s) => ({
+    id: s.id,
+    sectionId: s.sectionId,
+    section: s.section,
+    row: Number(s.row),
+    number: Number(s.number),
+    priceCents: Number(s.priceCents),
+  }));
   return {
     id: hold.holdId,
     eventId: hold.eventId,
     buyerId: hold.buyerId,
-    seats: seats.rows.map((s) => ({ ...s, row: Number(s.row), number: Number(s.number), priceCents: Number(s.priceCents) })),
-    totalCents,
+    seats,
+    totalCents: seats.reduce((sum, seat) => sum + seat.priceCents, 0),
     expiresAt: hold.expiresAt.toISOString(),
   };
 }
@@ -230,10 +235,11 @@ async function insertHold(tx: Sql, hold: NewHold, seatIds: string[]): Promise<Ho
 export async function holdByQuantity(sql: Sql, hold: NewHold, quantity: number): Promise<HoldOutcome> {
   return rollbackable(() =>
     sql.transaction(async (tx) => {
-      await checkSelling(tx, hold.eventId);
       await reserveUsage(tx, hold, quantity);
       let seats = await pickFromOneSlot(tx, hold.eventId, quantity);
       if (!seats) {
+        // The slow path: say why (no seats here, not on sale) before looking across sub-counters.
+        await checkSelling(tx, hold.eventId);
         seats = await pickAcrossSlots(tx, hold.eventId, quantity);
         if (seats.length < quantity) {
           const total = await tx.query<{ available: number }>(
@@ -243,8 +249,7 @@ export async function holdByQuantity(sql: Sql, hold: NewHold, quantity: number):
           throw new Rollback({ ok: false, reason: "SOLD_OUT", available: Number(total.rows[0].available) });
         }
       }
-      await takeSeats(tx, hold, seats);
-      return { ok: true, hold: await insertHold(tx, hold, seats.map((s) => s.id)) };
+      return { ok: true, hold: await takeSeatsAndRecord(tx, hold, seats.map((s) => s.id)) };
     }),
   );
 }
@@ -264,8 +269,7 @@ export async function holdSeats(sql: Sql, hold: NewHold, seatIds: string[]): Pro
       const missing = wanted.filter((id) => !found.has(id));
       const taken = seats.rows.filter((s) => s.status !== "available").map((s) => s.id);
       if (missing.length > 0 || taken.length > 0) throw new Rollback({ ok: false, reason: "SEAT_UNAVAILABLE", seatIds: [...missing, ...taken] });
-      await takeSeats(tx, hold, seats.rows);
-      return { ok: true, hold: await insertHold(tx, hold, wanted) };
+      return { ok: true, hold: await takeSeatsAndRecord(tx, hold, wanted) };
     }),
   );
 }
