@@ -99,10 +99,13 @@ describe.skipIf(!chromiumProbe.available)("buying tickets in a browser", () => {
     await watcherContext.close();
   });
 
-  it("when the card is declined, the buyer sees why, keeps the seats, and a second card succeeds", async () => {
+  it("when the buyer picks a seat on the map and the card is declined, the buyer sees why, keeps the seat, and a second card succeeds", async () => {
     const page = await signedInPage();
     await openEvent(page, EVENTS.declined);
-    await holdBestAvailable(page, 1);
+    await page.getByRole("button", { name: "Stalls, row 2, seat 5, available" }).click();
+    await page.getByRole("button", { name: "Hold 1 selected seat" }).click();
+    await page.getByRole("heading", { name: "Checkout" }).waitFor();
+    expect(await page.locator("tbody tr").first().innerText()).toMatch(/Stalls\s+2\s+5/);
     await pay(page, "4000 0000 0000 0002");
     await page.locator("#notice", { hasText: "declined" }).waitFor();
     await screenshot(page, "checkout-declined");
