@@ -20,6 +20,7 @@ export const MAX_NODE_ID = (1 << ID_NODE_BITS) - 1;
 const MAX_SEQUENCE = (1 << ID_SEQUENCE_BITS) - 1;
 const LOW_BITS = BigInt(ID_SEQUENCE_BITS + ID_NODE_BITS + ID_SHARD_BITS);
 const MAX_ID = (1n << 63n) - 1n;
+const SHARD_MASK = (1n << BigInt(ID_SHARD_BITS)) - 1n;
 /** An id whose time is further ahead than this was not made by this scheme (another epoch, or junk). */
 const FUTURE_TOLERANCE_MS = 24 * 60 * 60 * 1000;
 
@@ -81,25 +82,32 @@ export function createIdGenerator(options: IdGeneratorOptions = {}): IdGenerator
   };
 }
 
+const DIGITS = /^[0-9]+$/;
+
 function toBigInt(id: unknown): bigint {
   if (typeof id === "bigint") {
     if (id < 0n || id > MAX_ID) throw new InvalidIdError(id, "out of the 63-bit range");
     return id;
   }
   if (typeof id !== "string") throw new InvalidIdError(id, `expected a decimal string, got ${typeof id}`);
-  if (!/^[0-9]{1,19}$/.test(id)) throw new InvalidIdError(id, "expected 1–19 decimal digits");
+  if (id.length === 0 || id.length > 19 || !DIGITS.test(id)) throw new InvalidIdError(id, "expected 1–19 decimal digits");
   const value = BigInt(id);
   if (value > MAX_ID) throw new InvalidIdError(id, "out of the 63-bit range");
   return value;
 }
 
-/** Splits an id into its parts; throws InvalidIdError if malformed or not made with this epoch. */
-export function decodeId(id: string | bigint): DecodedId {
-  const value = toBigInt(id);
+function checkedMs(id: string | bigint, value: bigint): number {
   const ms = Number(value >> LOW_BITS);
   if (ID_EPOCH_MS + ms > Date.now() + FUTURE_TOLERANCE_MS) {
     throw new InvalidIdError(id, "its time lies in the future: not an id of this scheme (another epoch?)");
   }
+  return ms;
+}
+
+/** Splits an id into its parts; throws InvalidIdError if malformed or not made with this epoch. */
+export function decodeId(id: string | bigint): DecodedId {
+  const value = toBigInt(id);
+  const ms = checkedMs(id, value);
   const low = Number(value & ((1n << LOW_BITS) - 1n));
   return {
     ms,
@@ -112,5 +120,8 @@ export function decodeId(id: string | bigint): DecodedId {
 
 /** The logical shard an id lives on (its low 12 bits); validates the id. */
 export function logicalShardOfId(id: string | bigint): number {
-  return decodeId(id).logicalShard;
+  // On every routed call: validate and mask, without building the decoded object.
+  const value = toBigInt(id);
+  checkedMs(id, value);
+  return Number(value & SHARD_MASK);
 }
