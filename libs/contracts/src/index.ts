@@ -3,6 +3,7 @@
 export {
   cursorSchema,
   DEFAULT_PAGE_LIMIT,
+  defineFirehoseEvent,
   emailSchema,
   emptyRequestSchema,
   ERROR_CODE_INFO,
@@ -16,6 +17,38 @@ export {
   pageResponseSchema,
   roleSchema,
 } from "./common.ts";
-export type { ErrorCode, HealthResponse, PageRequest, Role } from "./common.ts";
+export type { ErrorCode, FirehoseEventDef, HealthResponse, PageRequest, Role } from "./common.ts";
+export {
+  displayNameSchema,
+  passwordSchema,
+  publicJwkSchema,
+  userSchema,
+  usersHealthV1,
+  usersKeysV1,
+  usersLoginV1,
+  usersMethods,
+  usersProfileV1,
+  usersRegisterV1,
+} from "./users.ts";
+export type { PublicJwk, User } from "./users.ts";
+export {
+  eventSchema,
+  eventsCancelV1,
+  eventsCreateV1,
+  eventsGetV1,
+  eventsHealthV1,
+  eventsListV1,
+  eventsMethods,
+  eventStatusSchema,
+  EVENTS_STREAM,
+  eventsUpdateV1,
+  eventUpdatedV1,
+  MAX_SEATS_PER_EVENT,
+  sectionInputSchema,
+  sectionSchema,
+} from "./events.ts";
+export type { CatalogueEvent, EventStatus, Section, SectionInput } from "./events.ts";
+export { httpCreateEventBodySchema, httpErrorBodySchema, httpEventIdParamsSchema, httpEventListQuerySchema, httpEventListResponseSchema, httpEventResponseSchema, httpEventSchema, httpEventSummarySchema, httpHoldBodySchema, httpHoldIdParamsSchema, httpHoldResponseSchema, httpIdempotencyHeadersSchema, httpLiveMessageSchema, httpOrderBodySchema, httpOrderIdParamsSchema, httpOrderResponseSchema, httpOrdersResponseSchema, httpSeatsResponseSchema, httpSectionSchema, httpSignInBodySchema, httpSignUpBodySchema, httpUserResponseSchema } from "./gateway.ts";
+export type { HttpCreateEventBody, HttpEvent, HttpEventSummary, HttpHoldBody, HttpOrderBody } from "./gateway.ts";
 export * from "./inventory.ts";
 export * from "./payments.ts";

@@ -1,0 +1,76 @@
+// Contracts of the users service: accounts, credentials, identity tokens.
+// Identity tokens are EdDSA-signed JWTs (issuer "boxoffice-users", claims sub = user id, role,
+// email); every service verifies them locally with the public keys of `users.keys.v1`
+// (@boxoffice/identity caches them).
+import { defineMethod } from "@boxoffice/bus";
+import { z } from "zod";
+import { emailSchema, emptyRequestSchema, healthResponseSchema, idSchema, isoDateTimeSchema, roleSchema } from "./common.ts";
+
+export const passwordSchema = z.string().min(8, "must be at least 8 characters").max(256);
+export const displayNameSchema = z.string().trim().min(1).max(100);
+
+export const userSchema = z.object({
+  id: idSchema,
+  email: z.string(),
+  displayName: z.string(),
+  role: roleSchema,
+});
+export type User = z.infer<typeof userSchema>;
+
+/** New accounts are buyers; organisers come from the seed or an admin command. */
+export const usersRegisterV1 = defineMethod({
+  name: "users.register.v1",
+  request: z.object({ email: emailSchema, password: passwordSchema, displayName: displayNameSchema }),
+  response: z.object({ user: userSchema }),
+});
+
+/**
+ * Checks the password and issues a short-lived identity token. `clientAddress` is the browser's
+ * address as the gateway saw it (rate limiting per address); `audience` defaults to "boxoffice".
+ */
+export const usersLoginV1 = defineMethod({
+  name: "users.login.v1",
+  request: z.object({
+    email: emailSchema,
+    // Any length is checked (a short wrong password is just wrong), but not unbounded.
+    password: z.string().min(1).max(256),
+    clientAddress: z.string().max(100).optional(),
+    audience: z.string().min(1).max(100).optional(),
+  }),
+  response: z.object({ user: userSchema, token: z.string(), expiresAt: isoDateTimeSchema }),
+});
+
+/** The caller's own profile; needs the caller's token (RPC `token` option). */
+export const usersProfileV1 = defineMethod({
+  name: "users.profile.v1",
+  request: emptyRequestSchema,
+  response: z.object({ user: userSchema }),
+});
+
+/** One public key of the token signer, as a JWK (OKP/Ed25519 or EC/P-256). */
+export const publicJwkSchema = z.looseObject({
+  kty: z.string(),
+  kid: z.string(),
+  alg: z.string().optional(),
+  crv: z.string().optional(),
+  x: z.string().optional(),
+  y: z.string().optional(),
+  use: z.string().optional(),
+});
+export type PublicJwk = z.infer<typeof publicJwkSchema>;
+
+/** The JWKS every verifier needs: the current signing key first, then keys still valid during rotation. */
+export const usersKeysV1 = defineMethod({
+  name: "users.keys.v1",
+  request: emptyRequestSchema,
+  response: z.object({ keys: z.array(publicJwkSchema) }),
+});
+
+export const usersHealthV1 = defineMethod({
+  name: "users.health.v1",
+  request: emptyRequestSchema,
+  response: healthResponseSchema,
+});
+
+/** Every method the users service serves (the contract test checks the server serves exactly these). */
+export const usersMethods = [usersRegisterV1, usersLoginV1, usersProfileV1, usersKeysV1, usersHealthV1] as const;

@@ -1,0 +1,149 @@
+// Verifying identity tokens locally, in every service and the gateway. The users service's public
+// keys come over the bus (users.keys.v1) and are cached; a token signed with a key id we have not
+// seen makes us re-fetch (rotation), at most once per `refreshMinIntervalMs` so forged kids cannot
+// turn every request into a bus call.
+import type { RpcClient, RpcContext } from "@boxoffice/bus";
+import { RpcError, RpcErrorCodes } from "@boxoffice/bus";
+import { usersKeysV1, type PublicJwk } from "@boxoffice/contracts";
+import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK } from "jose";
+import { IDENTITY_ISSUER, DEFAULT_AUDIENCE, identityClaimsSchema, type Identity } from "./claims.ts";
+
+export interface TokenVerifierOptions {
+  /** Fetches the public keys with users.keys.v1. Give this or `fetchKeys`. */
+  rpc?: RpcClient;
+  /** Where the keys come from when not over the bus (the users service verifies with its own). */
+  fetchKeys?: () => Promise<JWK[] | PublicJwk[]>;
+  /** Tokens for another audience are refused. Default "boxoffice". */
+  audience?: string;
+  /** How long fetched keys are trusted before the next fetch. Default 5 minutes. */
+  cacheTtlMs?: number;
+  /** Least time between two fetches triggered by an unknown key id. Default 10 s. */
+  refreshMinIntervalMs?: number;
+  /** Clock skew between machines tolerated on exp/iat, seconds. Default 5. */
+  clockToleranceSeconds?: number;
+  now?: () => number;
+}
+
+export const DEFAULT_TOKEN_VERIFIER_OPTIONS = {
+  audience: DEFAULT_AUDIENCE,
+  cacheTtlMs: 5 * 60_000,
+  refreshMinIntervalMs: 10_000,
+  clockToleranceSeconds: 5,
+};
+
+export interface TokenVerifier {
+  /** The identity in the token, or RpcError UNAUTHENTICATED (UNAVAILABLE when keys cannot be had). */
+  verify(token: string | undefined): Promise<Identity>;
+  /** For RPC handlers: the caller's identity from the token the request carried. */
+  requireUser(ctx: Pick<RpcContext, "token">): Promise<Identity>;
+  /** Like requireUser, and FORBIDDEN unless the caller has the role. */
+  requireRole(ctx: Pick<RpcContext, "token">, role: Identity["role"]): Promise<Identity>;
+  /** Forget cached keys (the next verification fetches them). */
+  invalidate(): void;
+}
+
+type KeySet = ReturnType<typeof createLocalJWKSet>;
+
+function unauthenticated(message: string): RpcError {
+  return new RpcError(RpcErrorCodes.UNAUTHENTICATED, message);
+}
+
+function describeFailure(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return "token expired";
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `token ${error.claim} claim rejected`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return "token signature invalid";
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return "token signed by an unknown key";
+  return "token malformed";
+}
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const settings = { ...DEFAULT_TOKEN_VERIFIER_OPTIONS, ...stripUndefined(options) };
+  const now = options.now ?? Date.now;
+  const rpc = options.rpc;
+  const fetchKeys =
+    options.fetchKeys ??
+    (rpc
+      ? async () => (await rpc.call(usersKeysV1, {}, { waitForCapacity: true })).keys
+      : undefined);
+  if (!fetchKeys) throw new TypeError("createTokenVerifier needs rpc or fetchKeys");
+
+  let keySet: KeySet | undefined;
+  let fetchedAt = 0;
+  let inflight: Promise<KeySet> | undefined;
+
+  function load(): Promise<KeySet> {
+    // One fetch at a time: a burst of requests after expiry shares it.
+    inflight ??= (async () => {
+      try {
+        const keys = await fetchKeys!();
+        keySet = createLocalJWKSet({ keys: keys as JWK[] });
+        fetchedAt = now();
+        return keySet;
+      } catch (error) {
+        // Keep verifying with the keys we had if the users service is briefly away.
+        if (keySet) return keySet;
+        throw new RpcError(RpcErrorCodes.UNAVAILABLE, "identity keys are unavailable", { retryable: true, details: { cause: String(error) } });
+      } finally {
+        inflight = undefined;
+      }
+    })();
+    return inflight;
+  }
+
+  async function currentKeys(): Promise<KeySet> {
+    if (keySet && now() - fetchedAt < settings.cacheTtlMs) return keySet;
+    return load();
+  }
+
+  async function verifyWith(keys: KeySet, token: string) {
+    return jwtVerify(token, keys, {
+      issuer: IDENTITY_ISSUER,
+      audience: settings.audience,
+      algorithms: ["EdDSA", "Ed25519", "ES256"],
+      clockTolerance: settings.clockToleranceSeconds,
+      currentDate: new Date(now()),
+    });
+  }
+
+  async function verify(token: string | undefined): Promise<Identity> {
+    if (!token) throw unauthenticated("sign in first: no identity token");
+    let result;
+    try {
+      result = await verifyWith(await currentKeys(), token);
+    } catch (error) {
+      if (error instanceof RpcError) throw error;
+      if (error instanceof joseErrors.JWKSNoMatchingKey && now() - fetchedAt >= settings.refreshMinIntervalMs) {
+        try {
+          result = await verifyWith(await load(), token);
+        } catch (retryError) {
+          if (retryError instanceof RpcError) throw retryError;
+          throw unauthenticated(describeFailure(retryError));
+        }
+      } else {
+        throw unauthenticated(describeFailure(error));
+      }
+    }
+    const claims = identityClaimsSchema.safeParse(result.payload);
+    if (!claims.success) throw unauthenticated("token claims malformed");
+    return { userId: claims.data.sub, role: claims.data.role, email: claims.data.email };
+  }
+
+  const requireUser = (ctx: Pick<RpcContext, "token">) => verify(ctx.token);
+  return {
+    verify,
+    requireUser,
+    async requireRole(ctx, role) {
+      const identity = await requireUser(ctx);
+      if (identity.role !== role) throw new RpcError(RpcErrorCodes.FORBIDDEN, `only a ${role} may do this`);
+      return identity;
+    },
+    invalidate() {
+      keySet = undefined;
+      fetchedAt = 0;
+    },
+  };
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

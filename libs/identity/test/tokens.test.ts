@@ -1,0 +1,110 @@
+import { createInMemoryChannelLayer, createRpcClient, createRpcServer, RpcError } from "@boxoffice/bus";
+import { usersKeysV1 } from "@boxoffice/contracts";
+import { describe, expect, it } from "vitest";
+import { createTokenSigner, createTokenVerifier, generateSigningKey, parseSigningKeys } from "../src/index.ts";
+
+const alice = { userId: "1001", role: "buyer" as const, email: "alice@example.com" };
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return "no error";
+  } catch (error) {
+    return error instanceof RpcError ? error.code : `unexpected ${String(error)}`;
+  }
+}
+
+describe("identity tokens", () => {
+  it("when a token is signed by the users key, any verifier with the published keys reads the caller back", async () => {
+    const signer = await createTokenSigner({ keys: [await generateSigningKey("k1")] });
+    const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys() });
+    const { token, expiresAt } = await signer.sign(alice);
+    expect(expiresAt.getTime()).toBeGreaterThan(Date.now());
+    await expect(verifier.requireUser({ token })).resolves.toEqual(alice);
+  });
+
+  it("when the published keys are fetched, no private part leaves the users service", async () => {
+    const signer = await createTokenSigner({ keys: [await generateSigningKey("k1")] });
+    for (const key of signer.publicKeys()) expect(key).not.toHaveProperty("d");
+  });
+
+  it("when the token is missing, expired, forged or for another audience, the caller is UNAUTHENTICATED", async () => {
+    let clock = Date.now();
+    const signer = await createTokenSigner({ keys: [await generateSigningKey("k1")], ttlSeconds: 60, now: () => clock });
+    const forger = await createTokenSigner({ keys: [await generateSigningKey("k1")] });
+    const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys(), now: () => clock });
+    const good = await signer.sign(alice);
+    const otherAudience = await signer.sign(alice, { audience: "someone-else" });
+    const forged = await forger.sign({ ...alice, role: "organizer" });
+
+    expect(await codeOf(verifier.requireUser({}))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify("not.a.token"))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(forged.token))).toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(otherAudience.token))).toBe("UNAUTHENTICATED");
+    const tampered = good.token.replace(/\.[^.]+\./, () => `.${Buffer.from(JSON.stringify({ sub: "1", role: "organizer", email: "x", iss: "boxoffice-users", aud: "boxoffice", exp: 9_999_999_999 })).toString("base64url")}.`);
+    expect(tampered).not.toBe(good.token);
+    expect(await codeOf(verifier.verify(tampered))).toBe("UNAUTHENTICATED");
+
+    clock += 10 * 60_000;
+    expect(await codeOf(verifier.verify(good.token))).toBe("UNAUTHENTICATED");
+  });
+
+  it("when the keys rotate, tokens of the old key verify during the overlap and new ones verify at once", async () => {
+    const oldKey = await generateSigningKey("2026-01");
+    const newKey = await generateSigningKey("2026-02");
+    let published = (await createTokenSigner({ keys: [oldKey] })).publicKeys();
+    const verifier = createTokenVerifier({ fetchKeys: async () => published, refreshMinIntervalMs: 0 });
+    const before = await (await createTokenSigner({ keys: [oldKey] })).sign(alice);
+    await verifier.verify(before.token);
+
+    const rotated = await createTokenSigner({ keys: [newKey, oldKey] });
+    published = rotated.publicKeys();
+    const after = await rotated.sign(alice);
+    // The verifier has never seen kid 2026-02: it re-fetches and accepts.
+    await expect(verifier.verify(after.token)).resolves.toEqual(alice);
+    await expect(verifier.verify(before.token)).resolves.toEqual(alice);
+  });
+
+  it("when an organiser-only call comes from a buyer, it is FORBIDDEN", async () => {
+    const signer = await createTokenSigner({ keys: [await generateSigningKey("k1")] });
+    const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys() });
+    const { token } = await signer.sign(alice);
+    expect(await codeOf(verifier.requireRole({ token }, "organizer"))).toBe("FORBIDDEN");
+  });
+
+  it("when the keys cannot be fetched and none are cached, verification is UNAVAILABLE (retryable), not a crash", async () => {
+    const verifier = createTokenVerifier({ fetchKeys: async () => { throw new Error("users service down"); } });
+    expect(await codeOf(verifier.verify("a.b.c"))).toBe("UNAVAILABLE");
+  });
+
+  it("when USERS_SIGNING_KEYS is not a list of private keys, parsing says so", async () => {
+    expect(() => parseSigningKeys("nope")).toThrow(/JSON list/);
+    expect(() => parseSigningKeys(JSON.stringify([{ kty: "OKP", kid: "a", x: "abc" }]))).toThrow(/private part/);
+    const key = await generateSigningKey("k9");
+    expect(parseSigningKeys(JSON.stringify([key]))[0].kid).toBe("k9");
+  });
+});
+
+describe("identity keys over the bus", () => {
+  it("when a service verifies a token, it fetches the keys with users.keys.v1 once and then verifies locally", async () => {
+    const layer = createInMemoryChannelLayer();
+    const signer = await createTokenSigner({ keys: [await generateSigningKey("bus-key")] });
+    let fetches = 0;
+    const keysServer = createRpcServer({ layer, service: "users" }).handle(usersKeysV1, async () => {
+      fetches += 1;
+      return { keys: signer.publicKeys() };
+    });
+    keysServer.start();
+    const rpc = createRpcClient({ layer, service: "identity-test" });
+    try {
+      const verifier = createTokenVerifier({ rpc });
+      const { token } = await signer.sign(alice);
+      for (let i = 0; i < 5; i++) await expect(verifier.requireUser({ token })).resolves.toEqual(alice);
+      expect(fetches).toBe(1);
+    } finally {
+      await rpc.close();
+      await keysServer.stop();
+      await layer.close();
+    }
+  });
+});
