@@ -12,6 +12,7 @@ export {
   ReceiveTimeoutError,
 } from "./channel-layer/errors.ts";
 export { createInMemoryChannelLayer } from "./channel-layer/in-memory-channel-layer.ts";
+export { createRedisChannelLayer } from "./channel-layer/redis-channel-layer.ts";
 export { createChannelLayer } from "./channel-layer/create-channel-layer.ts";
 export { MAX_MESSAGE_JSON_BYTES } from "./channel-layer/codec.ts";
 // Firehose: at-least-once event streams (in-memory and Redis Streams).

@@ -24,7 +24,7 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
   // Normal channels keyed by name; process-local channels keyed by their non-local part (inbox).
   const queues = new Map<string, Entry[]>();
   const groups = new Map<string, Map<string, number>>();
-  const stats: ChannelLayerStats = { groupSendSkippedFull: 0, expiredDropped: 0 };
+  const stats: ChannelLayerStats = { groupSendSkippedFull: 0, expiredDropped: 0, undecodableDropped: 0, localBufferDropped: 0 };
   let closed = false;
 
   const ensureOpen = () => {

@@ -33,8 +33,8 @@ export function resolveOptions(options: ChannelLayerOptions = {}): ResolvedOptio
     }
     positiveNumber(`channelCapacity[${i}][1]`, rule[1], true);
   });
-  if (typeof o.prefix !== "string" || !/^[A-Za-z0-9._:-]{1,64}$/.test(o.prefix)) {
-    throw new InvalidOptionError("prefix", "must be 1-64 of ASCII letters, digits, '.', '_', ':', '-'");
+  if (typeof o.prefix !== "string" || !/^[A-Za-z0-9._-]{1,64}$/.test(o.prefix)) {
+    throw new InvalidOptionError("prefix", "must be 1-64 of ASCII letters, digits, '.', '_', '-' (no ':', which separates key parts)");
   }
   if (!Array.isArray(o.symmetricEncryptionKeys) || o.symmetricEncryptionKeys.some((k) => typeof k !== "string" || k.length === 0)) {
     throw new InvalidOptionError("symmetricEncryptionKeys", "must be an array of non-empty strings");

@@ -18,6 +18,18 @@ export class ReceiveWaiters {
     return this.#byChannel.get(channel) ?? [];
   }
 
+  /** True when nobody waits on any channel. */
+  get empty(): boolean {
+    return this.#byChannel.size === 0;
+  }
+
+  /** Number of waiting receives over all channels. */
+  total(): number {
+    let sum = 0;
+    for (const list of this.#byChannel.values()) sum += list.length;
+    return sum;
+  }
+
   has(channel: string): boolean {
     return this.#byChannel.has(channel);
   }

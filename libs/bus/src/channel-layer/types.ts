@@ -16,6 +16,10 @@ export interface ChannelLayerStats {
   groupSendSkippedFull: number;
   /** Messages discarded unread because they outlived expirySeconds. */
   expiredDropped: number;
+  /** Messages that could not be decrypted or decoded (e.g. a key missing from symmetricEncryptionKeys). */
+  undecodableDropped: number;
+  /** Process-local messages dropped because their channel's in-process buffer was full (nobody reading). */
+  localBufferDropped: number;
 }
 
 export interface ChannelLayer {

@@ -33,7 +33,7 @@ async function expectRejects(promise: Promise<unknown>, type: new (...args: neve
 }
 
 export function channelLayerConformance(target: ConformanceTarget): void {
-  describe(`channel layer conformance: ${target.name}`, () => {
+  describe(`channel layer conformance: ${target.name}`, { timeout: 30_000 }, () => {
     const open: ChannelLayer[] = [];
     const layer = (options?: ChannelLayerOptions): ChannelLayer => {
       const created = target.create(options);

@@ -1,0 +1,347 @@
+// The channel layer on Redis (one or several hosts). Differences from channels_redis, on purpose:
+// capacity is checked atomically in Lua; every message carries its own expiry; process-local
+// channels live in one list per non-local part (one capacity, one blocking pop per process, hashed
+// on the non-local part on both sides); a group send stores one message per member process; a
+// message taken from Redis for a receive that gave up is handed back (normal channels: pushed back
+// at the head; process-local: kept for the next receive), so aborts and timeouts lose nothing.
+import { crc32 } from "node:zlib";
+import type { Redis } from "ioredis";
+import { createMessageCodec } from "./codec.ts";
+import { BusUnavailableError, ChannelFullError, InvalidOptionError } from "./errors.ts";
+import { createChannelNamer, newInstanceId } from "./local-channels.ts";
+import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
+import { resolveOptions } from "./options.ts";
+import { ReceiveWaiters } from "./receive-waiters.ts";
+import { BLOCK_SECONDS, RedisHost } from "./redis-connections.ts";
+import { PUSH_BACK_SCRIPT, RECEIVE_SCRIPT, runScript, SEND_SCRIPT } from "./redis-scripts.ts";
+import type { ChannelLayer, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
+
+/** Most frames one non-blocking pop takes for the receives waiting on a key. */
+const MAX_BATCH = 64;
+
+interface Frame {
+  expiresAt: number;
+  locals: string[];
+  payload: Buffer;
+}
+
+/** Everything this process knows about one Redis list: who waits on it, what it holds for them. */
+interface KeyState {
+  readonly key: string;
+  readonly host: RedisHost;
+  /** Set for a process-local inbox; channels are `${nonLocal}${local}`. */
+  readonly nonLocal: string | undefined;
+  readonly capacity: number;
+  readonly waiters: ReceiveWaiters;
+  /** Messages taken from Redis that no receive was waiting for, per channel, oldest first. */
+  readonly buffered: Map<string, Frame[]>;
+  pumping: boolean;
+}
+
+function encodeFrame(expiresAt: number, locals: string[] | null, payload: Buffer): Buffer {
+  const header = Buffer.from(`${String(expiresAt).padStart(15, "0")}${locals ? locals.join(",") : ""}\n`, "latin1");
+  return Buffer.concat([header, payload]);
+}
+
+function decodeFrame(raw: Buffer): Frame {
+  const newline = raw.indexOf(10, 15);
+  return {
+    expiresAt: Number(raw.toString("latin1", 0, 15)),
+    locals: raw.toString("latin1", 15, newline).split(","),
+    payload: raw.subarray(newline + 1),
+  };
+}
+
+function parseHosts(hosts: unknown): string[] {
+  if (!Array.isArray(hosts) || hosts.length === 0) throw new InvalidOptionError("hosts", "must be a non-empty array of redis:// URLs");
+  return hosts.map((host, i) => {
+    if (typeof host !== "string" || !/^rediss?:\/\/./.test(host.trim())) {
+      throw new InvalidOptionError(`hosts[${i}]`, `must be a redis:// or rediss:// URL, got ${JSON.stringify(host)}`);
+    }
+    return host.trim();
+  });
+}
+
+export function createRedisChannelLayer(options: RedisChannelLayerOptions): ChannelLayer {
+  if (typeof options !== "object" || options === null) throw new InvalidOptionError("options", "must be an object with hosts");
+  const urls = parseHosts(options.hosts);
+  const opts = resolveOptions(options);
+  const codec = createMessageCodec(opts.symmetricEncryptionKeys);
+  const namer = createChannelNamer(newInstanceId());
+  const hosts = urls.map((url) => new RedisHost(url));
+  const states = new Map<string, KeyState>();
+  const stats: ChannelLayerStats = { groupSendSkippedFull: 0, expiredDropped: 0, undecodableDropped: 0, localBufferDropped: 0 };
+  const keyTtlMs = opts.expiryMs + 1000;
+  let closed = false;
+
+  // Consistent placement: the same name always lands on the same host, from any process.
+  const hostFor = (name: string) => hosts[hosts.length === 1 ? 0 : crc32(name) % hosts.length];
+  const channelKey = (channel: string) => `${opts.prefix}:c:${channel}`;
+  const inboxKey = (nonLocal: string) => `${opts.prefix}:p:${nonLocal}`;
+  const groupKey = (group: string) => `${opts.prefix}:g:${group}`;
+
+  const ensureOpen = () => {
+    if (closed) throw new BusUnavailableError("the channel layer is closed");
+  };
+
+  /** Runs a command on the host's shared connection, mapping every failure to BusUnavailableError. */
+  const onHost = async <T>(host: RedisHost, fn: (conn: Redis) => Promise<T>): Promise<T> => {
+    await host.ready();
+    try {
+      return await fn(host.command);
+    } catch (error) {
+      throw host.unavailable(error);
+    }
+  };
+
+  const stateFor = (channel: string): KeyState => {
+    const nonLocal = nonLocalPart(channel);
+    const key = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
+    let state = states.get(key);
+    if (!state) {
+      state = {
+        key,
+        host: hostFor(nonLocal ?? channel),
+        nonLocal,
+        capacity: opts.capacityOf(nonLocal ?? channel),
+        waiters: new ReceiveWaiters(),
+        buffered: new Map(),
+        pumping: false,
+      };
+      states.set(key, state);
+    }
+    return state;
+  };
+
+  const decode = (frame: Frame): Message | undefined => {
+    try {
+      return codec.decode(frame.payload);
+    } catch {
+      stats.undecodableDropped += 1;
+      return undefined;
+    }
+  };
+
+  const takeBuffered = (state: KeyState, channel: string): Message | undefined => {
+    const list = state.buffered.get(channel);
+    while (list?.length) {
+      const frame = list.shift()!;
+      if (list.length === 0) state.buffered.delete(channel);
+      if (frame.expiresAt <= Date.now()) {
+        stats.expiredDropped += 1;
+        continue;
+      }
+      const message = decode(frame);
+      if (message) return message;
+    }
+    return undefined;
+  };
+
+  const keep = (state: KeyState, channel: string, frame: Frame) => {
+    let list = state.buffered.get(channel);
+    if (!list) state.buffered.set(channel, (list = []));
+    if (list.length >= state.capacity) {
+      stats.localBufferDropped += 1;
+      return;
+    }
+    list.push(frame);
+  };
+
+  /** Hands popped frames to waiting receives; returns the normal-channel frames nobody took. */
+  const dispatch = (state: KeyState, raws: Buffer[]): Buffer[] => {
+    const leftover: Buffer[] = [];
+    const now = Date.now();
+    for (const raw of raws) {
+      const frame = decodeFrame(raw);
+      if (frame.expiresAt <= now) {
+        stats.expiredDropped += 1;
+        continue;
+      }
+      const channels = state.nonLocal === undefined ? [state.key.slice(opts.prefix.length + 3)] : frame.locals.map((l) => state.nonLocal + l);
+      if (state.nonLocal === undefined && !state.waiters.has(channels[0])) {
+        leftover.push(raw);
+        continue;
+      }
+      const message = decode(frame);
+      if (!message) continue;
+      channels.forEach((channel, i) => {
+        const waiter = state.waiters.take(channel);
+        // Each member channel gets its own object, so one receiver's edits never show in another's.
+        if (waiter) waiter.deliver(i === 0 ? message : codec.decode(frame.payload));
+        else if (state.nonLocal === undefined) leftover.push(raw);
+        else keep(state, channel, frame);
+      });
+    }
+    return leftover;
+  };
+
+  /**
+   * The one loop per key that pops for every receive waiting on it in this process: a batch pop
+   * first (cheap when the list is busy), a blocking pop when it is empty. One blocking connection
+   * per busy key means a flooded channel cannot starve a quiet one.
+   */
+  const pump = async (state: KeyState): Promise<void> => {
+    let conn: Redis | undefined;
+    try {
+      conn = await state.host.acquireBlocking();
+      while (!closed && !state.waiters.empty) {
+        const want = Math.min(MAX_BATCH, state.waiters.total());
+        const batch = (await runScript(conn, RECEIVE_SCRIPT, [state.key], [Date.now(), want])) as [number, ...Buffer[]];
+        stats.expiredDropped += Number(batch[0]);
+        let raws = batch.slice(1) as Buffer[];
+        if (raws.length === 0) {
+          const popped = await conn.blpopBuffer(state.key, BLOCK_SECONDS);
+          raws = popped ? [popped[1]] : [];
+        }
+        const leftover = dispatch(state, raws);
+        if (leftover.length) {
+          try {
+            await runScript(conn, PUSH_BACK_SCRIPT, [state.key], [keyTtlMs, ...leftover]);
+          } catch {
+            // Redis refused the hand-back: keep them here for this process's next receive.
+            for (const raw of leftover) keep(state, state.key.slice(opts.prefix.length + 3), decodeFrame(raw));
+          }
+        }
+      }
+    } catch (error) {
+      // Connection lost mid-wait: fail these receives now rather than leave them hanging.
+      if (!closed) state.waiters.failAll(state.host.unavailable(error));
+    } finally {
+      if (conn) state.host.releaseBlocking(conn);
+      state.pumping = false;
+      if (!closed && !state.waiters.empty) startPump(state);
+      else if (state.waiters.empty && state.buffered.size === 0) states.delete(state.key);
+    }
+  };
+
+  const startPump = (state: KeyState) => {
+    if (state.pumping || closed) return;
+    state.pumping = true;
+    void pump(state);
+  };
+
+  /** Sends one frame per destination key on one host; returns the keys that were full. */
+  const push = async (host: RedisHost, entries: Array<{ key: string; capacity: number; frame: Buffer }>): Promise<Set<string>> => {
+    const args: Array<string | number | Buffer> = [Date.now(), keyTtlMs];
+    for (const e of entries) args.push(e.capacity, e.frame);
+    const full = (await onHost(host, (conn) => runScript(conn, SEND_SCRIPT, entries.map((e) => e.key), args))) as number[];
+    return new Set(full.map((i) => entries[i - 1].key));
+  };
+
+  return {
+    extensions: ["groups", "flush"],
+    stats,
+
+    async send(channel: string, message: Message): Promise<void> {
+      assertChannelName(channel);
+      ensureOpen();
+      const payload = codec.encode(message);
+      const nonLocal = nonLocalPart(channel);
+      const key = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
+      const capacity = opts.capacityOf(nonLocal ?? channel);
+      const frame = encodeFrame(Date.now() + opts.expiryMs, nonLocal === undefined ? null : [channel.slice(nonLocal.length)], payload);
+      const full = await push(hostFor(nonLocal ?? channel), [{ key, capacity, frame }]);
+      if (full.size) throw new ChannelFullError(channel, capacity);
+    },
+
+    async receive(channel: string, receiveOptions: ReceiveOptions = {}): Promise<Message> {
+      assertChannelName(channel);
+      namer.assertOwned(channel);
+      ensureOpen();
+      if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
+      const state = stateFor(channel);
+      const buffered = takeBuffered(state, channel);
+      if (buffered) return buffered;
+      await state.host.ready();
+      ensureOpen(); // closed while waiting for the connection
+      return state.waiters.wait(channel, receiveOptions, () => startPump(state));
+    },
+
+    async newChannel(prefix?: string): Promise<string> {
+      ensureOpen();
+      return namer.mint(prefix);
+    },
+
+    async groupAdd(group: string, channel: string): Promise<void> {
+      assertGroupName(group);
+      assertChannelName(channel);
+      ensureOpen();
+      const key = groupKey(group);
+      await onHost(hostFor(group), (conn) =>
+        conn.multi().zadd(key, Date.now() + opts.groupExpiryMs, channel).pexpire(key, opts.groupExpiryMs).exec(),
+      );
+    },
+
+    async groupDiscard(group: string, channel: string): Promise<void> {
+      assertGroupName(group);
+      assertChannelName(channel);
+      ensureOpen();
+      await onHost(hostFor(group), (conn) => conn.zrem(groupKey(group), channel));
+    },
+
+    async groupSend(group: string, message: Message): Promise<void> {
+      assertGroupName(group);
+      ensureOpen();
+      const payload = codec.encode(message);
+      const key = groupKey(group);
+      const now = Date.now();
+      const replies = await onHost(hostFor(group), (conn) => conn.multi().zremrangebyscore(key, "-inf", now).zrange(key, 0, -1).exec());
+      const members = (replies?.[1]?.[1] ?? []) as string[];
+      if (members.length === 0) return;
+      // One frame per destination list: all members in one process share a single stored message.
+      const byKey = new Map<string, { host: RedisHost; nonLocal: string | undefined; channels: string[] }>();
+      for (const channel of members) {
+        const nonLocal = nonLocalPart(channel);
+        const destination = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
+        const entry = byKey.get(destination);
+        if (entry) entry.channels.push(channel);
+        else byKey.set(destination, { host: hostFor(nonLocal ?? channel), nonLocal, channels: [channel] });
+      }
+      const expiresAt = now + opts.expiryMs;
+      const byHost = new Map<RedisHost, Array<{ key: string; capacity: number; frame: Buffer; members: number }>>();
+      for (const [destination, entry] of byKey) {
+        const locals = entry.nonLocal === undefined ? null : entry.channels.map((c) => c.slice(entry.nonLocal!.length));
+        const list = byHost.get(entry.host) ?? [];
+        list.push({
+          key: destination,
+          capacity: opts.capacityOf(entry.nonLocal ?? entry.channels[0]),
+          frame: encodeFrame(expiresAt, locals, payload),
+          members: entry.channels.length,
+        });
+        byHost.set(entry.host, list);
+      }
+      await Promise.all(
+        [...byHost].map(async ([host, entries]) => {
+          const full = await push(host, entries);
+          for (const e of entries) if (full.has(e.key)) stats.groupSendSkippedFull += e.members;
+        }),
+      );
+    },
+
+    async flush(): Promise<void> {
+      ensureOpen();
+      for (const state of states.values()) state.buffered.clear();
+      await Promise.all(
+        hosts.map((host) =>
+          onHost(host, async (conn) => {
+            let cursor = "0";
+            do {
+              const [next, keys] = await conn.scan(cursor, "MATCH", `${opts.prefix}:*`, "COUNT", 1000);
+              cursor = next;
+              if (keys.length) await conn.unlink(...keys);
+            } while (cursor !== "0");
+          }),
+        ),
+      );
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      const error = new BusUnavailableError("the channel layer was closed while receiving");
+      for (const state of states.values()) state.waiters.failAll(error);
+      states.clear();
+      for (const host of hosts) host.close();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+// Connections to one Redis host: one shared connection for ordinary commands (ioredis pipelines
+// them) and a pool of connections for blocking pops. Every connection fails fast while Redis is
+// unreachable (no offline queue) and reconnects by itself in the background.
+import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+import { BusUnavailableError } from "./errors.ts";
+
+/** How long an operation waits for a connection that is (re)connecting before failing. */
+export const READY_WAIT_MS = 500;
+/** Seconds a blocking pop waits on the server before the loop re-checks who still wants messages. */
+export const BLOCK_SECONDS = 1;
+const MAX_IDLE_BLOCKING = 8;
+
+const BASE_OPTIONS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  connectTimeout: 1000,
+  enableAutoPipelining: false,
+  // Reconnect forever with a short backoff, so traffic resumes by itself when Redis is back.
+  retryStrategy: (times: number) => Math.min(50 * times, 500),
+};
+
+export class RedisHost {
+  readonly url: string;
+  readonly command: Redis;
+  readonly #idle: Redis[] = [];
+  readonly #all = new Set<Redis>();
+  #closed = false;
+
+  constructor(url: string) {
+    this.url = url;
+    this.command = this.#connect({ commandTimeout: 1500 });
+  }
+
+  #connect(extra: RedisOptions): Redis {
+    const conn = new Redis(this.url, { ...BASE_OPTIONS, ...extra });
+    conn.setMaxListeners(0);
+    // Connection errors surface through the commands that fail; without a listener ioredis logs them.
+    conn.on("error", () => {});
+    this.#all.add(conn);
+    return conn;
+  }
+
+  unavailable(cause?: unknown): BusUnavailableError {
+    if (this.#closed) return new BusUnavailableError("the channel layer is closed", { cause });
+    const detail = cause instanceof Error ? `: ${cause.message}` : "";
+    return new BusUnavailableError(`Redis at ${redact(this.url)} is unavailable${detail}`, { cause });
+  }
+
+  /** Resolves when `conn` can take commands; rejects with BusUnavailableError within READY_WAIT_MS. */
+  ready(conn: Redis = this.command): Promise<void> {
+    if (this.#closed) return Promise.reject(this.unavailable());
+    if (conn.status === "ready") return Promise.resolve();
+    if (conn.status === "end" || conn.status === "close" && !conn.options.retryStrategy) return Promise.reject(this.unavailable());
+    return new Promise((resolve, reject) => {
+      const done = (error?: unknown) => {
+        clearTimeout(timer);
+        conn.off("ready", onReady);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => done();
+      const timer = setTimeout(() => done(this.unavailable(new Error(`not connected (${conn.status})`))), READY_WAIT_MS);
+      conn.on("ready", onReady);
+    });
+  }
+
+  /** A connection for blocking pops, ready to use. */
+  async acquireBlocking(): Promise<Redis> {
+    const conn = this.#idle.pop() ?? this.#connect({ commandTimeout: BLOCK_SECONDS * 1000 + 2000 });
+    try {
+      await this.ready(conn);
+    } catch (error) {
+      this.releaseBlocking(conn);
+      throw error;
+    }
+    return conn;
+  }
+
+  releaseBlocking(conn: Redis): void {
+    if (this.#closed || this.#idle.length >= MAX_IDLE_BLOCKING) {
+      this.#all.delete(conn);
+      conn.disconnect();
+    } else {
+      this.#idle.push(conn);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const conn of this.#all) conn.disconnect();
+    this.#all.clear();
+    this.#idle.length = 0;
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}

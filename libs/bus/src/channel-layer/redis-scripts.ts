@@ -1,0 +1,75 @@
+// Lua scripts of the Redis channel layer. Each runs atomically on the server, which is what makes
+// the capacity check exact under concurrent senders (channels_redis checks, then adds, and can
+// overshoot). A stored frame is "<expiresAt ms, 15 digits><local parts joined by ','>\n<payload>".
+import { createHash } from "node:crypto";
+import type { Redis } from "ioredis";
+
+export interface LuaScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function script(lua: string): LuaScript {
+  return { lua, sha: createHash("sha1").update(lua).digest("hex") };
+}
+
+/**
+ * KEYS: destination lists. ARGV[1] now (ms), ARGV[2] key ttl (ms), then for each key a capacity
+ * and a frame. Drops expired frames at the head, refuses full lists, appends the rest.
+ * Returns the 1-based indexes of the keys that were full.
+ */
+export const SEND_SCRIPT = script(`
+local now = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local full = {}
+for i, key in ipairs(KEYS) do
+  local capacity = tonumber(ARGV[1 + i * 2])
+  while true do
+    local head = redis.call('LINDEX', key, 0)
+    if not head or tonumber(string.sub(head, 1, 15)) > now then break end
+    redis.call('LPOP', key)
+  end
+  if redis.call('LLEN', key) >= capacity then
+    full[#full + 1] = i
+  else
+    redis.call('RPUSH', key, ARGV[2 + i * 2])
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return full
+`);
+
+/**
+ * KEYS[1]: a list. ARGV[1] now (ms), ARGV[2] how many. Pops up to that many unexpired frames,
+ * discarding expired ones. Returns {expired count, frame, frame, ...}.
+ */
+export const RECEIVE_SCRIPT = script(`
+local now = tonumber(ARGV[1])
+local want = tonumber(ARGV[2])
+local out = {0}
+while #out <= want do
+  local frame = redis.call('LPOP', KEYS[1])
+  if not frame then break end
+  if tonumber(string.sub(frame, 1, 15)) > now then out[#out + 1] = frame else out[1] = out[1] + 1 end
+end
+return out
+`);
+
+/** KEYS[1]: a list. ARGV[1] key ttl (ms), then frames oldest first: puts them back at the head, in order. */
+export const PUSH_BACK_SCRIPT = script(`
+for i = #ARGV, 2, -1 do
+  redis.call('LPUSH', KEYS[1], ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
+return #ARGV - 1
+`);
+
+/** Runs a script by hash, loading it on the first NOSCRIPT (new or restarted server). */
+export async function runScript(conn: Redis, s: LuaScript, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
+  try {
+    return await conn.callBuffer("EVALSHA", s.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
+    return await conn.callBuffer("EVAL", s.lua, keys.length, ...keys, ...args);
+  }
+}
