@@ -1,0 +1,96 @@
+// Builds the users service from config and dependencies; never listens by itself. The same build
+// runs in its own process (main.ts) or inside the embedded host beside the other services.
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
+import { createTokenSigner, createTokenVerifier } from "@boxoffice/identity";
+import type { Logger } from "@boxoffice/runtime";
+import { createIdGenerator, createShardRouter, loadShardMap, MAX_NODE_ID, migrate, type ShardMap } from "@boxoffice/sharding";
+import { Redis } from "ioredis";
+import type { UsersConfig } from "./config.ts";
+import { seedDemoOrganizer } from "./domain/accounts.ts";
+import { createLoginLimiter, createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from "./domain/login-limiter.ts";
+import { createPasswordHasher } from "./domain/password-hasher.ts";
+import { resolveSigningKeys } from "./domain/signing-keys.ts";
+import { registerUsersHandlers } from "./handlers/rpc-handlers.ts";
+import { createUsersStore } from "./store/users-store.ts";
+
+export const USERS_MIGRATIONS_DIR = join(fileURLToPath(new URL("../prisma/migrations", import.meta.url)));
+
+export interface UsersDeps {
+  layer: ChannelLayer;
+  logger: Logger;
+  /** Overrides SHARD_MAP / SHARD_MAP_FILE (the embedded host and tests pass theirs). */
+  shardMap?: ShardMap;
+  /** Overrides where login failure counters live (tests). */
+  failureCounter?: FailureCounter;
+}
+
+export interface UsersService {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Method names this service serves once started (the contract test compares them with @boxoffice/contracts). */
+  servedMethods(): string[];
+}
+
+function rateLimitRedisUrl(config: UsersConfig): string | undefined {
+  if (config.RATE_LIMIT_REDIS_URL) return config.RATE_LIMIT_REDIS_URL;
+  return config.BUS_URL.startsWith("redis") ? config.BUS_URL.split(",")[0] : undefined;
+}
+
+export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersService {
+  const logger = deps.logger.child({ service: "users" });
+  const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
+  const router = createShardRouter({ map, createClient: () => undefined });
+  const store = createUsersStore({
+    forKey: (key) => router.sql.forKey(key),
+    forId: (id) => router.sql.forId(id),
+    all: () => router.sql.all().map((s) => s.sql),
+  });
+  // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).
+  const ids = createIdGenerator({ nodeId: config.NODE_ID & MAX_NODE_ID });
+  const hasher = createPasswordHasher({ logN: config.USERS_SCRYPT_LOG_N, r: 8, p: 1 });
+  const redisUrl = rateLimitRedisUrl(config);
+  const counter =
+    deps.failureCounter ??
+    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+  const limiter = createLoginLimiter(counter, {
+    perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
+    perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
+    windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+  });
+  const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger });
+  const keys = resolveSigningKeys(config);
+  const signerReady = createTokenSigner({ keys: keys.keys, ttlSeconds: config.USERS_TOKEN_TTL_SECONDS });
+
+  return {
+    async start() {
+      if (keys.development) logger.warn({ kid: keys.keys[0].kid }, "USERS_SIGNING_KEYS unset: signing with the deterministic development key");
+      if (config.MIGRATE_ON_START) await migrate({ map, migrationsDir: USERS_MIGRATIONS_DIR, service: "users", log: (line) => logger.info(line) });
+      const signer = await signerReady;
+      const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys() });
+      const accounts = { store, hasher, newUserId: (email: string) => ids.forKey(email) };
+      if (config.SEED_DEMO ?? config.BUS_URL.startsWith("memory://")) {
+        const outcome = await seedDemoOrganizer(
+          { email: config.DEMO_ORGANIZER_EMAIL.toLowerCase(), password: config.DEMO_ORGANIZER_PASSWORD, displayName: "Demo Organizer" },
+          accounts,
+        );
+        logger.info({ email: config.DEMO_ORGANIZER_EMAIL, outcome }, "demo organiser seeded");
+      }
+      registerUsersHandlers(server, {
+        ...accounts,
+        limiter,
+        signer,
+        verifier,
+        logger,
+        limitWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+      });
+      server.start();
+    },
+    async stop() {
+      await server.stop();
+      await Promise.allSettled([counter.close(), router.close()]);
+    },
+    servedMethods: () => methodsServedBy(server),
+  };
+}

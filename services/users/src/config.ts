@@ -1,0 +1,37 @@
+// The users service's environment, one zod schema (manifests are checked against it).
+import { commonConfigShape, envBoolean } from "@boxoffice/runtime";
+import { z } from "zod";
+
+export const usersConfigSchema = z.object({
+  ...commonConfigShape,
+  /**
+   * JSON list of private JWKs (Ed25519 "OKP" or P-256 "EC"), each with a `kid`; the first signs,
+   * all verify (rotation: add the new key first, keep the old one until its tokens expired).
+   * Unset: a deterministic development key derived from USERS_DEV_KEY_SEED, so every dev instance
+   * agrees without sharing a file; refused when NODE_ENV=production.
+   */
+  USERS_SIGNING_KEYS: z.string().min(1).optional(),
+  USERS_DEV_KEY_SEED: z.string().min(1).default("boxoffice-dev"),
+  NODE_ENV: z.string().optional(),
+  /** Identity token lifetime. Default 900 s. */
+  USERS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  /** scrypt cost as log2 N (r = 8, p = 1). Default 15 (32 MiB, ~0.1 s); see password-hasher.ts. */
+  USERS_SCRYPT_LOG_N: z.coerce.number().int().min(10).max(20).default(15),
+  LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).default(5),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
+  LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+  /**
+   * Where login failure counters live: a redis:// URL shares them across instances. Unset: the first
+   * BUS_URL host when the bus is Redis, else in memory (one process).
+   */
+  RATE_LIMIT_REDIS_URL: z.string().optional(),
+  /** Create the demo organiser at start-up. Default: true with the in-memory bus (embedded), else false. */
+  SEED_DEMO: envBoolean.optional(),
+  DEMO_ORGANIZER_EMAIL: z.string().default("organizer@boxoffice.test"),
+  DEMO_ORGANIZER_PASSWORD: z.string().min(8).default("organizer-password"),
+}).refine((c) => c.NODE_ENV !== "production" || c.USERS_SIGNING_KEYS, {
+  path: ["USERS_SIGNING_KEYS"],
+  message: "required when NODE_ENV=production (the development key is public)",
+});
+
+export type UsersConfig = z.infer<typeof usersConfigSchema>;

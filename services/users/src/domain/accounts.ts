@@ -1,0 +1,84 @@
+// The users service's use cases: register, log in, read one's profile, seed the demo organiser.
+// Plain functions of (input, deps); no transport, no SQL.
+import type { Role, User } from "@boxoffice/contracts";
+import type { TokenSigner } from "@boxoffice/identity";
+import { emailTaken, invalidCredentials, rateLimited, userNotFound } from "../errors.ts";
+import type { UserRecord, UsersStore } from "../store/users-store.ts";
+import type { LoginLimiter } from "./login-limiter.ts";
+import type { PasswordHasher } from "./password-hasher.ts";
+
+export interface AccountsDeps {
+  store: UsersStore;
+  hasher: PasswordHasher;
+  /** Mints a user id on the logical shard of the given key (the email). */
+  newUserId(email: string): string;
+}
+
+export interface LoginDeps extends AccountsDeps {
+  limiter: LoginLimiter;
+  signer: TokenSigner;
+  /** For the RATE_LIMITED answer's retry hint. */
+  limitWindowSeconds: number;
+}
+
+export function toUser(record: UserRecord): User {
+  return { id: record.id, email: record.email, displayName: record.displayName, role: record.role };
+}
+
+/** Creates an account; the email arrives lower-cased (contracts normalise it). */
+export async function registerUser(
+  input: { email: string; password: string; displayName: string; role?: Role },
+  deps: AccountsDeps,
+): Promise<User> {
+  // Cheap early answer for the common case; the unique index decides races.
+  if (await deps.store.findByEmail(input.email)) throw emailTaken();
+  const record = {
+    id: deps.newUserId(input.email),
+    email: input.email,
+    displayName: input.displayName,
+    role: input.role ?? "buyer",
+    passwordHash: await deps.hasher.hash(input.password),
+  };
+  if ((await deps.store.insert(record)) === "email_taken") throw emailTaken();
+  return toUser({ ...record, createdAt: new Date() });
+}
+
+export async function loginUser(
+  input: { email: string; password: string; clientAddress?: string; audience?: string },
+  deps: LoginDeps,
+): Promise<{ user: User; token: string; expiresAt: string }> {
+  if (await deps.limiter.isBlocked(input.email, input.clientAddress)) throw rateLimited(deps.limitWindowSeconds);
+  const record = await deps.store.findByEmail(input.email);
+  // Without an account we still spend one KDF run, so response time does not reveal which emails exist.
+  const ok = record ? await deps.hasher.verify(input.password, record.passwordHash) : (await deps.hasher.burn(input.password), false);
+  if (!record || !ok) {
+    await deps.limiter.recordFailure(input.email, input.clientAddress);
+    throw invalidCredentials();
+  }
+  await deps.limiter.recordSuccess(input.email);
+  const user = toUser(record);
+  const { token, expiresAt } = await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }, { audience: input.audience });
+  return { user, token, expiresAt: expiresAt.toISOString() };
+}
+
+export async function getProfile(userId: string, deps: Pick<AccountsDeps, "store">): Promise<User> {
+  const record = await deps.store.findById(userId);
+  if (!record) throw userNotFound();
+  return toUser(record);
+}
+
+/** Creates the demo organiser unless it exists; safe to run on every start of every instance. */
+export async function seedDemoOrganizer(
+  account: { email: string; password: string; displayName: string },
+  deps: AccountsDeps,
+): Promise<"created" | "existed"> {
+  if (await deps.store.findByEmail(account.email)) return "existed";
+  const record = {
+    id: deps.newUserId(account.email),
+    email: account.email,
+    displayName: account.displayName,
+    role: "organizer" as const,
+    passwordHash: await deps.hasher.hash(account.password),
+  };
+  return (await deps.store.insert(record)) === "created" ? "created" : "existed";
+}
