@@ -36,7 +36,7 @@ function isMethodDef(value: unknown): value is { name: string; service: string }
   );
 }
 
-const contractNames = [...new Set(Object.values(contracts).filter(isMethodDef).map((m) => m.name))].sort();
+const contractNames = [...new Set((Object.values(contracts) as unknown[]).filter(isMethodDef).map((m) => m.name))].sort();
 
 async function discoverServices(): Promise<ServiceModule[]> {
   const found: ServiceModule[] = [];
