@@ -186,9 +186,13 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       conn = await state.host.acquireBlocking();
       while (!closed && !state.waiters.empty) {
         const want = Math.min(MAX_BATCH, state.waiters.total());
-        const batch = (await runScript(conn, RECEIVE_SCRIPT, [state.key], [Date.now(), want])) as [number, ...Buffer[]];
-        stats.expiredDropped += Number(batch[0]);
-        let raws = batch.slice(1) as Buffer[];
+        let raws: Buffer[] = [];
+        // One receive waiting: a blocking pop alone returns at once when the list is non-empty.
+        if (want > 1) {
+          const batch = (await runScript(conn, RECEIVE_SCRIPT, [state.key], [Date.now(), want])) as [number, ...Buffer[]];
+          stats.expiredDropped += Number(batch[0]);
+          raws = batch.slice(1) as Buffer[];
+        }
         if (raws.length === 0) {
           const popped = await conn.blpopBuffer(state.key, BLOCK_SECONDS);
           raws = popped ? [popped[1]] : [];

@@ -26,7 +26,9 @@ for i, key in ipairs(KEYS) do
   local capacity = tonumber(ARGV[1 + i * 2])
   while true do
     local head = redis.call('LINDEX', key, 0)
-    if not head or tonumber(string.sub(head, 1, 15)) > now then break end
+    if not head then break end
+    local expires = tonumber(string.sub(head, 1, 15))
+    if expires and expires > now then break end -- unreadable frames count as expired
     redis.call('LPOP', key)
   end
   if redis.call('LLEN', key) >= capacity then
@@ -50,7 +52,8 @@ local out = {0}
 while #out <= want do
   local frame = redis.call('LPOP', KEYS[1])
   if not frame then break end
-  if tonumber(string.sub(frame, 1, 15)) > now then out[#out + 1] = frame else out[1] = out[1] + 1 end
+  local expires = tonumber(string.sub(frame, 1, 15))
+  if expires and expires > now then out[#out + 1] = frame else out[1] = out[1] + 1 end
 end
 return out
 `);
