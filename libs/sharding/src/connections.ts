@@ -19,8 +19,10 @@ export interface SqlExecutor {
   /** Name of the physical shard. */
   readonly shard: string;
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<SqlResult<Row>>;
-  /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws). */
+  /** Runs `fn` in one transaction (BEGIN … COMMIT, ROLLBACK when it throws); nested calls join it. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Runs a multi-statement script without parameters (migrations). */
+  exec(script: string): Promise<void>;
 }
 
 /** The adapter factory Prisma's client constructor takes (`new PrismaClient({ adapter })`). */
@@ -70,7 +72,11 @@ export function translateDriverError(shard: string, error: unknown): unknown {
   return error;
 }
 
-function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.Pool): SqlExecutor {
+/**
+ * `mode`: "pool" — each query on any pooled client, transactions check one out; "session" — one
+ * checked-out client, transactions run BEGIN/COMMIT on it; "transaction" — inside one, nested calls join.
+ */
+function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.Pool, mode: "pool" | "session" | "transaction"): SqlExecutor {
   const executor: SqlExecutor = {
     shard,
     async query<Row>(text: string, params: readonly unknown[] = []) {
@@ -83,18 +89,28 @@ function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.
         throw translateDriverError(shard, error);
       }
     },
-    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      if (queryable !== pool) return fn(executor); // already inside one: join it
-      let client: pg.PoolClient;
+    async exec(script: string) {
       try {
-        client = await pool.connect();
+        await queryable.query(script); // simple protocol: several statements allowed
       } catch (error) {
         throw translateDriverError(shard, error);
+      }
+    },
+    async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      if (mode === "transaction") return fn(executor);
+      let client: pg.PoolClient;
+      if (mode === "session") client = queryable as pg.PoolClient;
+      else {
+        try {
+          client = await pool.connect();
+        } catch (error) {
+          throw translateDriverError(shard, error);
+        }
       }
       let broken = false;
       try {
         await client.query("begin");
-        const result = await fn(pgExecutor(shard, client, pool));
+        const result = await fn(pgExecutor(shard, client, pool, "transaction"));
         await client.query("commit");
         return result;
       } catch (error) {
@@ -103,7 +119,7 @@ function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.
         });
         throw translateDriverError(shard, error);
       } finally {
-        client.release(broken);
+        if (mode === "pool") client.release(broken);
       }
     },
   };
@@ -117,6 +133,13 @@ function pgliteExecutor(shard: string, db: PGlite | PgliteTransaction): SqlExecu
       try {
         const result = await db.query<Row>(text, params as unknown[]);
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      } catch (error) {
+        throw translateDriverError(shard, error);
+      }
+    },
+    async exec(script: string) {
+      try {
+        await db.exec(script);
       } catch (error) {
         throw translateDriverError(shard, error);
       }
@@ -209,7 +232,7 @@ export function openConnection(shard: string, url: string, options: ConnectionOp
     url,
     kind: "postgres",
     adapter: new PrismaPg(pool),
-    sql: pgExecutor(shard, pool, pool),
+    sql: pgExecutor(shard, pool, pool, "pool"),
     async exec(script) {
       try {
         await pool.query(script);
@@ -226,7 +249,7 @@ export function openConnection(shard: string, url: string, options: ConnectionOp
       }
       let broken = false;
       try {
-        return await fn(pgExecutor(shard, client, pool));
+        return await fn(pgExecutor(shard, client, pool, "session"));
       } catch (error) {
         broken = true; // the session may hold locks or an open transaction: do not reuse it
         throw error;

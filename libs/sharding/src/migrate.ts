@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { openConnection } from "./connections.ts";
-import type { Connection, SqlExecutor } from "./connections.ts";
+import type { SqlExecutor } from "./connections.ts";
 import { MigrationError } from "./errors.ts";
 import type { ShardMap } from "./shard-map.ts";
 
@@ -74,9 +74,9 @@ async function withInProcessLock<T>(key: string, fn: () => Promise<T>): Promise<
   }
 }
 
-async function applyPending(connection: Connection, lockSql: SqlExecutor, shard: string, service: string, files: MigrationFile[], log: (line: string) => void): Promise<string[]> {
-  await lockSql.query(RECORD_TABLE);
-  const done = await lockSql.query<{ name: string; checksum: string }>("select name, checksum from boxoffice_migrations where service = $1", [service]);
+async function applyPending(session: SqlExecutor, shard: string, service: string, files: MigrationFile[], log: (line: string) => void): Promise<string[]> {
+  await session.query(RECORD_TABLE);
+  const done = await session.query<{ name: string; checksum: string }>("select name, checksum from boxoffice_migrations where service = $1", [service]);
   const applied = new Map(done.rows.map((r) => [r.name, r.checksum]));
   const now: string[] = [];
   for (const file of files) {
@@ -91,24 +91,20 @@ async function applyPending(connection: Connection, lockSql: SqlExecutor, shard:
       continue;
     }
     try {
-      // One transaction per migration: the schema change and its record land together or not at all.
-      await lockSql.query("begin");
-      await execOn(connection, lockSql, file.sql);
-      await lockSql.query("insert into boxoffice_migrations (service, name, checksum) values ($1, $2, $3)", [service, file.name, file.checksum]);
-      await lockSql.query("commit");
+      // One transaction per migration: the schema change and its record land together or not at
+      // all. On PGlite this is its exclusive transaction, so other users of the same embedded
+      // database (the one-process host) wait instead of slipping into it.
+      await session.transaction(async (tx) => {
+        await tx.exec(file.sql);
+        await tx.query("insert into boxoffice_migrations (service, name, checksum) values ($1, $2, $3)", [service, file.name, file.checksum]);
+      });
     } catch (error) {
-      await lockSql.query("rollback").catch(() => {});
       throw new MigrationError(`migration ${file.name} of ${service} failed on shard "${shard}": ${(error as Error).message}`, { shard, migration: file.name }, error);
     }
     log(`[migrate] ${shard}: applied ${service}/${file.name}`);
     now.push(file.name);
   }
   return now;
-}
-
-async function execOn(connection: Connection, lockSql: SqlExecutor, script: string): Promise<void> {
-  if (connection.kind === "pglite") await connection.exec(script);
-  else await lockSql.query(script);
 }
 
 /** Applies pending migrations to every physical shard's primary; idempotent and safe to run concurrently. */
@@ -121,13 +117,13 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
     const connection = openConnection(shard.name, shard.primary, { poolSize: 1 });
     try {
       if (connection.kind === "pglite") {
-        applied[shard.name] = await withInProcessLock(shard.primary, () => applyPending(connection, connection.sql, shard.name, service, files, log));
+        applied[shard.name] = await withInProcessLock(shard.primary, () => applyPending(connection.sql, shard.name, service, files, log));
       } else {
         // One session holds the advisory lock for the whole run; a second process waits on it.
         applied[shard.name] = await connection.withSession(async (session) => {
           await session.query("select pg_advisory_lock($1)", [LOCK_KEY]);
           try {
-            return await applyPending(connection, session, shard.name, service, files, log);
+            return await applyPending(session, shard.name, service, files, log);
           } finally {
             await session.query("select pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => {});
           }

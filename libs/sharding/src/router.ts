@@ -262,6 +262,7 @@ function withTypedErrors<Client>(client: Client, shard: string, onMoved: () => v
 function withMovedRefresh(inner: SqlExecutor, onMoved: () => void): SqlExecutor {
   return {
     shard: inner.shard,
+    exec: (script) => inner.exec(script),
     async query(text, params) {
       try {
         return await inner.query(text, params);

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -79,15 +79,26 @@ describe.skipIf(!postgres.available)("migrate on Postgres", () => {
 });
 
 describe("migrate on PGlite", () => {
-  it("when a data dir is migrated twice, the second run finds nothing to do and the tables survive a reopen", async () => {
+  it("when a data dir is migrated twice the second run finds nothing to do, and another service can migrate it while it is queried", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bo-pglite-"));
     const map = singleShardMap(`pglite://${dir}`);
     try {
       expect((await migrate({ map, migrationsDir: EXAMPLE_MIGRATIONS })).applied).toEqual({ shard0: ["20261122040000_init"] });
       expect((await migrate({ map, migrationsDir: EXAMPLE_MIGRATIONS })).applied).toEqual({ shard0: [] });
       const router = createShardRouter({ map, createClient: () => ({}), mapRefreshMs: 0 });
-      const { rows } = await router.sql.forKey("x").query<{ service: string }>("select service from boxoffice_migrations");
-      expect(rows).toEqual([{ service: "example" }]);
+      // A second service migrating the same embedded database while the first one queries it (the
+      // one-process host): the migration runs in PGlite's exclusive transaction, queries wait.
+      const other = join(dir, "other", "prisma", "migrations", "20261122070000_things");
+      mkdirSync(other, { recursive: true });
+      writeFileSync(join(other, "migration.sql"), 'CREATE TABLE "things" ("id" BIGINT PRIMARY KEY);\nINSERT INTO "things" VALUES (1);\n');
+      const [applied, counts] = await Promise.all([
+        migrate({ map, migrationsDir: join(dir, "other", "prisma", "migrations") }),
+        Promise.all(Array.from({ length: 20 }, () => router.sql.forKey("x").query<{ n: number }>("select count(*)::int as n from accounts"))),
+      ]);
+      expect(applied.applied).toEqual({ shard0: ["20261122070000_things"] });
+      expect(counts.every((c) => c.rows[0].n === 0)).toBe(true);
+      const { rows } = await router.sql.forKey("x").query<{ service: string }>("select service from boxoffice_migrations order by service");
+      expect(rows).toEqual([{ service: "example" }, { service: "other" }]);
       await router.close();
     } finally {
       await disposeEmbeddedDatabase(`pglite://${dir}`);
