@@ -26,6 +26,8 @@ export default tseslint.config(
             { sourceTag: "type:lib", onlyDependOnLibsWithTags: ["type:lib"] },
             // The single-process host may import each service's public build function.
             { sourceTag: "type:host", onlyDependOnLibsWithTags: ["type:lib", "type:service"] },
+            // Load harnesses drive the whole platform from outside.
+            { sourceTag: "type:tool", onlyDependOnLibsWithTags: ["type:lib", "type:service", "type:host"] },
           ],
         },
       ],

@@ -7,6 +7,7 @@ export default defineConfig({
     projects: [
       "libs/*/vitest.config.ts",
       "services/*/vitest.config.ts",
+      "load-tests/vitest.config.ts",
       { test: { name: "workspace", include: ["tools/test/**/*.test.ts"] } },
     ],
     testTimeout: 60_000,

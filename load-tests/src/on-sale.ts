@@ -1,0 +1,214 @@
+// The on-sale spike, driven from Node: an organiser puts an event on sale, then many buyers arrive
+// at once and each signs up, signs in, holds seats and pays. It records what every buyer got and
+// checks the invariants a spike must not break (never oversell, never a 500, shed load with 503 +
+// Retry-After). The same scenario exists for k6 in load-tests/k6/on-sale-spike.ts.
+import { randomUUID } from "node:crypto";
+
+export interface OnSaleOptions {
+  /** Base URL of a gateway (or load balancer); only loopback addresses are accepted. */
+  baseUrl: string;
+  buyers: number;
+  /** Buyers holding and paying at once during the spike. */
+  concurrency: number;
+  /** Accounts created at once before the sale opens (bounded by the password KDF). Default 4. */
+  signUpConcurrency?: number;
+  /** Seats the organiser puts on sale (one section). */
+  seats: number;
+  /** Seats each buyer asks for. */
+  quantity?: number;
+  /** Hard stop for the whole run. */
+  maxDurationMs?: number;
+  organizer?: { email: string; password: string };
+}
+
+export type BuyerOutcome = "bought" | "sold_out" | "busy" | "limit" | "declined" | "error";
+
+export interface OnSaleReport {
+  eventId: string;
+  capacity: number;
+  outcomes: Record<BuyerOutcome, number>;
+  ticketsSold: number;
+  seatsAvailableAfter: number;
+  serverErrors: number;
+  busyWithoutRetryAfter: number;
+  durationMs: number;
+  purchasesPerSecond: number;
+  latencyMs: { p50: number; p99: number };
+  errors: string[];
+}
+
+const DEFAULT_ORGANIZER = { email: "organizer@boxoffice.test", password: "organizer-password" };
+
+function assertLoopback(baseUrl: string): void {
+  const host = new URL(baseUrl).hostname;
+  if (!["127.0.0.1", "localhost", "[::1]", "::1"].includes(host)) {
+    throw new Error(`load is only sent to this machine; refusing ${host}`);
+  }
+}
+
+/** A tiny cookie-keeping HTTP client: one per simulated browser. */
+class Client {
+  private cookies = new Map<string, string>();
+  readonly baseUrl: string;
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl;
+  }
+  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: unknown; headers: Headers }> {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(cookie ? { cookie } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const eq = pair.indexOf("=");
+      this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+    const text = await response.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: response.status, json, headers: response.headers };
+  }
+}
+
+function percentile(values: number[], p: number): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+function errorCode(json: unknown): string | undefined {
+  return (json as { error?: { code?: string } } | null)?.error?.code;
+}
+
+export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
+  assertLoopback(options.baseUrl);
+  const quantity = options.quantity ?? 2;
+  const deadline = Date.now() + (options.maxDurationMs ?? 120_000);
+  const organizer = new Client(options.baseUrl);
+  const login = await organizer.request("POST", "/api/session", options.organizer ?? DEFAULT_ORGANIZER);
+  if (login.status !== 200) throw new Error(`organiser sign-in failed: ${login.status} ${JSON.stringify(login.json)}`);
+  const created = await organizer.request("POST", "/api/events", {
+    title: `On-sale spike ${new Date().toISOString()}`,
+    venue: "Load Hall",
+    startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    sections: [{ name: "Floor", rows: Math.ceil(options.seats / 10), seatsPerRow: 10, priceCents: 2500 }],
+  });
+  if (created.status !== 201) throw new Error(`event creation failed: ${created.status} ${JSON.stringify(created.json)}`);
+  const eventId = (created.json as { event: { id: string } }).event.id;
+  const capacity = Math.ceil(options.seats / 10) * 10;
+  // Inventory creates the seats from the firehose, a moment after the event exists.
+  for (;;) {
+    const page = await organizer.request("GET", `/api/events/${eventId}`);
+    const sections = (page.json as { event?: { sections: Array<{ available: number }> } }).event?.sections ?? [];
+    if (sections.reduce((sum, x) => sum + x.available, 0) === capacity) break;
+    if (Date.now() > deadline) throw new Error(`the event's ${capacity} seats never became available`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const outcomes: Record<BuyerOutcome, number> = { bought: 0, sold_out: 0, busy: 0, limit: 0, declined: 0, error: 0 };
+  const errors: string[] = [];
+  const latencies: number[] = [];
+  let ticketsSold = 0;
+  let serverErrors = 0;
+  let busyWithoutRetryAfter = 0;
+
+  const noteStatus = (status: number, headers: Headers) => {
+    // 503 (shed) and 504 (deadline) are answers under overload; any other 5xx is a defect.
+    if (status >= 500 && status !== 503 && status !== 504) serverErrors++;
+    if (status === 503 && !headers.get("retry-after")) busyWithoutRetryAfter++;
+  };
+
+  // Accounts exist before the sale opens (people sign up days ahead); signing up is bounded by
+  // the password KDF, so it runs at a modest concurrency and is not part of the measured spike.
+  async function signedInBuyer(n: number): Promise<Client | "busy"> {
+    const client = new Client(options.baseUrl);
+    const email = `buyer-${n}-${randomUUID().slice(0, 8)}@load.test`;
+    let r = await client.request("POST", "/api/users", { email, password: "load-test-password", displayName: `Buyer ${n}` });
+    noteStatus(r.status, r.headers);
+    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status !== 201) throw new Error(`sign-up ${r.status} ${JSON.stringify(r.json)}`);
+    r = await client.request("POST", "/api/session", { email, password: "load-test-password" });
+    noteStatus(r.status, r.headers);
+    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status !== 200) throw new Error(`sign-in ${r.status} ${JSON.stringify(r.json)}`);
+    return client;
+  }
+
+  async function buy(client: Client): Promise<BuyerOutcome> {
+    const started = Date.now();
+    let r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
+    noteStatus(r.status, r.headers);
+    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
+    if (r.status === 409 && errorCode(r.json) === "LIMIT_EXCEEDED") return "limit";
+    if (r.status !== 201) throw new Error(`hold ${r.status} ${JSON.stringify(r.json)}`);
+    const holdId = (r.json as { hold: { id: string } }).hold.id;
+    r = await client.request(
+      "POST",
+      "/api/orders",
+      { holdId, payment: { cardNumber: "4242424242424242", expMonth: 12, expYear: 2035, cvc: "123" } },
+      { "idempotency-key": randomUUID() },
+    );
+    noteStatus(r.status, r.headers);
+    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status === 402) return "declined";
+    if (r.status !== 201) throw new Error(`order ${r.status} ${JSON.stringify(r.json)}`);
+    latencies.push(Date.now() - started);
+    ticketsSold += (r.json as { order: { tickets: unknown[] } }).order.tickets.length;
+    return "bought";
+  }
+
+  async function inPool<T>(count: number, concurrency: number, work: (n: number) => Promise<T>): Promise<void> {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, count) }, async () => {
+        while (next < count && Date.now() < deadline) await work(next++);
+      }),
+    );
+  }
+
+  const clients: Client[] = [];
+  await inPool(options.buyers, options.signUpConcurrency ?? 4, async (n) => {
+    try {
+      const client = await signedInBuyer(n);
+      if (client === "busy") outcomes.busy++;
+      else clients.push(client);
+    } catch (error) {
+      outcomes.error++;
+      if (errors.length < 10) errors.push((error as Error).message);
+    }
+  });
+
+  const started = Date.now();
+  await inPool(clients.length, options.concurrency, async (n) => {
+    try {
+      outcomes[await buy(clients[n])]++;
+    } catch (error) {
+      outcomes.error++;
+      if (errors.length < 10) errors.push((error as Error).message);
+    }
+  });
+  const durationMs = Date.now() - started;
+  const page = await organizer.request("GET", `/api/events/${eventId}`);
+  const seatsAvailableAfter = (page.json as { event: { sections: Array<{ available: number }> } }).event.sections.reduce((s, x) => s + x.available, 0);
+  return {
+    eventId,
+    capacity,
+    outcomes,
+    ticketsSold,
+    seatsAvailableAfter,
+    serverErrors,
+    busyWithoutRetryAfter,
+    durationMs,
+    purchasesPerSecond: outcomes.bought / (durationMs / 1000),
+    latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
+    errors,
+  };
+}
