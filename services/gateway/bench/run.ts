@@ -9,7 +9,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { percentile, writeBenchmarkSection } from "@boxoffice/testkit";
+import { createServer } from "node:net";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { percentile, postgresUrl, redisUrl, requirePostgres, requireRedis, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
 
 const require = createRequire(import.meta.url);
 interface AutocannonResult {
@@ -26,9 +29,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const PURCHASE_S = Number(process.env.BENCH_PURCHASE_S ?? 15);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 8);
 
-function startChild(script: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; startupMs: number }> {
+function startChild(script: string, env: Record<string, string>, ready: RegExp, args: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray; startupMs: number }> {
   const started = Date.now();
-  const child = spawn(process.execPath, [script], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     let output = "";
     const onData = (data: Buffer) => {
@@ -42,10 +45,10 @@ function startChild(script: string, env: Record<string, string>, ready: RegExp):
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
+  child.kill(signal);
   await exited;
 }
 
@@ -57,7 +60,7 @@ async function load(url: string, title: string): Promise<AutocannonResult> {
 }
 
 function startPlatform(dataDir: string, extra: Record<string, string> = {}) {
-  return startChild(join(root, "services/platform/src/main.ts"), { PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "error", ...extra }, /running at (http:\/\/\S+)/);
+  return startChild(join(root, "services/platform/src/main.ts"), { PORT: "0", DATA_DIR: dataDir, LOG_LEVEL: "error", ...extra }, /running at (http:\/\/\S+)\s+\(serving after ([\d.]+) s, demo data after ([\d.]+) s\)/);
 }
 
 async function json<T>(response: Response): Promise<T> {
@@ -115,6 +118,57 @@ async function purchaseFlows(base: string, eventId: string): Promise<{ purchases
   return { purchases, seconds: (Date.now() - started) / 1000, flowMs, failures };
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/**
+ * The same purchase flow on `npm run start:distributed` (Redis bus and firehose, Postgres shards,
+ * one process per service and one gateway: this machine has two cores). Leaves nothing behind:
+ * its databases are dropped and its Redis keys deleted.
+ */
+async function distributedPurchases(): Promise<{ result: Awaited<ReturnType<typeof purchaseFlows>>; startupMs: number } | string> {
+  const [redis, postgres] = await Promise.all([requireRedis(), requirePostgres()]);
+  if (!redis.available || !postgres.available) return `skipped: ${redis.reason || postgres.reason}`;
+  const prefix = uniqueName("gwbench");
+  const port = await freePort();
+  const started = await startChild(
+    join(root, "services/platform/src/distributed.ts"),
+    { PORT: String(port), LOG_LEVEL: "error", REDIS_URL: redisUrl(), POSTGRES_URL: postgresUrl() },
+    /browse\s+(http:\/\/\S+)/,
+    ["--prefix", prefix, "--db-prefix", prefix, "--instances", "1", "--gateways", "1"],
+  );
+  try {
+    const base = started.match[1];
+    const events = await findEvents(base);
+    const hot = events.reduce((a, b) => (b.available > a.available ? b : a));
+    return { result: await purchaseFlows(base, hot.id), startupMs: started.startupMs };
+  } finally {
+    await stopChild(started.child, "SIGINT");
+    const admin = new pg.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+    const { rows } = await admin.query<{ datname: string }>("select datname from pg_database where datname like $1", [`${prefix}%`]);
+    for (const { datname } of rows) await admin.query(`drop database if exists "${datname}" with (force)`);
+    await admin.end();
+    const client = new Redis(redisUrl());
+    let cursor = "0";
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length > 0) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    client.disconnect();
+    rmSync(join(root, ".data", "distributed", prefix), { recursive: true, force: true });
+  }
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), "boxoffice-bench-"));
 const rows: string[] = [];
 try {
@@ -140,6 +194,8 @@ try {
   const uncachedRun = await load(`${uncachedBase}/api/events/${small.id}`, "gateway, uncached event page");
   await stopChild(uncached.child);
 
+  const distributed = await distributedPurchases();
+
   const ratio = cachedRun.requests.average / bare.requests.average;
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
   rows.push(
@@ -156,14 +212,18 @@ try {
     `| completed purchases/s (${BUYERS} concurrent buyers, ${PURCHASE_S} s, hot 20,000-seat event) | ${(purchase.purchases / purchase.seconds).toFixed(1)} |`,
     `| flow latency p50 / p99 | ${Math.round(percentile(purchase.flowMs, 50))} ms / ${Math.round(percentile(purchase.flowMs, 99))} ms |`,
     `| failed flows | ${Object.entries(purchase.failures).map(([code, n]) => `${code} ${n}`).join(", ") || "0"} |`,
-    `| \`npm start\` to serving (fresh data dir, demo data included) | ${(cached.startupMs / 1000).toFixed(1)} s |`,
-    `| restart on the same data | ${(uncached.startupMs / 1000).toFixed(1)} s |`,
+    typeof distributed === "string"
+      ? `| same flow, distributed (Redis + Postgres) | ${distributed} |`
+      : `| same flow, distributed: Redis bus + firehose, 2 Postgres shards per service, 1 process per service, 1 gateway | ${(distributed.result.purchases / distributed.result.seconds).toFixed(1)} purchases/s, p50 ${Math.round(percentile(distributed.result.flowMs, 50))} ms, p99 ${Math.round(percentile(distributed.result.flowMs, 99))} ms, failed ${Object.values(distributed.result.failures).reduce((a, b) => a + b, 0)} |`,
+    `| \`npm start\`, fresh data dir: serving / demo data in place (inside the process) | ${cached.match[2]} s / ${cached.match[3]} s |`,
+    `| \`npm start\`, restart on the same data: serving / demo data checked | ${uncached.match[2]} s / ${uncached.match[3]} s |`,
+    `| process spawn to banner, fresh / restart (includes Node start-up) | ${(cached.startupMs / 1000).toFixed(1)} s / ${(uncached.startupMs / 1000).toFixed(1)} s |`,
   );
   const notes = [
     "",
     `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per row; servers and load generator share the machine's cores.`,
     "Sign-in is a deliberately slow scrypt check (users service), so it dominates the purchase flow.",
-    "Redis + Postgres (distributed) figures for the purchase flow are not in this run: see the report of the run that wrote this section.",
+    "The distributed row runs `npm run start:distributed` (its own databases and key prefix, removed afterwards).",
   ];
   console.log([...rows, ...notes].join("\n"));
   writeBenchmarkSection("gateway", "Gateway: cached pages, uncached pages, purchases", "npm run bench -w @boxoffice/gateway", [...rows, ...notes].join("\n"));

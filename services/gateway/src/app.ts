@@ -1,7 +1,6 @@
 // Builds the gateway: a fastify app with sessions, CSRF and error mapping, the HTTP API of
 // shared/reference/http-api.md, live sockets, health, metrics and /docs. It never listens by
 // itself until start() is called; tests use app.inject().
-import { randomUUID } from "node:crypto";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
@@ -69,7 +68,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
-    genReqId: (request) => (request.headers["x-request-id"] as string | undefined)?.slice(0, 100) ?? randomUUID(),
+    // A load balancer's request id is kept; otherwise fastify's cheap counter.
+    requestIdHeader: "x-request-id",
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.setValidatorCompiler(validatorCompiler);

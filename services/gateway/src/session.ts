@@ -41,12 +41,15 @@ export function requireSession(request: FastifyRequest): SessionState {
   return { user, token, tokenExpiresAt };
 }
 
-export function startSession(request: FastifyRequest, state: SessionState): void {
+export function startSession(request: FastifyRequest, state: SessionState, sessionTtlSeconds: number): void {
   // A new session on sign-in: nothing from before carries over (session fixation).
   request.session.regenerate();
   request.session.set("user", state.user);
   request.session.set("token", state.token);
   request.session.set("tokenExpiresAt", state.tokenExpiresAt);
+  // The session is worth nothing once the identity token expires: let the browser drop it then.
+  const tokenSeconds = Math.floor((state.tokenExpiresAt - Date.now()) / 1000);
+  if (tokenSeconds > 0 && tokenSeconds < sessionTtlSeconds) request.session.options({ maxAge: tokenSeconds });
 }
 
 /** Margin before the token's expiry at which the session counts as over (a call must not carry a dead token). */

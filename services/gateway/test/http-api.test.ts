@@ -48,6 +48,9 @@ describe("accounts and sessions", () => {
     const cookie = response.cookies.find((c) => c.name === "boxoffice_session");
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
     expect(cookie?.secure).toBeFalsy();
+    // The fake token lives an hour, less than the session TTL: the cookie goes with the token.
+    expect(cookie?.maxAge).toBeGreaterThan(3500);
+    expect(cookie?.maxAge).toBeLessThanOrEqual(3600);
     expect(decodeURIComponent(cookie?.value ?? "")).not.toContain("token-");
     const me = await t.gateway.app.inject({ method: "GET", url: "/api/me", headers: { cookie: sessionCookie(response) } });
     expect(me.statusCode).toBe(200);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join, resolve } from "node:path";
 import { createInMemoryChannelLayer, createInMemoryFirehose } from "@boxoffice/bus";
 import { buildEventsService, eventsConfigSchema } from "@boxoffice/events";
-import { buildGateway, gatewayConfigSchema, type Gateway } from "@boxoffice/gateway";
+import { buildGateway, ensureWebUiBuilt, gatewayConfigSchema, type Gateway } from "@boxoffice/gateway";
 import { buildInventoryService, inventoryConfigSchema } from "@boxoffice/inventory";
 import { buildPaymentsService, paymentsConfigSchema } from "@boxoffice/payments";
 import { createLogger, parseConfig, type Logger } from "@boxoffice/runtime";
@@ -18,8 +18,10 @@ import { seedDemoData, type DemoEvent } from "./demo-data.ts";
 export interface EmbeddedPlatform {
   readonly url: string;
   readonly gateway: Gateway;
-  /** Milliseconds from the call to serving. */
+  /** Milliseconds from the call to serving HTTP. */
   readonly startupMs: number;
+  /** Milliseconds from the call to the demo data being in place. */
+  readonly readyMs: number;
   /** Demo event titles created by this start (empty when they existed). */
   readonly seeded: string[];
   stop(): Promise<void>;
@@ -98,21 +100,27 @@ export async function startEmbeddedPlatform(
   let gateway: Gateway;
   let seeded: string[] = [];
   try {
-    // Started together: migrations and database opening overlap where PGlite lets them.
+    // Started together: migrations and database opening overlap where PGlite lets them, and the
+    // web UI builds (when its sources changed) meanwhile.
+    const webUi = ensureWebUiBuilt(logger);
+    webUi.catch(() => {}); // awaited below; a failure there is reported once, not as unhandled.
     await Promise.all(services.map(async ([name, service]) => {
       const t = Date.now();
       await service.start();
       running.push(service);
       logger.info({ service: name, ms: Date.now() - t }, "service started");
     }));
+    await webUi;
     gateway = await buildGateway(parseConfig("gateway", gatewayConfigSchema, serviceEnv("gateway")), { layer, firehose, logger: logger.child({ service: "gateway" }) });
-    if (config.SEED_DEMO) seeded = await seedDemoData(layer, options.demoEvents);
     const url = await gateway.start();
     running.push(gateway);
+    const startupMs = Date.now() - started;
+    if (config.SEED_DEMO) seeded = await seedDemoData(layer, options.demoEvents);
     return {
       url,
       gateway,
-      startupMs: Date.now() - started,
+      startupMs,
+      readyMs: Date.now() - started,
       seeded,
       stop: stopAll,
     };

@@ -10,7 +10,7 @@ const shown = platform.url.replace("127.0.0.1", "localhost");
 console.log(
   [
     "",
-    `boxoffice is running at ${shown}  (ready in ${(platform.startupMs / 1000).toFixed(1)} s)`,
+    `boxoffice is running at ${shown}  (serving after ${(platform.startupMs / 1000).toFixed(1)} s, demo data after ${(platform.readyMs / 1000).toFixed(1)} s)`,
     `  data:        ${config.DATA_DIR}${config.FRESH ? " (fresh)" : ""}`,
     `  organiser:   ${DEMO_ORGANIZER.email} / ${DEMO_ORGANIZER.password}`,
     `  buyer:       ${DEMO_BUYER.email} / ${DEMO_BUYER.password}`,

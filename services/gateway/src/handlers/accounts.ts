@@ -39,7 +39,7 @@ export function registerAccountRoutes(parent: FastifyInstance, context: GatewayC
     try {
       const signedIn = await backend.signIn({ email, password: request.body.password, clientAddress: request.ip });
       signInLimiter.reset(limiterKey);
-      startSession(request, signedIn);
+      startSession(request, signedIn, context.config.SESSION_TTL_SECONDS);
       return { user: signedIn.user };
     } catch (error) {
       if ((error as { code?: unknown }).code === "INVALID_CREDENTIALS") signInLimiter.recordFailure(limiterKey);
