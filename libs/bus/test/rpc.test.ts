@@ -1,8 +1,9 @@
-import { uniqueName, waitFor } from "@boxoffice/testkit";
+import { requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
   createInMemoryChannelLayer,
+  createRedisChannelLayer,
   createRpcClient,
   createRpcServer,
   defineMethod,
@@ -25,6 +26,8 @@ interface Target {
   layers(count: number, options?: ChannelLayerOptions): ChannelLayer[];
 }
 
+const redis = await requireRedis();
+
 const targets: Target[] = [
   {
     name: "in-memory layer",
@@ -32,6 +35,13 @@ const targets: Target[] = [
     layers(count, options) {
       const layer = createInMemoryChannelLayer(options);
       return Array.from({ length: count }, () => layer);
+    },
+  },
+  {
+    name: "Redis layer",
+    available: redis.available,
+    layers(count, options) {
+      return Array.from({ length: count }, () => createRedisChannelLayer({ ...options, hosts: [redis.url] }));
     },
   },
 ];

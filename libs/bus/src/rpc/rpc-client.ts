@@ -1,5 +1,6 @@
 // The calling side: requests go to "<service>.rpc"; replies come back on one process-local "!"
-// channel per client, read by a single loop that hands each reply to its call by request id.
+// channel per client, read by one receive loop (a few receives deep) that hands each reply to its
+// call by request id.
 import { randomBytes } from "node:crypto";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
@@ -44,6 +45,11 @@ interface PendingCall {
 }
 
 const MAX_CAPACITY_BACKOFF_MS = 500;
+/**
+ * Receives kept waiting on the reply channel. One would cap a busy client at one reply per bus
+ * round trip; several let the layer hand over a batch of replies per round trip.
+ */
+const REPLY_RECEIVERS = 8;
 const MAX_LOOP_BACKOFF_MS = 2000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -98,7 +104,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   function ensureReplyChannel(): Promise<string> {
     replyChannel ??= layer.newChannel("rpc").then(
       (channel) => {
-        loopDone = replyLoop(channel);
+        loopDone = Promise.all(Array.from({ length: REPLY_RECEIVERS }, () => replyLoop(channel))).then(() => undefined);
         return channel;
       },
       (error: unknown) => {
