@@ -60,6 +60,19 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
     return true;
   };
 
+  // Channels nobody reads again would otherwise keep their expired messages forever.
+  let sendsSinceSweep = 0;
+  const sweep = () => {
+    if (++sendsSinceSweep < 1000) return;
+    sendsSinceSweep = 0;
+    const now = Date.now();
+    for (const [key, queue] of queues) purgeExpired(key, queue, now);
+    for (const [group, members] of groups) {
+      for (const [channel, expiresAt] of members) if (expiresAt <= now) members.delete(channel);
+      if (members.size === 0) groups.delete(group);
+    }
+  };
+
   const takeQueued = (channel: string): Message | undefined => {
     const nonLocal = nonLocalPart(channel);
     const key = nonLocal ?? channel;
@@ -89,6 +102,7 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
       assertChannelName(channel);
       ensureOpen();
       const data = codec.encode(message);
+      sweep();
       const nonLocal = nonLocalPart(channel);
       const capacity = opts.capacityOf(nonLocal ?? channel);
       if (!deliver(nonLocal ?? channel, [channel], nonLocal !== undefined, data, capacity)) {

@@ -137,7 +137,25 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     return undefined;
   };
 
+  // Buffers of channels nobody receives on again (a closed socket's `!` channel) are swept of
+  // expired frames now and then, so they cannot grow without bound.
+  let keptSinceSweep = 0;
+  const sweep = () => {
+    if (++keptSinceSweep < 1000) return;
+    keptSinceSweep = 0;
+    const now = Date.now();
+    for (const state of states.values()) {
+      for (const [channel, list] of state.buffered) {
+        const alive = list.filter((f) => f.expiresAt > now);
+        stats.expiredDropped += list.length - alive.length;
+        if (alive.length) state.buffered.set(channel, alive);
+        else state.buffered.delete(channel);
+      }
+    }
+  };
+
   const keep = (state: KeyState, channel: string, frame: Frame) => {
+    sweep();
     let list = state.buffered.get(channel);
     if (!list) state.buffered.set(channel, (list = []));
     if (list.length >= state.capacity) {
