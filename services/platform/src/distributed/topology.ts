@@ -1,0 +1,280 @@
+// The distributed composition root on one machine: every service and gateway as its own OS
+// process (the same src/main.ts entry points the images run), against the real Redis and Postgres,
+// with a load balancer in front of the gateways. Only the environment of each process differs
+// from the embedded mode.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { createChannelLayer, createRpcClient, type ChannelLayer } from "@boxoffice/bus";
+import { LOGICAL_SHARD_COUNT, parseShardMap } from "@boxoffice/sharding";
+import { dropDatabases, ensureDatabases, databaseUrl } from "./databases.ts";
+import { HEALTH_METHODS, type BusService } from "./healthcheck.ts";
+import { startLoadBalancer, type LoadBalancer } from "./load-balancer.ts";
+
+const SERVICES_DIR = join(import.meta.dirname, "..", "..", "..");
+export const BUS_SERVICES = Object.keys(HEALTH_METHODS) as BusService[];
+
+export interface DistributedOptions {
+  /** Redis for the bus and the firehose, e.g. redis://127.0.0.1:6379/0. */
+  redisUrl: string;
+  /** A Postgres maintenance database URL; the shard databases are created next to it. */
+  postgresUrl: string;
+  /** Key prefix in Redis: two platforms with different prefixes never share a queue. */
+  busPrefix: string;
+  /** Shard databases are named <databasePrefix>_<service>_<n>. */
+  databasePrefix: string;
+  /** Instances of each bus service. */
+  instances: number;
+  gateways: number;
+  /** Physical shards (databases) per service. */
+  shardsPerService: number;
+  /** Where the load balancer listens (0: any free port). */
+  port: number;
+  host: string;
+  logLevel: string;
+  /** Extra environment for every process (e.g. HOLD_TTL_SECONDS, SERVE_WEB). */
+  env?: Record<string, string>;
+  /** Every line a process prints, with its name; default: printed with a name prefix. */
+  onOutput?: (name: string, line: string) => void;
+  /** Where the shard map files go (one per service; `npm run shards -- … --map <file>` uses them). */
+  stateDir: string;
+  /** Drop the shard databases after stop (tests). */
+  dropDatabasesOnStop?: boolean;
+  startTimeoutMs?: number;
+  /** Time each process gets to drain after SIGTERM before it is killed. */
+  drainTimeoutMs?: number;
+}
+
+export const DEFAULT_DISTRIBUTED_OPTIONS = {
+  redisUrl: "redis://127.0.0.1:6379/0",
+  postgresUrl: "postgres://postgres@127.0.0.1:5432/postgres",
+  busPrefix: "boxoffice",
+  databasePrefix: "boxoffice",
+  instances: 2,
+  gateways: 2,
+  shardsPerService: 2,
+  port: 3000,
+  host: "127.0.0.1",
+  logLevel: "info",
+  stateDir: ".data/distributed",
+  startTimeoutMs: 90_000,
+  drainTimeoutMs: 20_000,
+} satisfies Partial<DistributedOptions>;
+
+export interface PlatformProcess {
+  /** e.g. "inventory#1", "gateway#0". */
+  readonly name: string;
+  readonly service: BusService | "gateway";
+  readonly index: number;
+  readonly child: ChildProcess;
+  /** Gateways: their own address (behind the load balancer). */
+  readonly url?: string;
+  /** Resolves with the exit code (null when killed by a signal) once the process is gone. */
+  readonly exited: Promise<number | null>;
+  readonly exitSignal: () => NodeJS.Signals | null;
+}
+
+export interface StopResult {
+  clean: boolean;
+  /** How each process that was still running ended (code, or the signal that ended it). */
+  exits: Array<{ name: string; code: number | null; signal: NodeJS.Signals | null; killed: boolean }>;
+}
+
+export interface DistributedPlatform {
+  /** The load balancer's address: where to browse. */
+  readonly url: string;
+  readonly processes: readonly PlatformProcess[];
+  readonly loadBalancer: LoadBalancer;
+  readonly databases: readonly string[];
+  /** The shard map file of each service. */
+  readonly shardMapFiles: Readonly<Record<BusService, string>>;
+  /** A channel layer on the platform's bus (for health calls and test clients). */
+  readonly layer: ChannelLayer;
+  /** Stops the load balancer, then drains the gateways, then the services. clean: every process exited 0 by itself. */
+  stop(): Promise<StopResult>;
+}
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Even ranges of the logical shards over the service's databases, shards named <service>-<n>. */
+export function shardMapFor(service: string, urls: string[]): string {
+  const size = Math.ceil(LOGICAL_SHARD_COUNT / urls.length);
+  const map = {
+    version: 1,
+    shards: urls.map((primary, n) => ({
+      name: `${service}-${n}`,
+      primary,
+      logicalShards: [[n * size, Math.min(LOGICAL_SHARD_COUNT, (n + 1) * size) - 1]],
+    })),
+  };
+  parseShardMap(map);
+  return JSON.stringify(map, null, 2);
+}
+
+const LEVELS: Record<number, string> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+
+/** A pino JSON line as "level message (error)"; other lines as they are. */
+function formatLine(line: string): string {
+  if (!line.startsWith("{")) return line;
+  try {
+    const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+    const level = LEVELS[entry.level ?? 30] ?? "info";
+    return `${level.padEnd(5)} ${entry.msg ?? ""}${entry.err?.message ? ` (${entry.err.message})` : ""}`;
+  } catch {
+    return line;
+  }
+}
+
+function defaultOutput(name: string, line: string): void {
+  process.stdout.write(`${name.padEnd(12)} | ${formatLine(line)}\n`);
+}
+
+async function waitUntil(what: string, deadline: number, check: () => Promise<boolean>, failed: () => string | undefined): Promise<void> {
+  for (;;) {
+    const failure = failed();
+    if (failure) throw new Error(`${what}: ${failure}`);
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+export async function startDistributedPlatform(input: Partial<DistributedOptions> = {}): Promise<DistributedPlatform> {
+  const options = { ...DEFAULT_DISTRIBUTED_OPTIONS, ...input };
+  const onOutput = options.onOutput ?? defaultOutput;
+  const deadline = Date.now() + options.startTimeoutMs;
+  const processes: PlatformProcess[] = [];
+  const recentLines = new Map<string, string[]>();
+
+  const databases = BUS_SERVICES.flatMap((service) => Array.from({ length: options.shardsPerService }, (_, n) => `${options.databasePrefix}_${service}_${n}`));
+  await ensureDatabases(options.postgresUrl, databases);
+
+  const layer = createChannelLayer(options.redisUrl, { prefix: options.busPrefix });
+  const rpc = createRpcClient({ layer, service: "platform", defaultDeadlineMs: 2000 });
+  let loadBalancer: LoadBalancer | undefined;
+
+  const common: Record<string, string> = {
+    BUS_URL: options.redisUrl,
+    FIREHOSE_URL: options.redisUrl,
+    BUS_PREFIX: options.busPrefix,
+    LOG_LEVEL: options.logLevel,
+    ...options.env,
+  };
+
+  function launch(service: BusService | "gateway", index: number, env: Record<string, string>, url?: string): PlatformProcess {
+    const name = `${service}#${index}`;
+    const child = spawn(process.execPath, [join(SERVICES_DIR, service, "src", "main.ts")], {
+      env: { ...process.env, ...common, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const lines: string[] = [];
+    recentLines.set(name, lines);
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream! }).on("line", (line) => {
+        lines.push(line);
+        if (lines.length > 20) lines.shift();
+        onOutput(name, line);
+      });
+    }
+    let signal: NodeJS.Signals | null = null;
+    const exited = new Promise<number | null>((resolve) => {
+      child.once("exit", (code, sig) => {
+        signal = sig;
+        resolve(code);
+      });
+    });
+    const handle: PlatformProcess = { name, service, index, child, url, exited, exitSignal: () => signal };
+    processes.push(handle);
+    return handle;
+  }
+
+  /** A process that died during start-up, with its last lines. */
+  const deadProcess = () => {
+    const dead = processes.find((p) => p.child.exitCode !== null || p.child.signalCode !== null);
+    return dead ? `${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}):\n${(recentLines.get(dead.name) ?? []).join("\n")}` : undefined;
+  };
+
+  let stopped: Promise<StopResult> | undefined;
+  const stop = (): Promise<StopResult> => (stopped ??= stopAll());
+  const stopAll = async (): Promise<StopResult> => {
+    await loadBalancer?.close().catch(() => {});
+    const exits: StopResult["exits"] = [];
+    const drain = async (group: PlatformProcess[]) => {
+      await Promise.all(group.map(async (p) => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+        p.child.kill("SIGTERM");
+        let killed = false;
+        const timer = setTimeout(() => {
+          killed = true;
+          p.child.kill("SIGKILL");
+        }, options.drainTimeoutMs);
+        const code = await p.exited;
+        clearTimeout(timer);
+        exits.push({ name: p.name, code, signal: p.exitSignal(), killed });
+      }));
+    };
+    // Gateways first, so no new work reaches the services while they drain.
+    await drain(processes.filter((p) => p.service === "gateway"));
+    await drain(processes.filter((p) => p.service !== "gateway"));
+    rpc.close();
+    await layer.close();
+    if (options.dropDatabasesOnStop) await dropDatabases(options.postgresUrl, databases);
+    return { clean: exits.every((e) => e.code === 0), exits };
+  };
+
+  const stateDir = resolve(options.stateDir, options.databasePrefix);
+  mkdirSync(stateDir, { recursive: true });
+  const shardMapFiles = {} as Record<BusService, string>;
+
+  try {
+    for (const service of BUS_SERVICES) {
+      const urls = Array.from({ length: options.shardsPerService }, (_, n) => databaseUrl(options.postgresUrl, `${options.databasePrefix}_${service}_${n}`));
+      shardMapFiles[service] = join(stateDir, `${service}.json`);
+      writeFileSync(shardMapFiles[service], `${shardMapFor(service, urls)}\n`);
+      for (let index = 0; index < options.instances; index++) {
+        launch(service, index, {
+          SHARD_MAP_FILE: shardMapFiles[service],
+          NODE_ID: String(index),
+          MIGRATE_ON_START: "true",
+          // One instance creates the demo organiser; the others would only race it.
+          ...(service === "users" ? { SEED_DEMO: index === 0 ? "true" : "false" } : {}),
+        });
+      }
+    }
+    for (const service of BUS_SERVICES) {
+      await waitUntil(`${service} to answer ${service}.health.v1`, deadline, async () => (await rpc.call(HEALTH_METHODS[service], {})).ok, deadProcess);
+    }
+
+    const sessionKeys = options.env?.SESSION_KEYS ?? process.env.SESSION_KEYS ?? randomBytes(32).toString("hex");
+    const gateways: PlatformProcess[] = [];
+    for (let index = 0; index < options.gateways; index++) {
+      const port = await freePort(options.host);
+      const url = `http://${options.host}:${port}`;
+      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "true" }, url));
+    }
+    for (const gateway of gateways) {
+      await waitUntil(`${gateway.name} to answer GET /healthz`, deadline, async () => (await fetch(`${gateway.url}/healthz`)).ok, deadProcess);
+    }
+
+    loadBalancer = await startLoadBalancer({ targets: gateways.map((g) => g.url!), port: options.port, host: options.host });
+    const url = loadBalancer.url;
+    await waitUntil("the platform to answer GET /readyz through the load balancer", deadline, async () => (await fetch(`${url}/readyz`)).ok, deadProcess);
+
+    return { url, processes, loadBalancer, databases, shardMapFiles, layer, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
