@@ -1,6 +1,7 @@
 // Firehose benchmark: publish throughput and end-to-end delivery latency (publish → consumer-group
 // handler) on the real Redis, with the in-memory firehose beside it for reference.
-// Run: npm run bench -w @boxoffice/bus  (or: npx node libs/bus/bench/firehose.bench.ts)
+// Run: npm run bench -w @boxoffice/bus -- firehose  (or: npx node libs/bus/bench/firehose.bench.ts)
+import { loadavg } from "node:os";
 import { percentile, redisUrl, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
 import { Redis } from "ioredis";
 import { createInMemoryFirehose, createRedisFirehose, type Firehose } from "../src/index.ts";
@@ -66,6 +67,7 @@ async function measure(name: string, firehose: Firehose): Promise<Figures> {
   return figures;
 }
 
+const loadAtStart = loadavg()[0];
 const url = redisUrl();
 const prefix = uniqueName("bench_firehose");
 const results: Figures[] = [];
@@ -88,8 +90,10 @@ const ms = (value: number) => value.toFixed(2);
 writeBenchmarkSection(
   "bus-firehose",
   "bus: firehose publish throughput and delivery latency",
-  "npm run bench -w @boxoffice/bus",
+  "npm run bench -w @boxoffice/bus -- firehose",
   [
+    `One-minute load average when the run started: ${loadAtStart.toFixed(1)} (other work shares these cores; figures move with it).`,
+    "",
     `Loaded: ${n(LOADED_EVENTS)} events published by ${PUBLISHERS} concurrent publishers while one consumer-group consumer (batch 128) handles and acknowledges them; latency is publish call → handler start. Paced: ${n(PACED_EVENTS)} events published one at a time. Publisher and consumer in one process, Redis 127.0.0.1.`,
     "",
     "| backend | publish (events/s) | delivered + acked (events/s) | loaded latency p50 / p99 (ms) | paced latency p50 / p99 (ms) |",

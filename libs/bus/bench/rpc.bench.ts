@@ -1,8 +1,9 @@
 // RPC benchmark on the real Redis: this RPC against Moleculer (Redis transporter) and a bare
 // ioredis LPUSH/BLPOP request/reply (the floor), each with its server in a second process.
-// Run: npm run bench -w @boxoffice/bus  (or: npx node libs/bus/bench/rpc.bench.ts)
+// Run: npm run bench -w @boxoffice/bus -- rpc.bench  (or: npx node libs/bus/bench/rpc.bench.ts)
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
+import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { percentile, redisUrl, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
 import { Redis } from "ioredis";
@@ -29,6 +30,7 @@ interface Result {
   throughput: number;
 }
 
+const loadAtStart = loadavg()[0];
 const url = redisUrl();
 const namespace = uniqueName("bench_rpc");
 
@@ -161,8 +163,10 @@ const verdict = (ok: boolean) => (ok ? "holds" : "**does not hold**");
 writeBenchmarkSection(
   "bus-rpc",
   "bus: RPC request/reply over Redis",
-  "npm run bench -w @boxoffice/bus",
+  "npm run bench -w @boxoffice/bus -- rpc.bench",
   [
+    `One-minute load average when the run started: ${loadAtStart.toFixed(1)} (other work shares these cores; figures move with it).`,
+    "",
     `Server in a second process, Redis 127.0.0.1. Sequential: ${SEQUENTIAL_CALLS.toLocaleString("en-US")} calls one at a time after ${WARMUP_CALLS} warm-up calls; throughput: ${IN_FLIGHT} calls in flight for ${THROUGHPUT_SECONDS} s. Payload: a three-field object echoed back (validated by zod on both sides for boxoffice).`,
     "",
     "| system | sequential p50 (ms) | sequential p99 (ms) | throughput, 64 in flight (calls/s) |",
