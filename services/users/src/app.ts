@@ -13,6 +13,7 @@ import { createLoginLimiter, createMemoryFailureCounter, createRedisFailureCount
 import { createPasswordHasher } from "./domain/password-hasher.ts";
 import { resolveSigningKeys } from "./domain/signing-keys.ts";
 import { registerUsersHandlers } from "./handlers/rpc-handlers.ts";
+import { PrismaClient } from "./store/generated/client.ts";
 import { createUsersStore } from "./store/users-store.ts";
 
 export const USERS_MIGRATIONS_DIR = join(fileURLToPath(new URL("../prisma/migrations", import.meta.url)));
@@ -41,10 +42,10 @@ function rateLimitRedisUrl(config: UsersConfig): string | undefined {
 export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersService {
   const logger = deps.logger.child({ service: "users" });
   const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
-  const router = createShardRouter({ map, createClient: () => undefined });
+  const router = createShardRouter({ map, createClient: (adapter) => new PrismaClient({ adapter }) });
   const store = createUsersStore({
     forKey: (key) => router.sql.forKey(key),
-    forId: (id) => router.sql.forId(id),
+    prismaForId: (id) => router.forId(id),
     all: () => router.sql.all().map((s) => s.sql),
   });
   // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).

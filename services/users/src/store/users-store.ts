@@ -1,6 +1,8 @@
-// The only code that touches the users tables. Raw SQL through the shard router: every query is a
-// single-row lookup by primary key or unique email, on the one shard that owns it.
+// The only code that touches the users tables, through the shard router: raw SQL on the hot paths
+// (register, login), the generated Prisma client for profile reads. Every query is a single-row
+// lookup by primary key or unique email, on the one shard that owns it.
 import type { Role } from "@boxoffice/contracts";
+import type { PrismaClient } from "./generated/client.ts";
 
 /** Raw SQL on one physical shard (the router's executor). */
 export interface ShardSql {
@@ -11,7 +13,8 @@ export interface ShardSql {
 /** How the store reaches the shards; app.ts adapts the shard router to it. */
 export interface UsersShards {
   forKey(key: string): ShardSql;
-  forId(id: string): ShardSql;
+  /** The Prisma client of the shard that owns the id. */
+  prismaForId(id: string): PrismaClient;
   all(): ShardSql[];
 }
 
@@ -85,8 +88,16 @@ export function createUsersStore(shards: UsersShards): UsersStore {
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async findById(id) {
-      const { rows } = await shards.forId(id).query<UserRow>(`select ${COLUMNS} from users where id = $1`, [id]);
-      return rows[0] ? toRecord(rows[0]) : undefined;
+      const user = await shards.prismaForId(id).user.findUnique({ where: { id: BigInt(id) } });
+      if (!user) return undefined;
+      return toRecord({
+        id: user.id,
+        email: user.email,
+        display_name: user.displayName,
+        role: user.role,
+        password_hash: user.passwordHash,
+        created_at: user.createdAt,
+      });
     },
     async checkShards() {
       return Promise.all(
