@@ -232,7 +232,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       if (conn) state.host.releaseBlocking(conn);
       state.pumping = false;
       if (!closed && !state.waiters.empty) startPump(state);
-      else if (state.waiters.empty && state.buffered.size === 0) states.delete(state.key);
+      else if (state.waiters.empty && state.buffered.size === 0 && states.get(state.key) === state) states.delete(state.key);
     }
   };
 
@@ -271,11 +271,15 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       namer.assertOwned(channel);
       ensureOpen();
       if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
-      const state = stateFor(channel);
-      const buffered = takeBuffered(state, channel);
+      const buffered = takeBuffered(stateFor(channel), channel);
       if (buffered) return buffered;
-      await state.host.ready();
+      await hostFor(nonLocalPart(channel) ?? channel).ready();
       ensureOpen(); // closed while waiting for the connection
+      // Looked up again: the key's loop may have finished and forgotten its state meanwhile, and
+      // one key must never have two loops (a second inbox loop would strand messages).
+      const state = stateFor(channel);
+      const late = takeBuffered(state, channel);
+      if (late) return late;
       return state.waiters.wait(channel, receiveOptions, () => startPump(state));
     },
 
