@@ -185,7 +185,9 @@ async function pickAcrossSlots(tx: Sql, eventId: string, n: number): Promise<Pic
 
 /**
  * Marks the locked seats held, takes them off their sub-counters (conditionally: a counter never
- * goes below zero) and records the hold — one statement, so a hold costs few round trips.
+ * goes below zero) and records the hold — one statement, so a hold costs few round trips. The
+ * hold's created_at is the moment the seats were taken (not the transaction's start, which may
+ * precede a wait for a busy sub-counter).
  */
 async function takeSeatsAndRecord(tx: Sql, hold: NewHold, seatIds: string[]): Promise<HoldRecord> {
   const result = await tx.query<HeldSeatRow & { counters: number; wanted: number }>(
@@ -200,8 +202,8 @@ async function takeSeatsAndRecord(tx: Sql, hold: NewHold, seatIds: string[]): Pr
        WHERE c.event_id = $3 AND c.section_id = p.section_id AND c.slot = p.slot AND c.available >= p.k
        RETURNING c.slot),
      recorded AS (
-       INSERT INTO inventory.holds (id, event_id, logical_shard, buyer_id, status, seat_ids, total_cents, expires_at)
-       SELECT $1, $3, $4, $5, 'active', array_agg(id ORDER BY id), sum(price_cents), $6 FROM taken
+       INSERT INTO inventory.holds (id, event_id, logical_shard, buyer_id, status, seat_ids, total_cents, expires_at, created_at)
+       SELECT $1, $3, $4, $5, 'active', array_agg(id ORDER BY id), sum(price_cents), $6, clock_timestamp() FROM taken
        RETURNING id)
      SELECT t.id, t.section_id AS "sectionId", sec.name AS section, t.row, t.number, t.price_cents AS "priceCents",
             (SELECT count(*) FROM counted)::int AS counters, (SELECT count(*) FROM per_counter)::int AS wanted

@@ -54,7 +54,8 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
   const env = (index: number) => ({
     NODE_ID: String(index + 1),
     LOG_LEVEL: "silent",
-    RPC_DEADLINE_MS: "20000",
+    // Generous deadlines: on a loaded 2-core CI machine a burst of 500 buyers queues for a while.
+    RPC_DEADLINE_MS: "60000",
     HOLD_TTL_SECONDS: String(options.holdTtlSeconds ?? 600),
     INVENTORY_SWEEP_INTERVAL_MS: String(options.sweepIntervalMs ?? 200),
     INVENTORY_CONSUMER_VISIBILITY_MS: "2000",
@@ -69,7 +70,7 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
   );
   // One at a time: migrations of one service must not race on a fresh database.
   for (const service of [...payments, ...inventories]) await service.start();
-  const rpc = createRpcClient({ layer, service: "test", defaultDeadlineMs: 30_000 });
+  const rpc = createRpcClient({ layer, service: "test", defaultDeadlineMs: 120_000 });
   const raw = openRaw(shards.map);
 
   return {

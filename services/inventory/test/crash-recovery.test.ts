@@ -1,0 +1,102 @@
+import { RpcError } from "@boxoffice/bus";
+import { inventoryGetOrderV1, inventoryHoldV1, inventoryOrdersV1, inventoryOrderV1, inventorySeatsV1, paymentsChargeV1, paymentsListV1 } from "@boxoffice/contracts";
+import { requirePostgres, requireRedis, waitFor } from "@boxoffice/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { paymentKeyFor } from "../src/domain/checkout.ts";
+import { createCheckoutFixture, type CheckoutFixture, type Target } from "./support/checkout-fixture.ts";
+import { expectCheckoutInvariants, settled } from "./support/invariants.ts";
+
+const redis = await requireRedis();
+const postgres = await requirePostgres();
+const targets: Target[] = ["memory", ...(redis.available && postgres.available ? (["redis"] as const) : [])];
+
+const CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };
+
+describe.each(targets)("checkout crash recovery (%s)", (target) => {
+  let f: CheckoutFixture;
+  // Holds whose orchestrator "dies" (the hook throws: nothing after it runs) at that point.
+  const dieAfterCharge = new Set<string>();
+  const dieAfterConfirm = new Set<string>();
+  const eventIds: string[] = [];
+  beforeAll(async () => {
+    f = await createCheckoutFixture(target, {
+      faults: () => ({
+        afterCharge: ({ holdId }) => {
+          if (dieAfterCharge.has(holdId)) throw new Error("orchestrator died between charge and confirm");
+        },
+        afterConfirm: ({ holdId }) => {
+          if (dieAfterConfirm.has(holdId)) throw new Error("orchestrator died between confirm and reply");
+        },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it("when the orchestrator dies between charge and confirm, the captured payment still becomes a confirmed order, and a replay does not charge again", async () => {
+    const event = await f.createEvent([{ name: "Stalls", rows: 2, seatsPerRow: 5, priceCents: 1500 }]);
+    eventIds.push(event.id);
+    const token = await f.tokenFor("crash-1");
+    const { hold } = await f.rpc.call(inventoryHoldV1, { eventId: event.id, quantity: 2 }, { token });
+    dieAfterCharge.add(hold.id);
+    const failed = await f.rpc.call(inventoryOrderV1, { holdId: hold.id, idempotencyKey: "c1", payment: CARD }, { token }).catch((e: RpcError) => e);
+    expect(failed).toBeInstanceOf(RpcError);
+    expect((failed as RpcError).code).toBe("INTERNAL");
+    const recovered = await waitFor(async () => (await f.rpc.call(inventoryOrdersV1, {}, { token })).orders.find((o) => o.holdId === hold.id), {
+      what: "the order the recovery consumer confirms",
+    });
+    expect(recovered.status).toBe("confirmed");
+    expect(recovered.tickets).toHaveLength(2);
+    dieAfterCharge.delete(hold.id);
+    const replay = await f.rpc.call(inventoryOrderV1, { holdId: hold.id, idempotencyKey: "c1", payment: CARD }, { token });
+    expect(replay.order.id).toBe(recovered.id);
+    expect((await f.rpc.call(paymentsListV1, {}, { token })).payments).toHaveLength(1);
+    await expectCheckoutInvariants(f, eventIds);
+  });
+
+  it("when the orchestrator dies between confirm and reply, the order exists once and the replay returns it", async () => {
+    const event = await f.createEvent([{ name: "Stalls", rows: 2, seatsPerRow: 5, priceCents: 1500 }]);
+    eventIds.push(event.id);
+    const token = await f.tokenFor("crash-2");
+    const { hold } = await f.rpc.call(inventoryHoldV1, { eventId: event.id, quantity: 1 }, { token });
+    dieAfterConfirm.add(hold.id);
+    expect(await f.rpc.call(inventoryOrderV1, { holdId: hold.id, idempotencyKey: "c2", payment: CARD }, { token }).then(() => "OK", (e: RpcError) => e.code)).toBe("INTERNAL");
+    dieAfterConfirm.delete(hold.id);
+    const replay = await f.rpc.call(inventoryOrderV1, { holdId: hold.id, idempotencyKey: "c2", payment: CARD }, { token });
+    expect(replay.order.status).toBe("confirmed");
+    expect((await f.rpc.call(inventoryOrdersV1, {}, { token })).orders.map((o) => o.id)).toEqual([replay.order.id]);
+    expect((await f.rpc.call(paymentsListV1, {}, { token })).payments).toHaveLength(1);
+    await waitFor(() => settled(f, eventIds), { what: "every captured payment settled" });
+    await expectCheckoutInvariants(f, eventIds);
+  });
+
+  it("when a paid hold expired and its seats were sold to someone else before confirmation, the payment is refunded and the order shows refunded", async () => {
+    const event = await f.createEvent([{ name: "Stalls", rows: 1, seatsPerRow: 4, priceCents: 2000 }]);
+    eventIds.push(event.id);
+    const late = await f.tokenFor("crash-late");
+    const quick = await f.tokenFor("crash-quick");
+    const { seats } = await f.rpc.call(inventorySeatsV1, { eventId: event.id });
+    const { hold } = await f.rpc.call(inventoryHoldV1, { eventId: event.id, seatIds: [seats[0].id, seats[1].id] }, { token: late });
+    // The hold runs out while the (dead) orchestrator's charge is still in flight …
+    await f.queryAll(`UPDATE inventory.holds SET expires_at = now() - interval '1 second' WHERE id = $1`, [hold.id]);
+    await f.inventories[0].sweep();
+    // … someone else buys the seats …
+    const other = await f.rpc.call(inventoryHoldV1, { eventId: event.id, seatIds: [seats[0].id, seats[1].id] }, { token: quick });
+    await f.rpc.call(inventoryOrderV1, { holdId: other.hold.id, idempotencyKey: "q", payment: CARD }, { token: quick });
+    // … and only then does the charge of the expired hold land (what the orchestrator had sent).
+    const { payment } = await f.rpc.call(
+      paymentsChargeV1,
+      { idempotencyKey: paymentKeyFor(hold.id, "late"), amountCents: hold.totalCents, card: CARD, reference: { holdId: hold.id, eventId: event.id } },
+      { token: late, waitForCapacity: true },
+    );
+    const order = await waitFor(async () => (await f.rpc.call(inventoryOrdersV1, {}, { token: late })).orders.find((o) => o.holdId === hold.id), {
+      what: "the refunded order of the expired hold",
+    });
+    expect(order).toMatchObject({ status: "refunded", paymentId: payment.id, tickets: [] });
+    expect((await f.rpc.call(inventoryGetOrderV1, { orderId: order.id }, { token: late })).order.status).toBe("refunded");
+    await waitFor(async () => (await f.rpc.call(paymentsListV1, {}, { token: late })).payments[0]?.status === "refunded", { what: "the refund" });
+    const result = await expectCheckoutInvariants(f, eventIds);
+    expect(result.refunded).toBe(1);
+  });
+});
