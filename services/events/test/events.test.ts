@@ -157,6 +157,11 @@ describe.each(targets)("events service on $name", (target) => {
 
     it("when the event does not exist, reading, updating and cancelling it answer NOT_FOUND", async () => {
       expect((await failure(h.client.call(eventsGetV1, { eventId: "123456789" }))).code).toBe("NOT_FOUND");
+      // Ids that could never have been minted (letters, beyond 63 bits) are simply not found.
+      for (const eventId of ["abc", "99999999999999999999999"]) {
+        expect((await failure(h.client.call(eventsGetV1, { eventId }))).code).toBe("NOT_FOUND");
+        expect((await failure(h.client.call(eventsCancelV1, { eventId }, { token: organizer }))).code).toBe("NOT_FOUND");
+      }
       expect((await failure(h.client.call(eventsUpdateV1, { eventId: "123456789", title: "x" }, { token: organizer }))).code).toBe("NOT_FOUND");
       expect((await failure(h.client.call(eventsCancelV1, { eventId: "123456789" }, { token: organizer }))).code).toBe("NOT_FOUND");
     });

@@ -3,6 +3,7 @@
 import type { CatalogueEvent, EventStatus, Section, SectionInput } from "@boxoffice/contracts";
 import { eventUpdatedV1 } from "@boxoffice/contracts";
 import type { Identity } from "@boxoffice/identity";
+import { decodeId } from "@boxoffice/sharding";
 import { eventNotFound, invalidField, notEditable, notTheOrganizer } from "../errors.ts";
 import type { EventsStore, ListPosition, ShardSql } from "../store/events-store.ts";
 import { decodeListCursor, encodeListCursor } from "./list-cursor.ts";
@@ -14,6 +15,15 @@ export interface CatalogueDeps {
   now(): Date;
   /** Called after a write commits, so the outbox relay publishes at once instead of at its next poll. */
   onWritten?(): void;
+}
+
+/** An id this service could never have minted names no event: NOT_FOUND, not a database error. */
+function requireEventIdShape(eventId: string): void {
+  try {
+    decodeId(eventId);
+  } catch {
+    throw eventNotFound(eventId);
+  }
 }
 
 function buildSections(eventId: string, inputs: SectionInput[], deps: Pick<CatalogueDeps, "sectionIdOf">): Section[] {
@@ -64,6 +74,7 @@ export async function updateEvent(
   organizer: Identity,
   deps: CatalogueDeps,
 ): Promise<CatalogueEvent> {
+  requireEventIdShape(input.eventId);
   const now = deps.now();
   const startsAt = input.startsAt === undefined ? undefined : requireFuture(input.startsAt, now);
   const updated = await deps.store.mutate(input.eventId, eventUpdatedV1.type, (current) => {
@@ -93,6 +104,7 @@ export async function updateEvent(
 
 /** Cancelling an already cancelled event changes nothing and publishes nothing. */
 export async function cancelEvent(input: { eventId: string }, organizer: Identity, deps: CatalogueDeps): Promise<CatalogueEvent> {
+  requireEventIdShape(input.eventId);
   const now = deps.now();
   const cancelled = await deps.store.mutate(input.eventId, eventUpdatedV1.type, (current) => {
     if (current.organizerId !== organizer.userId) throw notTheOrganizer();
@@ -105,6 +117,7 @@ export async function cancelEvent(input: { eventId: string }, organizer: Identit
 }
 
 export async function getEvent(input: { eventId: string }, deps: Pick<CatalogueDeps, "store">): Promise<CatalogueEvent> {
+  requireEventIdShape(input.eventId);
   const event = await deps.store.findById(input.eventId, { read: true });
   if (!event) throw eventNotFound(input.eventId);
   return event;
