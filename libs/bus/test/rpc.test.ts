@@ -368,6 +368,15 @@ describe.each(targets)("RPC over the $name", (target) => {
       expect(await caller.call(waitV1, { label: "next" })).toMatchObject({ label: "next" });
     });
 
+    it("when a handler returns more than the bus can carry, the caller gets INTERNAL instead of waiting for its deadline", async () => {
+      const [layer] = bus(1);
+      const logger = quietLogger();
+      server(layer, "greeter", undefined, logger).handle(helloV1, () => ({ text: "x".repeat(2 * 1024 * 1024) })).start();
+      const error = await rejection(client(layer).call(helloV1, { name: "big" }, { deadlineMs: 20_000 }));
+      expect(error.code).toBe(RpcErrorCodes.INTERNAL);
+      expect(logger.lines).toContain("error RPC response could not be sent");
+    });
+
     it("when the bus is unavailable, the call fails with retryable UNAVAILABLE", async () => {
       const [layer] = bus(1);
       const caller = client(layer);
