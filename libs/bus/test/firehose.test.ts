@@ -130,7 +130,7 @@ describe.each(targets)("firehose on $name", (target) => {
     it("when a consumer dies mid-batch without acknowledging, another consumer receives the unacknowledged events", async () => {
       const hose = firehose();
       const stream = uniqueName("crash");
-      const options = { group: "g", visibilityTimeoutMs: 300, batchSize: 10 };
+      const options = { group: "g", visibilityTimeoutMs: 1000, batchSize: 10 };
       // Published before the group exists, so the first consumer takes all five in one batch.
       for (let i = 0; i < 5; i++) await hose.publish(stream, { type: "t.v1", version: 1, key: `k${i}`, data: i });
       const takenByDead: FirehoseEvent[] = [];
