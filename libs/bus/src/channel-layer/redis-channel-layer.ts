@@ -39,8 +39,12 @@ interface KeyState {
 }
 
 function encodeFrame(expiresAt: number, locals: string[] | null, payload: Buffer): Buffer {
-  const header = Buffer.from(`${String(expiresAt).padStart(15, "0")}${locals ? locals.join(",") : ""}\n`, "latin1");
-  return Buffer.concat([header, payload]);
+  const header = `${String(expiresAt).padStart(15, "0")}${locals ? locals.join(",") : ""}\n`;
+  // One allocation per frame: this runs on every send.
+  const frame = Buffer.allocUnsafe(header.length + payload.length);
+  frame.write(header, 0, "latin1");
+  payload.copy(frame, header.length);
+  return frame;
 }
 
 function decodeFrame(raw: Buffer): Frame {
