@@ -176,6 +176,42 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
     expect(platform.loadBalancer.healthyTargets()).toHaveLength(2);
   });
 
+  it("when a browser opens the live socket through the load balancer, a hold made on the other side arrives on it", async () => {
+    const organizer = new Client(platform.url);
+    await organizer.signIn(ORGANIZER.email, ORGANIZER.password);
+    const created = await organizer.request("POST", "/api/events", {
+      title: "Live socket night",
+      venue: "Socket Hall",
+      startsAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      sections: [{ name: "Floor", rows: 1, seatsPerRow: 10, priceCents: 1_000 }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const eventId = (created.body.event as { id: string }).id;
+    const socket = new WebSocket(`${platform.url.replace("http", "ws")}/api/events/${eventId}/live`);
+    const messages: Array<{ type: string; eventId: string; available: number }> = [];
+    socket.addEventListener("message", (event) => messages.push(JSON.parse(String(event.data)) as { type: string; eventId: string; available: number }));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.addEventListener("open", () => resolve());
+        socket.addEventListener("error", () => reject(new Error("the live socket did not open through the load balancer")));
+      });
+      const buyer = new Client(platform.url);
+      const email = `live-${randomUUID().slice(0, 8)}@example.test`;
+      expect((await buyer.request("POST", "/api/users", { email, password: "a-long-password", displayName: "Live" })).status).toBe(201);
+      await buyer.signIn(email, "a-long-password");
+      // The hold may land on either gateway; the socket's gateway hears of it over the bus.
+      await waitFor(async () => {
+        const hold = await buyer.request("POST", `/api/events/${eventId}/holds`, { quantity: 1 });
+        expect(hold.status, JSON.stringify(hold.body)).toBe(201);
+        return true;
+      }, { timeoutMs: 10_000, what: "a hold" });
+      const update = await waitFor(() => messages.find((m) => m.type === "availability" && m.eventId === eventId && m.available < 10), { timeoutMs: 15_000, what: "an availability message after the hold" });
+      expect(update.available).toBe(9);
+    } finally {
+      socket.close();
+    }
+  }, 60_000);
+
   it("when inventory instance 0 is killed with SIGKILL mid-traffic, purchases go on, none is lost or doubled, and its holds and payments are recovered", async () => {
     const organizer = new Client(platform.url);
     await organizer.signIn(ORGANIZER.email, ORGANIZER.password);
