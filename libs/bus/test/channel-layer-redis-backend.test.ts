@@ -6,7 +6,7 @@ import type { ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
 import { requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   BusUnavailableError,
   ChannelFullError,
@@ -24,7 +24,10 @@ const prefix = uniqueName("cl_backend");
 
 describe.skipIf(!redis.available)(`Redis channel layer backend (${redis.reason || redis.url})`, { timeout: 30_000 }, () => {
   const layers: ChannelLayer[] = [];
-  const raw = tenHosts.map((url) => new Redis(url, { lazyConnect: false }));
+  let raw: Redis[] = [];
+  beforeAll(() => {
+    raw = tenHosts.map((url) => new Redis(url));
+  });
   const layer = (options: ChannelLayerOptions & { hosts?: string[] } = {}) => {
     const created = createRedisChannelLayer({ prefix, hosts: tenHosts, ...options });
     layers.push(created);
