@@ -2,7 +2,7 @@
 // second through the bus beside the same read straight from the store (no bus: what the bus costs),
 // and first pages of the upcoming list (a scatter-gather over both shards) through the bus.
 // Run: npm run bench -w @boxoffice/events  (needs the real Redis and Postgres)
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { createChannelLayer, createFirehose, createRpcClient, createRpcServer } from "@boxoffice/bus";
 import { eventsCreateV1, eventsGetV1, eventsListV1, usersKeysV1 } from "@boxoffice/contracts";
 import { createTokenSigner, generateSigningKey } from "@boxoffice/identity";
@@ -101,7 +101,7 @@ writeBenchmarkSection(
   "events",
   "Events: catalogue reads",
   "npm run bench -w @boxoffice/events",
-  `One events instance on Redis (bus + firehose) and Postgres (2 physical shards), ${availableParallelism()} cores shared with the load generator.
+  `One events instance on Redis (bus + firehose) and Postgres (2 physical shards), ${availableParallelism()} cores shared with the load generator (1-minute load average at the end of the run: ${loadavg()[0].toFixed(1)}; other work on the machine depresses every row alike).
 The gap between the first two rows is the bus round trip (Redis, both ways, plus validation on both sides).
 
 ${table}`,

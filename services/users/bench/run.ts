@@ -3,7 +3,7 @@
 // (the bound) and logins at a cheap cost (2^10, what is left when the KDF is nearly free).
 // Run: npm run bench -w @boxoffice/users  (needs the real Redis and Postgres)
 import { scrypt } from "node:crypto";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { createChannelLayer, createRpcClient } from "@boxoffice/bus";
 import { usersLoginV1, usersRegisterV1 } from "@boxoffice/contracts";
 import { createLogger } from "@boxoffice/runtime";
@@ -97,7 +97,7 @@ writeBenchmarkSection(
   "users",
   "Users: login throughput",
   "npm run bench -w @boxoffice/users",
-  `One users instance on Redis (bus, rate-limit counters) and Postgres (2 physical shards), ${availableParallelism()} cores shared with the load generator.
+  `One users instance on Redis (bus, rate-limit counters) and Postgres (2 physical shards), ${availableParallelism()} cores shared with the load generator (1-minute load average at the end of the run: ${loadavg()[0].toFixed(1)}; other work on the machine depresses every row alike).
 
 ${table}
 
