@@ -14,6 +14,7 @@ import { singleShardMap } from "@boxoffice/sharding";
 import { buildUsersService, usersConfigSchema } from "@boxoffice/users";
 import type { PlatformConfig } from "./config.ts";
 import { seedDemoData, type DemoEvent } from "./demo-data.ts";
+import { createDatabaseFromTemplate, ensurePgliteTemplate } from "./pglite-template.ts";
 
 export interface EmbeddedPlatform {
   readonly url: string;
@@ -80,7 +81,12 @@ export async function startEmbeddedPlatform(
   // migration ledger, never another's): a PGlite instance costs seconds to create and they do not
   // start in parallel, so one instead of four is what keeps `npm start` fast. Distributed mode
   // gives each service its own databases through the same shard-map setting.
-  const databaseUrl = `pglite://${join(dataDir, "pglite")}`;
+  const databaseDir = join(dataDir, "pglite");
+  const databaseUrl = `pglite://${databaseDir}`;
+  if (!(await createDatabaseFromTemplate(databaseDir)) && !existsSync(databaseDir)) {
+    // No template yet (install scripts skipped): make it now, in parallel with nothing else to do.
+    await ensurePgliteTemplate().then(() => createDatabaseFromTemplate(databaseDir)).catch((error: unknown) => logger.warn({ err: error }, "no PGlite template; creating the database directly"));
+  }
   const shardMap = (service: string) => singleShardMap(databaseUrl, { name: `${service}-0` });
   const deps = (service: string) => ({ layer, firehose, logger: logger.child({ service }), shardMap: shardMap(service) });
 
