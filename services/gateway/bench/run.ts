@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
@@ -169,6 +169,7 @@ async function distributedPurchases(): Promise<{ result: Awaited<ReturnType<type
   }
 }
 
+const loadAtStart = loadavg()[0];
 const dataDir = mkdtempSync(join(tmpdir(), "boxoffice-bench-"));
 const rows: string[] = [];
 try {
@@ -221,7 +222,7 @@ try {
   );
   const notes = [
     "",
-    `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per row; servers and load generator share the machine's cores.`,
+    `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per row; servers and load generator share the machine's cores. Load average (1 min) at the start of the run: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other work on the machine shares the cores).`,
     "Sign-in is a deliberately slow scrypt check (users service), so it dominates the purchase flow.",
     "The distributed row runs `npm run start:distributed` (its own databases and key prefix, removed afterwards).",
   ];
