@@ -84,14 +84,15 @@ export interface HttpErrorReply {
   readonly status: number;
   readonly body: { error: { code: string; message: string; details?: unknown } };
   readonly retryAfterSeconds?: number;
-  /** True when the fault is ours (logged at error level). */
+  /** True for faults of our own (500s), logged at error level. */
   readonly internal: boolean;
 }
 
 function reply(code: HttpErrorCode, message?: string, details?: unknown, retryAfterSeconds?: number): HttpErrorReply {
   const body: HttpErrorReply["body"] = { error: { code, message: message ?? HTTP_ERRORS[code].message } };
   if (details !== undefined) body.error.details = details;
-  return { status: HTTP_ERRORS[code].status, body, retryAfterSeconds, internal: HTTP_ERRORS[code].status >= 500 };
+  // Shed load (BUSY) and slow or missing services are counted in metrics, not logged per request.
+  return { status: HTTP_ERRORS[code].status, body, retryAfterSeconds, internal: HTTP_ERRORS[code].status === 500 };
 }
 
 interface FastifyLikeError {
