@@ -1,3 +1,5 @@
+import { join } from "node:path";
+import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestGateway, type TestGateway } from "./helpers.ts";
 
@@ -26,5 +28,16 @@ describe("the browser UI", () => {
     const response = await t.gateway.app.inject({ method: "GET", url: "/api/unknown" });
     expect(response.statusCode).toBe(404);
     expect(response.json().error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("the browser UI sources", () => {
+  it("type-check with the DOM library (the root typecheck leaves them out: they are not Node code)", () => {
+    const configFile = join(import.meta.dirname, "..", "web", "tsconfig.json");
+    const { config } = ts.readConfigFile(configFile, ts.sys.readFile);
+    const parsed = ts.parseJsonConfigFileContent(config, ts.sys, join(import.meta.dirname, "..", "web"));
+    const program = ts.createProgram(parsed.fileNames, parsed.options);
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(problems).toEqual([]);
   });
 });
