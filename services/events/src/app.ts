@@ -30,7 +30,7 @@ export interface EventsService {
 }
 
 export function buildEventsService(config: EventsConfig, deps: EventsDeps): EventsService {
-  const logger = deps.logger.child({ service: "events" });
+  const logger = deps.logger;
   const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
   // Raw SQL only (router.sql): every query here is a hot path; no Prisma client is built.
   const router = createShardRouter({ map, createClient: () => undefined });

@@ -40,7 +40,7 @@ function rateLimitRedisUrl(config: UsersConfig): string | undefined {
 }
 
 export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersService {
-  const logger = deps.logger.child({ service: "users" });
+  const logger = deps.logger;
   const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
   const router = createShardRouter({ map, createClient: (adapter) => new PrismaClient({ adapter }) });
   const store = createUsersStore({
