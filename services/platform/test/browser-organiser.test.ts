@@ -1,4 +1,4 @@
-// End to end in real Chromium: an organiser puts an event on sale and watches it sell.
+// End to end in real Chromium: accounts, and an organiser putting an event on sale and watching it sell.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { DEMO_BUYER, DEMO_ORGANIZER } from "../src/demo-data.ts";
@@ -24,13 +24,30 @@ async function buyOneSeat(base: string, eventId: string): Promise<void> {
   expect(order.status).toBe(201);
 }
 
-describe.skipIf(!chromiumProbe.available)("organising an event in a browser", () => {
+describe.skipIf(!chromiumProbe.available)("accounts and organising in a browser", () => {
   beforeAll(async () => {
     [fixture, browser] = await Promise.all([startPlatformFixture({ events: [] }), launchChromium()]);
   });
   afterAll(async () => {
     await browser?.close();
     await fixture?.close();
+  });
+
+  it("when a visitor signs up, they are signed in as a buyer; signing out shows the sign-in link again", async () => {
+    const page = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    await page.goto(`${fixture.url}/#/signup`);
+    await page.getByLabel("Your name").fill("Nina Newcomer");
+    await page.getByLabel("Email").fill("nina@example.test");
+    await page.getByLabel("Password").fill("nina-password");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.getByRole("heading", { name: "Events on sale" }).waitFor();
+    await page.getByText("Nina Newcomer").waitFor();
+    expect(await page.getByRole("link", { name: "Create event" }).count()).toBe(0);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("link", { name: "Sign in" }).waitFor();
+    const me = await page.evaluate(async () => (await fetch("/api/me")).status);
+    expect(me).toBe(401);
+    await page.context().close();
   });
 
   it("when an organiser creates an event with two sections, it goes on sale and the sales dashboard counts a purchase live", async () => {
