@@ -4,7 +4,7 @@
 // from the embedded mode.
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -95,6 +95,15 @@ export interface DistributedPlatform {
   readonly layer: ChannelLayer;
   /** Stops the load balancer, then drains the gateways, then the services. clean: every process exited 0 by itself. */
   stop(): Promise<StopResult>;
+}
+
+/** A session cookie key kept in the state folder, so a restart does not sign everyone out. */
+function persistedSessionKey(stateDir: string): string {
+  const file = join(stateDir, "session-keys");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const key = randomBytes(32).toString("hex");
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -192,6 +201,8 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     const exited = new Promise<number | null>((resolve) => {
       child.once("exit", (code, sig) => {
         signal = sig;
+        // Nothing restarts it here (compose and Kubernetes would): say so where the logs are read.
+        if (!stopped) onOutput(name, `exited unexpectedly (${code ?? sig}); the other instances carry on`);
         resolve(code);
       });
     });
@@ -257,7 +268,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
       await waitUntil(`${service} to answer ${service}.health.v1`, deadline, async () => (await rpc.call(HEALTH_METHODS[service], {})).ok, deadProcess);
     }
 
-    const sessionKeys = options.env?.SESSION_KEYS ?? process.env.SESSION_KEYS ?? randomBytes(32).toString("hex");
+    const sessionKeys = options.env?.SESSION_KEYS ?? process.env.SESSION_KEYS ?? persistedSessionKey(stateDir);
     const gateways: PlatformProcess[] = [];
     for (let index = 0; index < options.gateways; index++) {
       const port = await freePort(options.host);
