@@ -1,5 +1,6 @@
 // Use cases of seats and holds: creating an event's seats, holding, releasing, reclaiming expired
 // holds, and reading availability and the seat map.
+import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { holdByQuantity, holdSeats, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome } from "../store/hold-store.ts";
@@ -131,8 +132,10 @@ export async function availabilitiesOf(eventIds: string[], deps: Pick<InventoryD
     eventIds.map(async (eventId) => {
       try {
         return await availabilityOf(eventId, deps);
-      } catch {
-        return undefined;
+      } catch (error) {
+        // Events without seats here are left out; a shard that fails is the caller's error.
+        if (error instanceof RpcError && error.code === InventoryErrorCodes.NOT_FOUND) return undefined;
+        throw error;
       }
     }),
   );
