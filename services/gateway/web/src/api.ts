@@ -48,6 +48,8 @@ async function request<T>(method: string, path: string, body?: unknown, headers:
   }
   if (!response.ok) {
     const error = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+    // The session ended (signed out elsewhere, or the identity token expired): tell the page.
+    if (response.status === 401 && path !== "/api/session") window.dispatchEvent(new Event("boxoffice:signed-out"));
     const retryAfter = Number(response.headers.get("retry-after"));
     throw new ApiError(
       response.status,

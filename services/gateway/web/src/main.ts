@@ -55,6 +55,9 @@ async function route(): Promise<void> {
 }
 
 window.addEventListener("hashchange", () => void route());
+window.addEventListener("boxoffice:signed-out", () => {
+  if (user()) setUser(null);
+});
 onUserChange(paintNav);
 
 void (async () => {
