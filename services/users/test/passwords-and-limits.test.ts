@@ -28,19 +28,25 @@ describe("password hashing", () => {
 });
 
 describe("login failure limits", () => {
-  it("when an email reaches its failures, it is blocked until the window ends; success resets it", async () => {
+  it("when an email used up its attempts, it is blocked until the window ends; a success starts it afresh", async () => {
     let now = 0;
     const limiter = createLoginLimiter(createMemoryFailureCounter(() => now), { perEmail: 2, perAddress: 10, windowSeconds: 60 });
-    await limiter.recordFailure("a@x.io", undefined);
-    expect(await limiter.isBlocked("a@x.io", undefined)).toBe(false);
-    await limiter.recordFailure("a@x.io", undefined);
-    expect(await limiter.isBlocked("a@x.io", undefined)).toBe(true);
+    expect(await limiter.begin("a@x.io", undefined)).toBe(true); // fails
+    expect(await limiter.begin("a@x.io", undefined)).toBe(true); // fails
+    expect(await limiter.begin("a@x.io", undefined)).toBe(false);
     now += 61_000;
-    expect(await limiter.isBlocked("a@x.io", undefined)).toBe(false);
-    await limiter.recordFailure("a@x.io", undefined);
-    await limiter.recordSuccess("a@x.io");
-    await limiter.recordFailure("a@x.io", undefined);
-    expect(await limiter.isBlocked("a@x.io", undefined)).toBe(false);
+    expect(await limiter.begin("a@x.io", undefined)).toBe(true); // fails
+    expect(await limiter.begin("a@x.io", undefined)).toBe(true);
+    await limiter.succeeded("a@x.io", undefined);
+    expect(await limiter.begin("a@x.io", undefined)).toBe(true);
+  });
+
+  it("when an address logs in successfully, its attempt does not count against the address", async () => {
+    const limiter = createLoginLimiter(createMemoryFailureCounter(), { perEmail: 5, perAddress: 2, windowSeconds: 60 });
+    for (let i = 0; i < 5; i++) {
+      expect(await limiter.begin(`u${i}@x.io`, "10.0.0.1")).toBe(true);
+      await limiter.succeeded(`u${i}@x.io`, "10.0.0.1");
+    }
   });
 });
 

@@ -71,6 +71,16 @@ describe.each(targets)("users service on $name", (target) => {
       }
     });
 
+    it("when twenty wrong guesses for one email arrive at once, at most five passwords are checked", async () => {
+      await h.client.call(usersRegisterV1, { email: "henry@example.com", password: "henry-password", displayName: "Henry" });
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) => h.client.call(usersLoginV1, { email: "henry@example.com", password: `guess-${i}` }, { deadlineMs: 30_000 })),
+      );
+      const codes = results.map((r) => (r.status === "rejected" ? (r.reason as RpcError).code : "OK"));
+      expect(codes.filter((c) => c === "INVALID_CREDENTIALS")).toHaveLength(5);
+      expect(codes.filter((c) => c === "RATE_LIMITED")).toHaveLength(15);
+    });
+
     it("when one client address fails twenty times across emails, that address is RATE_LIMITED", async () => {
       await h.client.call(usersRegisterV1, { email: "erin@example.com", password: "erin-password", displayName: "Erin" });
       for (let i = 0; i < 20; i++) {

@@ -47,15 +47,13 @@ export async function loginUser(
   input: { email: string; password: string; clientAddress?: string; audience?: string },
   deps: LoginDeps,
 ): Promise<{ user: User; token: string; expiresAt: string }> {
-  if (await deps.limiter.isBlocked(input.email, input.clientAddress)) throw rateLimited(deps.limitWindowSeconds);
+  if (!(await deps.limiter.begin(input.email, input.clientAddress))) throw rateLimited(deps.limitWindowSeconds);
   const record = await deps.store.findByEmail(input.email);
   // Without an account we still spend one KDF run, so response time does not reveal which emails exist.
   const ok = record ? await deps.hasher.verify(input.password, record.passwordHash) : (await deps.hasher.burn(input.password), false);
-  if (!record || !ok) {
-    await deps.limiter.recordFailure(input.email, input.clientAddress);
-    throw invalidCredentials();
-  }
-  await deps.limiter.recordSuccess(input.email);
+  // A failure keeps the slot it took.
+  if (!record || !ok) throw invalidCredentials();
+  await deps.limiter.succeeded(input.email, input.clientAddress);
   const user = toUser(record);
   const { token, expiresAt } = await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }, { audience: input.audience });
   return { user, token, expiresAt: expiresAt.toISOString() };

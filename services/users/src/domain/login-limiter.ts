@@ -1,8 +1,9 @@
 // Login rate limiting: failed attempts are counted per email and per client address in fixed
 // windows; once a counter reaches its limit, logins for that key are refused with RATE_LIMITED
-// until the window ends. Counting failures only means a legitimate user is never slowed down by
-// their own successful logins. In distributed mode the counters live in Redis (shared by every
-// instance); in one process they live in memory.
+// until the window ends. Each attempt takes its slot *before* the password is checked (INCR first)
+// and gives it back when it succeeds, so twenty guesses sent at once still get only five checks,
+// and a legitimate user is never slowed down by their own successful logins. In distributed mode
+// the counters live in Redis (shared by every instance); in one process they live in memory.
 import type { Redis } from "ioredis";
 
 export interface LoginLimits {
@@ -21,6 +22,8 @@ export interface FailureCounter {
   count(key: string): Promise<number>;
   /** Adds one failure and returns the new count. */
   increment(key: string, windowSeconds: number): Promise<number>;
+  /** Takes one back (an attempt that succeeded). */
+  decrement(key: string): Promise<void>;
   reset(key: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,6 +48,10 @@ export function createMemoryFailureCounter(now: () => number = Date.now): Failur
       counters.set(key, entry);
       return entry.count;
     },
+    async decrement(key) {
+      const entry = live(key);
+      if (entry && entry.count > 0) entry.count -= 1;
+    },
     async reset(key) {
       counters.delete(key);
     },
@@ -65,6 +72,10 @@ export function createRedisFailureCounter(redis: Redis, prefix: string): Failure
       const result = await redis.multi().incr(k(key)).expire(k(key), windowSeconds, "NX").exec();
       return Number(result?.[0]?.[1] ?? 0);
     },
+    async decrement(key) {
+      // Only while the window lives: DECR on an expired (missing) key would make a key without expiry.
+      await redis.eval("if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0", 1, k(key));
+    },
     async reset(key) {
       await redis.del(k(key));
     },
@@ -75,26 +86,23 @@ export function createRedisFailureCounter(redis: Redis, prefix: string): Failure
 }
 
 export interface LoginLimiter {
-  /** True when this email or address has used up its failures. */
-  isBlocked(email: string, address: string | undefined): Promise<boolean>;
-  recordFailure(email: string, address: string | undefined): Promise<void>;
-  recordSuccess(email: string): Promise<void>;
+  /** Takes an attempt slot for this email and address; false when either has used up its failures. */
+  begin(email: string, address: string | undefined): Promise<boolean>;
+  /** The attempt succeeded: the email starts afresh and the address gets its slot back. */
+  succeeded(email: string, address: string | undefined): Promise<void>;
 }
 
 export function createLoginLimiter(counter: FailureCounter, limits: LoginLimits = DEFAULT_LOGIN_LIMITS): LoginLimiter {
   return {
-    async isBlocked(email, address) {
-      const [byEmail, byAddress] = await Promise.all([counter.count(`email:${email}`), address ? counter.count(`addr:${address}`) : 0]);
-      return byEmail >= limits.perEmail || byAddress >= limits.perAddress;
-    },
-    async recordFailure(email, address) {
-      await Promise.all([
+    async begin(email, address) {
+      const [byEmail, byAddress] = await Promise.all([
         counter.increment(`email:${email}`, limits.windowSeconds),
-        address ? counter.increment(`addr:${address}`, limits.windowSeconds) : undefined,
+        address ? counter.increment(`addr:${address}`, limits.windowSeconds) : 0,
       ]);
+      return byEmail <= limits.perEmail && byAddress <= limits.perAddress;
     },
-    async recordSuccess(email) {
-      await counter.reset(`email:${email}`);
+    async succeeded(email, address) {
+      await Promise.all([counter.reset(`email:${email}`), address ? counter.decrement(`addr:${address}`) : undefined]);
     },
   };
 }
