@@ -4,7 +4,7 @@
 // The only file of the distributed mode with side effects.
 import { parseArgs } from "node:util";
 import { seedDemoData } from "./demo-data.ts";
-import { DEFAULT_DISTRIBUTED_OPTIONS, startDistributedPlatform, type DistributedPlatform } from "./distributed/topology.ts";
+import { DEFAULT_DISTRIBUTED_OPTIONS, isCleanExit, startDistributedPlatform, type DistributedPlatform } from "./distributed/topology.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +48,7 @@ async function shutdown(signal: string): Promise<void> {
   const { clean, exits } = platform ? await platform.stop() : { clean: true, exits: [] };
   if (clean) console.log("stopped: every process drained and exited");
   else {
-    const unclean = exits.filter((e) => e.code !== 0).map((e) => `${e.name} ${e.killed ? "killed after the drain timeout" : `exited ${e.code ?? e.signal}`}`);
+    const unclean = exits.filter((e) => !isCleanExit(e)).map((e) => `${e.name} ${e.killed ? "killed after the drain timeout" : `exited ${e.code ?? e.signal}`}`);
     console.log(`stopped: ${unclean.join(", ")}`);
   }
   process.exit(0);

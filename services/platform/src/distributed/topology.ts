@@ -83,6 +83,15 @@ export interface StopResult {
   exits: Array<{ name: string; code: number | null; signal: NodeJS.Signals | null; killed: boolean }>;
 }
 
+/**
+ * Exit 0, or death by SIGTERM without the drain timeout's SIGKILL: every process handles SIGTERM
+ * by draining, so it only dies *of* SIGTERM when the signal lands while it is already exiting
+ * (a terminal's Ctrl-C reached it too). Both are clean stops.
+ */
+export function isCleanExit(exit: StopResult["exits"][number]): boolean {
+  return exit.code === 0 || (exit.signal === "SIGTERM" && !exit.killed);
+}
+
 export interface DistributedPlatform {
   /** The load balancer's address: where to browse. */
   readonly url: string;
@@ -242,7 +251,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     rpc.close();
     await layer.close();
     if (options.dropDatabasesOnStop) await dropDatabases(options.postgresUrl, databases);
-    return { clean: exits.every((e) => e.code === 0), exits };
+    return { clean: exits.every(isCleanExit), exits };
   };
 
   const stateDir = resolve(options.stateDir, options.databasePrefix);
