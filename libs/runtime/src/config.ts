@@ -18,8 +18,12 @@ export const commonConfigShape = {
   /** The shard map as JSON (see @boxoffice/sharding); or SHARD_MAP_FILE. */
   SHARD_MAP: z.string().optional(),
   SHARD_MAP_FILE: z.string().optional(),
-  /** 0–1023, part of every id this process mints; give each replica its own (random if unset). */
-  NODE_ID: z.coerce.number().int().min(0).max(1023).default(() => randomInt(0, 1024)),
+  /**
+   * 0–31 (the 5 bits every shard-aware id carries); each live replica of a service needs its own,
+   * so deployments set it (compose per instance, Kubernetes from the StatefulSet ordinal). Random if
+   * unset, which is only safe for a single instance.
+   */
+  NODE_ID: z.coerce.number().int().min(0).max(31).default(() => randomInt(0, 32)),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Bulkhead: handlers one instance runs at once; the rest wait on the channel for other instances. */
   RPC_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(32),

@@ -12,7 +12,7 @@ describe("service configuration", () => {
     expect(config.RPC_DEADLINE_MS).toBe(5000);
     expect(config.MIGRATE_ON_START).toBe(true);
     expect(config.NODE_ID).toBeGreaterThanOrEqual(0);
-    expect(config.NODE_ID).toBeLessThan(1024);
+    expect(config.NODE_ID).toBeLessThan(32);
     expect(config.PORT).toBe(3000);
   });
 
@@ -24,7 +24,7 @@ describe("service configuration", () => {
   it("when a variable is invalid, the error names it", () => {
     let error: unknown;
     try {
-      parseConfig("inventory", schema, { NODE_ID: "5000", LOG_LEVEL: "loud" });
+      parseConfig("inventory", schema, { NODE_ID: "32", LOG_LEVEL: "loud" });
     } catch (e) {
       error = e;
     }

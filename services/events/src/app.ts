@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
 import { createTokenVerifier } from "@boxoffice/identity";
 import type { Logger } from "@boxoffice/runtime";
-import { createIdGenerator, createShardRouter, loadShardMap, MAX_NODE_ID, migrate, type ShardMap } from "@boxoffice/sharding";
+import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import type { EventsConfig } from "./config.ts";
 import { createOutboxRelay } from "./domain/outbox-relay.ts";
 import { registerEventsHandlers } from "./handlers/rpc-handlers.ts";
@@ -39,8 +39,7 @@ export function buildEventsService(config: EventsConfig, deps: EventsDeps): Even
     forId: (id, options) => router.sql.forId(id, options),
     all: (options) => router.sql.all(options).map((s) => s.sql),
   });
-  // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).
-  const ids = createIdGenerator({ nodeId: config.NODE_ID & MAX_NODE_ID });
+  const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const relay = createOutboxRelay({
     store,
     shards: primaries,

@@ -12,7 +12,7 @@ import {
   loadShardMap,
   logicalShardOf,
   logicalShardOfId,
-  MAX_NODE_ID,
+ 
   migrate,
   type ShardMap,
 } from "@boxoffice/sharding";
@@ -61,8 +61,7 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
     logicalShardOf,
     logicalShardOfId: (id) => logicalShardOfId(id),
   };
-  // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).
-  const ids = createIdGenerator({ nodeId: config.NODE_ID & MAX_NODE_ID });
+  const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const client = createRpcClient({ layer: deps.layer, service: "inventory", defaultDeadlineMs: config.RPC_DEADLINE_MS });
   const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });
   const server = createRpcServer({ layer: deps.layer, service: "inventory", concurrency: config.RPC_CONCURRENCY, logger });

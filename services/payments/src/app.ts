@@ -11,7 +11,7 @@ import {
   loadShardMap,
   logicalShardOf,
   logicalShardOfId,
-  MAX_NODE_ID,
+ 
   migrate,
   type ShardMap,
 } from "@boxoffice/sharding";
@@ -53,8 +53,7 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
     logicalShardOf,
     logicalShardOfId: (id) => logicalShardOfId(id),
   };
-  // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).
-  const ids = createIdGenerator({ nodeId: config.NODE_ID & MAX_NODE_ID });
+  const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const relay = createOutboxRelay({ shards: shards.all, firehose: deps.firehose, logger, pollMs: config.PAYMENTS_OUTBOX_POLL_MS });
   const client = createRpcClient({ layer: deps.layer, service: "payments", defaultDeadlineMs: config.RPC_DEADLINE_MS });
   const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });

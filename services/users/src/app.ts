@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier } from "@boxoffice/identity";
 import type { Logger } from "@boxoffice/runtime";
-import { createIdGenerator, createShardRouter, loadShardMap, MAX_NODE_ID, migrate, type ShardMap } from "@boxoffice/sharding";
+import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
 import { seedDemoOrganizer } from "./domain/accounts.ts";
@@ -48,8 +48,7 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
     prismaForId: (id) => router.forId(id),
     all: () => router.sql.all().map((s) => s.sql),
   });
-  // Ids carry 5 bits of node id; NODE_ID is wider, so fold it (replicas should use 0–31).
-  const ids = createIdGenerator({ nodeId: config.NODE_ID & MAX_NODE_ID });
+  const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const hasher = createPasswordHasher({ logN: config.USERS_SCRYPT_LOG_N, r: 8, p: 1 });
   const redisUrl = rateLimitRedisUrl(config);
   const counter =
