@@ -52,6 +52,24 @@ describe.skipIf(!redis.available)("the health check script", () => {
     }
   });
 
+  it("when the service's request channel is full (a spike), readiness fails but liveness passes", async () => {
+    const busyPrefix = uniqueName("healthcheck_busy");
+    const filler = createChannelLayer(redis.url, { prefix: busyPrefix });
+    try {
+      // Nobody serves "payments" under this prefix: its request channel fills up and stays full.
+      for (let i = 0; i < 100; i++) await filler.send("payments.rpc", { filler: i });
+      const busy = { BUS_URL: redis.url, BUS_PREFIX: busyPrefix };
+      const readiness = await checkHealth({ service: "payments", env: busy, timeoutMs: 1000 });
+      expect(readiness.healthy, readiness.detail).toBe(false);
+      const liveness = await checkHealth({ service: "payments", env: busy, liveness: true, timeoutMs: 1000 });
+      expect(liveness.healthy, liveness.detail).toBe(true);
+      expect(liveness.detail).toContain("busy");
+    } finally {
+      await filler.flush();
+      await filler.close();
+    }
+  });
+
   it("when the bus is unreachable, readiness fails but liveness passes (a restart would not help)", async () => {
     const busDown = { BUS_URL: UNREACHABLE_BUS, BUS_PREFIX: prefix };
     expect((await checkHealth({ service: "users", env: busDown, timeoutMs: 1000 })).healthy).toBe(false);

@@ -3,8 +3,8 @@
 // The gateway has an HTTP port, so it is asked GET /healthz. The other services have none: they are
 // asked `<service>.health.v1` over the bus, with the same BUS_URL/BUS_PREFIX the process itself has.
 // A bus health call reaches whichever instance takes it, so it says "the service answers", not
-// "this pod answers"; for liveness an unreachable bus counts as alive, because restarting every pod
-// does not bring Redis back (docs/operations.md).
+// "this pod answers"; for liveness an unreachable bus or a full request channel counts as alive,
+// because restarting every pod cures neither (docs/operations.md).
 import { parseArgs } from "node:util";
 import { createChannelLayer, createRpcClient, RpcError, RpcErrorCodes } from "@boxoffice/bus";
 import { eventsHealthV1, inventoryHealthV1, paymentsHealthV1, usersHealthV1 } from "@boxoffice/contracts";
@@ -57,8 +57,11 @@ async function checkBusService(service: BusService, options: HealthCheckOptions,
       detail: health.ok ? `${service} answers; ${health.shards.length} shard(s) reachable` : `${service} answers but is not ok (failing shards: ${failing.join(", ") || "none"})`,
     };
   } catch (error) {
-    const busDown = error instanceof RpcError && error.code === RpcErrorCodes.UNAVAILABLE;
-    if (busDown && options.liveness) return { healthy: true, detail: `the bus is unreachable (${error.message}); alive as far as a restart could help` };
+    const code = error instanceof RpcError ? error.code : undefined;
+    // Neither a Redis outage nor a full request channel (an on-sale spike) is cured by restarting
+    // pods; restarting them then would only make it worse.
+    if (options.liveness && code === RpcErrorCodes.UNAVAILABLE) return { healthy: true, detail: `the bus is unreachable (${(error as Error).message}); alive as far as a restart could help` };
+    if (options.liveness && code === RpcErrorCodes.BUSY) return { healthy: true, detail: `${service} is busy (its request channel is full); alive` };
     return { healthy: false, detail: `${service}.health.v1 failed: ${(error as Error).message}` };
   } finally {
     client.close();
