@@ -141,6 +141,9 @@ alternating call by call:
 | \`router.forId(id)\` → same query | ${micro(p50Router)} | ${micro(percentile(overhead.router.slice(300), 99))} |
 | router overhead at p50 | ${pct(p50Router, p50Direct)} (target < 5%) | |
 
+The router's cost is the routing itself (about 1 µs: decode the id, look up the owner) plus the Prisma
+query extension that turns driver errors into the lib's typed errors (\`SHARD_UNAVAILABLE\`, \`SHARD_MOVING\`, …).
+
 **Insert throughput** — \`router.forKey(key).account.create\`, 16 concurrent writers, 4,000 rows (PGlite: 2,000):
 
 | target | inserts/s |
@@ -161,7 +164,7 @@ Node process on one connection, so its writes are serialised. Figures from this 
 | Prisma \`account.update\` (returns the row) | ${micro(percentile(updates.prisma, 50))} | ${micro(percentile(updates.prisma, 99))} |
 | \`router.sql.forId(id).query(…)\` (raw pg) | ${micro(percentile(updates.raw, 50))} | ${micro(percentile(updates.raw, 99))} |
 
-Each update commits on its own, so both paths mostly wait for the server's WAL flush; Prisma's own cost is the
+Each update commits on its own, so both paths include the server's commit; Prisma's own cost is the
 difference (${micro(percentile(updates.prisma, 50) - percentile(updates.raw, 50))} at p50), which is why hot paths (holds) may use \`router.sql\`.
 `;
 writeBenchmarkSection("sharding", "sharding", "npm run bench -w @boxoffice/sharding", markdown);
