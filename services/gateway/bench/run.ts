@@ -26,10 +26,11 @@ const autocannon = require("autocannon") as (options: Record<string, unknown>) =
 const root = join(import.meta.dirname, "..", "..", "..");
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const ROUND_S = Number(process.env.BENCH_ROUND_S ?? 5);
 const PURCHASE_S = Number(process.env.BENCH_PURCHASE_S ?? 15);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 8);
 
-function startChild(script: string, env: Record<string, string>, ready: RegExp, args: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray; startupMs: number }> {
+function startChild(script: string, env: Record<string, string>, ready: RegExp, args: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray; startupMs: number; output(): string }> {
   const started = Date.now();
   const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
@@ -37,7 +38,7 @@ function startChild(script: string, env: Record<string, string>, ready: RegExp, 
     const onData = (data: Buffer) => {
       output += data.toString();
       const match = ready.exec(output);
-      if (match) resolve({ child, match, startupMs: Date.now() - started });
+      if (match) resolve({ child, match, startupMs: Date.now() - started, output: () => output });
     };
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
@@ -52,11 +53,24 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"
   await exited;
 }
 
-async function load(url: string, title: string): Promise<AutocannonResult> {
-  console.log(`autocannon ${title}: ${url} (${CONNECTIONS} connections, ${DURATION_S} s)`);
-  const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION_S, pipelining: 1 });
+async function load(url: string, title: string, duration = DURATION_S): Promise<AutocannonResult> {
+  console.log(`autocannon ${title}: ${url} (${CONNECTIONS} connections, ${duration} s)`);
+  const result = await autocannon({ url, connections: CONNECTIONS, duration, pipelining: 1 });
   if (result.non2xx > 0 || result.errors > 0) console.warn(`  ${title}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result;
+}
+
+/** Alternates bare and gateway runs so load from elsewhere on the machine hits both alike; medians. */
+async function compare(bareUrl: string, gatewayUrl: string, title: string, rounds = 3): Promise<{ bare: AutocannonResult; gateway: AutocannonResult; ratio: number }> {
+  const bare: AutocannonResult[] = [];
+  const gateway: AutocannonResult[] = [];
+  for (let round = 0; round < rounds; round++) {
+    bare.push(await load(bareUrl, `bare fastify (round ${round + 1})`, ROUND_S));
+    gateway.push(await load(gatewayUrl, `${title} (round ${round + 1})`, ROUND_S));
+  }
+  const median = (runs: AutocannonResult[]) => [...runs].sort((a, b) => a.requests.average - b.requests.average)[Math.floor(runs.length / 2)];
+  const ratios = bare.map((b, i) => gateway[i].requests.average / b.requests.average).sort((a, b) => a - b);
+  return { bare: median(bare), gateway: median(gateway), ratio: ratios[Math.floor(ratios.length / 2)] };
 }
 
 function startPlatform(dataDir: string, extra: Record<string, string> = {}) {
@@ -134,7 +148,11 @@ function freePort(): Promise<number> {
  * one process per service and one gateway: this machine has two cores). Leaves nothing behind:
  * its databases are dropped and its Redis keys deleted.
  */
-async function distributedPurchases(): Promise<{ result: Awaited<ReturnType<typeof purchaseFlows>>; startupMs: number } | string> {
+type Comparison = Awaited<ReturnType<typeof compare>>;
+
+async function distributedPurchases(
+  cachedPage: (gatewayUrl: string, eventId: string) => Promise<Comparison>,
+): Promise<{ result: Awaited<ReturnType<typeof purchaseFlows>>; startupMs: number; cached: Comparison } | string> {
   const [redis, postgres] = await Promise.all([requireRedis(), requirePostgres()]);
   if (!redis.available || !postgres.available) return `skipped: ${redis.reason || postgres.reason}`;
   const prefix = uniqueName("gwbench");
@@ -142,14 +160,17 @@ async function distributedPurchases(): Promise<{ result: Awaited<ReturnType<type
   const started = await startChild(
     join(root, "services/platform/src/distributed.ts"),
     { PORT: String(port), LOG_LEVEL: "error", REDIS_URL: redisUrl(), POSTGRES_URL: postgresUrl() },
-    /browse\s+(http:\/\/\S+)/,
+    /browse\s+(http:\/\/\S+)[\s\S]*Ctrl-C/,
     ["--prefix", prefix, "--db-prefix", prefix, "--instances", "1", "--gateways", "1"],
   );
   try {
     const base = started.match[1];
+    const gatewayUrl = /gateway#0 (http:\/\/\S+)/.exec(started.output())?.[1] ?? base;
     const events = await findEvents(base);
     const hot = events.reduce((a, b) => (b.available > a.available ? b : a));
-    return { result: await purchaseFlows(base, hot.id), startupMs: started.startupMs };
+    const small = events.find((e) => e.available < 1000) ?? events[0];
+    const cached = await cachedPage(gatewayUrl, small.id);
+    return { result: await purchaseFlows(base, hot.id), startupMs: started.startupMs, cached };
   } finally {
     await stopChild(started.child, "SIGINT");
     const admin = new pg.Client({ connectionString: postgresUrl() });
@@ -183,9 +204,8 @@ try {
   const body = await (await fetch(pageUrl)).text();
 
   const hello = await startChild(join(import.meta.dirname, "hello-world.ts"), { BODY: body }, /listening (http:\/\/\S+)/);
-  const bare = await load(`${hello.match[1]}/api/events/${small.id}`, "bare fastify");
-  await stopChild(hello.child);
-  const cachedRun = await load(pageUrl, "gateway, cached event page");
+  const bareUrl = `${hello.match[1]}/api/events/${small.id}`;
+  const embedded = await compare(bareUrl, pageUrl, "gateway in the embedded platform, cached event page");
   const purchase = await purchaseFlows(base, hot.id);
   await stopChild(cached.child);
 
@@ -195,18 +215,20 @@ try {
   const uncachedRun = await load(`${uncachedBase}/api/events/${small.id}`, "gateway, uncached event page");
   await stopChild(uncached.child);
 
-  const distributed = await distributedPurchases();
+  const distributed = await distributedPurchases(async (gatewayUrl, eventId) => compare(bareUrl, `${gatewayUrl}/api/events/${eventId}`, "gateway process alone (distributed), cached event page"));
+  await stopChild(hello.child);
 
-  const ratio = cachedRun.requests.average / bare.requests.average;
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+  const row = (title: string, r: AutocannonResult) => `| ${title} | ${fmt(r.requests.average)} | ${r.latency.p50} ms | ${r.latency.p99} ms |`;
   rows.push(
-    "| measurement | requests/s | p50 latency | p99 latency |",
+    "| measurement (cached rows: median of 3 rounds alternating with the bare app) | requests/s | p50 latency | p99 latency |",
     "|---|---:|---:|---:|",
-    `| bare fastify, same ${body.length} bytes | ${fmt(bare.requests.average)} | ${bare.latency.p50} ms | ${bare.latency.p99} ms |`,
-    `| gateway, cached \`GET /api/events/:id\` | ${fmt(cachedRun.requests.average)} | ${cachedRun.latency.p50} ms | ${cachedRun.latency.p99} ms |`,
-    `| gateway, uncached \`GET /api/events/:id\` (cache TTL 0) | ${fmt(uncachedRun.requests.average)} | ${uncachedRun.latency.p50} ms | ${uncachedRun.latency.p99} ms |`,
+    row(`bare fastify, same ${body.length} bytes`, embedded.bare),
+    row("gateway in the embedded platform (`npm start`: every service in the same process), cached `GET /api/events/:id`", embedded.gateway),
+    typeof distributed === "string" ? `| gateway process alone (distributed) | ${distributed} | | |` : row("gateway process alone (distributed mode), cached `GET /api/events/:id`", distributed.cached.gateway),
+    row("gateway in the embedded platform, uncached `GET /api/events/:id` (cache TTL 0: events + inventory over the bus, PGlite)", uncachedRun),
     "",
-    `Cached gateway / bare fastify: **${ratio.toFixed(2)}** (target ≥ 0.6).`,
+    `Cached gateway / bare fastify, median of the per-round ratios: **${embedded.ratio.toFixed(2)}** embedded${typeof distributed === "string" ? "" : `, **${distributed.cached.ratio.toFixed(2)}** gateway process alone`} (target ≥ 0.6).`,
     "",
     "| purchase flow (sign in → hold 1 seat → order), embedded | value |",
     "|---|---:|",
@@ -222,7 +244,7 @@ try {
   );
   const notes = [
     "",
-    `autocannon: ${CONNECTIONS} connections, ${DURATION_S} s per row; servers and load generator share the machine's cores. Load average (1 min) at the start of the run: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other work on the machine shares the cores).`,
+    `autocannon: ${CONNECTIONS} connections; cached rows ${ROUND_S} s per round, uncached ${DURATION_S} s; servers and load generator share the machine's cores. Load average (1 min) at the start of the run: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other work on the machine shares the cores).`,
     "Sign-in is a deliberately slow scrypt check (users service), so it dominates the purchase flow.",
     "The distributed row runs `npm run start:distributed` (its own databases and key prefix, removed afterwards).",
   ];
