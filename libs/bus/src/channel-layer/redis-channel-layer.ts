@@ -13,7 +13,7 @@ import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
 import { resolveOptions } from "./options.ts";
 import { ReceiveWaiters } from "./receive-waiters.ts";
 import { BLOCK_SECONDS, RedisHost } from "./redis-connections.ts";
-import { PUSH_BACK_SCRIPT, RECEIVE_SCRIPT, runScript, SEND_SCRIPT } from "./redis-scripts.ts";
+import { PUSH_BACK_SCRIPT, runScript, SEND_SCRIPT } from "./redis-scripts.ts";
 import type { ChannelLayer, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
 
 /** Most frames one non-blocking pop takes for the receives waiting on a key. */
@@ -198,8 +198,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   };
 
   /**
-   * The one loop per key that pops for every receive waiting on it in this process: a batch pop
-   * first (cheap when the list is busy), a blocking pop when it is empty. One blocking connection
+   * The one loop per key that pops for every receive waiting on it in this process: one BLMPOP per
+   * pass takes a batch when the list is busy and blocks when it is empty. One blocking connection
    * per busy key means a flooded channel cannot starve a quiet one.
    */
   const pump = async (state: KeyState): Promise<void> => {
@@ -208,17 +208,10 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       conn = await state.host.acquireBlocking();
       while (!closed && !state.waiters.empty) {
         const want = Math.min(MAX_BATCH, state.waiters.total());
-        let raws: Buffer[] = [];
-        // One receive waiting: a blocking pop alone returns at once when the list is non-empty.
-        if (want > 1) {
-          const batch = (await runScript(conn, RECEIVE_SCRIPT, [state.key], [Date.now(), want])) as [number, ...Buffer[]];
-          stats.expiredDropped += Number(batch[0]);
-          raws = batch.slice(1) as Buffer[];
-        }
-        if (raws.length === 0) {
-          const popped = await conn.blpopBuffer(state.key, BLOCK_SECONDS);
-          raws = popped ? [popped[1]] : [];
-        }
+        // One command per pass: returns at once with up to `want` frames when the list has any,
+        // blocks otherwise. Expired frames are dropped by dispatch, never delivered.
+        const popped = (await conn.callBuffer("BLMPOP", BLOCK_SECONDS, 1, state.key, "LEFT", "COUNT", want)) as [Buffer, Buffer[]] | null;
+        const raws = popped ? popped[1] : [];
         const leftover = dispatch(state, raws);
         if (leftover.length) {
           try {

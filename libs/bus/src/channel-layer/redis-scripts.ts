@@ -15,7 +15,7 @@ function script(lua: string): LuaScript {
 
 /**
  * KEYS: destination lists. ARGV[1] now (ms), ARGV[2] key ttl (ms), then for each key a capacity
- * and a frame. Drops expired frames at the head, refuses full lists, appends the rest.
+ * and a frame. When a list is at capacity, drops expired frames at its head first; refuses lists still full, appends the rest.
  * Returns the 1-based indexes of the keys that were full.
  */
 export const SEND_SCRIPT = script(`
@@ -24,14 +24,17 @@ local ttl = tonumber(ARGV[2])
 local full = {}
 for i, key in ipairs(KEYS) do
   local capacity = tonumber(ARGV[1 + i * 2])
-  while true do
+  local length = redis.call('LLEN', key)
+  -- Expired frames only matter when they would count against capacity: trim them then.
+  while length >= capacity do
     local head = redis.call('LINDEX', key, 0)
     if not head then break end
     local expires = tonumber(string.sub(head, 1, 15))
     if expires and expires > now then break end -- unreadable frames count as expired
     redis.call('LPOP', key)
+    length = length - 1
   end
-  if redis.call('LLEN', key) >= capacity then
+  if length >= capacity then
     full[#full + 1] = i
   else
     redis.call('RPUSH', key, ARGV[2 + i * 2])
@@ -39,23 +42,6 @@ for i, key in ipairs(KEYS) do
   end
 end
 return full
-`);
-
-/**
- * KEYS[1]: a list. ARGV[1] now (ms), ARGV[2] how many. Pops up to that many unexpired frames,
- * discarding expired ones. Returns {expired count, frame, frame, ...}.
- */
-export const RECEIVE_SCRIPT = script(`
-local now = tonumber(ARGV[1])
-local want = tonumber(ARGV[2])
-local out = {0}
-while #out <= want do
-  local frame = redis.call('LPOP', KEYS[1])
-  if not frame then break end
-  local expires = tonumber(string.sub(frame, 1, 15))
-  if expires and expires > now then out[#out + 1] = frame else out[1] = out[1] + 1 end
-end
-return out
 `);
 
 /** KEYS[1]: a list. ARGV[1] key ttl (ms), then frames oldest first: puts them back at the head, in order. */
