@@ -49,7 +49,7 @@ const MAX_CAPACITY_BACKOFF_MS = 500;
  * Receives kept waiting on the reply channel. One would cap a busy client at one reply per bus
  * round trip; several let the layer hand over a batch of replies per round trip.
  */
-const REPLY_RECEIVERS = 8;
+const REPLY_RECEIVERS = 32;
 const MAX_LOOP_BACKOFF_MS = 2000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
