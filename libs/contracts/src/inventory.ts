@@ -140,11 +140,23 @@ export const inventoryAvailabilitiesV1 = defineMethod({
   response: z.object({ events: z.array(availabilitySchema) }),
 });
 
-/** The seat map of one event. */
+export const DEFAULT_SEAT_PAGE_LIMIT = 2000;
+export const MAX_SEAT_PAGE_LIMIT = 5000;
+
+/**
+ * One page of the seat map of one event, in seat id order. Pages keep every bus message far below
+ * its 1 MiB limit (an event has up to 100,000 seats; 5,000 seats are ~600 KB). `after` is the last
+ * seat id of the previous page (`nextCursor`, null on the last page). Both fields are optional so a
+ * caller that only sends `{eventId}` still gets the first page.
+ */
 export const inventorySeatsV1 = defineMethod({
   name: "inventory.seats.v1",
-  request: z.object({ eventId: idSchema }),
-  response: z.object({ seats: z.array(seatSchema) }),
+  request: z.object({
+    eventId: idSchema,
+    after: idSchema.optional(),
+    limit: z.number().int().min(1).max(MAX_SEAT_PAGE_LIMIT).default(DEFAULT_SEAT_PAGE_LIMIT),
+  }),
+  response: z.object({ seats: z.array(seatSchema), nextCursor: idSchema.nullable().default(null) }),
 });
 
 /** Checkout: hold → charge → confirm, exactly once per (caller, idempotencyKey). */

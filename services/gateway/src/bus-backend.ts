@@ -1,7 +1,7 @@
 // The gateway's backend over the bus: every HTTP call becomes one or two RPC calls through the
 // contracts, each with a deadline, the caller's token where a service checks identity, and a
 // latency sample. Catalogue pages merge the events service (what) with inventory (how many left).
-import { createRpcClient, type ChannelLayer, type MethodDef, type RpcClient } from "@boxoffice/bus";
+import { createRpcClient, RpcError, RpcErrorCodes, type ChannelLayer, type MethodDef, type RpcClient } from "@boxoffice/bus";
 import {
   eventsCreateV1,
   eventsGetV1,
@@ -16,6 +16,7 @@ import {
   inventoryOrderV1,
   inventoryReleaseV1,
   inventorySeatsV1,
+  MAX_SEAT_PAGE_LIMIT,
   paymentsHealthV1,
   usersHealthV1,
   usersLoginV1,
@@ -23,9 +24,13 @@ import {
   type Availability,
   type CatalogueEvent,
   type HttpEvent,
+  type Seat,
 } from "@boxoffice/contracts";
 import type { CallOptions, GatewayBackend } from "./backend.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+
+/** 100,000 seats (the most an event has) are 20 full pages; far more means a cursor that loops. */
+const MAX_SEAT_PAGES = 100;
 
 export interface BusBackendOptions {
   readonly layer: ChannelLayer;
@@ -125,7 +130,18 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
       });
     },
     async getSeats(eventId) {
-      return (await call(inventorySeatsV1, { eventId })).seats;
+      // A big event's seat map does not fit in one bus message: inventory answers it in pages (seat
+      // id order), read one after another, each call with its own deadline.
+      const seats: Seat[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages < MAX_SEAT_PAGES; pages++) {
+        const page = await call(inventorySeatsV1, { eventId, after, limit: MAX_SEAT_PAGE_LIMIT });
+        seats.push(...page.seats);
+        if (page.nextCursor === null) return seats;
+        if (page.nextCursor === after || page.seats.length === 0) break;
+        after = page.nextCursor;
+      }
+      throw new RpcError(RpcErrorCodes.INTERNAL, "the seat map of this event did not end", { retryable: false, details: { eventId, seats: seats.length } });
     },
     async hold(eventId, input, callOptions) {
       return (await call(inventoryHoldV1, { eventId, ...input }, callOptions)).hold;

@@ -1,7 +1,8 @@
 import { RpcError } from "@boxoffice/bus";
+import { DEFAULT_SEAT_PAGE_LIMIT, inventorySeatsV1, type Seat } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availabilityOf, placeHold, releaseHold, seatEvent, seatMapOf, sweepExpiredHolds } from "../src/domain/holds.ts";
+import { availabilityOf, placeHold, releaseHold, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
 import { catalogueEvent } from "./support/events.ts";
 
@@ -15,6 +16,22 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   } catch (error) {
     return error instanceof RpcError ? error.code : String(error);
   }
+}
+
+/** Every page of an event's seat map, as the gateway reads it (defaults of the bus contract). */
+async function seatPages(eventId: string, deps: DomainFixture["deps"], limit?: number): Promise<Seat[][]> {
+  const pages: Seat[][] = [];
+  let after: string | undefined;
+  do {
+    const page = await seatMapPageOf(inventorySeatsV1.request.parse({ eventId, after, limit }), deps);
+    pages.push(page.seats);
+    after = page.nextCursor ?? undefined;
+  } while (after !== undefined);
+  return pages;
+}
+
+async function seatMapOf(eventId: string, deps: DomainFixture["deps"]): Promise<Seat[]> {
+  return (await seatPages(eventId, deps)).flat();
 }
 
 describe.each(kinds)("holds (%s)", (kind) => {
@@ -56,6 +73,39 @@ describe.each(kinds)("holds (%s)", (kind) => {
     ]);
     await seatEvent(event, f.deps);
     expect((await availabilityOf(event.id, f.deps)).available).toBe(100_000 / scale);
+  });
+
+  it("when an event has 12,000 seats, its seat map pages add up to every seat exactly once", async () => {
+    const event = catalogueEvent([
+      { name: "Floor", rows: 40, seatsPerRow: 200, priceCents: 5000 },
+      { name: "Tier", rows: 20, seatsPerRow: 200, priceCents: 3000 },
+    ]);
+    await seatEvent(event, f.deps);
+    const hold = await placeHold({ buyerId: "pager", eventId: event.id, quantity: 3 }, f.deps);
+    const pages = await seatPages(event.id, f.deps);
+    expect(pages.map((p) => p.length)).toEqual(Array.from({ length: 12_000 / DEFAULT_SEAT_PAGE_LIMIT }, () => DEFAULT_SEAT_PAGE_LIMIT));
+    const seats = pages.flat();
+    expect(new Set(seats.map((s) => s.id)).size).toBe(12_000);
+    expect(new Set(seats.map((s) => `${s.sectionId}/${s.row}/${s.number}`)).size).toBe(12_000);
+    expect(seats.filter((s) => s.section === "Floor")).toHaveLength(8000);
+    expect(seats.filter((s) => s.status === "held").map((s) => s.id).sort()).toEqual(hold.seats.map((s) => s.id).sort());
+    // A limit that does not divide the seats: the last page is short and ends the map.
+    const odd = await seatPages(event.id, f.deps, 5000);
+    expect(odd.map((p) => p.length)).toEqual([5000, 5000, 2000]);
+    expect(odd.flat().map((s) => s.id)).toEqual(seats.map((s) => s.id));
+  });
+
+  it("when a seat map fills its last page exactly, that page ends the map; past it a page is empty", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 2, seatsPerRow: 5, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const first = await seatMapPageOf({ eventId: event.id, limit: 5 }, f.deps);
+    expect(first.seats).toHaveLength(5);
+    expect(first.nextCursor).toBe(first.seats[4].id);
+    const last = await seatMapPageOf({ eventId: event.id, after: first.nextCursor!, limit: 5 }, f.deps);
+    expect(last.seats).toHaveLength(5);
+    expect(last.nextCursor).toBeNull();
+    expect(await seatMapPageOf({ eventId: event.id, after: last.seats[4].id, limit: 5 }, f.deps)).toEqual({ seats: [], nextCursor: null });
+    expect(await codeOf(seatMapPageOf({ eventId: catalogueEvent([]).id, limit: 10 }, f.deps))).toBe("NOT_FOUND");
   });
 
   it("when a buyer holds by quantity, they get adjacent seats in one row of the cheapest section", async () => {

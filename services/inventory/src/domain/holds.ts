@@ -4,7 +4,7 @@ import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { holdByQuantity, holdSeats, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome } from "../store/hold-store.ts";
-import { createSeating, markSeatingCancelled, readAvailability, readSeatMap } from "../store/seating-store.ts";
+import { createSeating, markSeatingCancelled, readAvailability, readSeatMapPage } from "../store/seating-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
 import type { InventoryDeps } from "./ports.ts";
 
@@ -142,8 +142,34 @@ export async function availabilitiesOf(eventIds: string[], deps: Pick<InventoryD
   return found.filter((a): a is Availability => a !== undefined);
 }
 
-export async function seatMapOf(eventId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<Seat[]> {
-  const seats = await readSeatMap(eventShard(deps, eventId), eventId, deps.now());
-  if (!seats) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no seats for this event", { eventId });
-  return seats.map((s) => ({ ...s, row: Number(s.row), number: Number(s.number) }));
+/**
+ * The JSON budget of one seat map page: well under the bus's 1 MiB message limit even when section
+ * names are long and non-ASCII (100 characters of up to 3 bytes each), whatever `limit` allows.
+ */
+export const SEAT_PAGE_MAX_BYTES = 768 * 1024;
+
+export interface SeatMapPage {
+  seats: Seat[];
+  /** The last seat id of this page, or null when there are no more seats. */
+  nextCursor: string | null;
+}
+
+/** One page of an event's seat map in seat id order; NOT_FOUND when inventory has no seats for it. */
+export async function seatMapPageOf(
+  page: { eventId: string; after?: string; limit: number },
+  deps: Pick<InventoryDeps, "shards" | "now">,
+): Promise<SeatMapPage> {
+  // One seat more than the page tells whether another page follows (no empty last page to fetch).
+  const rows = await readSeatMapPage(eventShard(deps, page.eventId), { ...page, limit: page.limit + 1 }, deps.now());
+  if (!rows) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no seats for this event", { eventId: page.eventId });
+  const seats: Seat[] = [];
+  let bytes = 0;
+  for (const row of rows.slice(0, page.limit)) {
+    const seat: Seat = { ...row, row: Number(row.row), number: Number(row.number) };
+    bytes += Buffer.byteLength(JSON.stringify(seat)) + 1;
+    // Cut the page short rather than exceed the budget; the caller simply asks for one more page.
+    if (bytes > SEAT_PAGE_MAX_BYTES && seats.length > 0) return { seats, nextCursor: seats[seats.length - 1].id };
+    seats.push(seat);
+  }
+  return { seats, nextCursor: rows.length > page.limit ? seats[seats.length - 1].id : null };
 }

@@ -13,7 +13,7 @@ import {
 } from "@boxoffice/contracts";
 import type { TokenVerifier } from "@boxoffice/identity";
 import { getBuyerOrder, listBuyerOrders, placeOrder } from "../domain/checkout.ts";
-import { availabilitiesOf, availabilityOf, placeHold, releaseHold, seatMapOf } from "../domain/holds.ts";
+import { availabilitiesOf, availabilityOf, placeHold, releaseHold, seatMapPageOf } from "../domain/holds.ts";
 import type { InventoryDeps } from "../domain/ports.ts";
 
 export interface InventoryHandlerDeps {
@@ -39,7 +39,7 @@ export function registerInventoryHandlers(server: RpcServer, deps: InventoryHand
 
   server.handle(inventoryAvailabilitiesV1, async (input) => ({ events: await availabilitiesOf(input.eventIds, domain) }));
 
-  server.handle(inventorySeatsV1, async (input) => ({ seats: await seatMapOf(input.eventId, domain) }));
+  server.handle(inventorySeatsV1, (input) => seatMapPageOf(input, domain));
 
   server.handle(inventoryOrderV1, async (input, ctx) => {
     const user = await verifier.requireUser(ctx);

@@ -99,21 +99,28 @@ export interface SeatRow {
   status: "available" | "held" | "sold";
 }
 
-/** The seat map; a seat whose hold has run out shows as available even before it is reclaimed. */
-export async function readSeatMap(sql: Sql, eventId: string, now: Date): Promise<SeatRow[] | undefined> {
+/**
+ * One page of the seat map, keyset-paginated by seat id (index seats_event_seat_idx): the seats with
+ * an id after `after`, at most `limit`. A seat whose hold has run out shows as available even before
+ * it is reclaimed. Undefined when the event has no seats here.
+ */
+export async function readSeatMapPage(
+  sql: Sql,
+  page: { eventId: string; after?: string; limit: number },
+  now: Date,
+): Promise<SeatRow[] | undefined> {
   const result = await sql.query<SeatRow>(
     `SELECT s.id, s.section_id AS "sectionId", sec.name AS section, s.row, s.number,
             CASE WHEN s.status = 'held' AND h.expires_at <= $2 THEN 'available' ELSE s.status END AS status
-     FROM inventory.seats s
+     FROM (SELECT * FROM inventory.seats WHERE event_id = $1 AND ($3::text IS NULL OR id > $3::text) ORDER BY id LIMIT $4) s
      JOIN inventory.sections sec ON sec.id = s.section_id
      LEFT JOIN inventory.holds h ON h.id = s.hold_id
-     WHERE s.event_id = $1
-     ORDER BY sec.position, s.row, s.number`,
-    [eventId, now],
+     ORDER BY s.id`,
+    [page.eventId, now, page.after ?? null, page.limit],
   );
   if (result.rows.length === 0) {
-    const exists = await sql.query(`SELECT 1 FROM inventory.event_seating WHERE event_id = $1`, [eventId]);
-    return exists.rowCount === 0 ? undefined : [];
+    const exists = await sql.query(`SELECT 1 FROM inventory.event_seating WHERE event_id = $1`, [page.eventId]);
+    return exists.rows.length === 0 ? undefined : [];
   }
   return result.rows;
 }

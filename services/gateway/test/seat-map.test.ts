@@ -1,0 +1,62 @@
+// The seat map of a big event over the real RPC client: inventory answers it in pages (one bus
+// message each), the gateway puts them together into the one HTTP answer.
+import { afterAll, describe, expect, it } from "vitest";
+import { createInMemoryChannelLayer, createInMemoryFirehose, createRpcServer, RpcError } from "@boxoffice/bus";
+import { inventorySeatsV1, type Seat } from "@boxoffice/contracts";
+import { buildGateway } from "../src/app.ts";
+import { loadGatewayConfig } from "../src/config.ts";
+import { newSessionKey } from "./helpers.ts";
+
+const layer = createInMemoryChannelLayer();
+const firehose = createInMemoryFirehose();
+const inventory = createRpcServer({ layer, service: "inventory" });
+
+// 12,000 seats: more than fits in one bus message, several pages whatever limit the gateway asks for.
+const EVENT_ID = "7001";
+const seats: Seat[] = Array.from({ length: 12_000 }, (_, i) => ({
+  id: String(1_000_000 + i),
+  sectionId: i < 8000 ? "801" : "802",
+  section: i < 8000 ? "Floor" : "Tier",
+  row: Math.floor((i % 8000) / 200) + 1,
+  number: (i % 200) + 1,
+  status: i % 7 === 0 ? "sold" : "available",
+}));
+const asked: Array<{ after?: string; limit: number }> = [];
+inventory.handle(inventorySeatsV1, async (input) => {
+  if (input.eventId !== EVENT_ID) throw new RpcError("NOT_FOUND", "no seats for this event", { retryable: false });
+  asked.push({ after: input.after, limit: input.limit });
+  const from = input.after === undefined ? 0 : seats.findIndex((s) => s.id === input.after) + 1;
+  const page = seats.slice(from, from + input.limit);
+  return { seats: page, nextCursor: from + input.limit < seats.length ? page[page.length - 1].id : null };
+});
+inventory.start();
+
+const gateway = await buildGateway(loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent" }), { layer, firehose });
+await gateway.app.ready();
+
+afterAll(async () => {
+  await gateway.stop();
+  await inventory.stop();
+  await firehose.close();
+  await layer.close();
+});
+
+describe("the seat map of a big event", () => {
+  it("when an event's seats span several pages, GET /api/events/:id/seats returns every seat once, in the HTTP shape", async () => {
+    const response = await gateway.app.inject({ method: "GET", url: `/api/events/${EVENT_ID}/seats` });
+    expect(response.statusCode).toBe(200);
+    const body = response.json<{ seats: Array<Record<string, unknown>> }>();
+    expect(asked.length).toBeGreaterThan(1);
+    expect(body.seats).toHaveLength(12_000);
+    expect(new Set(body.seats.map((s) => s.id)).size).toBe(12_000);
+    expect(body.seats.map((s) => s.id)).toEqual(seats.map((s) => s.id));
+    expect(body.seats[0]).toMatchObject({ id: "1000000", section: "Floor", row: 1, number: 1, status: "sold" });
+    expect(body.seats.filter((s) => s.status === "sold")).toHaveLength(seats.filter((s) => s.status === "sold").length);
+  });
+
+  it("when the event has no seats, 404", async () => {
+    const response = await gateway.app.inject({ method: "GET", url: "/api/events/7002/seats" });
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe("NOT_FOUND");
+  });
+});
