@@ -1,5 +1,5 @@
 // RPC benchmark on the real Redis: this RPC against Moleculer (Redis transporter) and a bare
-// ioredis LPUSH/BLPOP request/reply (the floor), each with its server in a second process.
+// ioredis RPUSH/BLMPOP request/reply (the floor, pipelined on both sides), each with its server in a second process.
 // Run: npm run bench -w @boxoffice/bus -- rpc.bench  (or: npx node libs/bus/bench/rpc.bench.ts)
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
@@ -80,11 +80,14 @@ async function bareDriver(): Promise<Driver> {
   let running = true;
   void (async () => {
     while (running) {
-      const popped = await blocking.blpop(replyTo, 1).catch(() => null);
+      // Every reply queued so far in one pop, as the layer's reply loop does.
+      const popped = (await blocking.blmpop(1, 1, replyTo, "LEFT", "COUNT", 64).catch(() => null)) as [string, string[]] | null;
       if (!popped) continue;
-      const reply = JSON.parse(popped[1]) as { id: number; body: unknown };
-      pending.get(reply.id)?.(reply.body);
-      pending.delete(reply.id);
+      for (const raw of popped[1]) {
+        const reply = JSON.parse(raw) as { id: number; body: unknown };
+        pending.get(reply.id)?.(reply.body);
+        pending.delete(reply.id);
+      }
     }
   })();
   return {
@@ -92,7 +95,7 @@ async function bareDriver(): Promise<Driver> {
       const id = ++next;
       return new Promise((resolve, reject) => {
         pending.set(id, resolve);
-        pusher.lpush(`${namespace}:req`, JSON.stringify({ id, replyTo, body: BENCH_PAYLOAD })).catch(reject);
+        pusher.rpush(`${namespace}:req`, JSON.stringify({ id, replyTo, body: BENCH_PAYLOAD })).catch(reject);
       });
     },
     async close() {
@@ -173,7 +176,7 @@ writeBenchmarkSection(
     "|---|---:|---:|---:|",
     row("boxoffice RPC (Redis channel layer, zod, msgpack)", ours),
     row("Moleculer 0.15.2 (Redis transporter, JSON serializer)", results.moleculer),
-    row("bare ioredis LPUSH + BLPOP (floor)", results.bare),
+    row("bare ioredis RPUSH + BLMPOP, batch ≤ 64 (floor)", results.bare),
     "",
     `- Throughput vs Moleculer: ${vsMoleculer.toFixed(2)}× (target ≥ 2×: ${verdict(vsMoleculer >= 2)}); p50 ${ours.p50.toFixed(3)} ms vs ${results.moleculer.p50.toFixed(3)} ms (target lower: ${verdict(ours.p50 < results.moleculer.p50)}).`,
     `- Throughput vs the bare floor: ${(vsFloor * 100).toFixed(0)}% (target ≥ 60%: ${verdict(vsFloor >= 0.6)}).`,

@@ -90,7 +90,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
 
   /** Runs a command on the host's shared connection, mapping every failure to BusUnavailableError. */
   const onHost = async <T>(host: RedisHost, fn: (conn: Redis) => Promise<T>): Promise<T> => {
-    await host.ready();
+    // Checked before awaiting: the usual case (connected) then costs no extra turn of the event loop.
+    if (host.command.status !== "ready") await host.ready();
     try {
       return await fn(host.command);
     } catch (error) {
@@ -270,8 +271,11 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
       const buffered = takeBuffered(stateFor(channel), channel);
       if (buffered) return buffered;
-      await hostFor(nonLocalPart(channel) ?? channel).ready();
-      ensureOpen(); // closed while waiting for the connection
+      const host = hostFor(nonLocalPart(channel) ?? channel);
+      if (host.command.status !== "ready") {
+        await host.ready();
+        ensureOpen(); // closed while waiting for the connection
+      }
       // Looked up again: the key's loop may have finished and forgotten its state meanwhile, and
       // one key must never have two loops (a second inbox loop would strand messages).
       const state = stateFor(channel);

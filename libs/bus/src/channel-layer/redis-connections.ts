@@ -68,6 +68,7 @@ export class RedisHost {
   /** A connection for blocking pops, ready to use. */
   async acquireBlocking(): Promise<Redis> {
     const conn = this.#idle.pop() ?? this.#connect({ commandTimeout: BLOCK_SECONDS * 1000 + 2000 });
+    if (conn.status === "ready") return conn;
     try {
       await this.ready(conn);
     } catch (error) {
