@@ -28,6 +28,7 @@ export {
   usersLoginV1,
   usersMethods,
   usersProfileV1,
+  usersRefreshV1,
   usersRegisterV1,
 } from "./users.ts";
 export type { PublicJwk, User } from "./users.ts";

@@ -37,6 +37,27 @@ export const usersLoginV1 = defineMethod({
     clientAddress: z.string().max(100).optional(),
     audience: z.string().min(1).max(100).optional(),
   }),
+  response: z.object({
+    user: userSchema,
+    token: z.string(),
+    expiresAt: isoDateTimeSchema,
+    /** For users.refresh.v1: kept by the gateway in its session, never shown to the browser. */
+    refreshToken: z.string().optional(),
+    refreshExpiresAt: isoDateTimeSchema.optional(),
+  }),
+});
+
+/**
+ * A fresh identity token for the holder of a refresh token issued at login (so a session outlives
+ * one identity token). UNAUTHENTICATED when the refresh token is forged, expired, for another
+ * audience, or its user no longer exists. `audience` of the new token as in login.
+ */
+export const usersRefreshV1 = defineMethod({
+  name: "users.refresh.v1",
+  request: z.object({
+    refreshToken: z.string().min(1).max(4096),
+    audience: z.string().min(1).max(100).optional(),
+  }),
   response: z.object({ user: userSchema, token: z.string(), expiresAt: isoDateTimeSchema }),
 });
 
@@ -73,4 +94,4 @@ export const usersHealthV1 = defineMethod({
 });
 
 /** Every method the users service serves (the contract test checks the server serves exactly these). */
-export const usersMethods = [usersRegisterV1, usersLoginV1, usersProfileV1, usersKeysV1, usersHealthV1] as const;
+export const usersMethods = [usersRegisterV1, usersLoginV1, usersRefreshV1, usersProfileV1, usersKeysV1, usersHealthV1] as const;

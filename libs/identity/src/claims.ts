@@ -12,6 +12,14 @@ export const IDENTITY_ALGORITHM = "EdDSA";
 /** Tokens are short-lived: the gateway re-issues them from its session; nothing revokes them. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 15 * 60;
 
+/**
+ * Audience of refresh tokens: what the gateway keeps in its session to get fresh identity tokens
+ * from users.refresh.v1. Their own audience keeps them from ever passing as identity tokens.
+ */
+export const REFRESH_AUDIENCE = "boxoffice-refresh";
+/** Refresh tokens last as long as a session may (7 days by default). */
+export const DEFAULT_REFRESH_TTL_SECONDS = 7 * 24 * 3600;
+
 /** The signed-in caller, as handlers see it. */
 export interface Identity {
   userId: string;

@@ -1,6 +1,6 @@
 // @boxoffice/identity: identity tokens — issued by the users service, verified locally by every
 // service and the gateway with the public keys published on users.keys.v1.
-export { DEFAULT_AUDIENCE, DEFAULT_TOKEN_TTL_SECONDS, IDENTITY_ALGORITHM, IDENTITY_ISSUER } from "./claims.ts";
+export { DEFAULT_AUDIENCE, DEFAULT_REFRESH_TTL_SECONDS, DEFAULT_TOKEN_TTL_SECONDS, IDENTITY_ALGORITHM, IDENTITY_ISSUER, REFRESH_AUDIENCE } from "./claims.ts";
 export type { Identity } from "./claims.ts";
 export { createTokenSigner, generateSigningKey, parseSigningKeys, signingKeysSchema } from "./token-signer.ts";
 export type { TokenSigner, TokenSignerOptions } from "./token-signer.ts";

@@ -55,7 +55,8 @@ function algorithmOf(jwk: JWK): string {
 }
 
 export interface TokenSigner {
-  sign(identity: Identity, options?: { audience?: string }): Promise<{ token: string; expiresAt: Date }>;
+  /** `ttlSeconds` overrides the signer's lifetime (refresh tokens live longer than identity tokens). */
+  sign(identity: Identity, options?: { audience?: string; ttlSeconds?: number }): Promise<{ token: string; expiresAt: Date }>;
   /** Public JWKs of every configured key, the signing key first. */
   publicKeys(): PublicJwk[];
 }
@@ -78,7 +79,7 @@ export async function createTokenSigner(options: TokenSignerOptions): Promise<To
   return {
     async sign(identity, signOptions = {}) {
       const issuedAt = Math.floor(now() / 1000);
-      const expiresAt = issuedAt + ttl;
+      const expiresAt = issuedAt + (signOptions.ttlSeconds ?? ttl);
       const token = await new SignJWT({ role: identity.role, email: identity.email })
         .setProtectedHeader({ alg, kid: signingJwk.kid, typ: "JWT" })
         .setIssuer(IDENTITY_ISSUER)

@@ -11,13 +11,19 @@ export interface CallOptions {
 export interface SignedIn {
   readonly user: User;
   readonly token: string;
-  /** When the token stops being accepted (epoch ms); the session ends with it. */
+  /** When the token stops being accepted (epoch ms); a minute before, the session refreshes it. */
   readonly tokenExpiresAt: number;
+  /** Exchanged for a fresh identity token (users.refresh.v1); the session ends when it expires. */
+  readonly refreshToken?: string;
+  /** When the refresh token stops being accepted (epoch ms). */
+  readonly refreshExpiresAt?: number;
 }
 
 export interface GatewayBackend {
   signUp(input: { email: string; password: string; displayName: string }): Promise<User>;
   signIn(input: { email: string; password: string; clientAddress?: string }): Promise<SignedIn>;
+  /** A fresh identity token for the session's refresh token; UNAUTHENTICATED when it is no longer good. */
+  refresh(refreshToken: string): Promise<SignedIn>;
   listEvents(input: { limit: number; cursor?: string }): Promise<{ events: HttpEventSummary[]; nextCursor: string | null }>;
   getEvent(eventId: string): Promise<HttpEvent>;
   createEvent(input: HttpCreateEventBody, options: CallOptions): Promise<HttpEvent>;

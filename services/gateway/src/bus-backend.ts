@@ -20,6 +20,7 @@ import {
   paymentsHealthV1,
   usersHealthV1,
   usersLoginV1,
+  usersRefreshV1,
   usersRegisterV1,
   type Availability,
   type CatalogueEvent,
@@ -97,6 +98,16 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
     },
     async signIn(input) {
       const result = await call(usersLoginV1, input);
+      return {
+        user: result.user,
+        token: result.token,
+        tokenExpiresAt: Date.parse(result.expiresAt),
+        refreshToken: result.refreshToken,
+        refreshExpiresAt: result.refreshExpiresAt === undefined ? undefined : Date.parse(result.refreshExpiresAt),
+      };
+    },
+    async refresh(refreshToken) {
+      const result = await call(usersRefreshV1, { refreshToken });
       return { user: result.user, token: result.token, tokenExpiresAt: Date.parse(result.expiresAt) };
     },
     async listEvents(input) {

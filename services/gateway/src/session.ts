@@ -1,9 +1,12 @@
 // Sessions live in the cookie itself (encrypted and authenticated with libsodium's secretbox by
 // @fastify/secure-session): any gateway instance can serve any request, nothing is stored server
-// side. The identity token rides inside, so the browser holds it but can neither read nor forge it.
+// side. The identity token rides inside, so the browser holds it but can neither read nor forge it;
+// so does the refresh token issued at sign-in, exchanged for a fresh identity token a minute before
+// the current one expires (a buyer is never signed out mid-purchase while the session lasts).
 import secureSession from "@fastify/secure-session";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { User } from "@boxoffice/contracts";
+import type { GatewayBackend } from "./backend.ts";
 import { GatewayError } from "./errors.ts";
 
 export const SESSION_COOKIE = "boxoffice_session";
@@ -12,6 +15,8 @@ export interface SessionState {
   user: User;
   token: string;
   tokenExpiresAt: number;
+  refreshToken?: string;
+  refreshExpiresAt?: number;
 }
 
 declare module "@fastify/secure-session" {
@@ -19,6 +24,8 @@ declare module "@fastify/secure-session" {
     user: User;
     token: string;
     tokenExpiresAt: number;
+    refreshToken: string;
+    refreshExpiresAt: number;
   }
 }
 
@@ -38,7 +45,16 @@ export function requireSession(request: FastifyRequest): SessionState {
   const token = request.session.get("token");
   const tokenExpiresAt = request.session.get("tokenExpiresAt");
   if (!user || !token || typeof tokenExpiresAt !== "number") throw new GatewayError("UNAUTHENTICATED");
-  return { user, token, tokenExpiresAt };
+  const refreshToken = request.session.get("refreshToken");
+  const refreshExpiresAt = request.session.get("refreshExpiresAt");
+  return { user, token, tokenExpiresAt, refreshToken, refreshExpiresAt };
+}
+
+/** The browser may drop the cookie when nothing in it can authenticate any more. */
+function limitCookieLifetime(request: FastifyRequest, state: SessionState, sessionTtlSeconds: number): void {
+  const lastsUntil = state.refreshToken && state.refreshExpiresAt ? state.refreshExpiresAt : state.tokenExpiresAt;
+  const seconds = Math.floor((lastsUntil - Date.now()) / 1000);
+  if (seconds > 0 && seconds < sessionTtlSeconds) request.session.options({ maxAge: seconds });
 }
 
 export function startSession(request: FastifyRequest, state: SessionState, sessionTtlSeconds: number): void {
@@ -47,18 +63,52 @@ export function startSession(request: FastifyRequest, state: SessionState, sessi
   request.session.set("user", state.user);
   request.session.set("token", state.token);
   request.session.set("tokenExpiresAt", state.tokenExpiresAt);
-  // The session is worth nothing once the identity token expires: let the browser drop it then.
-  const tokenSeconds = Math.floor((state.tokenExpiresAt - Date.now()) / 1000);
-  if (tokenSeconds > 0 && tokenSeconds < sessionTtlSeconds) request.session.options({ maxAge: tokenSeconds });
+  if (state.refreshToken && state.refreshExpiresAt !== undefined) {
+    request.session.set("refreshToken", state.refreshToken);
+    request.session.set("refreshExpiresAt", state.refreshExpiresAt);
+  }
+  limitCookieLifetime(request, state, sessionTtlSeconds);
 }
 
-/** Margin before the token's expiry at which the session counts as over (a call must not carry a dead token). */
+/** Margin before the token's expiry at which it is no longer sent (a call must not carry a dead token). */
 const TOKEN_EXPIRY_MARGIN_MS = 5_000;
+/** How long before its expiry an identity token is exchanged for a fresh one. */
+export const TOKEN_REFRESH_BEFORE_MS = 60_000;
 
-/** The signed-in session with a usable identity token, or 401 (and the stale cookie cleared). */
-export function authenticatedCaller(request: FastifyRequest): SessionState {
-  const state = requireSession(request);
-  if (state.tokenExpiresAt - Date.now() > TOKEN_EXPIRY_MARGIN_MS) return state;
+function sessionOver(request: FastifyRequest): GatewayError {
   request.session.delete();
-  throw new GatewayError("UNAUTHENTICATED", "your session expired; sign in again");
+  return new GatewayError("UNAUTHENTICATED", "your session expired; sign in again");
+}
+
+/**
+ * The signed-in session with a usable identity token, refreshed (and the cookie re-set) when it is
+ * within a minute of expiry or expired; 401 with the cookie cleared when it cannot be refreshed.
+ */
+export async function authenticatedCaller(
+  request: FastifyRequest,
+  backend: Pick<GatewayBackend, "refresh">,
+  sessionTtlSeconds: number,
+): Promise<SessionState> {
+  const state = requireSession(request);
+  const left = state.tokenExpiresAt - Date.now();
+  if (left > TOKEN_REFRESH_BEFORE_MS) return state;
+  if (!state.refreshToken || (state.refreshExpiresAt ?? 0) <= Date.now()) {
+    if (left > TOKEN_EXPIRY_MARGIN_MS) return state;
+    throw sessionOver(request);
+  }
+  let fresh;
+  try {
+    fresh = await backend.refresh(state.refreshToken);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "UNAUTHENTICATED") throw sessionOver(request);
+    // The users service is briefly away: the current token serves while it lasts.
+    if (left > TOKEN_EXPIRY_MARGIN_MS) return state;
+    throw error;
+  }
+  const next: SessionState = { ...state, user: fresh.user, token: fresh.token, tokenExpiresAt: fresh.tokenExpiresAt };
+  request.session.set("user", next.user);
+  request.session.set("token", next.token);
+  request.session.set("tokenExpiresAt", next.tokenExpiresAt);
+  limitCookieLifetime(request, next, sessionTtlSeconds);
+  return next;
 }

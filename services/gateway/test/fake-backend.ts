@@ -11,6 +11,8 @@ export interface FakeBackend extends GatewayBackend {
   /** Resolves pending getEvent calls only when released (to test coalescing). */
   holdGetEvent(): () => void;
   readonly events: Map<string, HttpEvent>;
+  /** How long identity tokens issued from now on last, ms (default an hour; ≤ 0: already expired). */
+  tokenLifetimeMs: number;
 }
 
 export function createFakeBackend(): FakeBackend {
@@ -18,6 +20,8 @@ export function createFakeBackend(): FakeBackend {
   const failures = new Map<string, string>();
   const users = new Map<string, { user: User; password: string }>();
   const tokens = new Map<string, User>();
+  const refreshTokens = new Map<string, User>();
+  const tokenExpiry = new Map<string, number>();
   const events = new Map<string, HttpEvent>();
   const holds = new Map<string, Hold & { userId: string }>();
   const orders = new Map<string, Order & { userId: string; key: string }>();
@@ -46,11 +50,12 @@ export function createFakeBackend(): FakeBackend {
 
   function caller(token: string | undefined): User {
     const user = token ? tokens.get(token) : undefined;
-    if (!user) throw new RpcError("UNAUTHENTICATED", "no valid token");
+    if (!user || (tokenExpiry.get(token!) ?? Infinity) <= Date.now()) throw new RpcError("UNAUTHENTICATED", "no valid token");
     return user;
   }
 
-  return {
+  const backend: FakeBackend = {
+    tokenLifetimeMs: 3600_000,
     calls,
     events,
     failWith(method, code) {
@@ -78,7 +83,19 @@ export function createFakeBackend(): FakeBackend {
       if (!account || account.password !== input.password) throw new RpcError("INVALID_CREDENTIALS", "wrong email or password");
       const token = `token-${account.user.id}-${++sequence}`;
       tokens.set(token, account.user);
-      return { user: account.user, token, tokenExpiresAt: Date.now() + 3600_000 };
+      tokenExpiry.set(token, Date.now() + backend.tokenLifetimeMs);
+      const refreshToken = `refresh-${account.user.id}-${++sequence}`;
+      refreshTokens.set(refreshToken, account.user);
+      return { user: account.user, token, tokenExpiresAt: Date.now() + backend.tokenLifetimeMs, refreshToken, refreshExpiresAt: Date.now() + 2 * 86_400_000 };
+    },
+    async refresh(refreshToken): Promise<SignedIn> {
+      track("refresh");
+      const user = refreshTokens.get(refreshToken);
+      if (!user) throw new RpcError("UNAUTHENTICATED", "refresh refused");
+      const token = `token-${user.id}-${++sequence}`;
+      tokens.set(token, user);
+      tokenExpiry.set(token, Date.now() + backend.tokenLifetimeMs);
+      return { user, token, tokenExpiresAt: Date.now() + backend.tokenLifetimeMs };
     },
     async listEvents(input) {
       track("listEvents");
@@ -179,4 +196,5 @@ export function createFakeBackend(): FakeBackend {
       return { users: true, events: true, inventory: true, payments: true };
     },
   };
+  return backend;
 }

@@ -48,10 +48,12 @@ describe("accounts and sessions", () => {
     const cookie = response.cookies.find((c) => c.name === "boxoffice_session");
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
     expect(cookie?.secure).toBeFalsy();
-    // The fake token lives an hour, less than the session TTL: the cookie goes with the token.
-    expect(cookie?.maxAge).toBeGreaterThan(3500);
-    expect(cookie?.maxAge).toBeLessThanOrEqual(3600);
+    // The fake refresh token lives two days, less than the session TTL: the cookie goes with it
+    // (the identity token, an hour, is refreshed from it).
+    expect(cookie?.maxAge).toBeGreaterThan(2 * 86_400 - 100);
+    expect(cookie?.maxAge).toBeLessThanOrEqual(2 * 86_400);
     expect(decodeURIComponent(cookie?.value ?? "")).not.toContain("token-");
+    expect(decodeURIComponent(cookie?.value ?? "")).not.toContain("refresh-");
     const me = await t.gateway.app.inject({ method: "GET", url: "/api/me", headers: { cookie: sessionCookie(response) } });
     expect(me.statusCode).toBe(200);
     expect(me.json().user.role).toBe("organizer");

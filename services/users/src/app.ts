@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
-import { createTokenSigner, createTokenVerifier } from "@boxoffice/identity";
+import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
 import type { Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
@@ -69,6 +69,7 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
       if (config.MIGRATE_ON_START) await migrate({ map, migrationsDir: USERS_MIGRATIONS_DIR, service: "users", log: (line) => logger.info(line) });
       const signer = await signerReady;
       const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys() });
+      const refreshVerifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys(), audience: REFRESH_AUDIENCE });
       const accounts = { store, hasher, newUserId: (email: string) => ids.forKey(email) };
       if (config.SEED_DEMO ?? config.BUS_URL.startsWith("memory://")) {
         const outcome = await seedDemoOrganizer(
@@ -82,8 +83,10 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
         limiter,
         signer,
         verifier,
+        refreshVerifier,
         logger,
         limitWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+        refreshTtlSeconds: config.USERS_REFRESH_TTL_SECONDS,
       });
       server.start();
     },

@@ -15,6 +15,8 @@ export const usersConfigSchema = z.object({
   NODE_ENV: z.string().optional(),
   /** Identity token lifetime. Default 900 s. */
   USERS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+  /** Refresh token lifetime (how long a session may go on without signing in again). Default 7 days. */
+  USERS_REFRESH_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 86_400).default(7 * 86_400),
   /** scrypt cost as log2 N (r = 8, p = 1). Default 15 (32 MiB, ~0.1 s); see password-hasher.ts. */
   USERS_SCRYPT_LOG_N: z.coerce.number().int().min(10).max(20).default(15),
   LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).default(5),

@@ -7,6 +7,7 @@ export const UsersErrorCodes = {
   INVALID_CREDENTIALS: ErrorCodes.INVALID_CREDENTIALS,
   RATE_LIMITED: ErrorCodes.RATE_LIMITED,
   NOT_FOUND: ErrorCodes.NOT_FOUND,
+  UNAUTHENTICATED: ErrorCodes.UNAUTHENTICATED,
 } as const;
 
 export const emailTaken = () => new RpcError(UsersErrorCodes.EMAIL_TAKEN, "an account with this email exists");
@@ -18,3 +19,4 @@ export const rateLimited = (windowSeconds: number) =>
     details: { retryAfterSeconds: windowSeconds },
   });
 export const userNotFound = () => new RpcError(UsersErrorCodes.NOT_FOUND, "no such user");
+export const refreshRefused = (reason: string) => new RpcError(UsersErrorCodes.UNAUTHENTICATED, `refresh refused: ${reason}; sign in again`);

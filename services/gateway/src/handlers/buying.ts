@@ -32,7 +32,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
       response: { 201: httpHoldResponseSchema, 400: httpErrorBodySchema, 401: httpErrorBodySchema, 404: httpErrorBodySchema, 409: httpErrorBodySchema },
     },
   }, async (request, reply) => {
-    const caller = authenticatedCaller(request);
+    const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     const hold = await backend.hold(requireWellFormedId(request.params.eventId, "event"), request.body, { token: caller.token });
     cache.invalidate(`event:${request.params.eventId}`);
     return reply.status(201).send({ hold });
@@ -46,7 +46,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
       response: { 204: z.null().describe("released"), 404: httpErrorBodySchema },
     },
   }, async (request, reply) => {
-    const caller = authenticatedCaller(request);
+    const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     await backend.releaseHold(request.params.holdId, { token: caller.token });
     return reply.status(204).send(null);
   });
@@ -66,7 +66,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
       },
     },
   }, async (request, reply) => {
-    const caller = authenticatedCaller(request);
+    const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     const order = await backend.placeOrder(
       { ...request.body, payment: { ...request.body.payment, cardNumber: request.body.payment.cardNumber.replace(/ /g, "") }, idempotencyKey: request.headers["idempotency-key"] },
       { token: caller.token },
@@ -78,7 +78,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
   app.get("/orders", {
     schema: { tags: ["buying"], summary: "The signed-in buyer's orders, newest first", response: { 200: httpOrdersResponseSchema, 401: httpErrorBodySchema } },
   }, async (request) => {
-    const caller = authenticatedCaller(request);
+    const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     return { orders: await backend.listOrders({ token: caller.token }) };
   });
 
@@ -90,7 +90,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
       response: { 200: httpOrderResponseSchema, 401: httpErrorBodySchema, 404: httpErrorBodySchema },
     },
   }, async (request) => {
-    const caller = authenticatedCaller(request);
+    const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     return { order: await backend.getOrder(request.params.orderId, { token: caller.token }) };
   });
 }

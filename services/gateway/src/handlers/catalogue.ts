@@ -55,7 +55,7 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
       response: { 201: httpEventResponseSchema, 400: httpErrorBodySchema, 401: httpErrorBodySchema, 403: httpErrorBodySchema },
     },
   }, async (request, reply) => {
-    const caller = authenticatedCaller(request);
+    const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     if (caller.user.role !== "organizer") throw new GatewayError("FORBIDDEN", "only organisers create events");
     const event = await backend.createEvent(request.body, { token: caller.token });
     cache.invalidate("events:");

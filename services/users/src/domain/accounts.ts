@@ -1,8 +1,10 @@
-// The users service's use cases: register, log in, read one's profile, seed the demo organiser.
+// The users service's use cases: register, log in, refresh an identity token, read one's profile,
+// seed the demo organiser.
 // Plain functions of (input, deps); no transport, no SQL.
 import type { Role, User } from "@boxoffice/contracts";
-import type { TokenSigner } from "@boxoffice/identity";
-import { emailTaken, invalidCredentials, rateLimited, userNotFound } from "../errors.ts";
+import { RpcError } from "@boxoffice/bus";
+import { REFRESH_AUDIENCE, type TokenSigner, type TokenVerifier } from "@boxoffice/identity";
+import { emailTaken, invalidCredentials, rateLimited, refreshRefused, userNotFound } from "../errors.ts";
 import type { UserRecord, UsersStore } from "../store/users-store.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import type { PasswordHasher } from "./password-hasher.ts";
@@ -19,6 +21,14 @@ export interface LoginDeps extends AccountsDeps {
   signer: TokenSigner;
   /** For the RATE_LIMITED answer's retry hint. */
   limitWindowSeconds: number;
+  /** Lifetime of the refresh token issued with each login. */
+  refreshTtlSeconds: number;
+}
+
+export interface RefreshDeps extends Pick<AccountsDeps, "store"> {
+  signer: TokenSigner;
+  /** Verifies refresh tokens only (audience REFRESH_AUDIENCE). */
+  refreshVerifier: Pick<TokenVerifier, "verify">;
 }
 
 export function toUser(record: UserRecord): User {
@@ -46,7 +56,7 @@ export async function registerUser(
 export async function loginUser(
   input: { email: string; password: string; clientAddress?: string; audience?: string },
   deps: LoginDeps,
-): Promise<{ user: User; token: string; expiresAt: string }> {
+): Promise<{ user: User; token: string; expiresAt: string; refreshToken: string; refreshExpiresAt: string }> {
   if (!(await deps.limiter.begin(input.email, input.clientAddress))) throw rateLimited(deps.limitWindowSeconds);
   const record = await deps.store.findByEmail(input.email);
   // Without an account we still spend one KDF run, so response time does not reveal which emails exist.
@@ -54,6 +64,27 @@ export async function loginUser(
   // A failure keeps the slot it took.
   if (!record || !ok) throw invalidCredentials();
   await deps.limiter.succeeded(input.email, input.clientAddress);
+  const user = toUser(record);
+  const identity = { userId: user.id, role: user.role, email: user.email };
+  const { token, expiresAt } = await deps.signer.sign(identity, { audience: input.audience });
+  const refresh = await deps.signer.sign(identity, { audience: REFRESH_AUDIENCE, ttlSeconds: deps.refreshTtlSeconds });
+  return { user, token, expiresAt: expiresAt.toISOString(), refreshToken: refresh.token, refreshExpiresAt: refresh.expiresAt.toISOString() };
+}
+
+/** A fresh identity token for a valid refresh token whose user still exists (role and email as now). */
+export async function refreshIdentity(
+  input: { refreshToken: string; audience?: string },
+  deps: RefreshDeps,
+): Promise<{ user: User; token: string; expiresAt: string }> {
+  let userId: string;
+  try {
+    userId = (await deps.refreshVerifier.verify(input.refreshToken)).userId;
+  } catch (error) {
+    if (error instanceof RpcError && error.code === "UNAUTHENTICATED") throw refreshRefused(error.message);
+    throw error;
+  }
+  const record = await deps.store.findById(userId);
+  if (!record) throw refreshRefused("the account no longer exists");
   const user = toUser(record);
   const { token, expiresAt } = await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }, { audience: input.audience });
   return { user, token, expiresAt: expiresAt.toISOString() };

@@ -1,11 +1,11 @@
 // Thin bus entry points: the contract validated the input already; each handler calls one use case.
 import type { RpcServer } from "@boxoffice/bus";
-import { usersHealthV1, usersKeysV1, usersLoginV1, usersProfileV1, usersRegisterV1 } from "@boxoffice/contracts";
+import { usersHealthV1, usersKeysV1, usersLoginV1, usersProfileV1, usersRefreshV1, usersRegisterV1 } from "@boxoffice/contracts";
 import type { TokenSigner, TokenVerifier } from "@boxoffice/identity";
 import { withTrace, type Logger } from "@boxoffice/runtime";
-import { getProfile, loginUser, registerUser, type LoginDeps } from "../domain/accounts.ts";
+import { getProfile, loginUser, refreshIdentity, registerUser, type LoginDeps, type RefreshDeps } from "../domain/accounts.ts";
 
-export interface UsersHandlerDeps extends LoginDeps {
+export interface UsersHandlerDeps extends LoginDeps, RefreshDeps {
   signer: TokenSigner;
   verifier: TokenVerifier;
   logger: Logger;
@@ -27,6 +27,8 @@ export function registerUsersHandlers(server: RpcServer, deps: UsersHandlerDeps)
       throw error;
     }
   });
+
+  server.handle(usersRefreshV1, (input) => refreshIdentity(input, deps));
 
   server.handle(usersProfileV1, async (_input, ctx) => {
     const me = await deps.verifier.requireUser(ctx);
