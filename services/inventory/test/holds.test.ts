@@ -2,7 +2,7 @@ import { RpcError } from "@boxoffice/bus";
 import { DEFAULT_SEAT_PAGE_LIMIT, inventorySeatsV1, type Seat } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availabilityOf, placeHold, releaseHold, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
+import { availabilityOf, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
 import { catalogueEvent } from "./support/events.ts";
 
@@ -93,6 +93,15 @@ describe.each(kinds)("holds (%s)", (kind) => {
     const odd = await seatPages(event.id, f.deps, 5000);
     expect(odd.map((p) => p.length)).toEqual([5000, 5000, 2000]);
     expect(odd.flat().map((s) => s.id)).toEqual(seats.map((s) => s.id));
+  });
+
+  it("when section names are long and non-ASCII, a page of the largest limit is cut short to stay within a bus message", async () => {
+    const event = catalogueEvent([{ name: "€".repeat(100), rows: 25, seatsPerRow: 200, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const pages = await seatPages(event.id, f.deps, 5000);
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages) expect(Buffer.byteLength(JSON.stringify({ seats: page }))).toBeLessThanOrEqual(SEAT_PAGE_MAX_BYTES + 100);
+    expect(new Set(pages.flat().map((s) => s.id)).size).toBe(5000);
   });
 
   it("when a seat map fills its last page exactly, that page ends the map; past it a page is empty", async () => {
