@@ -29,7 +29,8 @@ export class RedisHost {
 
   constructor(url: string) {
     this.url = url;
-    this.command = this.#connect({ commandTimeout: 1500 });
+    // Auto-pipelining writes the commands issued in one tick (many sends under load) in one go.
+    this.command = this.#connect({ commandTimeout: 1500, enableAutoPipelining: true });
   }
 
   #connect(extra: RedisOptions): Redis {

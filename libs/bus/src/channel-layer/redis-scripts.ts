@@ -53,12 +53,19 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return #ARGV - 1
 `);
 
+// ioredis has these at run time but does not declare them. They, not callBuffer("EVALSHA", …),
+// survive auto-pipelining (which takes callBuffer's first argument for the command name).
+type ScriptCalls = Redis & {
+  evalshaBuffer(sha: string, numKeys: number, ...rest: Array<string | Buffer | number>): Promise<unknown>;
+  evalBuffer(lua: string, numKeys: number, ...rest: Array<string | Buffer | number>): Promise<unknown>;
+};
+
 /** Runs a script by hash, loading it on the first NOSCRIPT (new or restarted server). */
 export async function runScript(conn: Redis, s: LuaScript, keys: string[], args: Array<string | Buffer | number>): Promise<unknown> {
   try {
-    return await conn.callBuffer("EVALSHA", s.sha, keys.length, ...keys, ...args);
+    return await (conn as ScriptCalls).evalshaBuffer(s.sha, keys.length, ...keys, ...args);
   } catch (error) {
     if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
-    return await conn.callBuffer("EVAL", s.lua, keys.length, ...keys, ...args);
+    return await (conn as ScriptCalls).evalBuffer(s.lua, keys.length, ...keys, ...args);
   }
 }
