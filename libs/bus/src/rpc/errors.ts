@@ -89,8 +89,19 @@ export function toRpcError(error: unknown): RpcError {
     case "INVALID_MESSAGE":
       return new RpcError(RpcErrorCodes.VALIDATION_FAILED, message, { cause: error, details: { fields: [{ path: "", message }] } });
     default:
+      // A component's own typed error that says retrying may help (a shard that is down or moving)
+      // is a passing outage, not a defect: the caller may retry, and the gateway answers 503.
+      if (isRetryableTypedError(error)) {
+        return new RpcError(RpcErrorCodes.UNAVAILABLE, "a store is briefly unavailable; retry", { cause: error, details: { reason: error.code } });
+      }
       return new RpcError(RpcErrorCodes.INTERNAL, "internal error", { cause: error });
   }
+}
+
+function isRetryableTypedError(error: unknown): error is { code: string; retryable: true } {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, retryable } = error as { code?: unknown; retryable?: unknown };
+  return retryable === true && typeof code === "string";
 }
 
 /** A programming mistake in how RPC is set up (a bad method name, option or handler): fails at once, naming the field. */
