@@ -42,6 +42,11 @@ try {
   failed = Math.max(failed, 1);
   console.error("vitest wrote no results file: counting the run as failed");
 }
+if (vitestStatus !== 0 && failed === 0) {
+  // Every test passed but vitest still failed the run: an unhandled error or rejection (see above).
+  console.log("vitest: errors outside any test (see \"Unhandled Errors\" above)");
+  failed = 1;
+}
 if (lintFailed) console.log("lint: failed (see above)");
 failed += lintFailed;
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
