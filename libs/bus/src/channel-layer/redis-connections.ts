@@ -29,8 +29,9 @@ export class RedisHost {
 
   constructor(url: string) {
     this.url = url;
-    // Auto-pipelining writes the commands issued in one tick (many sends under load) in one go.
-    this.command = this.#connect({ commandTimeout: 1500, enableAutoPipelining: true });
+    // No auto-pipelining: it defers every write to setImmediate, which cost 0.1-0.3 ms per RPC
+    // and a third of the 1-in-flight send→receive rate for no reliable throughput gain.
+    this.command = this.#connect({ commandTimeout: 1500 });
   }
 
   #connect(extra: RedisOptions): Redis {

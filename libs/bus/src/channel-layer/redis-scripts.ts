@@ -53,8 +53,8 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[1]))
 return #ARGV - 1
 `);
 
-// ioredis has these at run time but does not declare them. They, not callBuffer("EVALSHA", …),
-// survive auto-pipelining (which takes callBuffer's first argument for the command name).
+// ioredis has these at run time but does not declare them. Unlike callBuffer("EVALSHA", …) they
+// also work on an auto-pipelined connection (which takes callBuffer's first argument for the name).
 type ScriptCalls = Redis & {
   evalshaBuffer(sha: string, numKeys: number, ...rest: Array<string | Buffer | number>): Promise<unknown>;
   evalBuffer(lua: string, numKeys: number, ...rest: Array<string | Buffer | number>): Promise<unknown>;
