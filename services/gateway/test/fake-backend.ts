@@ -10,6 +10,8 @@ export interface FakeBackend extends GatewayBackend {
   failWith(method: keyof GatewayBackend, code: string | undefined): void;
   /** Resolves pending getEvent calls only when released (to test coalescing). */
   holdGetEvent(): () => void;
+  /** Services whose health method reports a problem (e.g. one shard down). */
+  readonly unhealthy: Set<string>;
   readonly events: Map<string, HttpEvent>;
   /** How long identity tokens issued from now on last, ms (default an hour; ≤ 0: already expired). */
   tokenLifetimeMs: number;
@@ -55,6 +57,7 @@ export function createFakeBackend(): FakeBackend {
   }
 
   const backend: FakeBackend = {
+    unhealthy: new Set<string>(),
     tokenLifetimeMs: 3600_000,
     calls,
     events,
@@ -193,7 +196,8 @@ export function createFakeBackend(): FakeBackend {
     },
     async health() {
       track("health");
-      return { users: true, events: true, inventory: true, payments: true };
+      const services = ["users", "events", "inventory", "payments"];
+      return Object.fromEntries(services.map((name) => [name, !backend.unhealthy.has(name)]));
     },
   };
   return backend;

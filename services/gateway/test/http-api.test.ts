@@ -349,7 +349,18 @@ describe("operations", () => {
     expect((await t.gateway.app.inject({ method: "GET", url: "/docs" })).statusCode).toBeLessThan(400);
   });
 
-  it("when a service does not answer its health method, readiness is 503", async () => {
+  it("when one service reports a problem (say a shard is down), the gateway stays ready and says the site is degraded", async () => {
+    t.backend.unhealthy.add("payments");
+    try {
+      const ready = await t.gateway.app.inject({ method: "GET", url: "/readyz" });
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json()).toMatchObject({ status: "degraded", services: { payments: false, events: true } });
+    } finally {
+      t.backend.unhealthy.clear();
+    }
+  });
+
+  it("when no service answers its health method, readiness is 503", async () => {
     t.backend.failWith("health", "UNAVAILABLE");
     expect((await t.gateway.app.inject({ method: "GET", url: "/readyz" })).statusCode).toBe(503);
   });

@@ -1,4 +1,4 @@
-// Operations endpoints: liveness, readiness (the bus and every service's health method answer),
+// Operations endpoints: liveness, readiness (the bus works and services answer their health method),
 // Prometheus metrics.
 import type { FastifyInstance } from "fastify";
 import type { GatewayContext } from "../app.ts";
@@ -8,15 +8,19 @@ export function registerOperationsRoutes(app: FastifyInstance, context: GatewayC
 
   app.get("/healthz", { schema: { tags: ["operations"], summary: "The process is alive" } }, async () => ({ status: "ok" }));
 
-  app.get("/readyz", { schema: { tags: ["operations"], summary: "The bus and every service answer their health method" } }, async (_request, reply) => {
+  // Ready means this gateway can serve: the bus works and services answer it. One service (or one
+  // of its shards) in trouble makes the site degraded, not the gateway unready — otherwise a single
+  // shard outage would take every gateway out of the load balancer and the whole site down.
+  app.get("/readyz", { schema: { tags: ["operations"], summary: "The bus works and services answer their health method" } }, async (_request, reply) => {
     let services: Record<string, boolean>;
     try {
       services = await backend.health();
     } catch (error) {
       return reply.status(503).send({ status: "unavailable", error: (error as Error).message });
     }
-    const ready = Object.values(services).every(Boolean);
-    return reply.status(ready ? 200 : 503).send({ status: ready ? "ready" : "unavailable", services });
+    const healthy = Object.values(services).filter(Boolean).length;
+    if (healthy === 0) return reply.status(503).send({ status: "unavailable", services });
+    return reply.status(200).send({ status: healthy === Object.keys(services).length ? "ready" : "degraded", services });
   });
 
   app.get("/metrics", { schema: { tags: ["operations"], summary: "Prometheus metrics", hide: true } }, async (_request, reply) => {
