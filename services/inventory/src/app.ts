@@ -50,7 +50,7 @@ export interface InventoryService {
 }
 
 export function buildInventoryService(config: InventoryConfig, deps: InventoryDependencies): InventoryService {
-  const logger = deps.logger.child({ service: "inventory" });
+  const logger = deps.logger; // already labelled with the service by whoever built it
   const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
   // Raw SQL only (router.sql): holds and checkouts are the hot path; no Prisma client is built.
   const router = createShardRouter({ map, createClient: () => undefined });

@@ -42,7 +42,7 @@ export interface PaymentsService {
 }
 
 export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDependencies): PaymentsService {
-  const logger = deps.logger.child({ service: "payments" });
+  const logger = deps.logger; // already labelled with the service by whoever built it
   const map = deps.shardMap ?? loadShardMap({ env: config.SHARD_MAP, file: config.SHARD_MAP_FILE });
   // Raw SQL only (router.sql): every query here is short and hand-written; no Prisma client is built.
   const router = createShardRouter({ map, createClient: () => undefined });
