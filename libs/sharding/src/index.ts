@@ -41,3 +41,4 @@ export { findPrismaSchemas, generatedOutputDir, prismaSchemaHash, staleGenerated
 export type { StaleClient } from "./prisma-schemas.ts";
 export { moveLogicalShard } from "./move.ts";
 export type { MoveOptions, MoveResult } from "./move.ts";
+export { toIsoTimestamp, withTransientRetry } from "./sql-helpers.ts";

@@ -1,10 +1,9 @@
-// The raw SQL access the shard router gives (the same shape as @boxoffice/sharding's SqlExecutor),
-// and the retry that every contended transaction here goes through.
+// The raw SQL access this service needs from the shard router (a narrow port of @boxoffice/sharding's
+// SqlExecutor, so tests can stand in for it), and the helpers every store here uses.
 
-export interface SqlResult<Row> {
-  readonly rows: Row[];
-  readonly rowCount: number;
-}
+import type { SqlResult } from "@boxoffice/sharding";
+
+export type { SqlResult } from "@boxoffice/sharding";
 
 export interface Sql {
   readonly shard: string;
@@ -21,22 +20,5 @@ export interface ShardSql {
   logicalShardOfId(id: string): number;
 }
 
-// Deadlock and serialization failures are the database telling us to try again; the transactions
-// here are short and idempotent on retry.
-const RETRYABLE = new Set(["40P01", "40001"]);
-
-export async function withRetry<T>(fn: () => Promise<T>, attempts = 8): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (attempt >= attempts || typeof code !== "string" || !RETRYABLE.has(code)) throw error;
-      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-    }
-  }
-}
-
-export function toIso(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
-}
+// The transaction retry and timestamp conversion are the sharding lib's, shared by every store.
+export { toIsoTimestamp as toIso, withTransientRetry as withRetry } from "@boxoffice/sharding";
