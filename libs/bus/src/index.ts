@@ -36,6 +36,8 @@ export { FirehoseInputError } from "./firehose/errors.ts";
 export { createInMemoryFirehose } from "./firehose/in-memory-firehose.ts";
 export { createRedisFirehose } from "./firehose/redis-firehose.ts";
 export { createFirehose } from "./firehose/create-firehose.ts";
+export { createOutboxRelay } from "./firehose/outbox-relay.ts";
+export type { OutboxRelay, OutboxRelayOptions } from "./firehose/outbox-relay.ts";
 export type { ProcessedEventLog, ProcessedEventLogOptions } from "./firehose/processed-event-log.ts";
 export { createProcessedEventLog, DEFAULT_PROCESSED_EVENT_LOG_OPTIONS } from "./firehose/processed-event-log.ts";
 // RPC: request/reply over the channel layer, validated by zod contracts.
