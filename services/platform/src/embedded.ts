@@ -55,6 +55,8 @@ export async function startEmbeddedPlatform(
   const started = Date.now();
   const env = options.env ?? process.env;
   const logger = options.logger ?? createLogger({ service: "platform", level: config.LOG_LEVEL });
+  // Each service logs under its own name (a child of the platform logger would carry "service" twice).
+  const serviceLogger = (service: string): Logger => (options.logger ? options.logger.child({ service }) : createLogger({ service, level: config.LOG_LEVEL }));
   const dataDir = resolve(config.DATA_DIR);
   if (config.FRESH) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
@@ -88,7 +90,7 @@ export async function startEmbeddedPlatform(
     await ensurePgliteTemplate().then(() => createDatabaseFromTemplate(databaseDir)).catch((error: unknown) => logger.warn({ err: error }, "no PGlite template; creating the database directly"));
   }
   const shardMap = (service: string) => singleShardMap(databaseUrl, { name: `${service}-0` });
-  const deps = (service: string) => ({ layer, firehose, logger: logger.child({ service }), shardMap: shardMap(service) });
+  const deps = (service: string) => ({ layer, firehose, logger: serviceLogger(service), shardMap: shardMap(service) });
 
   const services: Array<[string, Startable]> = [
     ["users", buildUsersService(parseConfig("users", usersConfigSchema, serviceEnv("users")), deps("users"))],
@@ -117,7 +119,7 @@ export async function startEmbeddedPlatform(
       logger.info({ service: name, ms: Date.now() - t }, "service started");
     }));
     await webUi;
-    gateway = await buildGateway(parseConfig("gateway", gatewayConfigSchema, serviceEnv("gateway")), { layer, firehose, logger: logger.child({ service: "gateway" }) });
+    gateway = await buildGateway(parseConfig("gateway", gatewayConfigSchema, serviceEnv("gateway")), { layer, firehose, logger: serviceLogger("gateway") });
     const url = await gateway.start();
     running.push(gateway);
     const startupMs = Date.now() - started;
