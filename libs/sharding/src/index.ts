@@ -10,8 +10,13 @@ export {
   shardMapToJson,
   physicalShardOf,
   reassignLogicalShard,
+  reassignLogicalShards,
+  addPhysicalShard,
+  ownedLogicalShards,
+  planRebalance,
+  toRanges,
 } from "./shard-map.ts";
-export type { ShardMap, ShardMapInput, PhysicalShard } from "./shard-map.ts";
+export type { ShardMap, ShardMapInput, PhysicalShard, RebalanceStep } from "./shard-map.ts";
 export { createIdGenerator, decodeId, logicalShardOfId, ID_EPOCH_MS, MAX_NODE_ID } from "./ids.ts";
 export type { IdGenerator, IdGeneratorOptions, DecodedId } from "./ids.ts";
 export { createShardRouter, withRequestContext, DEFAULT_ROUTER_OPTIONS } from "./router.ts";
@@ -39,6 +44,9 @@ export {
 export type { ShardingErrorCode } from "./errors.ts";
 export { findPrismaSchemas, generatedOutputDir, prismaSchemaHash, staleGeneratedClients, SCHEMA_HASH_FILE } from "./prisma-schemas.ts";
 export type { StaleClient } from "./prisma-schemas.ts";
-export { moveLogicalShard } from "./move.ts";
-export type { MoveOptions, MoveResult } from "./move.ts";
+export { moveLogicalShard, moveLogicalShards, cleanupMovedCopies, recoverInterruptedMoves, newestPublishedMap, shardedTables, DEFAULT_MOVE_OPTIONS } from "./move.ts";
+export type { MoveOptions, MoveResult, CleanupResult, RecoverResult } from "./move.ts";
+export { databaseSchemasOf, serviceDatabaseSchemas } from "./service-schemas.ts";
 export { toIsoTimestamp, withTransientRetry } from "./sql-helpers.ts";
+export { addShard, ensureDatabase, rebalance } from "./rebalance.ts";
+export type { AddShardOptions, RebalanceOptions, RebalanceProgress, RebalanceResult } from "./rebalance.ts";

@@ -4,7 +4,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { openConnection, translateDriverError } from "./connections.ts";
 import type { Connection, ConnectionOptions, PrismaAdapter, SqlExecutor } from "./connections.ts";
-import { ShardMapInvalidError, ShardMovedError } from "./errors.ts";
+import { ShardMapInvalidError, ShardMovedError, ShardMovingError } from "./errors.ts";
 import { logicalShardOfId } from "./ids.ts";
 import { isLogicalShard, logicalShardOf } from "./logical-shard.ts";
 import { readStoredShardMap } from "./map-store.ts";
@@ -27,10 +27,22 @@ export interface ShardRouterOptions<Client> {
   poolSize?: number;
   /** pg connect timeout. Default 5000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * How long a write to a logical shard that is being moved waits (retrying) before the
+   * retryable SHARD_MOVING reaches the caller. Default 8000 ms.
+   */
+  moveWaitMs?: number;
 }
 
-export const DEFAULT_ROUTER_OPTIONS = { readYourWritesMs: 5000, mapRefreshMs: 5000, poolSize: 10, connectTimeoutMs: 5000 } as const;
+export const DEFAULT_ROUTER_OPTIONS = { readYourWritesMs: 5000, mapRefreshMs: 5000, poolSize: 10, connectTimeoutMs: 5000, moveWaitMs: 8000 } as const;
 
+/**
+ * Raw SQL by key, id or logical shard resolves the physical shard at each call, not when the
+ * executor is made: a write refused because its logical shard is moving waits and retries (up to
+ * moveWaitMs), and one refused because it moved reloads the map and retries on the new owner.
+ * A transaction is retried whole (the fence refuses its first write, so nothing of it committed).
+ * By physical shard (forShard, all) stays where it was asked to go.
+ */
 export interface ShardSql {
   forKey(key: string, options?: RouteOptions): SqlExecutor;
   forId(id: string | bigint, options?: RouteOptions): SqlExecutor;
@@ -88,6 +100,10 @@ export function createShardRouter<Client>(options: ShardRouterOptions<Client>): 
   const replicaCursor = new Map<string, number>();
   let closed = false;
   let refreshing: Promise<boolean> | undefined;
+  // When the map was last confirmed against the published one. A router never routes with a map
+  // older than maxMapAgeMs (it refreshes first): a shard move keeps the old copy longer than that.
+  let confirmedAt = 0;
+  const maxMapAgeMs = settings.mapRefreshMs > 0 ? 2 * settings.mapRefreshMs : Infinity;
 
   function endpoint(shard: string, url: string): Endpoint<Client> {
     if (closed) throw new Error("shard router is closed");
@@ -165,6 +181,7 @@ export function createShardRouter<Client>(options: ShardRouterOptions<Client>): 
         for (const result of found) {
           if (result.status === "fulfilled" && result.value && result.value.version > (newest?.version ?? map.version)) newest = result.value;
         }
+        if (found.some((r) => r.status === "fulfilled")) confirmedAt = Date.now();
         if (!newest) return false;
         map = newest;
         byName = indexShards(newest);
@@ -181,10 +198,48 @@ export function createShardRouter<Client>(options: ShardRouterOptions<Client>): 
   // A process started with an older configured map adopts the published one right away.
   if (timer) void refreshMap().catch(() => {});
 
+  /** Refreshes first when the map in hand is older than maxMapAgeMs (never on the hot path otherwise). */
+  async function currentShardOf(logical: number): Promise<PhysicalShard> {
+    if (Date.now() - confirmedAt > maxMapAgeMs) await refreshMap().catch(() => false);
+    return shardOfLogical(logical);
+  }
+
+  async function followingMoves<T>(logical: number, o: RouteOptions | undefined, run: (sql: SqlExecutor) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + settings.moveWaitMs;
+    for (let attempt = 1; ; attempt++) {
+      const shard = await currentShardOf(logical);
+      try {
+        return await run(route(shard, o, sqlOf));
+      } catch (error) {
+        if (!(error instanceof ShardMovingError || error instanceof ShardMovedError) || Date.now() >= deadline) throw error;
+        if (error instanceof ShardMovedError) await refreshMap().catch(() => false);
+        else await new Promise((r) => setTimeout(r, Math.min(250, 10 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  function logicalSql(logical: number, o?: RouteOptions): SqlExecutor {
+    if (!isLogicalShard(logical)) throw new RangeError(`logical shard must be an integer 0–4095, got ${logical}`);
+    return {
+      get shard() {
+        return shardOfLogical(logical).name;
+      },
+      query<Row>(text: string, params?: readonly unknown[]) {
+        return followingMoves(logical, o, (sql) => sql.query<Row>(text, params));
+      },
+      transaction<T>(fn: (tx: SqlExecutor) => Promise<T>) {
+        return followingMoves(logical, o, (sql) => sql.transaction(fn));
+      },
+      exec(script: string) {
+        return followingMoves(logical, o, (sql) => sql.exec(script));
+      },
+    };
+  }
+
   const sql: ShardSql = {
-    forKey: (key, o) => route(shardOfLogical(logicalShardOf(key)), o, sqlOf),
-    forId: (id, o) => route(shardOfLogical(logicalShardOfId(id)), o, sqlOf),
-    forLogical: (logical, o) => route(shardOfLogical(logical), o, sqlOf),
+    forKey: (key, o) => logicalSql(logicalShardOf(key), o),
+    forId: (id, o) => logicalSql(logicalShardOfId(id), o),
+    forLogical: (logical, o) => logicalSql(logical, o),
     forShard: (name, o) => route(shardNamed(name), o, sqlOf),
     all: (o) => map.shards.map((s) => ({ shard: s.name, sql: route(s, o, sqlOf) })),
   };

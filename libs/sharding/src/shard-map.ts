@@ -158,26 +158,88 @@ export function physicalShardOf(map: ShardMap, logical: number): PhysicalShard {
 
 /** A copy of `map` where `logical` is owned by `target`, with version + 1. */
 export function reassignLogicalShard(map: ShardMap, logical: number, target: string): ShardMap {
+  return reassignLogicalShards(map, [logical], target);
+}
+
+/** A copy of `map` where every one of `logicals` is owned by `target`, with version + 1. */
+export function reassignLogicalShards(map: ShardMap, logicals: readonly number[], target: string): ShardMap {
   if (!map.shards.some((s) => s.name === target)) throw new ShardMapInvalidError(`no physical shard named "${target}" in the map`, { shard: target });
+  const moving = new Set(logicals);
   const shards = map.shards.map((shard) => {
-    const ranges: [number, number][] = [];
-    for (const [from, to] of shard.logicalShards) {
-      if (logical < from || logical > to) ranges.push([from, to]);
-      else {
-        if (from < logical) ranges.push([from, logical - 1]);
-        if (logical < to) ranges.push([logical + 1, to]);
-      }
-    }
-    if (shard.name === target) ranges.push([logical, logical]);
-    ranges.sort((a, b) => a[0] - b[0]);
-    const merged: [number, number][] = [];
-    for (const r of ranges) {
-      const last = merged[merged.length - 1];
-      if (last && last[1] + 1 === r[0]) last[1] = r[1];
-      else merged.push([r[0], r[1]]);
-    }
-    return { ...shard, logicalShards: merged };
+    const owned: number[] = [];
+    for (const [from, to] of shard.logicalShards) for (let l = from; l <= to; l++) if (!moving.has(l)) owned.push(l);
+    if (shard.name === target) owned.push(...moving);
+    return { ...shard, logicalShards: toRanges(owned) };
   });
   // A physical shard left with no logical shards stays in the map: it may receive some back later.
   return parseShardMap({ version: map.version + 1, shards });
+}
+
+/** A copy of `map` with a new physical shard that owns nothing yet (version + 1). */
+export function addPhysicalShard(map: ShardMap, shard: { name: string; primary: string; replicas?: string[] }): ShardMap {
+  if (map.shards.some((s) => s.name === shard.name)) throw new ShardMapInvalidError(`the shard map already has a physical shard named "${shard.name}"`, { shard: shard.name });
+  if (map.shards.some((s) => s.primary === shard.primary)) throw new ShardMapInvalidError(`the shard map already uses ${shard.primary}`, { shard: shard.name });
+  const json = shardMapToJson(map);
+  return parseShardMap({ ...json, version: map.version + 1, shards: [...json.shards, { name: shard.name, primary: shard.primary, replicas: shard.replicas ?? [], logicalShards: [] }] });
+}
+
+/** Sorted, merged inclusive ranges of a list of logical shards. */
+export function toRanges(logicals: readonly number[]): [number, number][] {
+  const sorted = [...new Set(logicals)].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const l of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] + 1 === l) last[1] = l;
+    else ranges.push([l, l]);
+  }
+  return ranges;
+}
+
+/** The logical shards each physical shard owns, by name. */
+export function ownedLogicalShards(map: ShardMap): Map<string, number[]> {
+  const owned = new Map<string, number[]>(map.shards.map((s) => [s.name, []]));
+  for (let l = 0; l < LOGICAL_SHARD_COUNT; l++) owned.get(map.shards[map.owner[l]].name)!.push(l);
+  return owned;
+}
+
+export interface RebalanceStep {
+  readonly from: string;
+  readonly to: string;
+  /** Contiguous logical shards moved as one batch. */
+  readonly logicalShards: number[];
+}
+
+/**
+ * The moves that leave every physical shard owning an even share (±1) of the 4096 logical shards,
+ * in batches of at most `batchSize` contiguous logical shards; each over-full shard gives away
+ * from the end of its ranges, so owners keep contiguous ranges. Empty when already even.
+ */
+export function planRebalance(map: ShardMap, batchSize = 64): RebalanceStep[] {
+  const names = map.shards.map((s) => s.name);
+  const owned = ownedLogicalShards(map);
+  const base = Math.floor(LOGICAL_SHARD_COUNT / names.length);
+  const extra = LOGICAL_SHARD_COUNT % names.length;
+  // The shards that own the most today keep the +1 shares, so fewer logical shards move.
+  const byOwned = [...names].sort((a, b) => owned.get(b)!.length - owned.get(a)!.length || names.indexOf(a) - names.indexOf(b));
+  const want = new Map(byOwned.map((name, i) => [name, base + (i < extra ? 1 : 0)]));
+  const surplus: Array<{ name: string; give: number[] }> = [];
+  const deficit: Array<{ name: string; need: number }> = [];
+  for (const name of names) {
+    const have = owned.get(name)!;
+    const diff = have.length - want.get(name)!;
+    if (diff > 0) surplus.push({ name, give: have.slice(have.length - diff) });
+    else if (diff < 0) deficit.push({ name, need: -diff });
+  }
+  const steps: RebalanceStep[] = [];
+  for (const d of deficit) {
+    while (d.need > 0) {
+      const s = surplus.find((x) => x.give.length > 0);
+      if (!s) break;
+      const take = Math.min(d.need, batchSize, s.give.length);
+      const batch = s.give.splice(s.give.length - take, take);
+      steps.push({ from: s.name, to: d.name, logicalShards: batch });
+      d.need -= take;
+    }
+  }
+  return steps;
 }
