@@ -129,6 +129,21 @@ export async function newestPublishedMap(map: ShardMap, connections?: Connection
   }
 }
 
+/** The columns a copy writes (generated ones are computed again on the target) and the serial ones. */
+async function columnsOf(sql: SqlExecutor, table: string): Promise<{ columns: string[]; serials: string[] }> {
+  const { rows } = await sql.query<{ column_name: string; is_generated: string; column_default: string | null }>(
+    `select a.attname as column_name, case when a.attgenerated <> '' then 'ALWAYS' else 'NEVER' end as is_generated, pg_get_expr(d.adbin, d.adrelid) as column_default
+       from pg_attribute a left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped order by a.attnum`,
+    [table],
+  );
+  const writable = rows.filter((r) => r.is_generated === "NEVER");
+  return {
+    columns: writable.map((r) => quoteIdent(r.column_name)),
+    serials: writable.filter((r) => r.column_default?.startsWith("nextval(")).map((r) => quoteIdent(r.column_name)),
+  };
+}
+
 async function countRows(sql: SqlExecutor, tables: readonly string[], logicalShards: readonly number[]): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of tables) {
@@ -287,9 +302,19 @@ export async function moveLogicalShards(options: MoveOptions): Promise<MoveResul
         await tx.query("delete from public.boxoffice_shard_fence where logical_shard = any($1::int[])", [logicalShards]);
         for (const table of tables) await tx.query(`delete from ${table} where logical_shard = any($1::int[])`, [logicalShards]);
         for (const table of tables) {
+          const { columns, serials } = await columnsOf(tx, table);
           const data = await src.query<{ rows: string }>(`select coalesce(json_agg(t), '[]')::text as rows from ${table} t where logical_shard = any($1::int[])`, [logicalShards]);
-          const copied = await tx.query(`insert into ${table} select * from json_populate_recordset(null::${table}, $1::json)`, [data.rows[0].rows]);
+          const list = columns.join(", ");
+          const copied = await tx.query(`insert into ${table} (${list}) select ${list} from json_populate_recordset(null::${table}, $1::json)`, [data.rows[0].rows]);
           rows[plain(table)] = copied.rowCount;
+          // A serial column keeps the copied ids: move its sequence past them, or the target's next
+          // insert would collide with a row that came from the source.
+          for (const column of serials) {
+            await tx.query(`select setval(pg_get_serial_sequence($1, $2), greatest((select coalesce(max(${column}), 0) from ${table}), nextval(pg_get_serial_sequence($1, $2))))`, [
+              table,
+              column.replace(/"/g, ""),
+            ]);
+          }
         }
         const copiedCounts = await countRows(tx, tables, logicalShards);
         for (const [table, n] of Object.entries(final)) {

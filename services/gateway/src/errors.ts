@@ -118,7 +118,7 @@ function validationDetails(error: unknown): { fields: Array<{ path: string; mess
 /** The one function: anything thrown while serving a request → status and body. */
 export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: number }): HttpErrorReply {
   if (error instanceof GatewayError) {
-    return reply(error.code, error.message, error.details, error.retryAfterSeconds ?? (error.code === "BUSY" ? options.busyRetryAfterSeconds : undefined));
+    return reply(error.code, error.message, error.details, error.retryAfterSeconds ?? (error.code === "BUSY" || error.code === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined));
   }
   if (error instanceof RpcError) {
     const code = (error.code in HTTP_ERRORS ? error.code : BUS_CODE_ALIASES[error.code]) as HttpErrorCode | undefined;
@@ -126,9 +126,11 @@ export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: nu
       // An unknown domain code from a newer service: keep its code, call it a conflict if the
       // service says retrying will not help, otherwise unavailable.
       const fallback: HttpErrorCode = error.retryable ? "UNAVAILABLE" : "CONFLICT";
-      return { ...reply(fallback, error.message, error.details), body: { error: { code: error.code, message: error.message, details: error.details } } };
+      const later = fallback === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined;
+      return { ...reply(fallback, error.message, error.details, later), body: { error: { code: error.code, message: error.message, details: error.details } } };
     }
-    const retryAfter = code === "BUSY" ? options.busyRetryAfterSeconds : undefined;
+    // Every 503 says when to come back (a shard moving, a service restarting, a full channel).
+    const retryAfter = code === "BUSY" || code === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined;
     // Internal messages of other services are hidden; domain messages are meant for people.
     const message = HTTP_ERRORS[code].status >= 500 ? HTTP_ERRORS[code].message : error.message || HTTP_ERRORS[code].message;
     const details = code === "PAYMENT_DECLINED" && error.code !== "PAYMENT_DECLINED" ? { reason: error.code, ...(error.details as object | undefined) } : error.details;

@@ -24,6 +24,13 @@ describe("the error map", () => {
     expect(toHttpError(new RpcError("WARMING_UP", "wait", { retryable: true }), { busyRetryAfterSeconds: 2 }).status).toBe(503);
   });
 
+  it("when a service is unavailable (a shard moving, a store down), the 503 says when to come back, like BUSY", () => {
+    const moving = new RpcError("UNAVAILABLE", "a store is briefly unavailable; retry", { details: { reason: "SHARD_MOVING" } });
+    expect(toHttpError(moving, { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 503, retryAfterSeconds: 2, body: { error: { code: "UNAVAILABLE" } } });
+    expect(toHttpError(new RpcError("BUSY", "full"), { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 503, retryAfterSeconds: 2 });
+    expect(toHttpError(new RpcError("WARMING_UP", "wait", { retryable: true }), { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 503, retryAfterSeconds: 2 });
+  });
+
   it("when something that is not an error is thrown, the answer is a plain 500 INTERNAL", () => {
     expect(toHttpError("boom", { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 500, body: { error: { code: "INTERNAL" } } });
   });

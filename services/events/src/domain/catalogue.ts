@@ -141,7 +141,12 @@ export async function listEvents(
   const after: ListPosition | undefined = input.cursor === undefined ? undefined : decodeListCursor(input.cursor);
   const now = deps.now();
   const pages = await Promise.all(deps.shards().map((shard) => deps.store.listUpcoming(shard, { now, after, limit: input.limit + 1 })));
-  const merged = pages.flat().sort(compareEvents).slice(0, input.limit + 1);
+  // While a logical shard moves, its frozen old copy and the new one both answer: keep each event once.
+  const merged = pages
+    .flat()
+    .sort(compareEvents)
+    .filter((event, i, all) => i === 0 || all[i - 1].id !== event.id)
+    .slice(0, input.limit + 1);
   const events = merged.slice(0, input.limit);
   const last = events[events.length - 1];
   return { events, nextCursor: merged.length > input.limit && last ? encodeListCursor({ startsAt: last.startsAt, id: last.id }) : null };

@@ -226,7 +226,8 @@ export async function listBuyerOrders(
 ): Promise<{ orders: Order[]; nextCursor: string | null }> {
   const before = input.cursor ? decodeCursor(input.cursor) : undefined;
   const pages = await Promise.all(deps.shards.all().map((sql) => listOrders(sql, input.buyerId, input.limit + 1, before)));
-  const merged = pages.flat().sort(newestFirst);
+  // While a logical shard moves, its frozen old copy and the new one both answer: keep each order once.
+  const merged = pages.flat().sort(newestFirst).filter((order, i, all) => i === 0 || all[i - 1].id !== order.id);
   const page = merged.slice(0, input.limit);
   const last = page[page.length - 1];
   return {

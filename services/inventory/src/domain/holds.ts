@@ -109,14 +109,22 @@ export async function releaseHold(input: { buyerId: string; holdId: string }, de
 /** One sweep over every shard: frees holds that ran out; returns how many events changed. */
 export async function sweepExpiredHolds(deps: Pick<InventoryDeps, "shards" | "now" | "availability">): Promise<number> {
   const changed = new Set<string>();
+  let failure: unknown;
   for (const sql of deps.shards.all()) {
-    for (;;) {
-      const events = await withRetry(() => reclaimExpired(sql, deps.now(), { limit: 200 }));
-      for (const e of events) changed.add(e);
-      if (events.length === 0) break;
+    try {
+      for (;;) {
+        const events = await withRetry(() => reclaimExpired(sql, deps.now(), { limit: 200 }));
+        for (const e of events) changed.add(e);
+        if (events.length === 0) break;
+      }
+    } catch (error) {
+      // One shard down (or holding the frozen copy of a logical shard that just moved) must not
+      // stop the others' sweep; the caller still hears of it.
+      failure ??= error;
     }
   }
   for (const eventId of changed) deps.availability.changed(eventId);
+  if (failure !== undefined) throw failure;
   return changed.size;
 }
 

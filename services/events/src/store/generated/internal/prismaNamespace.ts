@@ -617,7 +617,8 @@ export const CatalogueEventScalarFieldEnum = {
   minPriceCents: 'minPriceCents',
   version: 'version',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  logicalShard: 'logicalShard'
 } as const
 
 export type CatalogueEventScalarFieldEnum = (typeof CatalogueEventScalarFieldEnum)[keyof typeof CatalogueEventScalarFieldEnum]
@@ -629,7 +630,8 @@ export const CatalogueOutboxScalarFieldEnum = {
   type: 'type',
   payload: 'payload',
   createdAt: 'createdAt',
-  publishedAt: 'publishedAt'
+  publishedAt: 'publishedAt',
+  logicalShard: 'logicalShard'
 } as const
 
 export type CatalogueOutboxScalarFieldEnum = (typeof CatalogueOutboxScalarFieldEnum)[keyof typeof CatalogueOutboxScalarFieldEnum]

@@ -32,6 +32,7 @@ export type CatalogueEventAvgAggregateOutputType = {
   capacity: number | null
   minPriceCents: number | null
   version: number | null
+  logicalShard: number | null
 }
 
 export type CatalogueEventSumAggregateOutputType = {
@@ -40,6 +41,7 @@ export type CatalogueEventSumAggregateOutputType = {
   capacity: number | null
   minPriceCents: number | null
   version: number | null
+  logicalShard: number | null
 }
 
 export type CatalogueEventMinAggregateOutputType = {
@@ -54,6 +56,7 @@ export type CatalogueEventMinAggregateOutputType = {
   version: number | null
   createdAt: Date | null
   updatedAt: Date | null
+  logicalShard: number | null
 }
 
 export type CatalogueEventMaxAggregateOutputType = {
@@ -68,6 +71,7 @@ export type CatalogueEventMaxAggregateOutputType = {
   version: number | null
   createdAt: Date | null
   updatedAt: Date | null
+  logicalShard: number | null
 }
 
 export type CatalogueEventCountAggregateOutputType = {
@@ -83,6 +87,7 @@ export type CatalogueEventCountAggregateOutputType = {
   version: number
   createdAt: number
   updatedAt: number
+  logicalShard: number
   _all: number
 }
 
@@ -93,6 +98,7 @@ export type CatalogueEventAvgAggregateInputType = {
   capacity?: true
   minPriceCents?: true
   version?: true
+  logicalShard?: true
 }
 
 export type CatalogueEventSumAggregateInputType = {
@@ -101,6 +107,7 @@ export type CatalogueEventSumAggregateInputType = {
   capacity?: true
   minPriceCents?: true
   version?: true
+  logicalShard?: true
 }
 
 export type CatalogueEventMinAggregateInputType = {
@@ -115,6 +122,7 @@ export type CatalogueEventMinAggregateInputType = {
   version?: true
   createdAt?: true
   updatedAt?: true
+  logicalShard?: true
 }
 
 export type CatalogueEventMaxAggregateInputType = {
@@ -129,6 +137,7 @@ export type CatalogueEventMaxAggregateInputType = {
   version?: true
   createdAt?: true
   updatedAt?: true
+  logicalShard?: true
 }
 
 export type CatalogueEventCountAggregateInputType = {
@@ -144,6 +153,7 @@ export type CatalogueEventCountAggregateInputType = {
   version?: true
   createdAt?: true
   updatedAt?: true
+  logicalShard?: true
   _all?: true
 }
 
@@ -246,6 +256,7 @@ export type CatalogueEventGroupByOutputType = {
   version: number
   createdAt: Date
   updatedAt: Date
+  logicalShard: number | null
   _count: CatalogueEventCountAggregateOutputType | null
   _avg: CatalogueEventAvgAggregateOutputType | null
   _sum: CatalogueEventSumAggregateOutputType | null
@@ -284,6 +295,7 @@ export type CatalogueEventWhereInput = {
   version?: Prisma.IntFilter<"CatalogueEvent"> | number
   createdAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
+  logicalShard?: Prisma.IntNullableFilter<"CatalogueEvent"> | number | null
 }
 
 export type CatalogueEventOrderByWithRelationInput = {
@@ -299,6 +311,7 @@ export type CatalogueEventOrderByWithRelationInput = {
   version?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type CatalogueEventWhereUniqueInput = Prisma.AtLeast<{
@@ -317,6 +330,7 @@ export type CatalogueEventWhereUniqueInput = Prisma.AtLeast<{
   version?: Prisma.IntFilter<"CatalogueEvent"> | number
   createdAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
+  logicalShard?: Prisma.IntNullableFilter<"CatalogueEvent"> | number | null
 }, "id">
 
 export type CatalogueEventOrderByWithAggregationInput = {
@@ -332,6 +346,7 @@ export type CatalogueEventOrderByWithAggregationInput = {
   version?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.CatalogueEventCountOrderByAggregateInput
   _avg?: Prisma.CatalogueEventAvgOrderByAggregateInput
   _max?: Prisma.CatalogueEventMaxOrderByAggregateInput
@@ -355,6 +370,7 @@ export type CatalogueEventScalarWhereWithAggregatesInput = {
   version?: Prisma.IntWithAggregatesFilter<"CatalogueEvent"> | number
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"CatalogueEvent"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"CatalogueEvent"> | Date | string
+  logicalShard?: Prisma.IntNullableWithAggregatesFilter<"CatalogueEvent"> | number | null
 }
 
 export type CatalogueEventCreateInput = {
@@ -370,6 +386,7 @@ export type CatalogueEventCreateInput = {
   version: number
   createdAt?: Date | string
   updatedAt?: Date | string
+  logicalShard?: number | null
 }
 
 export type CatalogueEventUncheckedCreateInput = {
@@ -385,6 +402,7 @@ export type CatalogueEventUncheckedCreateInput = {
   version: number
   createdAt?: Date | string
   updatedAt?: Date | string
+  logicalShard?: number | null
 }
 
 export type CatalogueEventUpdateInput = {
@@ -400,6 +418,7 @@ export type CatalogueEventUpdateInput = {
   version?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueEventUncheckedUpdateInput = {
@@ -415,6 +434,7 @@ export type CatalogueEventUncheckedUpdateInput = {
   version?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueEventCreateManyInput = {
@@ -430,6 +450,7 @@ export type CatalogueEventCreateManyInput = {
   version: number
   createdAt?: Date | string
   updatedAt?: Date | string
+  logicalShard?: number | null
 }
 
 export type CatalogueEventUpdateManyMutationInput = {
@@ -445,6 +466,7 @@ export type CatalogueEventUpdateManyMutationInput = {
   version?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueEventUncheckedUpdateManyInput = {
@@ -460,6 +482,7 @@ export type CatalogueEventUncheckedUpdateManyInput = {
   version?: Prisma.IntFieldUpdateOperationsInput | number
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueEventCountOrderByAggregateInput = {
@@ -475,6 +498,7 @@ export type CatalogueEventCountOrderByAggregateInput = {
   version?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueEventAvgOrderByAggregateInput = {
@@ -483,6 +507,7 @@ export type CatalogueEventAvgOrderByAggregateInput = {
   capacity?: Prisma.SortOrder
   minPriceCents?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueEventMaxOrderByAggregateInput = {
@@ -497,6 +522,7 @@ export type CatalogueEventMaxOrderByAggregateInput = {
   version?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueEventMinOrderByAggregateInput = {
@@ -511,6 +537,7 @@ export type CatalogueEventMinOrderByAggregateInput = {
   version?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueEventSumOrderByAggregateInput = {
@@ -519,6 +546,7 @@ export type CatalogueEventSumOrderByAggregateInput = {
   capacity?: Prisma.SortOrder
   minPriceCents?: Prisma.SortOrder
   version?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type BigIntFieldUpdateOperationsInput = {
@@ -545,6 +573,14 @@ export type IntFieldUpdateOperationsInput = {
   divide?: number
 }
 
+export type NullableIntFieldUpdateOperationsInput = {
+  set?: number | null
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
 
 
 export type CatalogueEventSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -560,6 +596,7 @@ export type CatalogueEventSelect<ExtArgs extends runtime.Types.Extensions.Intern
   version?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["catalogueEvent"]>
 
 export type CatalogueEventSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -575,6 +612,7 @@ export type CatalogueEventSelectCreateManyAndReturn<ExtArgs extends runtime.Type
   version?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["catalogueEvent"]>
 
 export type CatalogueEventSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -590,6 +628,7 @@ export type CatalogueEventSelectUpdateManyAndReturn<ExtArgs extends runtime.Type
   version?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["catalogueEvent"]>
 
 export type CatalogueEventSelectScalar = {
@@ -605,9 +644,10 @@ export type CatalogueEventSelectScalar = {
   version?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  logicalShard?: boolean
 }
 
-export type CatalogueEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "organizerId" | "title" | "venue" | "startsAt" | "status" | "sections" | "capacity" | "minPriceCents" | "version" | "createdAt" | "updatedAt", ExtArgs["result"]["catalogueEvent"]>
+export type CatalogueEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "organizerId" | "title" | "venue" | "startsAt" | "status" | "sections" | "capacity" | "minPriceCents" | "version" | "createdAt" | "updatedAt" | "logicalShard", ExtArgs["result"]["catalogueEvent"]>
 
 export type $CatalogueEventPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "CatalogueEvent"
@@ -625,6 +665,10 @@ export type $CatalogueEventPayload<ExtArgs extends runtime.Types.Extensions.Inte
     version: number
     createdAt: Date
     updatedAt: Date
+    /**
+     * Computed by the database from the id (GENERATED ALWAYS … STORED): never written.
+     */
+    logicalShard: number | null
   }, ExtArgs["result"]["catalogueEvent"]>
   composites: {}
 }
@@ -1060,6 +1104,7 @@ export interface CatalogueEventFieldRefs {
   readonly version: Prisma.FieldRef<"CatalogueEvent", 'Int'>
   readonly createdAt: Prisma.FieldRef<"CatalogueEvent", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"CatalogueEvent", 'DateTime'>
+  readonly logicalShard: Prisma.FieldRef<"CatalogueEvent", 'Int'>
 }
     
 

@@ -29,11 +29,13 @@ export type AggregateCatalogueOutbox = {
 export type CatalogueOutboxAvgAggregateOutputType = {
   id: number | null
   eventId: number | null
+  logicalShard: number | null
 }
 
 export type CatalogueOutboxSumAggregateOutputType = {
   id: bigint | null
   eventId: bigint | null
+  logicalShard: number | null
 }
 
 export type CatalogueOutboxMinAggregateOutputType = {
@@ -42,6 +44,7 @@ export type CatalogueOutboxMinAggregateOutputType = {
   type: string | null
   createdAt: Date | null
   publishedAt: Date | null
+  logicalShard: number | null
 }
 
 export type CatalogueOutboxMaxAggregateOutputType = {
@@ -50,6 +53,7 @@ export type CatalogueOutboxMaxAggregateOutputType = {
   type: string | null
   createdAt: Date | null
   publishedAt: Date | null
+  logicalShard: number | null
 }
 
 export type CatalogueOutboxCountAggregateOutputType = {
@@ -59,6 +63,7 @@ export type CatalogueOutboxCountAggregateOutputType = {
   payload: number
   createdAt: number
   publishedAt: number
+  logicalShard: number
   _all: number
 }
 
@@ -66,11 +71,13 @@ export type CatalogueOutboxCountAggregateOutputType = {
 export type CatalogueOutboxAvgAggregateInputType = {
   id?: true
   eventId?: true
+  logicalShard?: true
 }
 
 export type CatalogueOutboxSumAggregateInputType = {
   id?: true
   eventId?: true
+  logicalShard?: true
 }
 
 export type CatalogueOutboxMinAggregateInputType = {
@@ -79,6 +86,7 @@ export type CatalogueOutboxMinAggregateInputType = {
   type?: true
   createdAt?: true
   publishedAt?: true
+  logicalShard?: true
 }
 
 export type CatalogueOutboxMaxAggregateInputType = {
@@ -87,6 +95,7 @@ export type CatalogueOutboxMaxAggregateInputType = {
   type?: true
   createdAt?: true
   publishedAt?: true
+  logicalShard?: true
 }
 
 export type CatalogueOutboxCountAggregateInputType = {
@@ -96,6 +105,7 @@ export type CatalogueOutboxCountAggregateInputType = {
   payload?: true
   createdAt?: true
   publishedAt?: true
+  logicalShard?: true
   _all?: true
 }
 
@@ -192,6 +202,7 @@ export type CatalogueOutboxGroupByOutputType = {
   payload: runtime.JsonValue
   createdAt: Date
   publishedAt: Date | null
+  logicalShard: number | null
   _count: CatalogueOutboxCountAggregateOutputType | null
   _avg: CatalogueOutboxAvgAggregateOutputType | null
   _sum: CatalogueOutboxSumAggregateOutputType | null
@@ -224,6 +235,7 @@ export type CatalogueOutboxWhereInput = {
   payload?: Prisma.JsonFilter<"CatalogueOutbox">
   createdAt?: Prisma.DateTimeFilter<"CatalogueOutbox"> | Date | string
   publishedAt?: Prisma.DateTimeNullableFilter<"CatalogueOutbox"> | Date | string | null
+  logicalShard?: Prisma.IntNullableFilter<"CatalogueOutbox"> | number | null
 }
 
 export type CatalogueOutboxOrderByWithRelationInput = {
@@ -233,6 +245,7 @@ export type CatalogueOutboxOrderByWithRelationInput = {
   payload?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type CatalogueOutboxWhereUniqueInput = Prisma.AtLeast<{
@@ -245,6 +258,7 @@ export type CatalogueOutboxWhereUniqueInput = Prisma.AtLeast<{
   payload?: Prisma.JsonFilter<"CatalogueOutbox">
   createdAt?: Prisma.DateTimeFilter<"CatalogueOutbox"> | Date | string
   publishedAt?: Prisma.DateTimeNullableFilter<"CatalogueOutbox"> | Date | string | null
+  logicalShard?: Prisma.IntNullableFilter<"CatalogueOutbox"> | number | null
 }, "id">
 
 export type CatalogueOutboxOrderByWithAggregationInput = {
@@ -254,6 +268,7 @@ export type CatalogueOutboxOrderByWithAggregationInput = {
   payload?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.CatalogueOutboxCountOrderByAggregateInput
   _avg?: Prisma.CatalogueOutboxAvgOrderByAggregateInput
   _max?: Prisma.CatalogueOutboxMaxOrderByAggregateInput
@@ -271,6 +286,7 @@ export type CatalogueOutboxScalarWhereWithAggregatesInput = {
   payload?: Prisma.JsonWithAggregatesFilter<"CatalogueOutbox">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"CatalogueOutbox"> | Date | string
   publishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"CatalogueOutbox"> | Date | string | null
+  logicalShard?: Prisma.IntNullableWithAggregatesFilter<"CatalogueOutbox"> | number | null
 }
 
 export type CatalogueOutboxCreateInput = {
@@ -280,6 +296,7 @@ export type CatalogueOutboxCreateInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   publishedAt?: Date | string | null
+  logicalShard?: number | null
 }
 
 export type CatalogueOutboxUncheckedCreateInput = {
@@ -289,6 +306,7 @@ export type CatalogueOutboxUncheckedCreateInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   publishedAt?: Date | string | null
+  logicalShard?: number | null
 }
 
 export type CatalogueOutboxUpdateInput = {
@@ -298,6 +316,7 @@ export type CatalogueOutboxUpdateInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueOutboxUncheckedUpdateInput = {
@@ -307,6 +326,7 @@ export type CatalogueOutboxUncheckedUpdateInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueOutboxCreateManyInput = {
@@ -316,6 +336,7 @@ export type CatalogueOutboxCreateManyInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   publishedAt?: Date | string | null
+  logicalShard?: number | null
 }
 
 export type CatalogueOutboxUpdateManyMutationInput = {
@@ -325,6 +346,7 @@ export type CatalogueOutboxUpdateManyMutationInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueOutboxUncheckedUpdateManyInput = {
@@ -334,6 +356,7 @@ export type CatalogueOutboxUncheckedUpdateManyInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type CatalogueOutboxCountOrderByAggregateInput = {
@@ -343,11 +366,13 @@ export type CatalogueOutboxCountOrderByAggregateInput = {
   payload?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxAvgOrderByAggregateInput = {
   id?: Prisma.SortOrder
   eventId?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxMaxOrderByAggregateInput = {
@@ -356,6 +381,7 @@ export type CatalogueOutboxMaxOrderByAggregateInput = {
   type?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxMinOrderByAggregateInput = {
@@ -364,11 +390,13 @@ export type CatalogueOutboxMinOrderByAggregateInput = {
   type?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxSumOrderByAggregateInput = {
   id?: Prisma.SortOrder
   eventId?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type NullableDateTimeFieldUpdateOperationsInput = {
@@ -384,6 +412,7 @@ export type CatalogueOutboxSelect<ExtArgs extends runtime.Types.Extensions.Inter
   payload?: boolean
   createdAt?: boolean
   publishedAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["catalogueOutbox"]>
 
 export type CatalogueOutboxSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -393,6 +422,7 @@ export type CatalogueOutboxSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   payload?: boolean
   createdAt?: boolean
   publishedAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["catalogueOutbox"]>
 
 export type CatalogueOutboxSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -402,6 +432,7 @@ export type CatalogueOutboxSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   payload?: boolean
   createdAt?: boolean
   publishedAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["catalogueOutbox"]>
 
 export type CatalogueOutboxSelectScalar = {
@@ -411,9 +442,10 @@ export type CatalogueOutboxSelectScalar = {
   payload?: boolean
   createdAt?: boolean
   publishedAt?: boolean
+  logicalShard?: boolean
 }
 
-export type CatalogueOutboxOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "eventId" | "type" | "payload" | "createdAt" | "publishedAt", ExtArgs["result"]["catalogueOutbox"]>
+export type CatalogueOutboxOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "eventId" | "type" | "payload" | "createdAt" | "publishedAt" | "logicalShard", ExtArgs["result"]["catalogueOutbox"]>
 
 export type $CatalogueOutboxPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "CatalogueOutbox"
@@ -425,6 +457,10 @@ export type $CatalogueOutboxPayload<ExtArgs extends runtime.Types.Extensions.Int
     payload: runtime.JsonValue
     createdAt: Date
     publishedAt: Date | null
+    /**
+     * Computed by the database from event_id (GENERATED ALWAYS … STORED): never written.
+     */
+    logicalShard: number | null
   }, ExtArgs["result"]["catalogueOutbox"]>
   composites: {}
 }
@@ -854,6 +890,7 @@ export interface CatalogueOutboxFieldRefs {
   readonly payload: Prisma.FieldRef<"CatalogueOutbox", 'Json'>
   readonly createdAt: Prisma.FieldRef<"CatalogueOutbox", 'DateTime'>
   readonly publishedAt: Prisma.FieldRef<"CatalogueOutbox", 'DateTime'>
+  readonly logicalShard: Prisma.FieldRef<"CatalogueOutbox", 'Int'>
 }
     
 

@@ -28,10 +28,12 @@ export type AggregateUser = {
 
 export type UserAvgAggregateOutputType = {
   id: number | null
+  logicalShard: number | null
 }
 
 export type UserSumAggregateOutputType = {
   id: bigint | null
+  logicalShard: number | null
 }
 
 export type UserMinAggregateOutputType = {
@@ -41,6 +43,7 @@ export type UserMinAggregateOutputType = {
   role: string | null
   passwordHash: string | null
   createdAt: Date | null
+  logicalShard: number | null
 }
 
 export type UserMaxAggregateOutputType = {
@@ -50,6 +53,7 @@ export type UserMaxAggregateOutputType = {
   role: string | null
   passwordHash: string | null
   createdAt: Date | null
+  logicalShard: number | null
 }
 
 export type UserCountAggregateOutputType = {
@@ -59,16 +63,19 @@ export type UserCountAggregateOutputType = {
   role: number
   passwordHash: number
   createdAt: number
+  logicalShard: number
   _all: number
 }
 
 
 export type UserAvgAggregateInputType = {
   id?: true
+  logicalShard?: true
 }
 
 export type UserSumAggregateInputType = {
   id?: true
+  logicalShard?: true
 }
 
 export type UserMinAggregateInputType = {
@@ -78,6 +85,7 @@ export type UserMinAggregateInputType = {
   role?: true
   passwordHash?: true
   createdAt?: true
+  logicalShard?: true
 }
 
 export type UserMaxAggregateInputType = {
@@ -87,6 +95,7 @@ export type UserMaxAggregateInputType = {
   role?: true
   passwordHash?: true
   createdAt?: true
+  logicalShard?: true
 }
 
 export type UserCountAggregateInputType = {
@@ -96,6 +105,7 @@ export type UserCountAggregateInputType = {
   role?: true
   passwordHash?: true
   createdAt?: true
+  logicalShard?: true
   _all?: true
 }
 
@@ -192,6 +202,7 @@ export type UserGroupByOutputType = {
   role: string
   passwordHash: string
   createdAt: Date
+  logicalShard: number | null
   _count: UserCountAggregateOutputType | null
   _avg: UserAvgAggregateOutputType | null
   _sum: UserSumAggregateOutputType | null
@@ -224,6 +235,7 @@ export type UserWhereInput = {
   role?: Prisma.StringFilter<"User"> | string
   passwordHash?: Prisma.StringFilter<"User"> | string
   createdAt?: Prisma.DateTimeFilter<"User"> | Date | string
+  logicalShard?: Prisma.IntNullableFilter<"User"> | number | null
 }
 
 export type UserOrderByWithRelationInput = {
@@ -233,6 +245,7 @@ export type UserOrderByWithRelationInput = {
   role?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type UserWhereUniqueInput = Prisma.AtLeast<{
@@ -245,6 +258,7 @@ export type UserWhereUniqueInput = Prisma.AtLeast<{
   role?: Prisma.StringFilter<"User"> | string
   passwordHash?: Prisma.StringFilter<"User"> | string
   createdAt?: Prisma.DateTimeFilter<"User"> | Date | string
+  logicalShard?: Prisma.IntNullableFilter<"User"> | number | null
 }, "id" | "email">
 
 export type UserOrderByWithAggregationInput = {
@@ -254,6 +268,7 @@ export type UserOrderByWithAggregationInput = {
   role?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.UserCountOrderByAggregateInput
   _avg?: Prisma.UserAvgOrderByAggregateInput
   _max?: Prisma.UserMaxOrderByAggregateInput
@@ -271,6 +286,7 @@ export type UserScalarWhereWithAggregatesInput = {
   role?: Prisma.StringWithAggregatesFilter<"User"> | string
   passwordHash?: Prisma.StringWithAggregatesFilter<"User"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"User"> | Date | string
+  logicalShard?: Prisma.IntNullableWithAggregatesFilter<"User"> | number | null
 }
 
 export type UserCreateInput = {
@@ -280,6 +296,7 @@ export type UserCreateInput = {
   role: string
   passwordHash: string
   createdAt?: Date | string
+  logicalShard?: number | null
 }
 
 export type UserUncheckedCreateInput = {
@@ -289,6 +306,7 @@ export type UserUncheckedCreateInput = {
   role: string
   passwordHash: string
   createdAt?: Date | string
+  logicalShard?: number | null
 }
 
 export type UserUpdateInput = {
@@ -298,6 +316,7 @@ export type UserUpdateInput = {
   role?: Prisma.StringFieldUpdateOperationsInput | string
   passwordHash?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type UserUncheckedUpdateInput = {
@@ -307,6 +326,7 @@ export type UserUncheckedUpdateInput = {
   role?: Prisma.StringFieldUpdateOperationsInput | string
   passwordHash?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type UserCreateManyInput = {
@@ -316,6 +336,7 @@ export type UserCreateManyInput = {
   role: string
   passwordHash: string
   createdAt?: Date | string
+  logicalShard?: number | null
 }
 
 export type UserUpdateManyMutationInput = {
@@ -325,6 +346,7 @@ export type UserUpdateManyMutationInput = {
   role?: Prisma.StringFieldUpdateOperationsInput | string
   passwordHash?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type UserUncheckedUpdateManyInput = {
@@ -334,6 +356,7 @@ export type UserUncheckedUpdateManyInput = {
   role?: Prisma.StringFieldUpdateOperationsInput | string
   passwordHash?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
 }
 
 export type UserCountOrderByAggregateInput = {
@@ -343,10 +366,12 @@ export type UserCountOrderByAggregateInput = {
   role?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type UserAvgOrderByAggregateInput = {
   id?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type UserMaxOrderByAggregateInput = {
@@ -356,6 +381,7 @@ export type UserMaxOrderByAggregateInput = {
   role?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type UserMinOrderByAggregateInput = {
@@ -365,10 +391,12 @@ export type UserMinOrderByAggregateInput = {
   role?: Prisma.SortOrder
   passwordHash?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type UserSumOrderByAggregateInput = {
   id?: Prisma.SortOrder
+  logicalShard?: Prisma.SortOrder
 }
 
 export type BigIntFieldUpdateOperationsInput = {
@@ -387,6 +415,14 @@ export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
 }
 
+export type NullableIntFieldUpdateOperationsInput = {
+  set?: number | null
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
 
 
 export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -396,6 +432,7 @@ export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   role?: boolean
   passwordHash?: boolean
   createdAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["user"]>
 
 export type UserSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -405,6 +442,7 @@ export type UserSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   role?: boolean
   passwordHash?: boolean
   createdAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["user"]>
 
 export type UserSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -414,6 +452,7 @@ export type UserSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensio
   role?: boolean
   passwordHash?: boolean
   createdAt?: boolean
+  logicalShard?: boolean
 }, ExtArgs["result"]["user"]>
 
 export type UserSelectScalar = {
@@ -423,9 +462,10 @@ export type UserSelectScalar = {
   role?: boolean
   passwordHash?: boolean
   createdAt?: boolean
+  logicalShard?: boolean
 }
 
-export type UserOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "email" | "displayName" | "role" | "passwordHash" | "createdAt", ExtArgs["result"]["user"]>
+export type UserOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "email" | "displayName" | "role" | "passwordHash" | "createdAt" | "logicalShard", ExtArgs["result"]["user"]>
 
 export type $UserPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "User"
@@ -437,6 +477,10 @@ export type $UserPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     role: string
     passwordHash: string
     createdAt: Date
+    /**
+     * Computed by the database from the id (GENERATED ALWAYS … STORED): never written.
+     */
+    logicalShard: number | null
   }, ExtArgs["result"]["user"]>
   composites: {}
 }
@@ -866,6 +910,7 @@ export interface UserFieldRefs {
   readonly role: Prisma.FieldRef<"User", 'String'>
   readonly passwordHash: Prisma.FieldRef<"User", 'String'>
   readonly createdAt: Prisma.FieldRef<"User", 'DateTime'>
+  readonly logicalShard: Prisma.FieldRef<"User", 'Int'>
 }
     
 
