@@ -155,45 +155,59 @@ async function countRows(sql: SqlExecutor, tables: readonly string[], logicalSha
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
-async function installFence(sql: SqlExecutor, tables: readonly string[]): Promise<void> {
-  await sql.transaction(async (tx) => {
-    // Concurrent movers (two tools at once) serialise here instead of racing on DDL.
-    await tx.query("select pg_advisory_xact_lock(727017002)");
-    await tx.exec(FENCE_TABLE);
-    await tx.exec(FENCE_FUNCTION);
-    for (const table of tables) {
-      const { rows } = await tx.query<{ present: boolean }>(
-        "select exists (select 1 from pg_trigger where tgname = 'boxoffice_shard_fence' and tgrelid = to_regclass($1)) as present",
-        [table],
-      );
-      if (!rows[0].present) {
+/** Runs `fn` again when it lost a lock race with the services' writes (timeout or deadlock). */
+async function withLockRetry<T>(what: string, lockTimeoutMs: number, log: (line: string) => void, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const code = (error as { code?: string }).code ?? ((error as { cause?: { code?: string } }).cause?.code);
+      // 55P03 lock_not_available, 40P01 deadlock: a busy moment; try again a few times.
+      if ((code !== "55P03" && code !== "40P01") || attempt >= 10) throw error;
+      log(`${what} lost a lock race with in-flight writes (${code}); retrying (${attempt})`);
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
+async function installFence(sql: SqlExecutor, tables: readonly string[], lockTimeoutMs: number, log: (line: string) => void): Promise<void> {
+  await withLockRetry("installing the fence", lockTimeoutMs, log, () =>
+    sql.transaction(async (tx) => {
+      // Concurrent movers (two tools at once) serialise here instead of racing on DDL.
+      await tx.query("select pg_advisory_xact_lock(727017002)");
+      await tx.exec(FENCE_TABLE);
+      await tx.exec(FENCE_FUNCTION);
+      const missing: string[] = [];
+      for (const table of tables) {
+        const { rows } = await tx.query<{ present: boolean }>(
+          "select exists (select 1 from pg_trigger where tgname = 'boxoffice_shard_fence' and tgrelid = to_regclass($1)) as present",
+          [table],
+        );
+        if (!rows[0].present) missing.push(table);
+      }
+      if (missing.length === 0) return;
+      // Every lock at once, bounded: creating a trigger waits for the writes in flight on its table.
+      await tx.query(`set local lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
+      await tx.query(`lock table ${missing.join(", ")} in share row exclusive mode`);
+      for (const table of missing) {
         await tx.query(`create trigger boxoffice_shard_fence before insert or update or delete on ${table} for each row execute function public.boxoffice_shard_fence_check()`);
       }
-    }
-  });
+    }),
+  );
 }
 
 /** Commits the fence rows once every in-flight write to the tables has ended (SHARE locks: reads pass). */
 async function raiseFence(sql: SqlExecutor, tables: readonly string[], logicalShards: readonly number[], lockTimeoutMs: number, log: (line: string) => void): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await sql.transaction(async (tx) => {
-        await tx.query(`set local lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
-        await tx.query(`lock table ${tables.join(", ")} in share mode`);
-        await tx.query(
-          "insert into public.boxoffice_shard_fence (logical_shard, state, moved_at) select unnest($1::int[]), 'moving', null on conflict (logical_shard) do update set state = 'moving', moved_at = null",
-          [[...logicalShards]],
-        );
-      });
-      return;
-    } catch (error) {
-      const code = (error as { code?: string }).code;
-      // 55P03 lock_not_available, 40P01 deadlock: a busy moment; try again a few times.
-      if ((code !== "55P03" && code !== "40P01") || attempt >= 10) throw error;
-      log(`fencing waited ${lockTimeoutMs} ms for in-flight writes; retrying (${attempt})`);
-      await new Promise((r) => setTimeout(r, 100 * attempt));
-    }
-  }
+  await withLockRetry("fencing", lockTimeoutMs, log, () =>
+    sql.transaction(async (tx) => {
+      await tx.query(`set local lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
+      await tx.query(`lock table ${tables.join(", ")} in share mode`);
+      await tx.query(
+        "insert into public.boxoffice_shard_fence (logical_shard, state, moved_at) select unnest($1::int[]), 'moving', null on conflict (logical_shard) do update set state = 'moving', moved_at = null",
+        [[...logicalShards]],
+      );
+    }),
+  );
 }
 
 async function liftFence(sql: SqlExecutor, logicalShards: readonly number[]): Promise<void> {
@@ -282,7 +296,7 @@ export async function moveLogicalShards(options: MoveOptions): Promise<MoveResul
     for (const shard of map.shards) await publishShardMap(connections.sql(shard), map);
 
     // 2. Fence.
-    await installFence(src, tables);
+    await installFence(src, tables, lockTimeoutMs, log);
     log(`fencing ${what} on ${source.name} (writes get SHARD_MOVING and wait)`);
     await raiseFence(src, tables, logicalShards, lockTimeoutMs, log);
     const fencedAt = performance.now();

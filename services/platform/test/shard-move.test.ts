@@ -10,7 +10,19 @@ import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { createShardRouter, loadShardMap, logicalShardOf, logicalShardOfId, physicalShardOf, shardedTables, type ShardMap, type SqlExecutor } from "@boxoffice/sharding";
+import pg from "pg";
+import {
+  LOGICAL_SHARD_COUNT,
+  createShardRouter,
+  loadShardMap,
+  logicalShardOf,
+  logicalShardOfId,
+  ownedLogicalShards,
+  physicalShardOf,
+  shardedTables,
+  type ShardMap,
+  type SqlExecutor,
+} from "@boxoffice/sharding";
 import { requirePostgres, requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDistributedPlatform, type DistributedPlatform } from "../src/distributed/topology.ts";
@@ -119,11 +131,12 @@ describe.skipIf(!redis.available || !postgres.available)("moving shards of the r
     return { map: () => loadShardMap({ file }), on: (name) => router.sql.forShard(name), close: () => router.close() };
   }
 
-  async function moveWithCli(service: "users" | "events" | "inventory" | "payments", logical: number, to: string): Promise<string> {
+  async function shardsCli(service: "users" | "events" | "inventory" | "payments", args: string[]): Promise<string> {
     const env = { ...process.env, SHARD_MAP: "", SHARD_MAP_FILE: platform.shardMapFiles[service] };
-    const { stdout } = await run(process.execPath, [join(ROOT, "tools/shards.ts"), "move", String(logical), "--to", to], { env, cwd: ROOT, timeout: 90_000 });
+    const { stdout } = await run(process.execPath, [join(ROOT, "tools/shards.ts"), ...args], { env, cwd: ROOT, timeout: 180_000 });
     return stdout;
   }
+  const moveWithCli = (service: "users" | "events" | "inventory" | "payments", logical: number, to: string) => shardsCli(service, ["move", String(logical), "--to", to]);
 
   it("when the hot event's logical shard moves mid-spike, its data lands on the target, nothing answers 404, and every payment is an order or a refund", async () => {
     const organizer = new Client(platform.url);
@@ -303,5 +316,97 @@ describe.skipIf(!redis.available || !postgres.available)("moving shards of the r
         `requests: ${[...tally.statuses].map(([k, v]) => `${k}×${v}`).join(", ")}; 503s ${unavailable}`,
     );
     await Promise.all([inventory, payments, users, events].map((s) => s.close()));
+  }, 240_000);
+  it("when a third inventory shard is added and the store rebalanced while buyers purchase, each physical shard owns a third and purchases go on everywhere", async () => {
+    const inventory = shardSql("inventory");
+    const before = inventory.map();
+    const third = new URL(before.shards[1].primary);
+    third.pathname = third.pathname.replace(/_1$/, "_2");
+    const database = third.pathname.slice(1);
+    try {
+      const added = await shardsCli("inventory", ["add", "inventory-2", third.toString()]);
+      expect(added).toMatch(/inventory-2 joined, owning no logical shard yet/);
+
+      const organizer = new Client(platform.url);
+      await organizer.signIn(ORGANIZER.email, ORGANIZER.password);
+      const buyer = new Client(platform.url);
+      const email = `grower-${randomUUID().slice(0, 8)}@example.test`;
+      expect((await buyer.request("POST", "/api/users", { email, password: "a-long-password", displayName: "Grower" })).status).toBe(201);
+      await buyer.signIn(email, "a-long-password");
+      const eventIds: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const created = await organizer.request("POST", "/api/events", {
+          title: `Growth night ${i}`,
+          venue: "Expansion Hall",
+          startsAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+          sections: [{ name: "Floor", rows: 2, seatsPerRow: 10, priceCents: 1_500 }],
+        });
+        expect(created.status, JSON.stringify(created.body)).toBe(201);
+        eventIds.push((created.body.event as { id: string }).id);
+      }
+      // Purchases run through the rebalance; none may fail for good.
+      let done = false;
+      const failures: string[] = [];
+      let bought = 0;
+      const traffic = (async () => {
+        for (let round = 0; !done || round < eventIds.length; round++) {
+          const eventId = eventIds[round % eventIds.length];
+          const hold = await buyer.request("POST", `/api/events/${eventId}/holds`, { quantity: 1 });
+          if (hold.status === 503) continue;
+          if (hold.status !== 201) {
+            if (hold.status === 409) break; // the buyer's limit on every event: enough
+            failures.push(`hold ${hold.status} ${JSON.stringify(hold.body)}`);
+            continue;
+          }
+          const key = randomUUID();
+          for (;;) {
+            const order = await buyer.request("POST", "/api/orders", { holdId: (hold.body.hold as { id: string }).id, payment: CARD }, { "idempotency-key": key });
+            if (order.status === 201) bought++;
+            else if (order.status === 503) continue;
+            else failures.push(`order ${order.status} ${JSON.stringify(order.body)}`);
+            break;
+          }
+          await sleep(200);
+        }
+      })();
+      let output: string;
+      try {
+        output = await shardsCli("inventory", ["rebalance", "--batch", "256", "--pause-ms", "100"]);
+      } finally {
+        done = true;
+        await traffic;
+      }
+      expect(output).toMatch(/rebalanced: 1365 logical shards/);
+      expect(failures).toEqual([]);
+      expect(bought).toBeGreaterThan(0);
+
+      const after = inventory.map();
+      const sizes = [...ownedLogicalShards(after).values()].map((l) => l.length);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(LOGICAL_SHARD_COUNT);
+      expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      // Every event's seats are on the shard the new map names, and nowhere else.
+      const router = createShardRouter({ map: after, createClient: () => undefined, mapRefreshMs: 0 });
+      try {
+        for (const eventId of eventIds) {
+          const owner = physicalShardOf(after, logicalShardOfId(eventId)).name;
+          for (const shard of after.shards) {
+            const { rows } = await router.sql.forShard(shard.name).query<{ n: bigint }>("select count(*) as n from inventory.seats where event_id = $1", [eventId]);
+            expect(Number(rows[0].n), `seats of ${eventId} on ${shard.name} (owner ${owner})`).toBe(shard.name === owner ? 20 : 0);
+          }
+          // The services follow the new map: the seat map answers from wherever the event now lives.
+          expect((await organizer.request("GET", `/api/events/${eventId}/seats`)).status).toBe(200);
+        }
+      } finally {
+        await router.close();
+      }
+      console.log(`[shard rebalance] ${output.trim().split("\n").slice(-4).join(" | ")}; ${bought} purchases during it`);
+    } finally {
+      await inventory.close();
+      // The platform drops the databases it made; this one the test made.
+      const admin = new pg.Client({ connectionString: postgres.url });
+      await admin.connect();
+      await admin.query(`drop database if exists "${database}" with (force)`).catch(() => {});
+      await admin.end();
+    }
   }, 240_000);
 });
