@@ -103,6 +103,35 @@ describe.each(targets)("a move of a service's schema ($kind)", ({ kind, availabl
     expect(await readStoredShardMap(sql("shard1"))).toBeUndefined();
   });
 
+  it.skipIf(!available)("when a process that never polls the map writes after a move, it is told SHARD_MOVED, reloads the map and its write lands on the new owner", async () => {
+    const { shards, sql } = await shardsWithLedger(kind);
+    await seed(sql("shard0"), 5, 1);
+    const stale = createShardRouter({ map: shards.map, createClient: () => undefined, mapRefreshMs: 0 });
+    cleanup.push(() => stale.close());
+    expect(stale.sql.forLogical(5).shard).toBe("shard0");
+    await moveLogicalShards({ map: shards.map, logicalShard: 5, to: "shard1", schemas: ["ledger"], graceMs: 0 });
+    await stale.sql.forLogical(5).transaction(async (tx) => {
+      await tx.query("insert into ledger.accounts (id, logical_shard, name) values (5555, 5, 'after the move')");
+    });
+    expect(stale.map.version).toBe(2);
+    expect(await count(sql("shard1"), "accounts", 5)).toBe(2);
+    expect(await count(sql("shard0"), "accounts", 5)).toBe(0);
+  });
+
+  it.skipIf(!available)("when a write meets a logical shard that is being moved, it waits for the fence to lift instead of failing", async () => {
+    const { shards, sql } = await shardsWithLedger(kind);
+    await seed(sql("shard0"), 5, 1);
+    await moveLogicalShards({ map: shards.map, logicalShard: 6, to: "shard1", schemas: ["ledger"], graceMs: 0 }); // installs the fence machinery
+    await sql("shard0").query("insert into public.boxoffice_shard_fence (logical_shard, state) values (5, 'moving')");
+    const router = createShardRouter({ map: shards.map, createClient: () => undefined, mapRefreshMs: 0, moveWaitMs: 10_000 });
+    cleanup.push(() => router.close());
+    const write = router.sql.forLogical(5).query("insert into ledger.accounts (id, logical_shard, name) values (7777, 5, 'waited')");
+    await new Promise((r) => setTimeout(r, 300));
+    await sql("shard0").query("delete from public.boxoffice_shard_fence where logical_shard = 5");
+    await write;
+    expect(await count(sql("shard0"), "accounts", 5)).toBe(2);
+  });
+
   it.skipIf(!available)("when a move was killed after fencing, recover lifts the fence, drops the partial copy, and the owner takes writes again", async () => {
     const { shards, sql } = await shardsWithLedger(kind);
     await seed(sql("shard0"), 5, 3);
