@@ -124,9 +124,9 @@ async function main(): Promise<void> {
     }
     case "move": {
       if (!values.to) throw new UsageError("move needs --to <physical-shard>");
-      refuseEmbedded(map);
-      const schemas = serviceDatabaseSchemas(ROOT, serviceName());
       const logicalShards = parseLogicalShards(args[0]);
+      const schemas = serviceDatabaseSchemas(ROOT, serviceName());
+      refuseEmbedded(map);
       const result = await moveLogicalShards({ map, logicalShards, to: values.to, schemas, graceMs: numberOption("grace-ms", 0), log });
       saveMap(result.map);
       const rows = Object.values(result.rows).reduce((a, b) => a + b, 0);
@@ -143,8 +143,8 @@ async function main(): Promise<void> {
       return;
     }
     case "rebalance": {
-      refuseEmbedded(map);
       const schemas = serviceDatabaseSchemas(ROOT, serviceName());
+      refuseEmbedded(map);
       const bar = new cliProgress.SingleBar(
         { format: "rebalance [{bar}] {value}/{total} logical shards | batch {step}/{steps} | {rows} rows | {last}", hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 },
         cliProgress.Presets.shades_classic,
@@ -181,8 +181,8 @@ async function main(): Promise<void> {
       return;
     }
     case "recover": {
-      refuseEmbedded(map);
       const schemas = serviceDatabaseSchemas(ROOT, serviceName());
+      refuseEmbedded(map);
       const result = await recoverInterruptedMoves({ map, schemas, log, graceMs: numberOption("grace-ms", 0) });
       console.log(
         `recover: ${result.undone.length} logical shards undone, ${result.finished.length} finished, ${Object.values(result.cleanup.deleted).reduce((a, b) => a + b, 0)} old rows deleted, ${result.cleanup.waiting} old copies still in their grace period`,

@@ -50,3 +50,4 @@ export { databaseSchemasOf, serviceDatabaseSchemas } from "./service-schemas.ts"
 export { toIsoTimestamp, withTransientRetry } from "./sql-helpers.ts";
 export { addShard, ensureDatabase, rebalance } from "./rebalance.ts";
 export type { AddShardOptions, RebalanceOptions, RebalanceProgress, RebalanceResult } from "./rebalance.ts";
+export { NOT_FENCED } from "./fence.ts";

@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { openConnection } from "./connections.ts";
 import type { SqlExecutor } from "./connections.ts";
 import { MigrationError } from "./errors.ts";
+import { FENCE_TABLE_SQL } from "./fence.ts";
 import type { ShardMap } from "./shard-map.ts";
 
 export interface MigrationFile {
@@ -76,6 +77,8 @@ async function withInProcessLock<T>(key: string, fn: () => Promise<T>): Promise<
 
 async function applyPending(session: SqlExecutor, shard: string, service: string, files: MigrationFile[], log: (line: string) => void): Promise<string[]> {
   await session.query(RECORD_TABLE);
+  // Shard moves' fence: present everywhere so stores can skip fenced rows (NOT_FENCED).
+  await session.exec(FENCE_TABLE_SQL);
   const done = await session.query<{ name: string; checksum: string }>("select name, checksum from boxoffice_migrations where service = $1", [service]);
   const applied = new Map(done.rows.map((r) => [r.name, r.checksum]));
   const now: string[] = [];

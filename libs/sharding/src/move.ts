@@ -17,6 +17,7 @@
 import { openConnection } from "./connections.ts";
 import type { Connection, SqlExecutor } from "./connections.ts";
 import { ShardMapInvalidError } from "./errors.ts";
+import { FENCE_TABLE_SQL } from "./fence.ts";
 import { isLogicalShard } from "./logical-shard.ts";
 import { publishShardMap, readStoredShardMap } from "./map-store.ts";
 import { DEFAULT_ROUTER_OPTIONS } from "./router.ts";
@@ -61,8 +62,7 @@ export interface MoveResult {
   readonly cleanedUp: boolean;
 }
 
-const FENCE_TABLE = `create table if not exists public.boxoffice_shard_fence (logical_shard int primary key, state text not null, moved_at timestamptz);
-alter table public.boxoffice_shard_fence add column if not exists moved_at timestamptz`;
+const FENCE_TABLE = FENCE_TABLE_SQL;
 const FENCE_FUNCTION = `create or replace function public.boxoffice_shard_fence_check() returns trigger language plpgsql as $fence$
 declare
   l int;

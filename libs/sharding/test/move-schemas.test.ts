@@ -7,7 +7,9 @@ import {
   addShard,
   cleanupMovedCopies,
   createShardRouter,
+  NOT_FENCED,
   evenShardMap,
+  migrate,
   parseShardMap,
   createTestShardMap,
   moveLogicalShards,
@@ -130,6 +132,21 @@ describe.each(targets)("a move of a service's schema ($kind)", ({ kind, availabl
     await sql("shard0").query("delete from public.boxoffice_shard_fence where logical_shard = 5");
     await write;
     expect(await count(sql("shard0"), "accounts", 5)).toBe(2);
+  });
+
+  it.skipIf(!available)("when a logical shard has moved away and its frozen copy waits out the grace period, whole-shard sweeps on the source skip it", async () => {
+    const { shards, sql } = await shardsWithLedger(kind);
+    await migrate({ map: shards.map, migrationsDir: EXAMPLE_MIGRATIONS }); // every migrated primary has the fence table
+    await seed(sql("shard0"), 5, 2);
+    await seed(sql("shard0"), 6, 3);
+    const sweep = `update ledger.accounts set name = name || '!' where ${NOT_FENCED}`;
+    expect((await sql("shard0").query(sweep)).rowCount).toBe(5);
+    const result = await moveLogicalShards({ map: shards.map, logicalShard: 5, to: "shard1", schemas: ["ledger"], deferCleanup: true });
+    expect(result.cleanedUp).toBe(false);
+    expect(await count(sql("shard0"), "accounts", 5)).toBe(2); // the frozen copy is still there
+    expect((await sql("shard0").query(sweep)).rowCount).toBe(3); // and the sweep leaves it alone
+    await cleanupMovedCopies({ map: shards.map, schemas: ["ledger"], graceMs: 0 });
+    expect(await count(sql("shard0"), "accounts", 5)).toBe(0);
   });
 
   it.skipIf(!available)("when a move was killed after fencing, recover lifts the fence, drops the partial copy, and the owner takes writes again", async () => {

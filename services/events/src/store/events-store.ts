@@ -2,6 +2,7 @@
 // its outbox row are written in one transaction on the event's shard; the list is a per-shard
 // index scan on (starts_at, id) that the domain merges across shards.
 import type { CatalogueEvent, Section } from "@boxoffice/contracts";
+import { NOT_FENCED } from "@boxoffice/sharding";
 
 export interface ShardSql {
   readonly shard: string;
@@ -149,7 +150,7 @@ export function createEventsStore(shards: EventsShards): EventsStore {
     async relayOutbox(shard, limit, publish) {
       return shard.transaction(async (tx) => {
         const { rows } = await tx.query<{ id: bigint | string; event_id: bigint | string; type: string; payload: CatalogueEvent | string }>(
-          `select id, event_id, type, payload from catalogue_outbox where published_at is null order by id limit $1 for update skip locked`,
+          `select id, event_id, type, payload from catalogue_outbox where published_at is null and ${NOT_FENCED} order by id limit $1 for update skip locked`,
           [limit],
         );
         if (rows.length === 0) return 0;

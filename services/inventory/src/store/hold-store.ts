@@ -7,7 +7,7 @@
 // SKIP LOCKED.
 import { MAX_SEATS_PER_BUYER } from "@boxoffice/contracts";
 import type { Sql } from "./sql.ts";
-import { toIso } from "./sql.ts";
+import { NOT_FENCED, toIso } from "./sql.ts";
 
 export interface HeldSeatRow {
   id: string;
@@ -338,7 +338,7 @@ export async function reclaimExpired(sql: Sql, now: Date, options: { eventId?: s
     const byEvent = options.eventId ? `AND event_id = $3` : "";
     if (options.eventId) params.push(options.eventId);
     const expired = await tx.query<HoldRow>(
-      `SELECT * FROM inventory.holds WHERE status = 'active' AND expires_at <= $1 ${byEvent}
+      `SELECT * FROM inventory.holds WHERE status = 'active' AND expires_at <= $1 AND ${NOT_FENCED} ${byEvent}
        ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`,
       params,
     );

@@ -21,4 +21,4 @@ export interface ShardSql {
 }
 
 // The transaction retry and timestamp conversion are the sharding lib's, shared by every store.
-export { toIsoTimestamp as toIso, withTransientRetry as withRetry } from "@boxoffice/sharding";
+export { NOT_FENCED, toIsoTimestamp as toIso, withTransientRetry as withRetry } from "@boxoffice/sharding";

@@ -1,6 +1,6 @@
 // Payments, refunds, idempotency records and the outbox, on the buyer's shard.
 import type { Sql } from "./sql.ts";
-import { toIso } from "./sql.ts";
+import { NOT_FENCED, toIso } from "./sql.ts";
 
 export type StoredReply = { ok: true; body: unknown } | { ok: false; error: { code: string; message: string; details?: unknown } };
 
@@ -186,7 +186,7 @@ export async function relayOutbox(sql: Sql, limit: number, publish: (rows: Outbo
     `UPDATE payments.outbox SET claimed_until = clock_timestamp() + make_interval(secs => $2::int / 1000.0)
      WHERE id IN (
        SELECT id FROM payments.outbox
-       WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < clock_timestamp())
+       WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < clock_timestamp()) AND ${NOT_FENCED}
        ORDER BY occurred_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
      RETURNING id, stream, type, version, key, data, occurred_at`,
     [limit, leaseMs],
