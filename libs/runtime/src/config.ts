@@ -13,6 +13,19 @@ export const commonConfigShape = {
   BUS_URL: z.string().min(1).default("memory://"),
   /** The firehose: "memory://" or one redis:// URL (Redis Streams). */
   FIREHOSE_URL: z.string().min(1).default("memory://"),
+  /**
+   * Keys that encrypt every bus message at rest in Redis (AES-256-GCM; comma-separated, the first
+   * encrypts, all decrypt, so a rotation adds the new key first and drops the old one later). Every
+   * process of a deployment needs the same list. Unset: messages are stored in clear, which only
+   * the one-process memory:// bus should do. Generate one with `openssl rand -hex 32`.
+   */
+  BUS_ENCRYPTION_KEYS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? "").split(",").map((k) => k.trim()).filter(Boolean))
+    .refine((keys) => keys.every((k) => k.length >= 32), "each key must be at least 32 characters (openssl rand -hex 32)"),
+  /** PEM file of the CA that signs the rediss:// servers' certificates (bus, firehose); unset: the system's CAs. */
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** Key prefix of this deployment in the bus and firehose stores (tests use unique ones). */
   BUS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("boxoffice"),
   /** The shard map as JSON (see @boxoffice/sharding); or SHARD_MAP_FILE. */

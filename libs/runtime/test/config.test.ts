@@ -21,6 +21,17 @@ describe("service configuration", () => {
     expect(config).toMatchObject({ NODE_ID: 7, MIGRATE_ON_START: false, RPC_CONCURRENCY: 4 });
   });
 
+  it("when BUS_ENCRYPTION_KEYS lists keys, they are split in order (the first encrypts); unset means none", () => {
+    const a = "a".repeat(64);
+    const b = "b".repeat(64);
+    expect(parseConfig("test", schema, { BUS_ENCRYPTION_KEYS: `${a}, ${b}` }).BUS_ENCRYPTION_KEYS).toEqual([a, b]);
+    expect(parseConfig("test", schema, {}).BUS_ENCRYPTION_KEYS).toEqual([]);
+  });
+
+  it("when a bus encryption key is too short to be a real key, the error names BUS_ENCRYPTION_KEYS", () => {
+    expect(() => parseConfig("test", schema, { BUS_ENCRYPTION_KEYS: "secret" })).toThrow(/BUS_ENCRYPTION_KEYS: each key must be at least 32 characters/);
+  });
+
   it("when a variable is invalid, the error names it", () => {
     let error: unknown;
     try {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
-import type { Logger } from "@boxoffice/runtime";
+import { redisTlsOf, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
@@ -53,7 +53,7 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
   const redisUrl = rateLimitRedisUrl(config);
   const counter =
     deps.failureCounter ??
-    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
   const limiter = createLoginLimiter(counter, {
     perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,

@@ -108,7 +108,15 @@ export interface DistributedPlatform {
 
 /** A session cookie key kept in the state folder, so a restart does not sign everyone out. */
 function persistedSessionKey(stateDir: string): string {
-  const file = join(stateDir, "session-keys");
+  return persistedKey(stateDir, "session-keys");
+}
+
+/**
+ * A random key kept in the state folder (mode 0600): the session cookie key, so a restart does
+ * not sign everyone out; the bus encryption key, so messages queued before a restart still decrypt.
+ */
+function persistedKey(stateDir: string, name: string): string {
+  const file = join(stateDir, name);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const key = randomBytes(32).toString("hex");
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
@@ -179,7 +187,12 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
   const databases = BUS_SERVICES.flatMap((service) => Array.from({ length: options.shardsPerService }, (_, n) => `${options.databasePrefix}_${service}_${n}`));
   await ensureDatabases(options.postgresUrl, databases);
 
-  const layer = createChannelLayer(options.redisUrl, { prefix: options.busPrefix });
+  const stateDir = resolve(options.stateDir, options.databasePrefix);
+  mkdirSync(stateDir, { recursive: true });
+  // Encrypted by default: passwords, card numbers and refresh tokens cross the bus and would sit
+  // in Redis (and its append-only file) in clear otherwise.
+  const busEncryptionKeys = options.env?.BUS_ENCRYPTION_KEYS ?? process.env.BUS_ENCRYPTION_KEYS ?? persistedKey(stateDir, "bus-encryption-keys");
+  const layer = createChannelLayer(options.redisUrl, { prefix: options.busPrefix, symmetricEncryptionKeys: busEncryptionKeys.split(",").map((k) => k.trim()).filter(Boolean) });
   const rpc = createRpcClient({ layer, service: "platform", defaultDeadlineMs: 2000 });
   let loadBalancer: LoadBalancer | undefined;
 
@@ -189,6 +202,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     BUS_PREFIX: options.busPrefix,
     LOG_LEVEL: options.logLevel,
     ...options.env,
+    BUS_ENCRYPTION_KEYS: busEncryptionKeys,
   };
 
   function launch(service: BusService | "gateway", index: number, env: Record<string, string>, url?: string): PlatformProcess {
@@ -254,8 +268,6 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     return { clean: exits.every(isCleanExit), exits };
   };
 
-  const stateDir = resolve(options.stateDir, options.databasePrefix);
-  mkdirSync(stateDir, { recursive: true });
   const shardMapFiles = {} as Record<BusService, string>;
 
   try {
