@@ -43,7 +43,12 @@ const finalStage = dockerfile.stages[dockerfile.stages.length - 1];
 
 /** Secrets created outside git in an overlay (prod), with the keys docs/operations.md tells operators to set. */
 const EXTERNAL_SECRETS: Record<string, Record<string, string[]>> = {
-  prod: { "boxoffice-secrets": ["POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET"] },
+  prod: {
+    "boxoffice-secrets": [
+      "POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET", "BUS_ENCRYPTION_KEYS",
+      "REDIS_USERS_PASSWORD", "REDIS_EVENTS_PASSWORD", "REDIS_INVENTORY_PASSWORD", "REDIS_PAYMENTS_PASSWORD", "REDIS_GATEWAY_PASSWORD",
+    ],
+  },
 };
 
 const POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']";
@@ -267,6 +272,24 @@ describe.each(OVERLAYS)("the %s overlay", (overlay) => {
       for (const shard of map.shards) {
         for (const url of [shard.primary, ...shard.replicas]) expect(new URL(url).password, "no password in a ConfigMap").toBe("");
       }
+    }
+  });
+
+  it("when the services connect to Redis, each is its own ACL user with a password and bus key from the Secret", () => {
+    for (const service of SERVICES) {
+      const env = envOf(container(service));
+      expect(env.find((e) => e.name === "REDIS_USERNAME")?.value, `${service} REDIS_USERNAME`).toBe(service);
+      for (const name of ["REDIS_PASSWORD", "BUS_ENCRYPTION_KEYS"]) {
+        const variable = env.find((e) => e.name === name);
+        expect(variable, `${service} sets ${name}`).toBeDefined();
+        expect(resolveEnv(objects, overlay, variable!).source, `${service} ${name}`).toBe("secret");
+      }
+    }
+    const redis = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "redis");
+    if (redis) {
+      const args = (containersOf(redis)[0].args ?? []) as string[];
+      expect(args, "dev Redis asks for a password").toContain("--requirepass");
+      for (const service of SERVICES) expect(args, `dev Redis defines the ACL user ${service}`).toContain(service);
     }
   });
 

@@ -24,6 +24,12 @@ export const commonConfigShape = {
     .optional()
     .transform((v) => (v ?? "").split(",").map((k) => k.trim()).filter(Boolean))
     .refine((keys) => keys.every((k) => k.length >= 32), "each key must be at least 32 characters (openssl rand -hex 32)"),
+  /**
+   * Redis ACL user and password for every redis:// URL above that carries none (Kubernetes puts the
+   * URL in a ConfigMap and the password in a Secret). A URL's own user:password@ wins.
+   */
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
   /** PEM file of the CA that signs the rediss:// servers' certificates (bus, firehose); unset: the system's CAs. */
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** Key prefix of this deployment in the bus and firehose stores (tests use unique ones). */

@@ -4,7 +4,23 @@ import { readFileSync } from "node:fs";
 import { createChannelLayer, createFirehose, type ChannelLayer, type Firehose, type RedisTlsOptions } from "@boxoffice/bus";
 import type { CommonConfig } from "./config.ts";
 
-type BusConfig = Pick<CommonConfig, "BUS_URL" | "FIREHOSE_URL" | "BUS_PREFIX"> & Partial<Pick<CommonConfig, "BUS_ENCRYPTION_KEYS" | "REDIS_TLS_CA_FILE">>;
+type BusConfig = Pick<CommonConfig, "BUS_URL" | "FIREHOSE_URL" | "BUS_PREFIX"> &
+  Partial<Pick<CommonConfig, "BUS_ENCRYPTION_KEYS" | "REDIS_TLS_CA_FILE" | "REDIS_USERNAME" | "REDIS_PASSWORD">>;
+
+/**
+ * `urls` (comma-separated) with REDIS_USERNAME/REDIS_PASSWORD put into each redis(s):// URL that
+ * has no credentials of its own; memory:// and URLs with user:password@ are left as they are.
+ */
+export function withRedisCredentials(urls: string, config: Partial<Pick<CommonConfig, "REDIS_USERNAME" | "REDIS_PASSWORD">>): string {
+  if (!config.REDIS_PASSWORD) return urls;
+  const userinfo = `${encodeURIComponent(config.REDIS_USERNAME ?? "")}:${encodeURIComponent(config.REDIS_PASSWORD)}@`;
+  return urls
+    .split(",")
+    .map((url) => url.trim())
+    // Only a redis(s):// URL whose authority (before the first "/") has no "@" gets them.
+    .map((url) => (/^rediss?:\/\/[^/@]*(\/|$)/.test(url) ? url.replace(/^(rediss?:\/\/)/, `$1${userinfo}`) : url))
+    .join(",");
+}
 
 /** TLS settings for rediss:// URLs from the config (the CA file is read once, at start-up). */
 export function redisTlsOf(config: Partial<Pick<CommonConfig, "REDIS_TLS_CA_FILE">>): RedisTlsOptions {
@@ -20,8 +36,8 @@ export interface Infrastructure {
 export function connectInfrastructure(config: BusConfig): Infrastructure {
   const tls = redisTlsOf(config);
   // Encrypted at rest: passwords, card numbers and tokens cross the bus inside RPC messages.
-  const layer = createChannelLayer(config.BUS_URL, { prefix: config.BUS_PREFIX, symmetricEncryptionKeys: config.BUS_ENCRYPTION_KEYS ?? [], tls });
-  const firehose = createFirehose(config.FIREHOSE_URL, { prefix: config.BUS_PREFIX, tls });
+  const layer = createChannelLayer(withRedisCredentials(config.BUS_URL, config), { prefix: config.BUS_PREFIX, symmetricEncryptionKeys: config.BUS_ENCRYPTION_KEYS ?? [], tls });
+  const firehose = createFirehose(withRedisCredentials(config.FIREHOSE_URL, config), { prefix: config.BUS_PREFIX, tls });
   return {
     layer,
     firehose,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { commonConfigShape, ConfigError, parseConfig } from "../src/index.ts";
+import { commonConfigShape, ConfigError, parseConfig, withRedisCredentials } from "../src/index.ts";
 
 const schema = z.object({ ...commonConfigShape, PORT: z.coerce.number().int().default(3000) });
 
@@ -30,6 +30,14 @@ describe("service configuration", () => {
 
   it("when a bus encryption key is too short to be a real key, the error names BUS_ENCRYPTION_KEYS", () => {
     expect(() => parseConfig("test", schema, { BUS_ENCRYPTION_KEYS: "secret" })).toThrow(/BUS_ENCRYPTION_KEYS: each key must be at least 32 characters/);
+  });
+
+  it("when REDIS_USERNAME/REDIS_PASSWORD are set, every redis URL without credentials gets them, others are untouched", () => {
+    const config = { REDIS_USERNAME: "inventory", REDIS_PASSWORD: "p@ss/word" };
+    expect(withRedisCredentials("redis://a:6379/0, rediss://b:6380", config)).toBe("redis://inventory:p%40ss%2Fword@a:6379/0,rediss://inventory:p%40ss%2Fword@b:6380");
+    expect(withRedisCredentials("redis://own:secret@a:6379/0", config)).toBe("redis://own:secret@a:6379/0");
+    expect(withRedisCredentials("memory://", config)).toBe("memory://");
+    expect(withRedisCredentials("redis://a:6379", {})).toBe("redis://a:6379");
   });
 
   it("when a variable is invalid, the error names it", () => {

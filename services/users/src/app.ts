@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
-import { redisTlsOf, type Logger } from "@boxoffice/runtime";
+import { redisTlsOf, withRedisCredentials, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
@@ -36,7 +36,7 @@ export interface UsersService {
 
 function rateLimitRedisUrl(config: UsersConfig): string | undefined {
   if (config.RATE_LIMIT_REDIS_URL) return config.RATE_LIMIT_REDIS_URL;
-  return config.BUS_URL.startsWith("redis") ? config.BUS_URL.split(",")[0] : undefined;
+  return config.BUS_URL.startsWith("redis") ? withRedisCredentials(config.BUS_URL.split(",")[0], config) : undefined;
 }
 
 export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersService {

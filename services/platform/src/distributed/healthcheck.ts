@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { createChannelLayer, createRpcClient, RpcError, RpcErrorCodes } from "@boxoffice/bus";
 import { eventsHealthV1, inventoryHealthV1, paymentsHealthV1, usersHealthV1 } from "@boxoffice/contracts";
-import { commonConfigShape, parseConfig, redisTlsOf } from "@boxoffice/runtime";
+import { commonConfigShape, parseConfig, redisTlsOf, withRedisCredentials } from "@boxoffice/runtime";
 import { z } from "zod";
 
 const busConfigSchema = z.object({
@@ -16,6 +16,8 @@ const busConfigSchema = z.object({
   BUS_PREFIX: commonConfigShape.BUS_PREFIX,
   BUS_ENCRYPTION_KEYS: commonConfigShape.BUS_ENCRYPTION_KEYS,
   REDIS_TLS_CA_FILE: commonConfigShape.REDIS_TLS_CA_FILE,
+  REDIS_USERNAME: commonConfigShape.REDIS_USERNAME,
+  REDIS_PASSWORD: commonConfigShape.REDIS_PASSWORD,
 });
 
 export const HEALTH_METHODS = {
@@ -58,7 +60,7 @@ async function checkGateway(env: Record<string, string | undefined>, timeoutMs: 
 async function checkBusService(service: BusService, options: HealthCheckOptions, env: Record<string, string | undefined>, timeoutMs: number): Promise<HealthCheckResult> {
   // The same bus settings as the process it checks: an encrypted bus needs its keys, rediss:// its CA.
   const bus = parseConfig(`${service} health check`, busConfigSchema, env);
-  const layer = createChannelLayer(bus.BUS_URL, { prefix: bus.BUS_PREFIX, symmetricEncryptionKeys: bus.BUS_ENCRYPTION_KEYS, tls: redisTlsOf(bus) });
+  const layer = createChannelLayer(withRedisCredentials(bus.BUS_URL, bus), { prefix: bus.BUS_PREFIX, symmetricEncryptionKeys: bus.BUS_ENCRYPTION_KEYS, tls: redisTlsOf(bus) });
   const client = createRpcClient({ layer, service: "healthcheck", defaultDeadlineMs: timeoutMs });
   try {
     const health = await client.call(HEALTH_METHODS[service], {});
