@@ -114,7 +114,7 @@ export function createServiceIdentityVerifier(options: { identities: Record<stri
       if (dot < 0 || typeof claims.s !== "string" || typeof claims.a !== "string" || typeof claims.e !== "number") throw refuse("the identity is malformed");
       const key = keys.get(claims.s);
       if (!key) throw refuse(`${claims.s} is not a known service`);
-      let valid = false;
+      let valid: boolean;
       try {
         valid = verify(null, Buffer.from(proof.slice(0, dot)), key, Buffer.from(proof.slice(dot + 1), "base64url"));
       } catch {
