@@ -45,6 +45,16 @@ describe.each(targets)("token refresh on $name", (target) => {
       expect(await codeOf(h.client.call(usersRefreshV1, { refreshToken: login.token }))).toBe("UNAUTHENTICATED");
     });
 
+    it("when a caller asks for a token with the refresh tokens' audience, it is FORBIDDEN: a refresh token cannot mint refresh tokens", async () => {
+      await h.client.call(usersRegisterV1, { email: "mint@example.com", password: "mint-password", displayName: "Mint" });
+      const login = await h.client.call(usersLoginV1, { email: "mint@example.com", password: "mint-password" });
+      expect(await codeOf(h.client.call(usersRefreshV1, { refreshToken: login.refreshToken!, audience: REFRESH_AUDIENCE }))).toBe("FORBIDDEN");
+      expect(await codeOf(h.client.call(usersLoginV1, { email: "mint@example.com", password: "mint-password", audience: REFRESH_AUDIENCE }))).toBe("FORBIDDEN");
+      // What it would have been used for: refreshing with the minted token as a refresh token.
+      const minted = await h.client.call(usersRefreshV1, { refreshToken: login.refreshToken!, audience: "boxoffice" });
+      expect(await codeOf(h.client.call(usersRefreshV1, { refreshToken: minted.token }))).toBe("UNAUTHENTICATED");
+    });
+
     it("when the refresh token is forged, expired, for another audience or its user is gone, it is UNAUTHENTICATED", async () => {
       const { user } = await h.client.call(usersRegisterV1, { email: "remy@example.com", password: "remy-password", displayName: "Remy" });
       const identity = { userId: user.id, role: user.role, email: user.email };

@@ -4,7 +4,7 @@
 import type { Role, User } from "@boxoffice/contracts";
 import { RpcError } from "@boxoffice/bus";
 import { REFRESH_AUDIENCE, type TokenSigner, type TokenVerifier } from "@boxoffice/identity";
-import { emailTaken, invalidCredentials, rateLimited, refreshRefused, userNotFound } from "../errors.ts";
+import { audienceRefused, emailTaken, invalidCredentials, rateLimited, refreshRefused, userNotFound } from "../errors.ts";
 import type { UserRecord, UsersStore } from "../store/users-store.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
 import type { PasswordHasher } from "./password-hasher.ts";
@@ -29,6 +29,15 @@ export interface RefreshDeps extends Pick<AccountsDeps, "store"> {
   signer: TokenSigner;
   /** Verifies refresh tokens only (audience REFRESH_AUDIENCE). */
   refreshVerifier: Pick<TokenVerifier, "verify">;
+}
+
+/**
+ * The audience of an identity token the caller asked for. Never the refresh tokens' own: a refresh
+ * token that could mint refresh tokens would make one stolen token valid forever.
+ */
+function identityAudience(requested: string | undefined): string | undefined {
+  if (requested === REFRESH_AUDIENCE) throw audienceRefused(requested);
+  return requested;
 }
 
 export function toUser(record: UserRecord): User {
@@ -57,6 +66,7 @@ export async function loginUser(
   input: { email: string; password: string; clientAddress?: string; audience?: string },
   deps: LoginDeps,
 ): Promise<{ user: User; token: string; expiresAt: string; refreshToken: string; refreshExpiresAt: string }> {
+  const audience = identityAudience(input.audience);
   if (!(await deps.limiter.begin(input.email, input.clientAddress))) throw rateLimited(deps.limitWindowSeconds);
   const record = await deps.store.findByEmail(input.email);
   // Without an account we still spend one KDF run, so response time does not reveal which emails exist.
@@ -66,7 +76,7 @@ export async function loginUser(
   await deps.limiter.succeeded(input.email, input.clientAddress);
   const user = toUser(record);
   const identity = { userId: user.id, role: user.role, email: user.email };
-  const { token, expiresAt } = await deps.signer.sign(identity, { audience: input.audience });
+  const { token, expiresAt } = await deps.signer.sign(identity, { audience });
   const refresh = await deps.signer.sign(identity, { audience: REFRESH_AUDIENCE, ttlSeconds: deps.refreshTtlSeconds });
   return { user, token, expiresAt: expiresAt.toISOString(), refreshToken: refresh.token, refreshExpiresAt: refresh.expiresAt.toISOString() };
 }
@@ -76,6 +86,7 @@ export async function refreshIdentity(
   input: { refreshToken: string; audience?: string },
   deps: RefreshDeps,
 ): Promise<{ user: User; token: string; expiresAt: string }> {
+  const audience = identityAudience(input.audience);
   let userId: string;
   try {
     userId = (await deps.refreshVerifier.verify(input.refreshToken)).userId;
@@ -86,7 +97,7 @@ export async function refreshIdentity(
   const record = await deps.store.findById(userId);
   if (!record) throw refreshRefused("the account no longer exists");
   const user = toUser(record);
-  const { token, expiresAt } = await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }, { audience: input.audience });
+  const { token, expiresAt } = await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }, { audience });
   return { user, token, expiresAt: expiresAt.toISOString() };
 }
 
