@@ -20,6 +20,7 @@ export type User = z.infer<typeof userSchema>;
 /** New accounts are buyers; organisers come from the seed or an admin command. */
 export const usersRegisterV1 = defineMethod({
   name: "users.register.v1",
+  access: { services: ["gateway"] },
   request: z.object({ email: emailSchema, password: passwordSchema, displayName: displayNameSchema }),
   response: z.object({ user: userSchema }),
 });
@@ -30,6 +31,7 @@ export const usersRegisterV1 = defineMethod({
  */
 export const usersLoginV1 = defineMethod({
   name: "users.login.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     email: emailSchema,
     // Any length is checked (a short wrong password is just wrong), but not unbounded.
@@ -54,6 +56,7 @@ export const usersLoginV1 = defineMethod({
  */
 export const usersRefreshV1 = defineMethod({
   name: "users.refresh.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     refreshToken: z.string().min(1).max(4096),
     audience: z.string().min(1).max(100).optional(),
@@ -64,6 +67,7 @@ export const usersRefreshV1 = defineMethod({
 /** The caller's own profile; needs the caller's token (RPC `token` option). */
 export const usersProfileV1 = defineMethod({
   name: "users.profile.v1",
+  access: { services: ["gateway"] },
   request: emptyRequestSchema,
   response: z.object({ user: userSchema }),
 });

@@ -30,6 +30,25 @@ export const commonConfigShape = {
    */
   REDIS_USERNAME: z.string().min(1).optional(),
   REDIS_PASSWORD: z.string().min(1).optional(),
+  /**
+   * This service's identity on the bus: 64 hex digits (an Ed25519 seed, `openssl rand -hex 32`).
+   * Every request it sends carries a short-lived proof signed with it.
+   */
+  SERVICE_IDENTITY_SECRET: z.string().regex(/^[0-9a-fA-F]{64}$/, "must be 64 hex digits (openssl rand -hex 32)").optional(),
+  /**
+   * The public identity keys of every service, "gateway=<hex>,users=<hex>,…" (`npm run service-keys`
+   * prints them). Set: this service accepts only requests with a valid proof from one of them and
+   * enforces each method's declared callers. Unset: callers are taken at their word (one process).
+   */
+  SERVICE_IDENTITIES: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || /^\s*([a-z][a-z0-9-]*=[0-9a-fA-F]{64}\s*)(,\s*[a-z][a-z0-9-]*=[0-9a-fA-F]{64}\s*)*$/.test(v), 'must be "<service>=<64 hex digits>" separated by commas'),
+  /**
+   * The users service's public token keys as a JSON list of JWKs (what users.keys.v1 serves). Set:
+   * tokens are verified with these only, never with keys fetched over the bus.
+   */
+  IDENTITY_TRUSTED_JWKS: z.string().optional(),
   /** PEM file of the CA that signs the rediss:// servers' certificates (bus, firehose); unset: the system's CAs. */
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** Key prefix of this deployment in the bus and firehose stores (tests use unique ones). */

@@ -1,7 +1,18 @@
 // Connects a process to the bus and the firehose from configuration alone: the same service code
 // runs on the in-memory pair (one process) or on Redis (many processes).
 import { readFileSync } from "node:fs";
-import { createChannelLayer, createFirehose, type ChannelLayer, type Firehose, type RedisTlsOptions } from "@boxoffice/bus";
+import {
+  createChannelLayer,
+  createFirehose,
+  createServiceIdentity,
+  createServiceIdentityVerifier,
+  parseServiceIdentities,
+  type ChannelLayer,
+  type Firehose,
+  type RedisTlsOptions,
+  type ServiceIdentity,
+  type ServiceIdentityVerifier,
+} from "@boxoffice/bus";
 import type { CommonConfig } from "./config.ts";
 
 type BusConfig = Pick<CommonConfig, "BUS_URL" | "FIREHOSE_URL" | "BUS_PREFIX"> &
@@ -20,6 +31,21 @@ export function withRedisCredentials(urls: string, config: Partial<Pick<CommonCo
     // Only a redis(s):// URL whose authority (before the first "/") has no "@" gets them.
     .map((url) => (/^rediss?:\/\/[^/@]*(\/|$)/.test(url) ? url.replace(/^(rediss?:\/\/)/, `$1${userinfo}`) : url))
     .join(",");
+}
+
+export interface ServiceTrust {
+  /** Give to createRpcClient: this service's proofs of identity. */
+  identity?: ServiceIdentity;
+  /** Give to createRpcServer: checks callers' proofs and each method's access. */
+  identities?: ServiceIdentityVerifier;
+}
+
+/** The RPC identity settings of `service` from SERVICE_IDENTITY_SECRET / SERVICE_IDENTITIES. */
+export function serviceTrust(config: Partial<Pick<CommonConfig, "SERVICE_IDENTITY_SECRET" | "SERVICE_IDENTITIES">>, service: string): ServiceTrust {
+  return {
+    identity: config.SERVICE_IDENTITY_SECRET ? createServiceIdentity({ service, secret: config.SERVICE_IDENTITY_SECRET }) : undefined,
+    identities: config.SERVICE_IDENTITIES ? createServiceIdentityVerifier({ identities: parseServiceIdentities(config.SERVICE_IDENTITIES) }) : undefined,
+  };
 }
 
 /** TLS settings for rediss:// URLs from the config (the CA file is read once, at start-up). */

@@ -8,6 +8,7 @@ import fastifyWebsocket from "@fastify/websocket";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { ChannelLayer, Firehose } from "@boxoffice/bus";
 import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
+import { serviceTrust } from "@boxoffice/runtime";
 import { createBusBackend, type BusBackend } from "./bus-backend.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { createCatalogueCache, type CatalogueCache } from "./catalogue-cache.ts";
@@ -81,7 +82,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onHit: () => metrics.cacheLookups.inc({ result: "hit" }),
     onMiss: () => metrics.cacheLookups.inc({ result: "miss" }),
   });
-  const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics });
+  const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics, identity: serviceTrust(config, "gateway").identity });
   const backend = deps.backend ?? (busBackend as BusBackend);
   const live = createLiveHub({ layer: deps.layer, logger: app.log });
   const context: GatewayContext = {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
-import { redisTlsOf, withRedisCredentials, type Logger } from "@boxoffice/runtime";
+import { redisTlsOf, serviceTrust, withRedisCredentials, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
@@ -59,7 +59,7 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
   });
-  const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger });
+  const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger, identities: serviceTrust(config, "users").identities });
   const keys = resolveSigningKeys(config);
   const signerReady = createTokenSigner({ keys: keys.keys, ttlSeconds: config.USERS_TOKEN_TTL_SECONDS });
 

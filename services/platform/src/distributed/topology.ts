@@ -8,7 +8,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { createChannelLayer, createRpcClient, type ChannelLayer } from "@boxoffice/bus";
+import {
+  createChannelLayer,
+  createRpcClient,
+  createServiceIdentity,
+  generateServiceIdentitySecret,
+  serviceIdentityPublicKey,
+  type ChannelLayer,
+  type ServiceIdentity,
+} from "@boxoffice/bus";
+import { createTokenSigner, generateSigningKey, parseSigningKeys } from "@boxoffice/identity";
 import { LOGICAL_SHARD_COUNT, parseShardMap } from "@boxoffice/sharding";
 import { dropDatabases, ensureDatabases, databaseUrl } from "./databases.ts";
 import { HEALTH_METHODS, type BusService } from "./healthcheck.ts";
@@ -102,6 +111,8 @@ export interface DistributedPlatform {
   readonly shardMapFiles: Readonly<Record<BusService, string>>;
   /** A channel layer on the platform's bus (for health calls and test clients). */
   readonly layer: ChannelLayer;
+  /** The gateway's service identity: local tools (the demo seed, tests) call the services as it. */
+  readonly identity: ServiceIdentity;
   /** Stops the load balancer, then drains the gateways, then the services. clean: every process exited 0 by itself. */
   stop(): Promise<StopResult>;
 }
@@ -121,6 +132,15 @@ function persistedKey(stateDir: string, name: string): string {
   const key = randomBytes(32).toString("hex");
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return key;
+}
+
+/** The users service's token signing key kept in the state folder, so a restart keeps sessions valid. */
+async function persistedSigningKeys(stateDir: string): Promise<string> {
+  const file = join(stateDir, "users-signing-keys.json");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const keys = JSON.stringify([await generateSigningKey(`local-${randomBytes(4).toString("hex")}`)]);
+  writeFileSync(file, `${keys}\n`, { mode: 0o600 });
+  return keys;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -193,7 +213,14 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
   // in Redis (and its append-only file) in clear otherwise.
   const busEncryptionKeys = options.env?.BUS_ENCRYPTION_KEYS ?? process.env.BUS_ENCRYPTION_KEYS ?? persistedKey(stateDir, "bus-encryption-keys");
   const layer = createChannelLayer(options.redisUrl, { prefix: options.busPrefix, symmetricEncryptionKeys: busEncryptionKeys.split(",").map((k) => k.trim()).filter(Boolean) });
-  const rpc = createRpcClient({ layer, service: "platform", defaultDeadlineMs: 2000 });
+  // Each process proves which service it is; every server knows all public keys and checks them.
+  const identitySecrets = Object.fromEntries([...BUS_SERVICES, "gateway"].map((service) => [service, generateServiceIdentitySecret()])) as Record<BusService | "gateway", string>;
+  const serviceIdentities = Object.entries(identitySecrets).map(([service, secret]) => `${service}=${serviceIdentityPublicKey(secret)}`).join(",");
+  const identity = createServiceIdentity({ service: "gateway", secret: identitySecrets.gateway });
+  // Token keys: the users service signs with a key kept here; every verifier is pinned to its public part.
+  const signingKeys = options.env?.USERS_SIGNING_KEYS ?? process.env.USERS_SIGNING_KEYS ?? (await persistedSigningKeys(stateDir));
+  const trustedJwks = JSON.stringify((await createTokenSigner({ keys: parseSigningKeys(signingKeys) })).publicKeys());
+  const rpc = createRpcClient({ layer, service: "gateway", defaultDeadlineMs: 2000, identity });
   let loadBalancer: LoadBalancer | undefined;
 
   const common: Record<string, string> = {
@@ -203,12 +230,14 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     LOG_LEVEL: options.logLevel,
     ...options.env,
     BUS_ENCRYPTION_KEYS: busEncryptionKeys,
+    SERVICE_IDENTITIES: serviceIdentities,
+    IDENTITY_TRUSTED_JWKS: trustedJwks,
   };
 
   function launch(service: BusService | "gateway", index: number, env: Record<string, string>, url?: string): PlatformProcess {
     const name = `${service}#${index}`;
     const child = spawn(process.execPath, [join(SERVICES_DIR, service, "src", "main.ts")], {
-      env: { ...process.env, ...common, ...env },
+      env: { ...process.env, ...common, SERVICE_IDENTITY_SECRET: identitySecrets[service], ...(service === "users" ? { USERS_SIGNING_KEYS: signingKeys } : {}), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const lines: string[] = [];
@@ -304,7 +333,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     const url = loadBalancer.url;
     await waitUntil("the platform to answer GET /readyz through the load balancer", deadline, async () => (await fetch(`${url}/readyz`)).ok, deadProcess);
 
-    return { url, processes, loadBalancer, databases, shardMapFiles, layer, stop };
+    return { url, processes, loadBalancer, databases, shardMapFiles, layer, identity, stop };
   } catch (error) {
     await stop();
     throw error;

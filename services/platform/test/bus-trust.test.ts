@@ -2,9 +2,13 @@
 // separate processes (`start:distributed`'s topology): every command Redis executes is captured
 // with MONITOR while a buyer signs up, signs in and pays, and everything left under the platform's
 // prefix is read back afterwards. The password and the card number must appear in neither.
+// The same platform checks who calls: a process that has the bus key but not a service's identity
+// key, or a service a method does not name, is refused before any handler runs.
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRpcClient, createServiceIdentity, generateServiceIdentitySecret, RpcErrorCodes, type ServiceIdentity } from "@boxoffice/bus";
+import { paymentsRefundV1, usersLoginV1 } from "@boxoffice/contracts";
 import { requirePostgres, requireRedis, uniqueName } from "@boxoffice/testkit";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,4 +135,34 @@ describe.skipIf(!redis.available || !postgres.available)("the bus at rest in Red
     expect(leaks(password, stored), "keys and values holding the password").toEqual([]);
     expect(leaks(CARD_NUMBER, stored), "keys and values holding the card number").toEqual([]);
   }, 90_000);
+
+  async function callRefund(identity: ServiceIdentity | undefined, token?: string) {
+    const rpc = createRpcClient({ layer: platform.layer, service: identity?.service ?? "inventory", defaultDeadlineMs: 5000, identity });
+    try {
+      await rpc.call(paymentsRefundV1, { paymentId: "1", idempotencyKey: randomUUID(), buyerId: "1" }, { token });
+      return "OK";
+    } catch (error) {
+      return (error as { code?: string }).code ?? String(error);
+    } finally {
+      await rpc.close();
+    }
+  }
+
+  it("when a process with the bus key only claims to be inventory, payments refuses the refund as UNAUTHENTICATED", async () => {
+    expect(await callRefund(undefined)).toBe(RpcErrorCodes.UNAUTHENTICATED);
+    expect(await callRefund(createServiceIdentity({ service: "inventory", secret: generateServiceIdentitySecret() }))).toBe(RpcErrorCodes.UNAUTHENTICATED);
+  });
+
+  it("when the gateway asks payments for a refund for a buyer, it is FORBIDDEN (only inventory or an organiser may)", async () => {
+    const gateway = createRpcClient({ layer: platform.layer, service: "gateway", defaultDeadlineMs: 10_000, identity: platform.identity });
+    const email = `refund-${randomUUID().slice(0, 8)}@example.test`;
+    const password = `pw-${randomUUID()}`;
+    expect((await call(platform.url, "", "POST", "/api/users", { email, password, displayName: "Refund" })).status).toBe(201);
+    const buyer = await gateway.call(usersLoginV1, { email, password });
+    const organizer = await gateway.call(usersLoginV1, ORGANIZER);
+    await gateway.close();
+    expect(await callRefund(platform.identity, buyer.token)).toBe(RpcErrorCodes.FORBIDDEN);
+    // An organiser's token lets the request through to the handler, which finds no such payment.
+    expect(await callRefund(platform.identity, organizer.token)).not.toMatch(/FORBIDDEN|UNAUTHENTICATED/);
+  });
 });
