@@ -121,7 +121,7 @@ describe(COMPOSE_FILE, () => {
     for (const [gateway] of appServices("gateway")) expect(lbDeps[gateway], `lb waits for ${gateway}`).toBe("service_healthy");
   });
 
-  it("when services connect to Redis, each logs in as its own ACL user with a password from .env, and the bus is encrypted", () => {
+  it("when services connect to Redis, each logs in as its own ACL user with a password from .env, the bus is encrypted and callers prove who they are", () => {
     const raw = readText(COMPOSE_FILE);
     const command = ((services.redis.command ?? []) as string[]).map(String);
     expect(command, "redis-server asks for a password").toContain("--requirepass");
@@ -137,10 +137,12 @@ describe(COMPOSE_FILE, () => {
           expect(url.password.length, `${name} ${key} has a password`).toBeGreaterThan(0);
         }
         expect(env.BUS_ENCRYPTION_KEYS, `${name} encrypts the bus`).toBeTruthy();
+        expect(env.SERVICE_IDENTITY_SECRET, `${name} proves its identity`).toBeTruthy();
+        expect(env.SERVICE_IDENTITIES, `${name} checks its callers`).toContain(`${service}=`);
       }
     }
     // Secrets are never written into the file, only required from .env: ${NAME:?message}.
-    for (const secret of ["BUS_ENCRYPTION_KEYS", "SESSION_KEYS", "REDIS_PASSWORD", "POSTGRES_PASSWORD", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET"]) {
+    for (const secret of ["BUS_ENCRYPTION_KEYS", "SERVICE_IDENTITIES", "INVENTORY_SERVICE_IDENTITY_SECRET", "SESSION_KEYS", "REDIS_PASSWORD", "POSTGRES_PASSWORD", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET"]) {
       expect(raw, `${secret} is required from .env`).toMatch(new RegExp(`\\$\\{${secret}:\\?`));
       expect(raw, `${secret} has no default in the compose file`).not.toMatch(new RegExp(`\\$\\{${secret}:-`));
     }

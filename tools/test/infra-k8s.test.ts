@@ -47,6 +47,8 @@ const EXTERNAL_SECRETS: Record<string, Record<string, string[]>> = {
     "boxoffice-secrets": [
       "POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET", "BUS_ENCRYPTION_KEYS",
       "REDIS_USERS_PASSWORD", "REDIS_EVENTS_PASSWORD", "REDIS_INVENTORY_PASSWORD", "REDIS_PAYMENTS_PASSWORD", "REDIS_GATEWAY_PASSWORD",
+      "USERS_SERVICE_IDENTITY_SECRET", "EVENTS_SERVICE_IDENTITY_SECRET", "INVENTORY_SERVICE_IDENTITY_SECRET", "PAYMENTS_SERVICE_IDENTITY_SECRET",
+      "GATEWAY_SERVICE_IDENTITY_SECRET", "SERVICE_IDENTITIES", "IDENTITY_TRUSTED_JWKS",
     ],
   },
 };
@@ -275,11 +277,11 @@ describe.each(OVERLAYS)("the %s overlay", (overlay) => {
     }
   });
 
-  it("when the services connect to Redis, each is its own ACL user with a password and bus key from the Secret", () => {
+  it("when the services connect to Redis, each is its own ACL user with a password, bus key and service identity from the Secret", () => {
     for (const service of SERVICES) {
       const env = envOf(container(service));
       expect(env.find((e) => e.name === "REDIS_USERNAME")?.value, `${service} REDIS_USERNAME`).toBe(service);
-      for (const name of ["REDIS_PASSWORD", "BUS_ENCRYPTION_KEYS"]) {
+      for (const name of ["REDIS_PASSWORD", "BUS_ENCRYPTION_KEYS", "SERVICE_IDENTITY_SECRET", "SERVICE_IDENTITIES", "IDENTITY_TRUSTED_JWKS"]) {
         const variable = env.find((e) => e.name === name);
         expect(variable, `${service} sets ${name}`).toBeDefined();
         expect(resolveEnv(objects, overlay, variable!).source, `${service} ${name}`).toBe("secret");
