@@ -67,6 +67,8 @@ export const commonConfigShape = {
   RPC_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(32),
   /** Default deadline of a bus call in milliseconds. */
   RPC_DEADLINE_MS: z.coerce.number().int().min(10).max(600_000).default(5000),
+  /** "production" makes every service refuse public development defaults (see refusePublicDefaults). */
+  NODE_ENV: z.string().optional(),
   /** Apply pending migrations to every shard at start-up. */
   MIGRATE_ON_START: envBoolean.default(true),
 };
@@ -94,4 +96,30 @@ export function parseConfig<S extends z.ZodType>(service: string, schema: S, env
     );
   }
   return result.data;
+}
+
+/**
+ * Settings whose value is public (in this repository) and must not reach production: variable name
+ * → "is this config still using the public value?".
+ */
+export type PublicDefaults<C> = Record<string, (config: C) => boolean>;
+
+/**
+ * With NODE_ENV=production, refuses (ConfigError naming each variable) a service whose config still
+ * has a public development value — the service's own list plus what every bus service needs on a
+ * shared Redis: an encrypted bus and service identities.
+ */
+export function refusePublicDefaults<C extends Partial<CommonConfig>>(service: string, config: C, publicDefaults: PublicDefaults<C> = {}): void {
+  if (config.NODE_ENV !== "production") return;
+  const issues: Array<{ variable: string; message: string }> = [];
+  for (const [variable, isPublic] of Object.entries(publicDefaults)) {
+    if (isPublic(config)) issues.push({ variable, message: "is the public development value; set your own secret for production" });
+  }
+  const onRedis = (url: string | undefined) => typeof url === "string" && url.startsWith("redis");
+  if (onRedis(config.BUS_URL)) {
+    if (!config.BUS_ENCRYPTION_KEYS?.length) issues.push({ variable: "BUS_ENCRYPTION_KEYS", message: "required in production: without it passwords, card numbers and tokens sit in Redis in clear" });
+    if (!config.SERVICE_IDENTITY_SECRET) issues.push({ variable: "SERVICE_IDENTITY_SECRET", message: "required in production: without it this service cannot prove who it is to the others" });
+    if (!config.SERVICE_IDENTITIES) issues.push({ variable: "SERVICE_IDENTITIES", message: "required in production: without it anyone with the bus key can call this service as any other" });
+  }
+  if (issues.length) throw new ConfigError(service, issues);
 }

@@ -1,7 +1,7 @@
 // @boxoffice/runtime: what every service process shares — the common env config fields, the logger,
 // connecting to the bus and firehose, and the start/drain/stop lifecycle of main.ts.
-export { commonConfigSchema, commonConfigShape, ConfigError, envBoolean, parseConfig } from "./config.ts";
-export type { CommonConfig } from "./config.ts";
+export { commonConfigSchema, commonConfigShape, ConfigError, envBoolean, parseConfig, refusePublicDefaults } from "./config.ts";
+export type { CommonConfig, PublicDefaults } from "./config.ts";
 export { connectInfrastructure, redisTlsOf, serviceTrust, withRedisCredentials } from "./infrastructure.ts";
 export type { Infrastructure, ServiceTrust } from "./infrastructure.ts";
 export { createLogger, withTrace } from "./logger.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { commonConfigShape, ConfigError, parseConfig, withRedisCredentials } from "../src/index.ts";
+import { commonConfigShape, ConfigError, parseConfig, refusePublicDefaults, withRedisCredentials } from "../src/index.ts";
 
 const schema = z.object({ ...commonConfigShape, PORT: z.coerce.number().int().default(3000) });
 
@@ -38,6 +38,17 @@ describe("service configuration", () => {
     expect(withRedisCredentials("redis://own:secret@a:6379/0", config)).toBe("redis://own:secret@a:6379/0");
     expect(withRedisCredentials("memory://", config)).toBe("memory://");
     expect(withRedisCredentials("redis://a:6379", {})).toBe("redis://a:6379");
+  });
+
+  it("when NODE_ENV is production, public values are refused by name; elsewhere, and with real secrets, they pass", () => {
+    const redisBus = { BUS_URL: "redis://r:6379", SECRET: "dev" };
+    const publicDefaults = { SECRET: (c: { SECRET: string }) => c.SECRET === "dev" };
+    expect(() => refusePublicDefaults("svc", { ...redisBus, NODE_ENV: "development" }, publicDefaults)).not.toThrow();
+    expect(() => refusePublicDefaults("svc", { ...redisBus, NODE_ENV: "production" }, publicDefaults)).toThrow(/SECRET: is the public development value[\s\S]*BUS_ENCRYPTION_KEYS/);
+    const ready = { ...redisBus, SECRET: "mine", NODE_ENV: "production", BUS_ENCRYPTION_KEYS: ["k".repeat(64)], SERVICE_IDENTITY_SECRET: "a".repeat(64), SERVICE_IDENTITIES: `svc=${"b".repeat(64)}` };
+    expect(() => refusePublicDefaults("svc", ready, publicDefaults)).not.toThrow();
+    // One process on the in-memory bus has no Redis to protect.
+    expect(() => refusePublicDefaults("svc", { BUS_URL: "memory://", NODE_ENV: "production" })).not.toThrow();
   });
 
   it("when a variable is invalid, the error names it", () => {
