@@ -6,9 +6,9 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import fastifyWebsocket from "@fastify/websocket";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import type { ChannelLayer, Firehose } from "@boxoffice/bus";
+import { createProcessedEventLog, type ChannelLayer, type Firehose, type ProcessedEventLog } from "@boxoffice/bus";
 import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
-import { serviceTrust } from "@boxoffice/runtime";
+import { redisTlsOf, serviceTrust, withRedisCredentials } from "@boxoffice/runtime";
 import { createBusBackend, type BusBackend } from "./bus-backend.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { createCatalogueCache, type CatalogueCache } from "./catalogue-cache.ts";
@@ -44,6 +44,8 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   readonly live: LiveHub;
   readonly signInLimiter: SignInLimiter;
+  /** Signed-out session ids (see session.ts). */
+  readonly revokedSessions?: ProcessedEventLog;
 }
 
 export interface Gateway {
@@ -52,6 +54,12 @@ export interface Gateway {
   /** Listens on config.HOST:config.PORT; resolves with the URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** Signed-out session ids, in the bus's (first) Redis so every gateway sees them, or in memory for one process. */
+function createRevokedSessions(config: GatewayConfig): ProcessedEventLog {
+  const url = config.BUS_URL.startsWith("redis") ? withRedisCredentials(config.BUS_URL.split(",")[0], config) : "memory://";
+  return createProcessedEventLog(url, { ttlSeconds: config.SESSION_TTL_SECONDS, prefix: `${config.BUS_PREFIX}:signed-out`, tls: redisTlsOf(config) });
 }
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -92,6 +100,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     metrics,
     live,
     signInLimiter: createSignInLimiter({ maxFailures: config.SIGN_IN_MAX_FAILURES, windowMs: config.SIGN_IN_WINDOW_SECONDS * 1000 }),
+    revokedSessions: createRevokedSessions(config),
   };
 
   app.setErrorHandler((error, request, reply) => {
@@ -135,7 +144,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
-  await registerSessions(app, { keys: config.SESSION_KEYS, ttlSeconds: config.SESSION_TTL_SECONDS });
+  await registerSessions(app, { keys: config.SESSION_KEYS, ttlSeconds: config.SESSION_TTL_SECONDS, revoked: context.revokedSessions });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
 
   await app.register(async (api) => {
@@ -170,6 +179,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await live.close();
       await app.close();
       await busBackend?.close();
+      await context.revokedSessions?.close();
     },
   };
 }
