@@ -56,6 +56,10 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
 /** Signed-out session ids, in the bus's (first) Redis so every gateway sees them, or in memory for one process. */
 function createRevokedSessions(config: GatewayConfig): ProcessedEventLog {
   const url = config.BUS_URL.startsWith("redis") ? withRedisCredentials(config.BUS_URL.split(",")[0], config) : "memory://";
@@ -76,7 +80,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     // Per-request log lines cost more than a cached page itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    // A hop count trusts that many proxies nearest to us (what proxy-addr does with a number).
+    trustProxy: typeof config.TRUST_PROXY === "number" ? trustHops(config.TRUST_PROXY) : config.TRUST_PROXY,
     // A load balancer's request id is kept; otherwise fastify's cheap counter.
     requestIdHeader: "x-request-id",
     routerOptions: { ignoreTrailingSlash: true },

@@ -323,7 +323,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     for (let index = 0; index < options.gateways; index++) {
       const port = await freePort(options.host);
       const url = `http://${options.host}:${port}`;
-      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "true" }, url));
+      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "1" }, url));
     }
     for (const gateway of gateways) {
       await waitUntil(`${gateway.name} to answer GET /healthz`, deadline, async () => (await fetch(`${gateway.url}/healthz`)).ok, deadProcess);
