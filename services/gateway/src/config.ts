@@ -49,6 +49,10 @@ export const gatewayConfigSchema = z.object({
   /** The server closes each live socket after this long (plus jitter) so load rebalances. */
   LIVE_SOCKET_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
   LIVE_SOCKET_JITTER_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Live sockets one client address may hold open on this instance; more get 429 before the upgrade. */
+  LIVE_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
+  /** Live sockets this instance holds open in all; more get 503 BUSY with Retry-After before the upgrade. */
+  LIVE_SOCKETS_MAX: z.coerce.number().int().min(1).default(10_000),
   /** Failed sign-ins per email and address within the window before 429 RATE_LIMITED. */
   SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
