@@ -21,6 +21,7 @@ import {
   usersHealthV1,
   usersLoginV1,
   usersRefreshV1,
+  usersRevokeV1,
   usersRegisterV1,
   type Availability,
   type CatalogueEvent,
@@ -110,7 +111,16 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
     },
     async refresh(refreshToken) {
       const result = await call(usersRefreshV1, { refreshToken });
-      return { user: result.user, token: result.token, tokenExpiresAt: Date.parse(result.expiresAt) };
+      return {
+        user: result.user,
+        token: result.token,
+        tokenExpiresAt: Date.parse(result.expiresAt),
+        refreshToken: result.refreshToken,
+        refreshExpiresAt: result.refreshExpiresAt === undefined ? undefined : Date.parse(result.refreshExpiresAt),
+      };
+    },
+    async revokeRefreshToken(refreshToken) {
+      await call(usersRevokeV1, { refreshToken });
     },
     async listEvents(input) {
       const page = await call(eventsListV1, input);

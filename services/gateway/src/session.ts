@@ -70,9 +70,22 @@ export async function registerSessions(app: FastifyInstance, options: SessionOpt
   });
 }
 
-/** Signs out: the session id goes on the revocation list, then the browser's cookie is cleared. */
-export async function endSession(request: FastifyRequest, revoked: SessionOptions["revoked"]): Promise<void> {
+/**
+ * Signs out: the session id goes on the revocation list, the users service revokes the refresh
+ * token's sign-in, then the browser's cookie is cleared.
+ */
+export async function endSession(
+  request: FastifyRequest,
+  revoked: SessionOptions["revoked"],
+  backend: Pick<GatewayBackend, "revokeRefreshToken">,
+): Promise<void> {
   const sid = request.session.get("sid");
+  const refreshToken = request.session.get("refreshToken");
+  if (typeof refreshToken === "string") {
+    // Best effort: the session id above already makes this cookie useless; this makes the refresh
+    // token inside it useless too, should it ever leave the cookie.
+    await backend.revokeRefreshToken(refreshToken).catch((error: unknown) => request.log.warn({ err: error }, "refresh token not revoked at sign-out"));
+  }
   if (revoked && typeof sid === "string") {
     try {
       await revoked.add(sid);
@@ -154,6 +167,13 @@ export async function authenticatedCaller(
   request.session.set("user", next.user);
   request.session.set("token", next.token);
   request.session.set("tokenExpiresAt", next.tokenExpiresAt);
+  // Rotation: the presented refresh token is spent; the cookie keeps the one that replaces it.
+  if (fresh.refreshToken && fresh.refreshExpiresAt !== undefined) {
+    next.refreshToken = fresh.refreshToken;
+    next.refreshExpiresAt = fresh.refreshExpiresAt;
+    request.session.set("refreshToken", fresh.refreshToken);
+    request.session.set("refreshExpiresAt", fresh.refreshExpiresAt);
+  }
   limitCookieLifetime(request, next, sessionTtlSeconds);
   return next;
 }

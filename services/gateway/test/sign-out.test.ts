@@ -40,6 +40,8 @@ describe.each(targets)("sign-out ($name)", (target) => {
 
     const signOut = await signingOut.gateway.app.inject({ method: "DELETE", url: "/api/session", headers: { cookie: copied } });
     expect(signOut.statusCode).toBe(204);
+    // The refresh token inside the cookie is revoked at the users service too.
+    expect(signingOut.backend.calls.revokeRefreshToken).toBe(1);
 
     for (const t of [signingOut, replayedOn]) {
       const me = await t.gateway.app.inject({ method: "GET", url: "/api/me", headers: { cookie: copied } });

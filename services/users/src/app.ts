@@ -11,6 +11,7 @@ import type { UsersConfig } from "./config.ts";
 import { seedDemoOrganizer } from "./domain/accounts.ts";
 import { createLoginLimiter, createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from "./domain/login-limiter.ts";
 import { createPasswordHasher } from "./domain/password-hasher.ts";
+import { createMemoryRefreshLedger, createRedisRefreshLedger, type RefreshLedger } from "./domain/refresh-ledger.ts";
 import { resolveSigningKeys } from "./domain/signing-keys.ts";
 import { registerUsersHandlers } from "./handlers/rpc-handlers.ts";
 import { PrismaClient } from "./store/generated/client.ts";
@@ -25,6 +26,8 @@ export interface UsersDeps {
   shardMap?: ShardMap;
   /** Overrides where login failure counters live (tests). */
   failureCounter?: FailureCounter;
+  /** Overrides where refresh token families live (tests). */
+  refreshLedger?: RefreshLedger;
 }
 
 export interface UsersService {
@@ -54,6 +57,10 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
   const counter =
     deps.failureCounter ??
     (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+  // Refresh token families live beside the login counters: Redis when distributed, memory in one process.
+  const ledger =
+    deps.refreshLedger ??
+    (redisUrl ? createRedisRefreshLedger(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryRefreshLedger());
   const limiter = createLoginLimiter(counter, {
     perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
@@ -87,12 +94,13 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
         logger,
         limitWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
         refreshTtlSeconds: config.USERS_REFRESH_TTL_SECONDS,
+        ledger,
       });
       server.start();
     },
     async stop() {
       await server.stop();
-      await Promise.allSettled([counter.close(), router.close()]);
+      await Promise.allSettled([counter.close(), ledger.close(), router.close()]);
     },
     servedMethods: () => methodsServedBy(server),
   };

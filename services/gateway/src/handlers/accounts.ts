@@ -50,7 +50,7 @@ export function registerAccountRoutes(parent: FastifyInstance, context: GatewayC
   app.delete("/session", {
     schema: { tags: ["accounts"], summary: "Sign out; clears the session cookie" },
   }, async (request, reply) => {
-    await endSession(request, context.revokedSessions);
+    await endSession(request, context.revokedSessions, backend);
     return reply.status(204).send();
   });
 
