@@ -295,6 +295,16 @@ describe.each(OVERLAYS)("the %s overlay", (overlay) => {
     }
   });
 
+  it.runIf(overlay === "prod")("when the public reaches production, the Ingress serves HTTPS only and /metrics and /docs stay inside", () => {
+    const ingress = find(objects, "Ingress", "boxoffice");
+    const spec = ingress.spec as { tls?: Array<{ secretName?: string }> };
+    expect(spec.tls?.[0]?.secretName, "a TLS certificate").toBeTruthy();
+    expect((ingress.metadata.annotations as Record<string, string>)["nginx.ingress.kubernetes.io/force-ssl-redirect"]).toBe("true");
+    const config = find(objects, "ConfigMap", "boxoffice-config").data as Record<string, string>;
+    expect(config.OPERATIONS_ALLOW).not.toBe("any");
+    expect(config.SERVE_DOCS).toBe("false");
+  });
+
   it("when the services connect, keys and passwords come from Secrets, never from a ConfigMap or a literal", () => {
     for (const service of SERVICES) {
       for (const variable of envOf(container(service))) {

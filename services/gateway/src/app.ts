@@ -18,7 +18,7 @@ import { registerAccountRoutes } from "./handlers/accounts.ts";
 import { registerBuyingRoutes } from "./handlers/buying.ts";
 import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
 import { registerLiveRoute } from "./handlers/live.ts";
-import { registerOperationsRoutes } from "./handlers/operations.ts";
+import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/operations.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import { registerSessions } from "./session.ts";
@@ -148,7 +148,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  registerOperationsGuard(app, config);
+  if (config.SERVE_DOCS) await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
   await registerSessions(app, { keys: config.SESSION_KEYS, ttlSeconds: config.SESSION_TTL_SECONDS, revoked: context.revokedSessions });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
 

@@ -27,6 +27,17 @@ const trustProxy = z
     return z.NEVER;
   });
 
+const operationsAllow = z
+  .string()
+  .trim()
+  .transform((value, ctx): "any" | string[] => {
+    if (value === "any" || value === "") return "any";
+    const entries = value.split(",").map((e) => e.trim()).filter(Boolean);
+    if (entries.every((e) => isIP(e.split("/")[0]) !== 0 && (!e.includes("/") || /^[0-9]{1,3}$/.test(e.split("/")[1])))) return entries;
+    ctx.addIssue({ code: "custom", message: 'expected "any" or comma-separated IP addresses/CIDRs' });
+    return z.NEVER;
+  });
+
 export const gatewayConfigSchema = z.object({
   ...commonConfigShape,
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
@@ -49,6 +60,14 @@ export const gatewayConfigSchema = z.object({
   /** The server closes each live socket after this long (plus jitter) so load rebalances. */
   LIVE_SOCKET_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
   LIVE_SOCKET_JITTER_MS: z.coerce.number().int().min(0).default(60_000),
+  /**
+   * Who may read /metrics and /docs: "any" (default), or comma-separated client addresses/CIDRs
+   * (e.g. the cluster's pod range for Prometheus); everyone else gets 404. Uses the client address
+   * TRUST_PROXY establishes.
+   */
+  OPERATIONS_ALLOW: operationsAllow.default("any"),
+  /** Serve the OpenAPI UI at /docs. */
+  SERVE_DOCS: envBoolean.default(true),
   /** Live sockets one client address may hold open on this instance; more get 429 before the upgrade. */
   LIVE_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
   /** Live sockets this instance holds open in all; more get 503 BUSY with Retry-After before the upgrade. */
