@@ -121,6 +121,33 @@ describe(COMPOSE_FILE, () => {
     for (const [gateway] of appServices("gateway")) expect(lbDeps[gateway], `lb waits for ${gateway}`).toBe("service_healthy");
   });
 
+  it("when services connect to Redis, each logs in as its own ACL user with a password from .env, the bus is encrypted and callers prove who they are", () => {
+    const raw = readText(COMPOSE_FILE);
+    const command = ((services.redis.command ?? []) as string[]).map(String);
+    expect(command, "redis-server asks for a password").toContain("--requirepass");
+    for (const service of SERVICES) {
+      const rule = command.indexOf(service, command.indexOf("--user"));
+      expect(command[rule - 1], `redis-server defines the ACL user ${service}`).toBe("--user");
+      expect(command.slice(rule, rule + 8), `${service}'s ACL user has no admin commands`).toContain("-@dangerous");
+      for (const [name, definition] of appServices(service)) {
+        const env = composeEnvironment(definition);
+        for (const key of ["BUS_URL", "FIREHOSE_URL"]) {
+          const url = new URL(env[key]);
+          expect(url.username, `${name} ${key} user`).toBe(service);
+          expect(url.password.length, `${name} ${key} has a password`).toBeGreaterThan(0);
+        }
+        expect(env.BUS_ENCRYPTION_KEYS, `${name} encrypts the bus`).toBeTruthy();
+        expect(env.SERVICE_IDENTITY_SECRET, `${name} proves its identity`).toBeTruthy();
+        expect(env.SERVICE_IDENTITIES, `${name} checks its callers`).toContain(`${service}=`);
+      }
+    }
+    // Secrets are never written into the file, only required from .env: ${NAME:?message}.
+    for (const secret of ["BUS_ENCRYPTION_KEYS", "SERVICE_IDENTITIES", "INVENTORY_SERVICE_IDENTITY_SECRET", "SESSION_KEYS", "REDIS_PASSWORD", "POSTGRES_PASSWORD", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET"]) {
+      expect(raw, `${secret} is required from .env`).toMatch(new RegExp(`\\$\\{${secret}:\\?`));
+      expect(raw, `${secret} has no default in the compose file`).not.toMatch(new RegExp(`\\$\\{${secret}:-`));
+    }
+  });
+
   it("when services connect, the bus and firehose URLs name the compose Redis", () => {
     for (const service of SERVICES) {
       for (const [name, definition] of appServices(service)) {

@@ -43,7 +43,14 @@ const finalStage = dockerfile.stages[dockerfile.stages.length - 1];
 
 /** Secrets created outside git in an overlay (prod), with the keys docs/operations.md tells operators to set. */
 const EXTERNAL_SECRETS: Record<string, Record<string, string[]>> = {
-  prod: { "boxoffice-secrets": ["POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET"] },
+  prod: {
+    "boxoffice-secrets": [
+      "POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET", "BUS_ENCRYPTION_KEYS",
+      "REDIS_USERS_PASSWORD", "REDIS_EVENTS_PASSWORD", "REDIS_INVENTORY_PASSWORD", "REDIS_PAYMENTS_PASSWORD", "REDIS_GATEWAY_PASSWORD",
+      "USERS_SERVICE_IDENTITY_SECRET", "EVENTS_SERVICE_IDENTITY_SECRET", "INVENTORY_SERVICE_IDENTITY_SECRET", "PAYMENTS_SERVICE_IDENTITY_SECRET",
+      "GATEWAY_SERVICE_IDENTITY_SECRET", "SERVICE_IDENTITIES", "IDENTITY_TRUSTED_JWKS",
+    ],
+  },
 };
 
 const POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']";
@@ -268,6 +275,34 @@ describe.each(OVERLAYS)("the %s overlay", (overlay) => {
         for (const url of [shard.primary, ...shard.replicas]) expect(new URL(url).password, "no password in a ConfigMap").toBe("");
       }
     }
+  });
+
+  it("when the services connect to Redis, each is its own ACL user with a password, bus key and service identity from the Secret", () => {
+    for (const service of SERVICES) {
+      const env = envOf(container(service));
+      expect(env.find((e) => e.name === "REDIS_USERNAME")?.value, `${service} REDIS_USERNAME`).toBe(service);
+      for (const name of ["REDIS_PASSWORD", "BUS_ENCRYPTION_KEYS", "SERVICE_IDENTITY_SECRET", "SERVICE_IDENTITIES", "IDENTITY_TRUSTED_JWKS"]) {
+        const variable = env.find((e) => e.name === name);
+        expect(variable, `${service} sets ${name}`).toBeDefined();
+        expect(resolveEnv(objects, overlay, variable!).source, `${service} ${name}`).toBe("secret");
+      }
+    }
+    const redis = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "redis");
+    if (redis) {
+      const args = (containersOf(redis)[0].args ?? []) as string[];
+      expect(args, "dev Redis asks for a password").toContain("--requirepass");
+      for (const service of SERVICES) expect(args, `dev Redis defines the ACL user ${service}`).toContain(service);
+    }
+  });
+
+  it.runIf(overlay === "prod")("when the public reaches production, the Ingress serves HTTPS only and /metrics and /docs stay inside", () => {
+    const ingress = find(objects, "Ingress", "boxoffice");
+    const spec = ingress.spec as { tls?: Array<{ secretName?: string }> };
+    expect(spec.tls?.[0]?.secretName, "a TLS certificate").toBeTruthy();
+    expect((ingress.metadata.annotations as Record<string, string>)["nginx.ingress.kubernetes.io/force-ssl-redirect"]).toBe("true");
+    const config = find(objects, "ConfigMap", "boxoffice-config").data as Record<string, string>;
+    expect(config.OPERATIONS_ALLOW).not.toBe("any");
+    expect(config.SERVE_DOCS).toBe("false");
   });
 
   it("when the services connect, keys and passwords come from Secrets, never from a ConfigMap or a literal", () => {

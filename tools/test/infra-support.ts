@@ -160,11 +160,36 @@ export function imageEnv(stage: DockerStage, buildArgs: Record<string, string>):
 export const COMPOSE_FILE = "infra/compose/docker-compose.yml";
 
 /** Compose's `${NAME:-default}` / `${NAME-default}` / `${NAME}` interpolation, with nothing set. */
+/** What `docker compose` reads from infra/compose/.env; the tests use the committed example. */
+export const COMPOSE_ENV_EXAMPLE = "infra/compose/.env.example";
+
+export function composeExampleEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of readText(COMPOSE_ENV_EXAMPLE).split("\n")) {
+    const match = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (match) out[match[1]] = match[2];
+  }
+  return out;
+}
+
+/**
+ * Compose's interpolation: `${X:-default}` / `${X-default}` take the default; `${X:?message}`
+ * (a required secret) takes its value from .env.example, and a name missing there is an error.
+ */
 export function interpolateDefaults(value: string): string {
   // "$$" is a literal "$": split on it so its halves are never read as a reference.
   return value
     .split("$$")
-    .map((part) => part.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_m, _name: string, fallback?: string) => fallback ?? ""))
+    .map((part) =>
+      part.replace(/\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)([^}]*))?\}/g, (_m, name: string, dash?: string, fallback?: string, required?: string) => {
+        if (required) {
+          const example = composeExampleEnv()[name];
+          if (example === undefined) throw new Error(`${name} is required by the compose file but ${COMPOSE_ENV_EXAMPLE} does not list it`);
+          return example;
+        }
+        return dash ? (fallback ?? "") : "";
+      }),
+    )
     .join("$");
 }
 

@@ -1,6 +1,6 @@
 // @boxoffice/bus: the channel layer (send/receive/groups), RPC over it, and the firehose.
 // This file names every public export; nothing else in the package is importable.
-export type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions } from "./channel-layer/types.ts";
+export type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions, RedisTlsOptions } from "./channel-layer/types.ts";
 export { DEFAULT_CHANNEL_LAYER_OPTIONS } from "./channel-layer/types.ts";
 export {
   BusUnavailableError,
@@ -42,7 +42,16 @@ export type { ProcessedEventLog, ProcessedEventLogOptions } from "./firehose/pro
 export { createProcessedEventLog, DEFAULT_PROCESSED_EVENT_LOG_OPTIONS } from "./firehose/processed-event-log.ts";
 // RPC: request/reply over the channel layer, validated by zod contracts.
 export { defineMethod } from "./rpc/define-method.ts";
-export type { MethodDef } from "./rpc/define-method.ts";
+export type { MethodAccess, MethodDef } from "./rpc/define-method.ts";
+export {
+  createServiceIdentity,
+  createServiceIdentityVerifier,
+  DEFAULT_SERVICE_PROOF_TTL_MS,
+  generateServiceIdentitySecret,
+  parseServiceIdentities,
+  serviceIdentityPublicKey,
+} from "./rpc/service-identity.ts";
+export type { ServiceIdentity, ServiceIdentityOptions, ServiceIdentityVerifier } from "./rpc/service-identity.ts";
 export { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError } from "./rpc/errors.ts";
 export type { RpcErrorCode, RpcErrorOptions, RpcErrorWire } from "./rpc/errors.ts";
 export type { RpcContext, RpcReplyWire, RpcRequestWire } from "./rpc/context.ts";

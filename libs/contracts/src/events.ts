@@ -86,6 +86,7 @@ const venueSchema = z.string().trim().min(1).max(200);
 /** Organisers only (token with role "organizer"). A new event is on sale unless created as a draft. */
 export const eventsCreateV1 = defineMethod({
   name: "events.create.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     title: titleSchema,
     venue: venueSchema,
@@ -102,6 +103,7 @@ export const eventsCreateV1 = defineMethod({
  */
 export const eventsUpdateV1 = defineMethod({
   name: "events.update.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     eventId: idSchema,
     title: titleSchema.optional(),
@@ -116,6 +118,7 @@ export const eventsUpdateV1 = defineMethod({
 /** The event's organiser only; cancelling twice is harmless. */
 export const eventsCancelV1 = defineMethod({
   name: "events.cancel.v1",
+  access: { services: ["gateway"] },
   request: z.object({ eventId: idSchema }),
   response: z.object({ event: eventSchema }),
 });
@@ -123,6 +126,7 @@ export const eventsCancelV1 = defineMethod({
 /** Upcoming events on sale, soonest first (ties by id); cursor pagination, no totals. */
 export const eventsListV1 = defineMethod({
   name: "events.list.v1",
+  access: { services: ["gateway", "inventory"] },
   request: z.object({
     limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
     cursor: cursorSchema.optional(),
@@ -133,6 +137,7 @@ export const eventsListV1 = defineMethod({
 /** One event in any status (NOT_FOUND when there is none). */
 export const eventsGetV1 = defineMethod({
   name: "events.get.v1",
+  access: { services: ["gateway", "inventory"] },
   request: z.object({ eventId: idSchema }),
   response: z.object({ event: eventSchema }),
 });

@@ -30,6 +30,7 @@ export {
   usersProfileV1,
   usersRefreshV1,
   usersRegisterV1,
+  usersRevokeV1,
 } from "./users.ts";
 export type { PublicJwk, User } from "./users.ts";
 export {

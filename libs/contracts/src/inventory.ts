@@ -106,6 +106,7 @@ export const idempotencyKeySchema = z.string().min(1).max(255);
 /** Hold by quantity (best available) or by explicit seat ids, exactly one of the two. */
 export const inventoryHoldV1 = defineMethod({
   name: "inventory.hold.v1",
+  access: { services: ["gateway"] },
   request: z
     .object({
       eventId: idSchema,
@@ -122,6 +123,7 @@ export const inventoryHoldV1 = defineMethod({
 /** Frees the caller's hold at once; NOT_FOUND when it is not the caller's (or no longer active). */
 export const inventoryReleaseV1 = defineMethod({
   name: "inventory.release.v1",
+  access: { services: ["gateway"] },
   request: z.object({ holdId: idSchema }),
   response: z.object({ released: z.literal(true) }),
 });
@@ -129,6 +131,7 @@ export const inventoryReleaseV1 = defineMethod({
 /** Seats available per section of one event (NOT_FOUND when inventory has no seats for it). */
 export const inventoryAvailabilityV1 = defineMethod({
   name: "inventory.availability.v1",
+  access: { services: ["gateway"] },
   request: z.object({ eventId: idSchema }),
   response: availabilitySchema,
 });
@@ -136,6 +139,7 @@ export const inventoryAvailabilityV1 = defineMethod({
 /** Availability of many events at once (event lists); events without seats are left out. */
 export const inventoryAvailabilitiesV1 = defineMethod({
   name: "inventory.availabilities.v1",
+  access: { services: ["gateway"] },
   request: z.object({ eventIds: z.array(idSchema).max(MAX_PAGE_LIMIT) }),
   response: z.object({ events: z.array(availabilitySchema) }),
 });
@@ -151,6 +155,7 @@ export const MAX_SEAT_PAGE_LIMIT = 5000;
  */
 export const inventorySeatsV1 = defineMethod({
   name: "inventory.seats.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     eventId: idSchema,
     after: idSchema.optional(),
@@ -162,6 +167,7 @@ export const inventorySeatsV1 = defineMethod({
 /** Checkout: hold → charge → confirm, exactly once per (caller, idempotencyKey). */
 export const inventoryOrderV1 = defineMethod({
   name: "inventory.order.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     holdId: idSchema,
     idempotencyKey: idempotencyKeySchema,
@@ -173,6 +179,7 @@ export const inventoryOrderV1 = defineMethod({
 /** The caller's orders, newest first (gathered from every shard). */
 export const inventoryOrdersV1 = defineMethod({
   name: "inventory.orders.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
     cursor: cursorSchema.optional(),
@@ -183,6 +190,7 @@ export const inventoryOrdersV1 = defineMethod({
 /** One of the caller's orders; NOT_FOUND when it is not the caller's. */
 export const inventoryGetOrderV1 = defineMethod({
   name: "inventory.get-order.v1",
+  access: { services: ["gateway"] },
   request: z.object({ orderId: idSchema }),
   response: z.object({ order: orderSchema }),
 });

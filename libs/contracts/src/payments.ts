@@ -50,6 +50,7 @@ export type Payment = z.infer<typeof paymentSchema>;
  */
 export const paymentsChargeV1 = defineMethod({
   name: "payments.charge.v1",
+  access: { services: ["inventory"] },
   request: z.object({
     idempotencyKey: idempotencyKeySchema,
     amountCents: moneyCentsSchema.refine((v) => v > 0, "must be positive"),
@@ -61,11 +62,13 @@ export const paymentsChargeV1 = defineMethod({
 });
 
 /**
- * Refunds a captured payment in full. With a token, only the token's own payments; without one the
- * call is a service's (inventory's automatic refunds) and names the buyer.
+ * Refunds a captured payment in full. Callers: inventory (its automatic refunds, naming the buyer),
+ * or an organiser's token through any service; servers that verify service identities refuse
+ * anyone else with FORBIDDEN. With a token, only the token's own payments.
  */
 export const paymentsRefundV1 = defineMethod({
   name: "payments.refund.v1",
+  access: { services: ["inventory"], roles: ["organizer"] },
   request: z.object({
     paymentId: idSchema,
     idempotencyKey: idempotencyKeySchema,
@@ -78,6 +81,7 @@ export const paymentsRefundV1 = defineMethod({
 /** The caller's ledger of payments, newest first. */
 export const paymentsListV1 = defineMethod({
   name: "payments.list.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     limit: z.number().int().min(1).max(MAX_PAGE_LIMIT).default(DEFAULT_PAGE_LIMIT),
     cursor: cursorSchema.optional(),

@@ -20,6 +20,7 @@ export type User = z.infer<typeof userSchema>;
 /** New accounts are buyers; organisers come from the seed or an admin command. */
 export const usersRegisterV1 = defineMethod({
   name: "users.register.v1",
+  access: { services: ["gateway"] },
   request: z.object({ email: emailSchema, password: passwordSchema, displayName: displayNameSchema }),
   response: z.object({ user: userSchema }),
 });
@@ -30,6 +31,7 @@ export const usersRegisterV1 = defineMethod({
  */
 export const usersLoginV1 = defineMethod({
   name: "users.login.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     email: emailSchema,
     // Any length is checked (a short wrong password is just wrong), but not unbounded.
@@ -49,21 +51,42 @@ export const usersLoginV1 = defineMethod({
 
 /**
  * A fresh identity token for the holder of a refresh token issued at login (so a session outlives
- * one identity token). UNAUTHENTICATED when the refresh token is forged, expired, for another
- * audience, or its user no longer exists. `audience` of the new token as in login.
+ * one identity token), and the refresh token that replaces it. UNAUTHENTICATED when the refresh
+ * token is forged, expired, for another audience, revoked (sign-out), already replaced (reuse: its
+ * whole sign-in is revoked), or its user no longer exists. `audience` of the new token as in login.
  */
 export const usersRefreshV1 = defineMethod({
   name: "users.refresh.v1",
+  access: { services: ["gateway"] },
   request: z.object({
     refreshToken: z.string().min(1).max(4096),
     audience: z.string().min(1).max(100).optional(),
   }),
-  response: z.object({ user: userSchema, token: z.string(), expiresAt: isoDateTimeSchema }),
+  response: z.object({
+    user: userSchema,
+    token: z.string(),
+    expiresAt: isoDateTimeSchema,
+    /**
+     * The refresh token that replaces the one presented (rotation: the presented one is spent; using
+     * it again later revokes every token of its sign-in). Keep it instead of the old one.
+     */
+    refreshToken: z.string().optional(),
+    refreshExpiresAt: isoDateTimeSchema.optional(),
+  }),
+});
+
+/** Sign-out: the refresh token's whole sign-in (every rotation of it) stops being accepted. */
+export const usersRevokeV1 = defineMethod({
+  name: "users.revoke.v1",
+  access: { services: ["gateway"] },
+  request: z.object({ refreshToken: z.string().min(1).max(4096) }),
+  response: z.object({}),
 });
 
 /** The caller's own profile; needs the caller's token (RPC `token` option). */
 export const usersProfileV1 = defineMethod({
   name: "users.profile.v1",
+  access: { services: ["gateway"] },
   request: emptyRequestSchema,
   response: z.object({ user: userSchema }),
 });
@@ -94,4 +117,4 @@ export const usersHealthV1 = defineMethod({
 });
 
 /** Every method the users service serves (the contract test checks the server serves exactly these). */
-export const usersMethods = [usersRegisterV1, usersLoginV1, usersRefreshV1, usersProfileV1, usersKeysV1, usersHealthV1] as const;
+export const usersMethods = [usersRegisterV1, usersLoginV1, usersRefreshV1, usersRevokeV1, usersProfileV1, usersKeysV1, usersHealthV1] as const;

@@ -4,6 +4,6 @@ export { DEFAULT_AUDIENCE, DEFAULT_REFRESH_TTL_SECONDS, DEFAULT_TOKEN_TTL_SECOND
 export type { Identity } from "./claims.ts";
 export { createTokenSigner, generateSigningKey, parseSigningKeys, signingKeysSchema } from "./token-signer.ts";
 export type { TokenSigner, TokenSignerOptions } from "./token-signer.ts";
-export { createTokenVerifier, DEFAULT_TOKEN_VERIFIER_OPTIONS } from "./token-verifier.ts";
+export { createTokenVerifier, DEFAULT_TOKEN_VERIFIER_OPTIONS, pinnedKeysFrom } from "./token-verifier.ts";
 export type { TokenVerifier, TokenVerifierOptions } from "./token-verifier.ts";
 export type { JWK } from "jose";

@@ -56,7 +56,11 @@ function algorithmOf(jwk: JWK): string {
 
 export interface TokenSigner {
   /** `ttlSeconds` overrides the signer's lifetime (refresh tokens live longer than identity tokens). */
-  sign(identity: Identity, options?: { audience?: string; ttlSeconds?: number }): Promise<{ token: string; expiresAt: Date }>;
+  /**
+   * `issuedAt` (epoch s) fixes the issue time: Ed25519 signatures are deterministic, so the same
+   * identity, audience, lifetime, issue time and `tokenId` (the `jti` claim) give the very same token again.
+   */
+  sign(identity: Identity, options?: { audience?: string; ttlSeconds?: number; issuedAt?: number; tokenId?: string }): Promise<{ token: string; expiresAt: Date }>;
   /** Public JWKs of every configured key, the signing key first. */
   publicKeys(): PublicJwk[];
 }
@@ -78,9 +82,11 @@ export async function createTokenSigner(options: TokenSignerOptions): Promise<To
   const now = options.now ?? Date.now;
   return {
     async sign(identity, signOptions = {}) {
-      const issuedAt = Math.floor(now() / 1000);
+      const issuedAt = signOptions.issuedAt ?? Math.floor(now() / 1000);
       const expiresAt = issuedAt + (signOptions.ttlSeconds ?? ttl);
-      const token = await new SignJWT({ role: identity.role, email: identity.email })
+      const claims: Record<string, string> = { role: identity.role, email: identity.email };
+      if (signOptions.tokenId) claims.jti = signOptions.tokenId;
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg, kid: signingJwk.kid, typ: "JWT" })
         .setIssuer(IDENTITY_ISSUER)
         .setSubject(identity.userId)

@@ -4,9 +4,30 @@
 // turn every request into a bus call.
 import type { RpcClient, RpcContext } from "@boxoffice/bus";
 import { RpcError, RpcErrorCodes } from "@boxoffice/bus";
-import { usersKeysV1, type PublicJwk } from "@boxoffice/contracts";
+import { publicJwkSchema, usersKeysV1, type PublicJwk } from "@boxoffice/contracts";
+import { z } from "zod";
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWK } from "jose";
 import { IDENTITY_ISSUER, DEFAULT_AUDIENCE, identityClaimsSchema, type Identity } from "./claims.ts";
+
+/**
+ * `IDENTITY_TRUSTED_JWKS` (a JSON list of the users service's public JWKs) as a key source, so a
+ * verifier trusts configured keys instead of whatever answers users.keys.v1 on the bus. Unset:
+ * undefined (keys come over the bus). Throws a TypeError saying what is wrong.
+ */
+export function pinnedKeysFrom(json: string | undefined): (() => Promise<PublicJwk[]>) | undefined {
+  if (json === undefined || json.trim() === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    throw new TypeError("IDENTITY_TRUSTED_JWKS must be a JSON list of public JWKs");
+  }
+  const parsed = z.array(publicJwkSchema).min(1).safeParse(value);
+  if (!parsed.success) throw new TypeError(`IDENTITY_TRUSTED_JWKS: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (parsed.data.some((k) => "d" in k)) throw new TypeError("IDENTITY_TRUSTED_JWKS holds a private key (d): list only the public parts");
+  const keys = parsed.data;
+  return async () => keys;
+}
 
 export interface TokenVerifierOptions {
   /** Fetches the public keys with users.keys.v1. Give this or `fetchKeys`. */

@@ -1,7 +1,7 @@
 import { createInMemoryChannelLayer, createRpcClient, createRpcServer, RpcError } from "@boxoffice/bus";
 import { usersKeysV1 } from "@boxoffice/contracts";
 import { describe, expect, it } from "vitest";
-import { createTokenSigner, createTokenVerifier, generateSigningKey, parseSigningKeys } from "../src/index.ts";
+import { createTokenSigner, createTokenVerifier, generateSigningKey, parseSigningKeys, pinnedKeysFrom } from "../src/index.ts";
 
 const alice = { userId: "1001", role: "buyer" as const, email: "alice@example.com" };
 
@@ -15,6 +15,39 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe("identity tokens", () => {
+  it("when the users keys are pinned, a key served by an impostor on users.keys.v1 is never asked for nor trusted", async () => {
+    const real = await createTokenSigner({ keys: [await generateSigningKey("real-1")] });
+    const impostor = await createTokenSigner({ keys: [await generateSigningKey("fake-1")] });
+    const layer = createInMemoryChannelLayer();
+    let asked = 0;
+    // Whatever answers users.keys.v1 on the bus: here, someone serving their own key.
+    const server = createRpcServer({ layer, service: "users" }).handle(usersKeysV1, () => {
+      asked++;
+      return { keys: impostor.publicKeys() };
+    });
+    server.start();
+    const rpc = createRpcClient({ layer, service: "inventory" });
+    try {
+      const verifier = createTokenVerifier({ rpc, fetchKeys: pinnedKeysFrom(JSON.stringify(real.publicKeys())), refreshMinIntervalMs: 0 });
+      expect(await codeOf(verifier.verify((await impostor.sign(alice)).token))).toBe("UNAUTHENTICATED");
+      expect((await verifier.verify((await real.sign(alice)).token)).userId).toBe(alice.userId);
+      expect(asked).toBe(0);
+      // Without pinning, the same verifier would have believed the impostor.
+      const unpinned = createTokenVerifier({ rpc });
+      expect((await unpinned.verify((await impostor.sign(alice)).token)).userId).toBe(alice.userId);
+    } finally {
+      await rpc.close();
+      await server.stop();
+    }
+  });
+
+  it("when IDENTITY_TRUSTED_JWKS is not a list of public keys, the error says so", async () => {
+    const key = await generateSigningKey("k");
+    expect(() => pinnedKeysFrom("nope")).toThrow(/JSON list/);
+    expect(() => pinnedKeysFrom(JSON.stringify([key]))).toThrow(/private key/);
+    expect(pinnedKeysFrom(undefined)).toBeUndefined();
+  });
+
   it("when a token is signed by the users key, any verifier with the published keys reads the caller back", async () => {
     const signer = await createTokenSigner({ keys: [await generateSigningKey("k1")] });
     const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys() });

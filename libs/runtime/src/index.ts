@@ -1,9 +1,9 @@
 // @boxoffice/runtime: what every service process shares — the common env config fields, the logger,
 // connecting to the bus and firehose, and the start/drain/stop lifecycle of main.ts.
-export { commonConfigSchema, commonConfigShape, ConfigError, envBoolean, parseConfig } from "./config.ts";
-export type { CommonConfig } from "./config.ts";
-export { connectInfrastructure } from "./infrastructure.ts";
-export type { Infrastructure } from "./infrastructure.ts";
+export { commonConfigSchema, commonConfigShape, ConfigError, envBoolean, parseConfig, refusePublicDefaults } from "./config.ts";
+export type { CommonConfig, PublicDefaults } from "./config.ts";
+export { connectInfrastructure, redisTlsOf, serviceTrust, withRedisCredentials } from "./infrastructure.ts";
+export type { Infrastructure, ServiceTrust } from "./infrastructure.ts";
 export { createLogger, withTrace } from "./logger.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";
 export { runServiceProcess } from "./process.ts";

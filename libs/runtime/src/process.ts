@@ -1,7 +1,7 @@
 // The one place a service process starts and stops: parse config, connect, build, start; on
 // SIGTERM/SIGINT stop taking work, finish what was taken, close connections. Only main.ts calls it.
 import type { z } from "zod";
-import { parseConfig, type CommonConfig } from "./config.ts";
+import { parseConfig, refusePublicDefaults, type CommonConfig, type PublicDefaults } from "./config.ts";
 import { connectInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { createLogger, type Logger } from "./logger.ts";
 
@@ -13,12 +13,15 @@ export interface ServiceProcessOptions<S extends z.ZodType<CommonConfig>> {
   service: string;
   configSchema: S;
   start(config: z.infer<S>, deps: Infrastructure & { logger: Logger }): Promise<RunningService>;
+  /** Settings still at a public development value, refused when NODE_ENV=production. */
+  publicDefaults?: PublicDefaults<z.infer<S>>;
   /** Milliseconds to finish in-flight work after a stop signal before exiting anyway. */
   drainTimeoutMs?: number;
 }
 
 export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(options: ServiceProcessOptions<S>): Promise<void> {
   const config = parseConfig(options.service, options.configSchema);
+  refusePublicDefaults(options.service, config, options.publicDefaults);
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
   const infrastructure = connectInfrastructure(config);
   let running: RunningService;

@@ -4,8 +4,8 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
-import { createTokenVerifier } from "@boxoffice/identity";
-import type { Logger } from "@boxoffice/runtime";
+import { createTokenVerifier, pinnedKeysFrom } from "@boxoffice/identity";
+import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import type { EventsConfig } from "./config.ts";
 import { createOutboxRelay } from "./domain/outbox-relay.ts";
@@ -48,9 +48,10 @@ export function buildEventsService(config: EventsConfig, deps: EventsDeps): Even
     pollMs: config.EVENTS_OUTBOX_POLL_MS,
     batchSize: config.EVENTS_OUTBOX_BATCH,
   });
-  const client = createRpcClient({ layer: deps.layer, service: "events", defaultDeadlineMs: config.RPC_DEADLINE_MS });
-  const verifier = createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });
-  const server = createRpcServer({ layer: deps.layer, service: "events", concurrency: config.RPC_CONCURRENCY, logger });
+  const trust = serviceTrust(config, "events");
+  const client = createRpcClient({ layer: deps.layer, service: "events", defaultDeadlineMs: config.RPC_DEADLINE_MS, identity: trust.identity });
+  const verifier = createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE, fetchKeys: pinnedKeysFrom(config.IDENTITY_TRUSTED_JWKS) });
+  const server = createRpcServer({ layer: deps.layer, service: "events", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities });
 
   return {
     async start() {

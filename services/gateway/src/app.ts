@@ -6,8 +6,9 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import fastifyWebsocket from "@fastify/websocket";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import type { ChannelLayer, Firehose } from "@boxoffice/bus";
+import { createProcessedEventLog, type ChannelLayer, type Firehose, type ProcessedEventLog } from "@boxoffice/bus";
 import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
+import { redisTlsOf, serviceTrust, withRedisCredentials } from "@boxoffice/runtime";
 import { createBusBackend, type BusBackend } from "./bus-backend.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { createCatalogueCache, type CatalogueCache } from "./catalogue-cache.ts";
@@ -17,7 +18,7 @@ import { registerAccountRoutes } from "./handlers/accounts.ts";
 import { registerBuyingRoutes } from "./handlers/buying.ts";
 import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
 import { registerLiveRoute } from "./handlers/live.ts";
-import { registerOperationsRoutes } from "./handlers/operations.ts";
+import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/operations.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import { registerSessions } from "./session.ts";
@@ -43,6 +44,8 @@ export interface GatewayContext {
   readonly metrics: GatewayMetrics;
   readonly live: LiveHub;
   readonly signInLimiter: SignInLimiter;
+  /** Signed-out session ids (see session.ts). */
+  readonly revokedSessions?: ProcessedEventLog;
 }
 
 export interface Gateway {
@@ -51,6 +54,16 @@ export interface Gateway {
   /** Listens on config.HOST:config.PORT; resolves with the URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
+}
+
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
+/** Signed-out session ids, in the bus's (first) Redis so every gateway sees them, or in memory for one process. */
+function createRevokedSessions(config: GatewayConfig): ProcessedEventLog {
+  const url = config.BUS_URL.startsWith("redis") ? withRedisCredentials(config.BUS_URL.split(",")[0], config) : "memory://";
+  return createProcessedEventLog(url, { ttlSeconds: config.SESSION_TTL_SECONDS, prefix: `${config.BUS_PREFIX}:signed-out`, tls: redisTlsOf(config) });
 }
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -67,7 +80,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     // Per-request log lines cost more than a cached page itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
+    // A hop count trusts that many proxies nearest to us (what proxy-addr does with a number).
+    trustProxy: typeof config.TRUST_PROXY === "number" ? trustHops(config.TRUST_PROXY) : config.TRUST_PROXY,
     // A load balancer's request id is kept; otherwise fastify's cheap counter.
     requestIdHeader: "x-request-id",
     routerOptions: { ignoreTrailingSlash: true },
@@ -81,7 +95,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     onHit: () => metrics.cacheLookups.inc({ result: "hit" }),
     onMiss: () => metrics.cacheLookups.inc({ result: "miss" }),
   });
-  const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics });
+  const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics, identity: serviceTrust(config, "gateway").identity });
   const backend = deps.backend ?? (busBackend as BusBackend);
   const live = createLiveHub({ layer: deps.layer, logger: app.log });
   const context: GatewayContext = {
@@ -91,6 +105,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     metrics,
     live,
     signInLimiter: createSignInLimiter({ maxFailures: config.SIGN_IN_MAX_FAILURES, windowMs: config.SIGN_IN_WINDOW_SECONDS * 1000 }),
+    revokedSessions: createRevokedSessions(config),
   };
 
   app.setErrorHandler((error, request, reply) => {
@@ -133,8 +148,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
-  await registerSessions(app, { keys: config.SESSION_KEYS, ttlSeconds: config.SESSION_TTL_SECONDS });
+  registerOperationsGuard(app, config);
+  if (config.SERVE_DOCS) await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  await registerSessions(app, { keys: config.SESSION_KEYS, ttlSeconds: config.SESSION_TTL_SECONDS, revoked: context.revokedSessions });
   await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
 
   await app.register(async (api) => {
@@ -169,6 +185,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       await live.close();
       await app.close();
       await busBackend?.close();
+      await context.revokedSessions?.close();
     },
   };
 }

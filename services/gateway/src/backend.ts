@@ -22,8 +22,13 @@ export interface SignedIn {
 export interface GatewayBackend {
   signUp(input: { email: string; password: string; displayName: string }): Promise<User>;
   signIn(input: { email: string; password: string; clientAddress?: string }): Promise<SignedIn>;
-  /** A fresh identity token for the session's refresh token; UNAUTHENTICATED when it is no longer good. */
+  /**
+   * A fresh identity token for the session's refresh token, and (rotation) the refresh token to keep
+   * instead; UNAUTHENTICATED when it is no longer good.
+   */
   refresh(refreshToken: string): Promise<SignedIn>;
+  /** Sign-out: the refresh token's sign-in stops being accepted by the users service. */
+  revokeRefreshToken(refreshToken: string): Promise<void>;
   listEvents(input: { limit: number; cursor?: string }): Promise<{ events: HttpEventSummary[]; nextCursor: string | null }>;
   getEvent(eventId: string): Promise<HttpEvent>;
   createEvent(input: HttpCreateEventBody, options: CallOptions): Promise<HttpEvent>;

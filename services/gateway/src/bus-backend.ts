@@ -1,7 +1,7 @@
 // The gateway's backend over the bus: every HTTP call becomes one or two RPC calls through the
 // contracts, each with a deadline, the caller's token where a service checks identity, and a
 // latency sample. Catalogue pages merge the events service (what) with inventory (how many left).
-import { createRpcClient, RpcError, RpcErrorCodes, type ChannelLayer, type MethodDef, type RpcClient } from "@boxoffice/bus";
+import { createRpcClient, RpcError, RpcErrorCodes, type ChannelLayer, type MethodDef, type RpcClient, type ServiceIdentity } from "@boxoffice/bus";
 import {
   eventsCreateV1,
   eventsGetV1,
@@ -21,6 +21,7 @@ import {
   usersHealthV1,
   usersLoginV1,
   usersRefreshV1,
+  usersRevokeV1,
   usersRegisterV1,
   type Availability,
   type CatalogueEvent,
@@ -37,6 +38,8 @@ export interface BusBackendOptions {
   readonly layer: ChannelLayer;
   readonly deadlineMs: number;
   readonly metrics?: GatewayMetrics;
+  /** The gateway's service identity: proofs on every request (SERVICE_IDENTITY_SECRET). */
+  readonly identity?: ServiceIdentity;
 }
 
 export interface BusBackend extends GatewayBackend {
@@ -67,7 +70,7 @@ function toHttpEvent(event: CatalogueEvent, availability: Availability | undefin
 }
 
 export function createBusBackend(options: BusBackendOptions): BusBackend {
-  const rpc: RpcClient = createRpcClient({ layer: options.layer, service: "gateway", defaultDeadlineMs: options.deadlineMs });
+  const rpc: RpcClient = createRpcClient({ layer: options.layer, service: "gateway", defaultDeadlineMs: options.deadlineMs, identity: options.identity });
   const metrics = options.metrics;
 
   async function call<Req, Res>(method: MethodDef<Req, Res>, input: Req, callOptions: CallOptions = {}): Promise<Res> {
@@ -108,7 +111,16 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
     },
     async refresh(refreshToken) {
       const result = await call(usersRefreshV1, { refreshToken });
-      return { user: result.user, token: result.token, tokenExpiresAt: Date.parse(result.expiresAt) };
+      return {
+        user: result.user,
+        token: result.token,
+        tokenExpiresAt: Date.parse(result.expiresAt),
+        refreshToken: result.refreshToken,
+        refreshExpiresAt: result.refreshExpiresAt === undefined ? undefined : Date.parse(result.refreshExpiresAt),
+      };
+    },
+    async revokeRefreshToken(refreshToken) {
+      await call(usersRevokeV1, { refreshToken });
     },
     async listEvents(input) {
       const page = await call(eventsListV1, input);

@@ -1,6 +1,7 @@
 // The gateway's environment, parsed once. Everything has a default that works on a laptop; the
 // same names are what compose and Kubernetes manifests set.
 import { commonConfigShape, envBoolean, parseConfig } from "@boxoffice/runtime";
+import { isIP } from "node:net";
 import { z } from "zod";
 
 /** A comma-separated list of 64-hex-digit keys: the first encrypts new cookies, all decrypt (rotation). */
@@ -8,6 +9,34 @@ const sessionKeys = z
   .string()
   .transform((value) => value.split(",").map((key) => key.trim()).filter(Boolean))
   .pipe(z.array(z.string().regex(/^[0-9a-fA-F]{64}$/, "each session key is 32 bytes as 64 hex digits")).min(1));
+
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value, ctx): false | number | string => {
+    if (["false", "no", "0", ""].includes(value)) return false;
+    if (/^[0-9]+$/.test(value)) return Number(value);
+    const entries = value.split(",").map((e) => e.trim());
+    if (entries.every((e) => isIP(e.split("/")[0]) !== 0 && (!e.includes("/") || /^[0-9]{1,3}$/.test(e.split("/")[1])))) return entries.join(",");
+    ctx.addIssue({
+      code: "custom",
+      message: value === "true" || value === "yes"
+        ? 'name how many proxies are in front (e.g. "1") or their addresses/CIDRs: "true" would believe any client\'s X-Forwarded-For'
+        : 'expected "false", a hop count, or comma-separated IP addresses/CIDRs',
+    });
+    return z.NEVER;
+  });
+
+const operationsAllow = z
+  .string()
+  .trim()
+  .transform((value, ctx): "any" | string[] => {
+    if (value === "any" || value === "") return "any";
+    const entries = value.split(",").map((e) => e.trim()).filter(Boolean);
+    if (entries.every((e) => isIP(e.split("/")[0]) !== 0 && (!e.includes("/") || /^[0-9]{1,3}$/.test(e.split("/")[1])))) return entries;
+    ctx.addIssue({ code: "custom", message: 'expected "any" or comma-separated IP addresses/CIDRs' });
+    return z.NEVER;
+  });
 
 export const gatewayConfigSchema = z.object({
   ...commonConfigShape,
@@ -17,8 +46,13 @@ export const gatewayConfigSchema = z.object({
   SESSION_KEYS: sessionKeys,
   /** Seconds a session lasts after sign-in. */
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
-  /** Trust X-Forwarded-Proto/-For from the load balancer (Secure cookies behind TLS termination). */
-  TRUST_PROXY: envBoolean.default(false),
+  /**
+   * Which proxies' X-Forwarded-For/-Proto to believe (Secure cookies behind TLS termination, the
+   * client address that sign-in limits count): "false" (none, default), a hop count ("1": the one
+   * load balancer in front), or a comma-separated list of proxy addresses/CIDRs. Not "true": that
+   * believes every hop, so any client could choose its own address by sending the header.
+   */
+  TRUST_PROXY: trustProxy.default(false),
   /** Largest request body accepted; larger ones get 413. */
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
   /** Lifetime of the catalogue cache entries (event list and event page). */
@@ -26,6 +60,18 @@ export const gatewayConfigSchema = z.object({
   /** The server closes each live socket after this long (plus jitter) so load rebalances. */
   LIVE_SOCKET_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
   LIVE_SOCKET_JITTER_MS: z.coerce.number().int().min(0).default(60_000),
+  /**
+   * Who may read /metrics and /docs: "any" (default), or comma-separated client addresses/CIDRs
+   * (e.g. the cluster's pod range for Prometheus); everyone else gets 404. Uses the client address
+   * TRUST_PROXY establishes.
+   */
+  OPERATIONS_ALLOW: operationsAllow.default("any"),
+  /** Serve the OpenAPI UI at /docs. */
+  SERVE_DOCS: envBoolean.default(true),
+  /** Live sockets one client address may hold open on this instance; more get 429 before the upgrade. */
+  LIVE_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
+  /** Live sockets this instance holds open in all; more get 503 BUSY with Retry-After before the upgrade. */
+  LIVE_SOCKETS_MAX: z.coerce.number().int().min(1).default(10_000),
   /** Failed sign-ins per email and address within the window before 429 RATE_LIMITED. */
   SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
   SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),

@@ -3,7 +3,9 @@
 // side. The identity token rides inside, so the browser holds it but can neither read nor forge it;
 // so does the refresh token issued at sign-in, exchanged for a fresh identity token a minute before
 // the current one expires (a buyer is never signed out mid-purchase while the session lasts).
+import { randomUUID } from "node:crypto";
 import secureSession from "@fastify/secure-session";
+import type { ProcessedEventLog } from "@boxoffice/bus";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { User } from "@boxoffice/contracts";
 import type { GatewayBackend } from "./backend.ts";
@@ -21,6 +23,8 @@ export interface SessionState {
 
 declare module "@fastify/secure-session" {
   interface SessionData {
+    /** This sign-in's id: signing out records it as revoked, so a copy of the cookie is worthless. */
+    sid: string;
     user: User;
     token: string;
     tokenExpiresAt: number;
@@ -29,7 +33,17 @@ declare module "@fastify/secure-session" {
   }
 }
 
-export async function registerSessions(app: FastifyInstance, options: { keys: string[]; ttlSeconds: number }): Promise<void> {
+export interface SessionOptions {
+  keys: string[];
+  ttlSeconds: number;
+  /**
+   * Session ids signed out, shared by every gateway (Redis; in memory for one process), kept as
+   * long as a cookie can live. A cookie whose id is in it signs nobody in.
+   */
+  revoked?: Pick<ProcessedEventLog, "has" | "add">;
+}
+
+export async function registerSessions(app: FastifyInstance, options: SessionOptions): Promise<void> {
   await app.register(secureSession, {
     cookieName: SESSION_COOKIE,
     // First key encrypts, every key decrypts: add a new key in front, drop the old one later.
@@ -37,6 +51,49 @@ export async function registerSessions(app: FastifyInstance, options: { keys: st
     expiry: options.ttlSeconds,
     cookie: { path: "/", httpOnly: true, sameSite: "lax", secure: "auto", maxAge: options.ttlSeconds },
   });
+  const revoked = options.revoked;
+  if (!revoked) return;
+  app.addHook("onRequest", async (request) => {
+    const sid = request.session.get("sid");
+    if (typeof sid !== "string") return;
+    let signedOut: boolean;
+    try {
+      signedOut = await revoked.has(sid);
+    } catch {
+      // Without the list a replayed cookie cannot be told apart: refuse rather than let it in.
+      throw new GatewayError("UNAVAILABLE", "sessions cannot be checked right now; retry in a moment");
+    }
+    if (signedOut) {
+      request.session.regenerate();
+      request.session.delete();
+    }
+  });
+}
+
+/**
+ * Signs out: the session id goes on the revocation list, the users service revokes the refresh
+ * token's sign-in, then the browser's cookie is cleared.
+ */
+export async function endSession(
+  request: FastifyRequest,
+  revoked: SessionOptions["revoked"],
+  backend: Pick<GatewayBackend, "revokeRefreshToken">,
+): Promise<void> {
+  const sid = request.session.get("sid");
+  const refreshToken = request.session.get("refreshToken");
+  if (typeof refreshToken === "string") {
+    // Best effort: the session id above already makes this cookie useless; this makes the refresh
+    // token inside it useless too, should it ever leave the cookie.
+    await backend.revokeRefreshToken(refreshToken).catch((error: unknown) => request.log.warn({ err: error }, "refresh token not revoked at sign-out"));
+  }
+  if (revoked && typeof sid === "string") {
+    try {
+      await revoked.add(sid);
+    } catch {
+      throw new GatewayError("UNAVAILABLE", "signing out failed; retry in a moment");
+    }
+  }
+  request.session.delete();
 }
 
 /** The signed-in session, or 401 UNAUTHENTICATED. */
@@ -60,6 +117,7 @@ function limitCookieLifetime(request: FastifyRequest, state: SessionState, sessi
 export function startSession(request: FastifyRequest, state: SessionState, sessionTtlSeconds: number): void {
   // A new session on sign-in: nothing from before carries over (session fixation).
   request.session.regenerate();
+  request.session.set("sid", randomUUID());
   request.session.set("user", state.user);
   request.session.set("token", state.token);
   request.session.set("tokenExpiresAt", state.tokenExpiresAt);
@@ -109,6 +167,13 @@ export async function authenticatedCaller(
   request.session.set("user", next.user);
   request.session.set("token", next.token);
   request.session.set("tokenExpiresAt", next.tokenExpiresAt);
+  // Rotation: the presented refresh token is spent; the cookie keeps the one that replaces it.
+  if (fresh.refreshToken && fresh.refreshExpiresAt !== undefined) {
+    next.refreshToken = fresh.refreshToken;
+    next.refreshExpiresAt = fresh.refreshExpiresAt;
+    request.session.set("refreshToken", fresh.refreshToken);
+    request.session.set("refreshExpiresAt", fresh.refreshExpiresAt);
+  }
   limitCookieLifetime(request, next, sessionTtlSeconds);
   return next;
 }

@@ -100,6 +100,10 @@ export function createFakeBackend(): FakeBackend {
       tokenExpiry.set(token, Date.now() + backend.tokenLifetimeMs);
       return { user, token, tokenExpiresAt: Date.now() + backend.tokenLifetimeMs };
     },
+    async revokeRefreshToken(refreshToken) {
+      track("revokeRefreshToken");
+      refreshTokens.delete(refreshToken);
+    },
     async listEvents(input) {
       track("listEvents");
       const all = [...events.values()].map((e) => ({

@@ -85,7 +85,7 @@ describe("accounts and sessions", () => {
   });
 
   it("when behind TLS with a trusted proxy, the cookie is Secure", async () => {
-    const behindTls = await createTestGateway({ TRUST_PROXY: "true" });
+    const behindTls = await createTestGateway({ TRUST_PROXY: "1" });
     try {
       const response = await behindTls.gateway.app.inject({
         method: "POST", url: "/api/session", headers: { "x-forwarded-proto": "https" },

@@ -7,6 +7,8 @@ import { createTestGateway, type TestGateway } from "./helpers.ts";
 let t: TestGateway;
 beforeEach(async () => {
   t = await createTestGateway({ LIVE_SOCKET_LIFETIME_MS: "1500", LIVE_SOCKET_JITTER_MS: "0" });
+  // Sockets are only for events that exist: a second one beside the fake's event 100.
+  t.backend.events.set("200", { ...t.backend.events.get("100")!, id: "200" });
 });
 afterEach(async () => {
   await t.close();

@@ -4,8 +4,8 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Consumer, type Firehose } from "@boxoffice/bus";
-import { createTokenVerifier, type TokenVerifier } from "@boxoffice/identity";
-import type { Logger } from "@boxoffice/runtime";
+import { createTokenVerifier, pinnedKeysFrom, type TokenVerifier } from "@boxoffice/identity";
+import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import {
   createIdGenerator,
   createShardRouter,
@@ -62,9 +62,10 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
     logicalShardOfId: (id) => logicalShardOfId(id),
   };
   const ids = createIdGenerator({ nodeId: config.NODE_ID });
-  const client = createRpcClient({ layer: deps.layer, service: "inventory", defaultDeadlineMs: config.RPC_DEADLINE_MS });
-  const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });
-  const server = createRpcServer({ layer: deps.layer, service: "inventory", concurrency: config.RPC_CONCURRENCY, logger });
+  const trust = serviceTrust(config, "inventory");
+  const client = createRpcClient({ layer: deps.layer, service: "inventory", defaultDeadlineMs: config.RPC_DEADLINE_MS, identity: trust.identity });
+  const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE, fetchKeys: pinnedKeysFrom(config.IDENTITY_TRUSTED_JWKS) });
+  const server = createRpcServer({ layer: deps.layer, service: "inventory", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities });
   const publisher = createAvailabilityPublisher({
     layer: deps.layer,
     firehose: deps.firehose,

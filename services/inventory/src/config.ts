@@ -1,6 +1,8 @@
 // The inventory service's environment, one zod schema (manifests are checked against it).
-import { commonConfigShape } from "@boxoffice/runtime";
+import { commonConfigShape, type PublicDefaults } from "@boxoffice/runtime";
 import { z } from "zod";
+
+const DEV_INVENTORY_HASH_SECRET = "boxoffice-inventory-dev-secret";
 
 export const inventoryConfigSchema = z.object({
   ...commonConfigShape,
@@ -15,9 +17,14 @@ export const inventoryConfigSchema = z.object({
   /** A consumed firehose event not acknowledged within this time is redelivered. Default 10000. */
   INVENTORY_CONSUMER_VISIBILITY_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** Key of the HMAC over checkout request bodies (so no stored hash reveals a card number). */
-  INVENTORY_HASH_SECRET: z.string().min(8).default("boxoffice-inventory-dev-secret"),
+  INVENTORY_HASH_SECRET: z.string().min(8).default(DEV_INVENTORY_HASH_SECRET),
   /** Audience of the identity tokens this service accepts. Default "boxoffice". */
   IDENTITY_AUDIENCE: z.string().min(1).default("boxoffice"),
 });
 
 export type InventoryConfig = z.infer<typeof inventoryConfigSchema>;
+
+/** Public development values refused when NODE_ENV=production. */
+export const inventoryPublicDefaults: PublicDefaults<InventoryConfig> = {
+  INVENTORY_HASH_SECRET: (c) => c.INVENTORY_HASH_SECRET === DEV_INVENTORY_HASH_SECRET,
+};

@@ -3,8 +3,8 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
-import { createTokenVerifier, type TokenVerifier } from "@boxoffice/identity";
-import type { Logger } from "@boxoffice/runtime";
+import { createTokenVerifier, pinnedKeysFrom, type TokenVerifier } from "@boxoffice/identity";
+import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import {
   createIdGenerator,
   createShardRouter,
@@ -55,9 +55,12 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
   };
   const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const relay = createOutboxRelay({ shards: shards.all, firehose: deps.firehose, logger, pollMs: config.PAYMENTS_OUTBOX_POLL_MS });
-  const client = createRpcClient({ layer: deps.layer, service: "payments", defaultDeadlineMs: config.RPC_DEADLINE_MS });
-  const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });
-  const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger });
+  const trust = serviceTrust(config, "payments");
+  const client = createRpcClient({ layer: deps.layer, service: "payments", defaultDeadlineMs: config.RPC_DEADLINE_MS, identity: trust.identity });
+  const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE, fetchKeys: pinnedKeysFrom(config.IDENTITY_TRUSTED_JWKS) });
+  // Refunds are for inventory, or for an organiser through any service (the token's role decides).
+  const userRole = async (token: string | undefined) => (await verifier.requireUser({ token }).catch(() => undefined))?.role;
+  const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities, userRole });
   const processor = deps.processor ?? createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE });
 
   return {

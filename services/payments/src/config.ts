@@ -1,6 +1,8 @@
 // The payments service's environment, one zod schema (manifests are checked against it).
-import { commonConfigShape } from "@boxoffice/runtime";
+import { commonConfigShape, type PublicDefaults } from "@boxoffice/runtime";
 import { z } from "zod";
+
+const DEV_PAYMENTS_HASH_SECRET = "boxoffice-payments-dev-secret";
 
 export const paymentsConfigSchema = z.object({
   ...commonConfigShape,
@@ -9,7 +11,7 @@ export const paymentsConfigSchema = z.object({
   /** Probability 0–1 that a processor call fails as unavailable (fault tests). Default 0. */
   PAYMENTS_FAIL_RATE: z.coerce.number().min(0).max(1).default(0),
   /** Key of the HMAC over idempotent request bodies (so no stored hash reveals a card number). */
-  PAYMENTS_HASH_SECRET: z.string().min(8).default("boxoffice-payments-dev-secret"),
+  PAYMENTS_HASH_SECRET: z.string().min(8).default(DEV_PAYMENTS_HASH_SECRET),
   /** Milliseconds between outbox polls when no local write nudged the relay. Default 250. */
   PAYMENTS_OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   /** Audience of the identity tokens this service accepts. Default "boxoffice". */
@@ -17,3 +19,8 @@ export const paymentsConfigSchema = z.object({
 });
 
 export type PaymentsConfig = z.infer<typeof paymentsConfigSchema>;
+
+/** Public development values refused when NODE_ENV=production. */
+export const paymentsPublicDefaults: PublicDefaults<PaymentsConfig> = {
+  PAYMENTS_HASH_SECRET: (c) => c.PAYMENTS_HASH_SECRET === DEV_PAYMENTS_HASH_SECRET,
+};

@@ -2,7 +2,7 @@
 // large "hot" on-sale. Created through the services' public RPC methods (as a client would), and
 // idempotent: an existing account or an event with the same title is left alone.
 import type { ChannelLayer } from "@boxoffice/bus";
-import { createRpcClient, RpcError } from "@boxoffice/bus";
+import { createRpcClient, RpcError, type ServiceIdentity } from "@boxoffice/bus";
 import { eventsCreateV1, eventsListV1, usersLoginV1, usersRegisterV1 } from "@boxoffice/contracts";
 
 export const DEMO_ORGANIZER = { email: "organizer@boxoffice.test", password: "organizer-password" };
@@ -73,8 +73,9 @@ async function existingTitles(rpc: ReturnType<typeof createRpcClient>): Promise<
 }
 
 /** Creates whatever demo data is missing; returns the titles it created. */
-export async function seedDemoData(layer: ChannelLayer, events: DemoEvent[] = DEMO_EVENTS): Promise<string[]> {
-  const rpc = createRpcClient({ layer, service: "platform-seed", defaultDeadlineMs: 30_000 });
+/** `identity`: on a bus whose services verify callers, the seed calls as the front end it stands in for. */
+export async function seedDemoData(layer: ChannelLayer, events: DemoEvent[] = DEMO_EVENTS, identity?: ServiceIdentity): Promise<string[]> {
+  const rpc = createRpcClient({ layer, service: identity?.service ?? "platform-seed", defaultDeadlineMs: 30_000, identity });
   try {
     try {
       await rpc.call(usersRegisterV1, DEMO_BUYER);

@@ -75,7 +75,7 @@ try {
     logLevel: env.LOG_LEVEL ?? DEFAULT_DISTRIBUTED_OPTIONS.logLevel,
     env: passThrough,
   });
-  const seeded = env.SEED_DEMO === "false" ? [] : await seedDemoData(platform.layer);
+  const seeded = env.SEED_DEMO === "false" ? [] : await seedDemoData(platform.layer, undefined, platform.identity);
   const services = platform.processes.filter((p) => p.service !== "gateway").map((p) => p.name).join(", ");
   console.log(`
 boxoffice is running distributed (${((Date.now() - started) / 1000).toFixed(1)} s):

@@ -4,13 +4,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
-import type { Logger } from "@boxoffice/runtime";
+import { redisTlsOf, serviceTrust, withRedisCredentials, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
 import { seedDemoOrganizer } from "./domain/accounts.ts";
 import { createLoginLimiter, createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from "./domain/login-limiter.ts";
 import { createPasswordHasher } from "./domain/password-hasher.ts";
+import { createMemoryRefreshLedger, createRedisRefreshLedger, type RefreshLedger } from "./domain/refresh-ledger.ts";
 import { resolveSigningKeys } from "./domain/signing-keys.ts";
 import { registerUsersHandlers } from "./handlers/rpc-handlers.ts";
 import { PrismaClient } from "./store/generated/client.ts";
@@ -25,6 +26,8 @@ export interface UsersDeps {
   shardMap?: ShardMap;
   /** Overrides where login failure counters live (tests). */
   failureCounter?: FailureCounter;
+  /** Overrides where refresh token families live (tests). */
+  refreshLedger?: RefreshLedger;
 }
 
 export interface UsersService {
@@ -36,7 +39,7 @@ export interface UsersService {
 
 function rateLimitRedisUrl(config: UsersConfig): string | undefined {
   if (config.RATE_LIMIT_REDIS_URL) return config.RATE_LIMIT_REDIS_URL;
-  return config.BUS_URL.startsWith("redis") ? config.BUS_URL.split(",")[0] : undefined;
+  return config.BUS_URL.startsWith("redis") ? withRedisCredentials(config.BUS_URL.split(",")[0], config) : undefined;
 }
 
 export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersService {
@@ -53,13 +56,17 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
   const redisUrl = rateLimitRedisUrl(config);
   const counter =
     deps.failureCounter ??
-    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+  // Refresh token families live beside the login counters: Redis when distributed, memory in one process.
+  const ledger =
+    deps.refreshLedger ??
+    (redisUrl ? createRedisRefreshLedger(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryRefreshLedger());
   const limiter = createLoginLimiter(counter, {
     perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
   });
-  const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger });
+  const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger, identities: serviceTrust(config, "users").identities });
   const keys = resolveSigningKeys(config);
   const signerReady = createTokenSigner({ keys: keys.keys, ttlSeconds: config.USERS_TOKEN_TTL_SECONDS });
 
@@ -87,12 +94,13 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
         logger,
         limitWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
         refreshTtlSeconds: config.USERS_REFRESH_TTL_SECONDS,
+        ledger,
       });
       server.start();
     },
     async stop() {
       await server.stop();
-      await Promise.allSettled([counter.close(), router.close()]);
+      await Promise.allSettled([counter.close(), ledger.close(), router.close()]);
     },
     servedMethods: () => methodsServedBy(server),
   };

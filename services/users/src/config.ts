@@ -1,6 +1,8 @@
 // The users service's environment, one zod schema (manifests are checked against it).
-import { commonConfigShape, envBoolean } from "@boxoffice/runtime";
+import { commonConfigShape, envBoolean, type PublicDefaults } from "@boxoffice/runtime";
 import { z } from "zod";
+
+const DEV_DEMO_ORGANIZER_PASSWORD = "organizer-password";
 
 export const usersConfigSchema = z.object({
   ...commonConfigShape,
@@ -12,7 +14,6 @@ export const usersConfigSchema = z.object({
    */
   USERS_SIGNING_KEYS: z.string().min(1).optional(),
   USERS_DEV_KEY_SEED: z.string().min(1).default("boxoffice-dev"),
-  NODE_ENV: z.string().optional(),
   /** Identity token lifetime. Default 900 s. */
   USERS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
   /** Refresh token lifetime (how long a session may go on without signing in again). Default 7 days. */
@@ -30,10 +31,15 @@ export const usersConfigSchema = z.object({
   /** Create the demo organiser at start-up. Default: true with the in-memory bus (embedded), else false. */
   SEED_DEMO: envBoolean.optional(),
   DEMO_ORGANIZER_EMAIL: z.string().default("organizer@boxoffice.test"),
-  DEMO_ORGANIZER_PASSWORD: z.string().min(8).default("organizer-password"),
+  DEMO_ORGANIZER_PASSWORD: z.string().min(8).default(DEV_DEMO_ORGANIZER_PASSWORD),
 }).refine((c) => c.NODE_ENV !== "production" || c.USERS_SIGNING_KEYS, {
   path: ["USERS_SIGNING_KEYS"],
   message: "required when NODE_ENV=production (the development key is public)",
 });
 
 export type UsersConfig = z.infer<typeof usersConfigSchema>;
+
+/** Public development values refused when NODE_ENV=production (the signing key is refused by the schema). */
+export const usersPublicDefaults: PublicDefaults<UsersConfig> = {
+  DEMO_ORGANIZER_PASSWORD: (c) => c.SEED_DEMO === true && c.DEMO_ORGANIZER_PASSWORD === DEV_DEMO_ORGANIZER_PASSWORD,
+};

@@ -8,6 +8,7 @@ export const UsersErrorCodes = {
   RATE_LIMITED: ErrorCodes.RATE_LIMITED,
   NOT_FOUND: ErrorCodes.NOT_FOUND,
   UNAUTHENTICATED: ErrorCodes.UNAUTHENTICATED,
+  FORBIDDEN: ErrorCodes.FORBIDDEN,
 } as const;
 
 export const emailTaken = () => new RpcError(UsersErrorCodes.EMAIL_TAKEN, "an account with this email exists");
@@ -20,3 +21,5 @@ export const rateLimited = (windowSeconds: number) =>
   });
 export const userNotFound = () => new RpcError(UsersErrorCodes.NOT_FOUND, "no such user");
 export const refreshRefused = (reason: string) => new RpcError(UsersErrorCodes.UNAUTHENTICATED, `refresh refused: ${reason}; sign in again`);
+export const audienceRefused = (audience: string) =>
+  new RpcError(UsersErrorCodes.FORBIDDEN, `identity tokens cannot be issued for the audience ${JSON.stringify(audience)} (it is the refresh tokens' own)`, { details: { audience } });

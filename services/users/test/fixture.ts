@@ -6,6 +6,7 @@ import { createTestShardMap, type TestShardMap } from "@boxoffice/sharding";
 import { redisUrl, requirePostgres, requireRedis, uniqueName } from "@boxoffice/testkit";
 import { buildUsersService, usersConfigSchema, type UsersService } from "../src/index.ts";
 import { createMemoryFailureCounter } from "../src/domain/login-limiter.ts";
+import { createMemoryRefreshLedger } from "../src/domain/refresh-ledger.ts";
 
 export interface Target {
   name: string;
@@ -39,6 +40,7 @@ export async function startUsers(target: Target, env: Record<string, string> = {
   const layer = target.kind === "memory" ? createInMemoryChannelLayer() : createChannelLayer(redisUrl(), { prefix });
   // In one process the counters are shared by construction; the Redis target shares them through Redis.
   const sharedCounter = target.kind === "memory" ? createMemoryFailureCounter() : undefined;
+  const sharedLedger = target.kind === "memory" ? createMemoryRefreshLedger() : undefined;
   const logLines: string[] = [];
   const logger: Logger = createLogger({ service: "users-test", level: "debug", destination: { write: (line) => void logLines.push(line) } });
   const instances: UsersService[] = [];
@@ -51,7 +53,7 @@ export async function startUsers(target: Target, env: Record<string, string> = {
   };
   const startInstance = async (extra: Record<string, string> = {}) => {
     const config = parseConfig("users", usersConfigSchema, { ...baseEnv, ...env, ...extra });
-    const service = buildUsersService(config, { layer, logger, shardMap: shards.map, failureCounter: sharedCounter });
+    const service = buildUsersService(config, { layer, logger, shardMap: shards.map, failureCounter: sharedCounter, refreshLedger: sharedLedger });
     await service.start();
     instances.push(service);
     return service;

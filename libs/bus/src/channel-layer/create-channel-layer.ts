@@ -2,9 +2,13 @@
 import { InvalidOptionError } from "./errors.ts";
 import { createInMemoryChannelLayer } from "./in-memory-channel-layer.ts";
 import { createRedisChannelLayer } from "./redis-channel-layer.ts";
+import { redactRedisUrl } from "./redis-connections.ts";
 import type { ChannelLayer, ChannelLayerOptions } from "./types.ts";
 
-/** "memory://" → in-memory; "redis://h1:6379/0,redis://h2:6379/0" → Redis, one host per URL. */
+/**
+ * "memory://" → in-memory; "redis://h1:6379/0,redis://h2:6379/0" → Redis, one host per URL.
+ * URLs may carry credentials (redis://user:password@host) and TLS (rediss://, CA in `options.tls`).
+ */
 export function createChannelLayer(url: string, options: ChannelLayerOptions = {}): ChannelLayer {
   if (typeof url !== "string") throw new InvalidOptionError("url", "must be a string");
   const trimmed = url.trim();
@@ -12,5 +16,5 @@ export function createChannelLayer(url: string, options: ChannelLayerOptions = {
   if (/^rediss?:\/\//.test(trimmed)) {
     return createRedisChannelLayer({ ...options, hosts: trimmed.split(",").map((h) => h.trim()).filter(Boolean) });
   }
-  throw new InvalidOptionError("url", `expected "memory://" or comma-separated redis:// URLs, got ${JSON.stringify(url)}`);
+  throw new InvalidOptionError("url", `expected "memory://" or comma-separated redis:// or rediss:// URLs, got ${JSON.stringify(redactRedisUrl(url))}`);
 }

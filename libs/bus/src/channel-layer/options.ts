@@ -3,13 +3,14 @@
 import { createCapacityLookup } from "./capacity.ts";
 import { InvalidOptionError } from "./errors.ts";
 import { DEFAULT_CHANNEL_LAYER_OPTIONS } from "./types.ts";
-import type { ChannelLayerOptions } from "./types.ts";
+import type { ChannelLayerOptions, RedisTlsOptions } from "./types.ts";
 
 export interface ResolvedOptions {
   expiryMs: number;
   groupExpiryMs: number;
   prefix: string;
   symmetricEncryptionKeys: string[];
+  tls: RedisTlsOptions;
   capacityOf: (channel: string) => number;
 }
 
@@ -39,11 +40,15 @@ export function resolveOptions(options: ChannelLayerOptions = {}): ResolvedOptio
   if (!Array.isArray(o.symmetricEncryptionKeys) || o.symmetricEncryptionKeys.some((k) => typeof k !== "string" || k.length === 0)) {
     throw new InvalidOptionError("symmetricEncryptionKeys", "must be an array of non-empty strings");
   }
+  if (typeof o.tls !== "object" || o.tls === null || Array.isArray(o.tls)) {
+    throw new InvalidOptionError("tls", "must be an object ({ ca?, cert?, key?, servername? })");
+  }
   return {
     expiryMs: Math.round(expirySeconds * 1000),
     groupExpiryMs: Math.round(groupExpirySeconds * 1000),
     prefix: o.prefix,
     symmetricEncryptionKeys: o.symmetricEncryptionKeys,
+    tls: o.tls,
     capacityOf: createCapacityLookup(capacity, o.channelCapacity),
   };
 }

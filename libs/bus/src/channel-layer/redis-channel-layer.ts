@@ -12,7 +12,7 @@ import { createChannelNamer, newInstanceId } from "./local-channels.ts";
 import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
 import { resolveOptions } from "./options.ts";
 import { ReceiveWaiters } from "./receive-waiters.ts";
-import { BLOCK_SECONDS, RedisHost } from "./redis-connections.ts";
+import { BLOCK_SECONDS, redactRedisUrl, RedisHost } from "./redis-connections.ts";
 import { PUSH_BACK_SCRIPT, runScript, SEND_SCRIPT } from "./redis-scripts.ts";
 import type { ChannelLayer, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
 
@@ -60,7 +60,7 @@ function parseHosts(hosts: unknown): string[] {
   if (!Array.isArray(hosts) || hosts.length === 0) throw new InvalidOptionError("hosts", "must be a non-empty array of redis:// URLs");
   return hosts.map((host, i) => {
     if (typeof host !== "string" || !/^rediss?:\/\/./.test(host.trim())) {
-      throw new InvalidOptionError(`hosts[${i}]`, `must be a redis:// or rediss:// URL, got ${JSON.stringify(host)}`);
+      throw new InvalidOptionError(`hosts[${i}]`, `must be a redis:// or rediss:// URL, got ${JSON.stringify(typeof host === "string" ? redactRedisUrl(host) : host)}`);
     }
     return host.trim();
   });
@@ -72,7 +72,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   const opts = resolveOptions(options);
   const codec = createMessageCodec(opts.symmetricEncryptionKeys);
   const namer = createChannelNamer(newInstanceId());
-  const hosts = urls.map((url) => new RedisHost(url));
+  const hosts = urls.map((url) => new RedisHost(url, opts.tls));
   const states = new Map<string, KeyState>();
   const stats: ChannelLayerStats = { groupSendSkippedFull: 0, expiredDropped: 0, undecodableDropped: 0, localBufferDropped: 0 };
   const keyTtlMs = opts.expiryMs + 1000;

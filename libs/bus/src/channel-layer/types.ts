@@ -50,6 +50,22 @@ export interface ChannelLayerOptions {
   prefix?: string;
   /** First key encrypts, all keys decrypt (rotation). Redis backend only. */
   symmetricEncryptionKeys?: string[];
+  /** TLS settings for rediss:// hosts (a private CA, a client certificate). Redis backend only. */
+  tls?: RedisTlsOptions;
+}
+
+/**
+ * How to trust a rediss:// server (and prove who we are to it). The URL turns TLS on; these say
+ * which CA signs the server's certificate. Default: the system's CAs, certificate checked.
+ */
+export interface RedisTlsOptions {
+  /** PEM of the CA(s) that sign the server certificate. Default: Node's bundled CAs. */
+  ca?: string | Buffer;
+  /** PEM client certificate and key, for servers that require them (tls-auth-clients yes). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Name checked against the certificate when it differs from the URL's host. */
+  servername?: string;
 }
 
 export const DEFAULT_CHANNEL_LAYER_OPTIONS = {
@@ -59,6 +75,7 @@ export const DEFAULT_CHANNEL_LAYER_OPTIONS = {
   channelCapacity: [] as Array<[string | RegExp, number]>,
   prefix: "asgi",
   symmetricEncryptionKeys: [] as string[],
+  tls: {} as RedisTlsOptions,
 } satisfies Required<ChannelLayerOptions>;
 
 export interface RedisChannelLayerOptions extends ChannelLayerOptions {

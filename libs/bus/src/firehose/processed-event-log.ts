@@ -2,6 +2,8 @@
 // while, so that a redelivered event can be recognised and skipped. Consumers with a database
 // record processed ids in the same transaction as their effect instead (that survives any crash).
 import { FirehoseInputError } from "./errors.ts";
+import { redactRedisUrl } from "../channel-layer/redis-connections.ts";
+import type { RedisTlsOptions } from "../channel-layer/types.ts";
 import { connectFailFast } from "./redis-connection.ts";
 
 export interface ProcessedEventLog {
@@ -17,9 +19,11 @@ export interface ProcessedEventLogOptions {
   ttlSeconds?: number;
   /** Key prefix in Redis; one per consumer group. Default "processed". */
   prefix?: string;
+  /** TLS settings for a rediss:// URL (a private CA). */
+  tls?: RedisTlsOptions;
 }
 
-export const DEFAULT_PROCESSED_EVENT_LOG_OPTIONS = { ttlSeconds: 86_400, prefix: "processed" } satisfies Required<ProcessedEventLogOptions>;
+export const DEFAULT_PROCESSED_EVENT_LOG_OPTIONS = { ttlSeconds: 86_400, prefix: "processed", tls: {} } satisfies Required<ProcessedEventLogOptions>;
 
 function checkId(eventId: unknown): string {
   if (typeof eventId !== "string" || eventId.length === 0) throw new FirehoseInputError("eventId", "expected a non-empty string");
@@ -56,9 +60,9 @@ export function createProcessedEventLog(url: string, options: ProcessedEventLogO
     };
   }
   if (typeof url !== "string" || !/^rediss?:\/\//.test(url)) {
-    throw new FirehoseInputError("url", `expected "memory://" or a redis:// URL, got ${JSON.stringify(url)}`);
+    throw new FirehoseInputError("url", `expected "memory://" or a redis:// URL, got ${JSON.stringify(typeof url === "string" ? redactRedisUrl(url) : url)}`);
   }
-  const redis = connectFailFast(url);
+  const redis = connectFailFast(url, options.tls);
   return {
     async has(eventId) {
       const id = checkId(eventId);

@@ -3,6 +3,8 @@
 // reconnecting in the background so that loops resume by themselves.
 import { Redis } from "ioredis";
 import { BusUnavailableError } from "../channel-layer/errors.ts";
+import { redactRedisUrl, tlsOptionsFor } from "../channel-layer/redis-connections.ts";
+import type { RedisTlsOptions } from "../channel-layer/types.ts";
 
 const CONNECT_TIMEOUT_MS = 2000;
 
@@ -19,8 +21,11 @@ function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === "ReplyError";
 }
 
-export function connectFailFast(url: string): FailFastRedis {
+export function connectFailFast(url: string, tls: RedisTlsOptions = {}): FailFastRedis {
+  // Messages name the host, never the password in the URL.
+  const where = redactRedisUrl(url);
   const client = new Redis(url, {
+    ...tlsOptionsFor(url, tls),
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -42,7 +47,7 @@ export function connectFailFast(url: string): FailFastRedis {
       firstConnect = undefined;
       if ((client.status as string) === "ready") return;
     }
-    throw new BusUnavailableError(`Redis at ${url} is unavailable (${client.status})`);
+    throw new BusUnavailableError(`Redis at ${where} is unavailable (${client.status})`);
   }
 
   return {
@@ -54,11 +59,11 @@ export function connectFailFast(url: string): FailFastRedis {
         return await command(client);
       } catch (error) {
         if (isReplyError(error)) throw error;
-        throw new BusUnavailableError(`Redis at ${url} failed: ${(error as Error).message}`, { cause: error });
+        throw new BusUnavailableError(`Redis at ${where} failed: ${(error as Error).message}`, { cause: error });
       }
     },
     duplicate() {
-      return connectFailFast(url);
+      return connectFailFast(url, tls);
     },
     close() {
       closed = true;

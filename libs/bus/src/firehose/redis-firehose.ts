@@ -38,7 +38,7 @@ export function createRedisFirehose(options: RedisFirehoseOptions): Firehose {
   }
   const prefix = options.prefix ?? DEFAULT_FIREHOSE_OPTIONS.prefix;
   const maxLen = options.maxLen ?? DEFAULT_FIREHOSE_OPTIONS.maxLen;
-  const redis = connectFailFast(options.url);
+  const redis = connectFailFast(options.url, options.tls);
   const keyOf = (stream: string) => `${prefix}:${stream}`;
 
   function xadd(stream: string, event: FirehoseEvent, deadLetter?: DeadLetterInfo): Promise<string> {

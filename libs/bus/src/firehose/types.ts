@@ -1,3 +1,4 @@
+import type { RedisTlsOptions } from "../channel-layer/types.ts";
 // The firehose contract: typed events on named streams, at-least-once. Both backends (in-memory and
 // Redis Streams) implement `Firehose` through the same engine, so they share one set of semantics.
 
@@ -112,6 +113,8 @@ export const DEFAULT_FIREHOSE_OPTIONS = {
 } satisfies Required<FirehoseOptions>;
 
 export interface RedisFirehoseOptions extends FirehoseOptions {
-  /** redis:// URL. */
+  /** redis:// or rediss:// URL, optionally with user:password@. */
   url: string;
+  /** TLS settings for a rediss:// URL (a private CA). */
+  tls?: RedisTlsOptions;
 }

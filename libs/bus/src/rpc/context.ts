@@ -11,7 +11,7 @@ export interface RpcContext {
   /** The W3C traceparent of this call; pass the context to your own calls to continue the trace. */
   traceparent: string;
   traceId: string;
-  /** Service name of the caller. */
+  /** Service name of the caller: verified when the server checks service identities, else as claimed. */
   caller: string;
   /** The end user's identity token, when the call acts for a user. */
   token?: string;
@@ -62,6 +62,8 @@ export interface RpcRequestWire {
   deadline: number;
   traceparent: string;
   caller: string;
+  /** The caller's signed, short-lived service identity, addressed to the called service. */
+  identity?: string;
   token?: string;
 }
 

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
+import type { ServiceIdentity } from "./service-identity.ts";
 import { channelErrorCode, InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 
 export interface RpcClientOptions {
@@ -13,6 +14,8 @@ export interface RpcClientOptions {
   service: string;
   /** Deadline of a call that names none and inherits none. Default 5000. */
   defaultDeadlineMs?: number;
+  /** This service's identity: every request carries a proof of it for the service it calls. */
+  identity?: ServiceIdentity;
 }
 
 export const DEFAULT_RPC_CLIENT_OPTIONS = { defaultDeadlineMs: 5000 };
@@ -64,6 +67,8 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   if (typeof service !== "string" || service.length === 0) throw new InvalidRpcOptionError("service", "expected a non-empty string");
   const defaultDeadlineMs = options.defaultDeadlineMs ?? DEFAULT_RPC_CLIENT_OPTIONS.defaultDeadlineMs;
   if (!(defaultDeadlineMs > 0)) throw new InvalidRpcOptionError("defaultDeadlineMs", "expected a positive number");
+  const identity = options.identity;
+  if (identity && identity.service !== service) throw new InvalidRpcOptionError("identity", `the identity is ${identity.service}'s, the client calls as ${service}`);
 
   const clientId = randomBytes(6).toString("hex");
   let counter = 0;
@@ -165,6 +170,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         caller: service,
       };
       if (token !== undefined) request.token = token;
+      if (identity) request.identity = identity.proofFor(method.service);
 
       // Registered before sending: a fast reply must find its call.
       let timer: ReturnType<typeof setTimeout> | undefined;

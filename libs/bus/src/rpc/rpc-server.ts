@@ -5,6 +5,7 @@ import type { ChannelLayer, Message } from "../channel-layer/types.ts";
 import { traceIdOf, type RpcContext, type RpcReplyWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
+import type { ServiceIdentityVerifier } from "./service-identity.ts";
 
 /** Pino-compatible: `(fields, message)`. */
 export interface RpcLogger {
@@ -27,6 +28,14 @@ export interface RpcServerOptions {
   receivers?: number;
   /** Default: console. */
   logger?: RpcLogger;
+  /**
+   * Checks who calls: every request must carry a valid proof of a known service's identity
+   * (UNAUTHENTICATED otherwise), and each method's `access` is enforced (FORBIDDEN). Without it the
+   * caller's name is taken as claimed and access is not checked (one process, in-memory bus).
+   */
+  identities?: ServiceIdentityVerifier;
+  /** The role of the user whose token a request carries; needed for methods whose access names roles. */
+  userRole?: (token: string | undefined) => Promise<string | undefined>;
 }
 
 export const DEFAULT_RPC_SERVER_OPTIONS = { concurrency: 32, receivers: 32 };
@@ -66,7 +75,7 @@ const MAX_LOOP_BACKOFF_MS = 2000;
 const UNSENDABLE = new Set(["INVALID_MESSAGE", "MESSAGE_TOO_LARGE"]);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function makeContext(request: Record<string, unknown>, method: string, deadline: number): RpcContext {
+function makeContext(request: Record<string, unknown>, method: string, deadline: number, verifiedCaller?: string): RpcContext {
   const traceparent = request.traceparent as string;
   let signal: AbortSignal | undefined;
   const ctx: RpcContext = {
@@ -76,7 +85,7 @@ function makeContext(request: Record<string, unknown>, method: string, deadline:
     timeLeftMs: () => Math.max(0, deadline - Date.now()),
     traceparent,
     traceId: traceIdOf(traceparent) ?? "",
-    caller: typeof request.caller === "string" ? request.caller : "unknown",
+    caller: verifiedCaller ?? (typeof request.caller === "string" ? request.caller : "unknown"),
     // Made on first use: most handlers never look at it, and a timer per request is not free.
     get signal() {
       signal ??= AbortSignal.timeout(Math.max(0, deadline - Date.now()));
@@ -96,6 +105,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const receivers = options.receivers ?? DEFAULT_RPC_SERVER_OPTIONS.receivers;
   if (!Number.isInteger(receivers) || receivers < 1) throw new InvalidRpcOptionError("receivers", "expected a positive integer");
   const logger = options.logger ?? consoleLogger;
+  const { identities, userRole } = options;
   const channel = requestChannelOf(service);
   const handlers = new Map<string, Registration>();
   const tasks = new Set<Promise<void>>();
@@ -123,6 +133,18 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     }
   }
 
+  /** FORBIDDEN unless the method lets this service, or the user's role, call it. */
+  async function checkAccess(method: MethodDef, caller: string, token: unknown): Promise<void> {
+    const access = method.access;
+    if (!access || access.services?.includes(caller)) return;
+    if (access.roles?.length && userRole && typeof token === "string") {
+      const role = await userRole(token);
+      if (role !== undefined && access.roles.includes(role)) return;
+    }
+    const who = [access.services?.length ? `services ${access.services.join(", ")}` : "", access.roles?.length ? `users with role ${access.roles.join(" or ")}` : ""].filter(Boolean).join(" or ");
+    throw new RpcError(RpcErrorCodes.FORBIDDEN, `${caller} may not call ${method.name} (only ${who || "nobody"})`, { details: { method: method.name, caller } });
+  }
+
   async function serve(message: Message): Promise<void> {
     if (typeof message !== "object" || message === null || Array.isArray(message)) {
       logger.warn({ message }, "malformed RPC request dropped (not an object)");
@@ -145,9 +167,18 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     if (!registration) {
       return fail(new RpcError(RpcErrorCodes.METHOD_NOT_FOUND, `${service} does not serve ${String(method)}`, { details: { method, served: [...handlers.keys()].sort() } }));
     }
+    let caller: string | undefined;
+    if (identities) {
+      try {
+        caller = identities.verify(message.identity, service);
+        await checkAccess(registration.method, caller, message.token);
+      } catch (error) {
+        return fail(toRpcError(error));
+      }
+    }
     const parsed = registration.method.request.safeParse(message.body);
     if (!parsed.success) return fail(validationFailed("request", parsed.error.issues));
-    const ctx = makeContext(message, method as string, deadline as number);
+    const ctx = makeContext(message, method as string, deadline as number, caller);
     let result: unknown;
     try {
       result = await registration.handler(parsed.data, ctx);

@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { httpErrorBodySchema, httpSignInBodySchema, httpSignUpBodySchema, httpUserResponseSchema } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
 import { GatewayError } from "../errors.ts";
-import { requireSession, startSession } from "../session.ts";
+import { endSession, requireSession, startSession } from "../session.ts";
 
 export function registerAccountRoutes(parent: FastifyInstance, context: GatewayContext): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
@@ -50,7 +50,7 @@ export function registerAccountRoutes(parent: FastifyInstance, context: GatewayC
   app.delete("/session", {
     schema: { tags: ["accounts"], summary: "Sign out; clears the session cookie" },
   }, async (request, reply) => {
-    request.session.delete();
+    await endSession(request, context.revokedSessions, backend);
     return reply.status(204).send();
   });
 

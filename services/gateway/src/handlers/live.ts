@@ -1,10 +1,14 @@
 // GET /api/events/:eventId/live: a WebSocket that forwards availability changes of one event.
 // The server closes each socket after a lifetime with jitter so that, after a deploy or a scale
-// out, connections spread over the instances again; the client reconnects with backoff.
+// out, connections spread over the instances again; the client reconnects with backoff. Sockets are
+// for events that exist, and capped per client address and in total on each instance (checked
+// before the upgrade, so a refused client gets a plain HTTP error).
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { httpEventIdParamsSchema } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
+import { GatewayError } from "../errors.ts";
+import { requireWellFormedId } from "../ids.ts";
 
 /** Close code the client treats as "reconnect now, nothing is wrong". */
 export const LIVE_CLOSE_REBALANCE = 4000;
@@ -12,13 +16,34 @@ const CLOSE_GRACE_MS = 2000;
 
 export function registerLiveRoute(parent: FastifyInstance, context: GatewayContext): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
-  const { live, metrics, config } = context;
+  const { live, metrics, config, backend, cache } = context;
+  let open = 0;
+  const perAddress = new Map<string, number>();
+  const release = (address: string) => {
+    open--;
+    const left = (perAddress.get(address) ?? 1) - 1;
+    if (left > 0) perAddress.set(address, left);
+    else perAddress.delete(address);
+  };
 
   app.get("/events/:eventId/live", {
     websocket: true,
+    async preValidation(request) {
+      const { eventId } = request.params as { eventId: string };
+      if (open >= config.LIVE_SOCKETS_MAX) throw new GatewayError("BUSY", "too many live connections on this server; retry in a moment");
+      if ((perAddress.get(request.ip) ?? 0) >= config.LIVE_SOCKETS_PER_ADDRESS) {
+        throw new GatewayError("RATE_LIMITED", "too many live connections from your address", { retryAfterSeconds: 10 });
+      }
+      // Only events that exist (404 otherwise), through the page cache the event page fills anyway.
+      const id = requireWellFormedId(eventId, "event");
+      await cache.get(`event:${id}`, async () => ({ event: await backend.getEvent(id) }));
+    },
     schema: { tags: ["live"], summary: "WebSocket of availability changes: {type:'availability', eventId, available, sections}", params: httpEventIdParamsSchema },
   }, (socket, request) => {
     const { eventId } = request.params;
+    const address = request.ip;
+    open++;
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     metrics.openSockets.inc();
     let stop: (() => Promise<void>) | undefined;
     let closed = false;
@@ -36,6 +61,7 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
       clearTimeout(timer);
       clearTimeout(forceTimer);
       metrics.openSockets.dec();
+      release(address);
       void stop?.();
     });
     // Messages from the client are not part of the protocol; ignore them.

@@ -1,7 +1,33 @@
 // Operations endpoints: liveness, readiness (the bus works and services answer their health method),
 // Prometheus metrics.
+import { BlockList, isIPv6 } from "node:net";
 import type { FastifyInstance } from "fastify";
 import type { GatewayContext } from "../app.ts";
+import type { GatewayConfig } from "../config.ts";
+import { GatewayError } from "../errors.ts";
+
+/** Paths only OPERATIONS_ALLOW may read: what the process exposes about itself and its API. */
+const OPERATIONS_PATHS = /^\/(metrics|docs)(\/|\?|$)/;
+
+/** 404 (as if absent) for /metrics and /docs to clients outside OPERATIONS_ALLOW. */
+export function registerOperationsGuard(app: FastifyInstance, config: Pick<GatewayConfig, "OPERATIONS_ALLOW">): void {
+  const allow = config.OPERATIONS_ALLOW;
+  if (allow === "any") return;
+  const list = new BlockList();
+  for (const entry of allow) {
+    const [address, prefix] = entry.split("/");
+    const type = isIPv6(address) ? "ipv6" : "ipv4";
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  const allowed = (ip: string) => {
+    const plain = ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+    return list.check(plain, isIPv6(plain) ? "ipv6" : "ipv4");
+  };
+  app.addHook("onRequest", async (request) => {
+    if (OPERATIONS_PATHS.test(request.url) && !allowed(request.ip)) throw new GatewayError("NOT_FOUND");
+  });
+}
 
 export function registerOperationsRoutes(app: FastifyInstance, context: GatewayContext): void {
   const { backend, metrics } = context;

@@ -8,6 +8,18 @@
 import { parseArgs } from "node:util";
 import { createChannelLayer, createRpcClient, RpcError, RpcErrorCodes } from "@boxoffice/bus";
 import { eventsHealthV1, inventoryHealthV1, paymentsHealthV1, usersHealthV1 } from "@boxoffice/contracts";
+import { commonConfigShape, parseConfig, redisTlsOf, serviceTrust, withRedisCredentials } from "@boxoffice/runtime";
+import { z } from "zod";
+
+const busConfigSchema = z.object({
+  BUS_URL: commonConfigShape.BUS_URL,
+  BUS_PREFIX: commonConfigShape.BUS_PREFIX,
+  BUS_ENCRYPTION_KEYS: commonConfigShape.BUS_ENCRYPTION_KEYS,
+  REDIS_TLS_CA_FILE: commonConfigShape.REDIS_TLS_CA_FILE,
+  REDIS_USERNAME: commonConfigShape.REDIS_USERNAME,
+  REDIS_PASSWORD: commonConfigShape.REDIS_PASSWORD,
+  SERVICE_IDENTITY_SECRET: commonConfigShape.SERVICE_IDENTITY_SECRET,
+});
 
 export const HEALTH_METHODS = {
   users: usersHealthV1,
@@ -47,8 +59,12 @@ async function checkGateway(env: Record<string, string | undefined>, timeoutMs: 
 }
 
 async function checkBusService(service: BusService, options: HealthCheckOptions, env: Record<string, string | undefined>, timeoutMs: number): Promise<HealthCheckResult> {
-  const layer = createChannelLayer(env.BUS_URL ?? "memory://", { prefix: env.BUS_PREFIX ?? "boxoffice" });
-  const client = createRpcClient({ layer, service: "healthcheck", defaultDeadlineMs: timeoutMs });
+  // The same bus settings as the process it checks: an encrypted bus needs its keys, rediss:// its CA.
+  const bus = parseConfig(`${service} health check`, busConfigSchema, env);
+  const layer = createChannelLayer(withRedisCredentials(bus.BUS_URL, bus), { prefix: bus.BUS_PREFIX, symmetricEncryptionKeys: bus.BUS_ENCRYPTION_KEYS, tls: redisTlsOf(bus) });
+  // Run inside the service's own container: it proves its identity with that service's key.
+  const identity = serviceTrust(bus, service).identity;
+  const client = createRpcClient({ layer, service: identity ? service : "healthcheck", defaultDeadlineMs: timeoutMs, identity });
   try {
     const health = await client.call(HEALTH_METHODS[service], {});
     const failing = health.shards.filter((shard) => !shard.ok).map((shard) => shard.shard);

@@ -8,7 +8,16 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { createChannelLayer, createRpcClient, type ChannelLayer } from "@boxoffice/bus";
+import {
+  createChannelLayer,
+  createRpcClient,
+  createServiceIdentity,
+  generateServiceIdentitySecret,
+  serviceIdentityPublicKey,
+  type ChannelLayer,
+  type ServiceIdentity,
+} from "@boxoffice/bus";
+import { createTokenSigner, generateSigningKey, parseSigningKeys } from "@boxoffice/identity";
 import { LOGICAL_SHARD_COUNT, parseShardMap } from "@boxoffice/sharding";
 import { dropDatabases, ensureDatabases, databaseUrl } from "./databases.ts";
 import { HEALTH_METHODS, type BusService } from "./healthcheck.ts";
@@ -102,17 +111,36 @@ export interface DistributedPlatform {
   readonly shardMapFiles: Readonly<Record<BusService, string>>;
   /** A channel layer on the platform's bus (for health calls and test clients). */
   readonly layer: ChannelLayer;
+  /** The gateway's service identity: local tools (the demo seed, tests) call the services as it. */
+  readonly identity: ServiceIdentity;
   /** Stops the load balancer, then drains the gateways, then the services. clean: every process exited 0 by itself. */
   stop(): Promise<StopResult>;
 }
 
 /** A session cookie key kept in the state folder, so a restart does not sign everyone out. */
 function persistedSessionKey(stateDir: string): string {
-  const file = join(stateDir, "session-keys");
+  return persistedKey(stateDir, "session-keys");
+}
+
+/**
+ * A random key kept in the state folder (mode 0600): the session cookie key, so a restart does
+ * not sign everyone out; the bus encryption key, so messages queued before a restart still decrypt.
+ */
+function persistedKey(stateDir: string, name: string): string {
+  const file = join(stateDir, name);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const key = randomBytes(32).toString("hex");
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   return key;
+}
+
+/** The users service's token signing key kept in the state folder, so a restart keeps sessions valid. */
+async function persistedSigningKeys(stateDir: string): Promise<string> {
+  const file = join(stateDir, "users-signing-keys.json");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const keys = JSON.stringify([await generateSigningKey(`local-${randomBytes(4).toString("hex")}`)]);
+  writeFileSync(file, `${keys}\n`, { mode: 0o600 });
+  return keys;
 }
 
 async function freePort(host: string): Promise<number> {
@@ -179,8 +207,20 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
   const databases = BUS_SERVICES.flatMap((service) => Array.from({ length: options.shardsPerService }, (_, n) => `${options.databasePrefix}_${service}_${n}`));
   await ensureDatabases(options.postgresUrl, databases);
 
-  const layer = createChannelLayer(options.redisUrl, { prefix: options.busPrefix });
-  const rpc = createRpcClient({ layer, service: "platform", defaultDeadlineMs: 2000 });
+  const stateDir = resolve(options.stateDir, options.databasePrefix);
+  mkdirSync(stateDir, { recursive: true });
+  // Encrypted by default: passwords, card numbers and refresh tokens cross the bus and would sit
+  // in Redis (and its append-only file) in clear otherwise.
+  const busEncryptionKeys = options.env?.BUS_ENCRYPTION_KEYS ?? process.env.BUS_ENCRYPTION_KEYS ?? persistedKey(stateDir, "bus-encryption-keys");
+  const layer = createChannelLayer(options.redisUrl, { prefix: options.busPrefix, symmetricEncryptionKeys: busEncryptionKeys.split(",").map((k) => k.trim()).filter(Boolean) });
+  // Each process proves which service it is; every server knows all public keys and checks them.
+  const identitySecrets = Object.fromEntries([...BUS_SERVICES, "gateway"].map((service) => [service, generateServiceIdentitySecret()])) as Record<BusService | "gateway", string>;
+  const serviceIdentities = Object.entries(identitySecrets).map(([service, secret]) => `${service}=${serviceIdentityPublicKey(secret)}`).join(",");
+  const identity = createServiceIdentity({ service: "gateway", secret: identitySecrets.gateway });
+  // Token keys: the users service signs with a key kept here; every verifier is pinned to its public part.
+  const signingKeys = options.env?.USERS_SIGNING_KEYS ?? process.env.USERS_SIGNING_KEYS ?? (await persistedSigningKeys(stateDir));
+  const trustedJwks = JSON.stringify((await createTokenSigner({ keys: parseSigningKeys(signingKeys) })).publicKeys());
+  const rpc = createRpcClient({ layer, service: "gateway", defaultDeadlineMs: 2000, identity });
   let loadBalancer: LoadBalancer | undefined;
 
   const common: Record<string, string> = {
@@ -189,12 +229,15 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     BUS_PREFIX: options.busPrefix,
     LOG_LEVEL: options.logLevel,
     ...options.env,
+    BUS_ENCRYPTION_KEYS: busEncryptionKeys,
+    SERVICE_IDENTITIES: serviceIdentities,
+    IDENTITY_TRUSTED_JWKS: trustedJwks,
   };
 
   function launch(service: BusService | "gateway", index: number, env: Record<string, string>, url?: string): PlatformProcess {
     const name = `${service}#${index}`;
     const child = spawn(process.execPath, [join(SERVICES_DIR, service, "src", "main.ts")], {
-      env: { ...process.env, ...common, ...env },
+      env: { ...process.env, ...common, SERVICE_IDENTITY_SECRET: identitySecrets[service], ...(service === "users" ? { USERS_SIGNING_KEYS: signingKeys } : {}), ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     const lines: string[] = [];
@@ -254,8 +297,6 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     return { clean: exits.every(isCleanExit), exits };
   };
 
-  const stateDir = resolve(options.stateDir, options.databasePrefix);
-  mkdirSync(stateDir, { recursive: true });
   const shardMapFiles = {} as Record<BusService, string>;
 
   try {
@@ -282,7 +323,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     for (let index = 0; index < options.gateways; index++) {
       const port = await freePort(options.host);
       const url = `http://${options.host}:${port}`;
-      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "true" }, url));
+      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "1" }, url));
     }
     for (const gateway of gateways) {
       await waitUntil(`${gateway.name} to answer GET /healthz`, deadline, async () => (await fetch(`${gateway.url}/healthz`)).ok, deadProcess);
@@ -292,7 +333,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     const url = loadBalancer.url;
     await waitUntil("the platform to answer GET /readyz through the load balancer", deadline, async () => (await fetch(`${url}/readyz`)).ok, deadProcess);
 
-    return { url, processes, loadBalancer, databases, shardMapFiles, layer, stop };
+    return { url, processes, loadBalancer, databases, shardMapFiles, layer, identity, stop };
   } catch (error) {
     await stop();
     throw error;

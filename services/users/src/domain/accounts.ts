@@ -1,12 +1,14 @@
 // The users service's use cases: register, log in, refresh an identity token, read one's profile,
 // seed the demo organiser.
 // Plain functions of (input, deps); no transport, no SQL.
+import { randomUUID } from "node:crypto";
 import type { Role, User } from "@boxoffice/contracts";
 import { RpcError } from "@boxoffice/bus";
 import { REFRESH_AUDIENCE, type TokenSigner, type TokenVerifier } from "@boxoffice/identity";
-import { emailTaken, invalidCredentials, rateLimited, refreshRefused, userNotFound } from "../errors.ts";
+import { audienceRefused, emailTaken, invalidCredentials, rateLimited, refreshRefused, userNotFound } from "../errors.ts";
 import type { UserRecord, UsersStore } from "../store/users-store.ts";
 import type { LoginLimiter } from "./login-limiter.ts";
+import { hashToken, type RefreshLedger } from "./refresh-ledger.ts";
 import type { PasswordHasher } from "./password-hasher.ts";
 
 export interface AccountsDeps {
@@ -23,12 +25,24 @@ export interface LoginDeps extends AccountsDeps {
   limitWindowSeconds: number;
   /** Lifetime of the refresh token issued with each login. */
   refreshTtlSeconds: number;
+  ledger: RefreshLedger;
 }
 
 export interface RefreshDeps extends Pick<AccountsDeps, "store"> {
   signer: TokenSigner;
   /** Verifies refresh tokens only (audience REFRESH_AUDIENCE). */
   refreshVerifier: Pick<TokenVerifier, "verify">;
+  ledger: RefreshLedger;
+  now?: () => number;
+}
+
+/**
+ * The audience of an identity token the caller asked for. Never the refresh tokens' own: a refresh
+ * token that could mint refresh tokens would make one stolen token valid forever.
+ */
+function identityAudience(requested: string | undefined): string | undefined {
+  if (requested === REFRESH_AUDIENCE) throw audienceRefused(requested);
+  return requested;
 }
 
 export function toUser(record: UserRecord): User {
@@ -57,6 +71,7 @@ export async function loginUser(
   input: { email: string; password: string; clientAddress?: string; audience?: string },
   deps: LoginDeps,
 ): Promise<{ user: User; token: string; expiresAt: string; refreshToken: string; refreshExpiresAt: string }> {
+  const audience = identityAudience(input.audience);
   if (!(await deps.limiter.begin(input.email, input.clientAddress))) throw rateLimited(deps.limitWindowSeconds);
   const record = await deps.store.findByEmail(input.email);
   // Without an account we still spend one KDF run, so response time does not reveal which emails exist.
@@ -66,16 +81,28 @@ export async function loginUser(
   await deps.limiter.succeeded(input.email, input.clientAddress);
   const user = toUser(record);
   const identity = { userId: user.id, role: user.role, email: user.email };
-  const { token, expiresAt } = await deps.signer.sign(identity, { audience: input.audience });
-  const refresh = await deps.signer.sign(identity, { audience: REFRESH_AUDIENCE, ttlSeconds: deps.refreshTtlSeconds });
+  const { token, expiresAt } = await deps.signer.sign(identity, { audience });
+  // A random token id: two sign-ins in the same second are two families, never one.
+  const refresh = await deps.signer.sign(identity, { audience: REFRESH_AUDIENCE, ttlSeconds: deps.refreshTtlSeconds, tokenId: randomUUID() });
+  await deps.ledger.start(hashToken(refresh.token), deps.refreshTtlSeconds);
   return { user, token, expiresAt: expiresAt.toISOString(), refreshToken: refresh.token, refreshExpiresAt: refresh.expiresAt.toISOString() };
 }
 
-/** A fresh identity token for a valid refresh token whose user still exists (role and email as now). */
+/** The `exp` (epoch s) of a token whose signature was already verified. */
+function expiryOf(token: string): number {
+  return (JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp: number }).exp;
+}
+
+/**
+ * A fresh identity token for a valid refresh token whose user still exists (role and email as now),
+ * and its replacement refresh token. The replacement expires when the presented one would have: a
+ * sign-in lasts as long as its first refresh token, however often it is rotated.
+ */
 export async function refreshIdentity(
   input: { refreshToken: string; audience?: string },
   deps: RefreshDeps,
-): Promise<{ user: User; token: string; expiresAt: string }> {
+): Promise<{ user: User; token: string; expiresAt: string; refreshToken?: string; refreshExpiresAt?: string }> {
+  const audience = identityAudience(input.audience);
   let userId: string;
   try {
     userId = (await deps.refreshVerifier.verify(input.refreshToken)).userId;
@@ -86,8 +113,36 @@ export async function refreshIdentity(
   const record = await deps.store.findById(userId);
   if (!record) throw refreshRefused("the account no longer exists");
   const user = toUser(record);
-  const { token, expiresAt } = await deps.signer.sign({ userId: user.id, role: user.role, email: user.email }, { audience: input.audience });
-  return { user, token, expiresAt: expiresAt.toISOString() };
+  const identity = { userId: user.id, role: user.role, email: user.email };
+  const nowSeconds = Math.floor((deps.now ?? Date.now)() / 1000);
+  const expiresAtSeconds = expiryOf(input.refreshToken);
+  // The successor's id derives from the presented token: racing twins sign the very same successor.
+  const tokenId = hashToken(input.refreshToken).slice(0, 22);
+  const successor = (issuedAt: number) =>
+    deps.signer.sign(identity, { audience: REFRESH_AUDIENCE, issuedAt, tokenId, ttlSeconds: Math.max(1, expiresAtSeconds - issuedAt) });
+  let next = await successor(nowSeconds);
+  const outcome = await deps.ledger.rotate(hashToken(input.refreshToken), hashToken(next.token), nowSeconds, Math.max(1, expiresAtSeconds - nowSeconds));
+  if (outcome.kind === "reused") throw refreshRefused("this refresh token was already used, so every session of its sign-in is signed out");
+  if (outcome.kind === "unknown") throw refreshRefused("the refresh token was revoked");
+  let refresh: { token: string; expiresAt: Date } | undefined = next;
+  if (outcome.kind === "raced") {
+    // The same successor the racing request got (deterministic signature); if the account changed
+    // meanwhile it differs, and this answer carries no refresh token (the session keeps its own).
+    next = await successor(outcome.rotatedAt);
+    refresh = hashToken(next.token) === outcome.successorHash ? next : undefined;
+  }
+  const { token, expiresAt } = await deps.signer.sign(identity, { audience });
+  return {
+    user,
+    token,
+    expiresAt: expiresAt.toISOString(),
+    ...(refresh ? { refreshToken: refresh.token, refreshExpiresAt: refresh.expiresAt.toISOString() } : {}),
+  };
+}
+
+/** Sign-out: the refresh token's sign-in (all its rotations) is revoked. Any token string is accepted. */
+export async function revokeRefreshToken(refreshToken: string, deps: Pick<RefreshDeps, "ledger">): Promise<void> {
+  await deps.ledger.revoke(hashToken(refreshToken));
 }
 
 export async function getProfile(userId: string, deps: Pick<AccountsDeps, "store">): Promise<User> {

@@ -1,9 +1,9 @@
 // Thin bus entry points: the contract validated the input already; each handler calls one use case.
 import type { RpcServer } from "@boxoffice/bus";
-import { usersHealthV1, usersKeysV1, usersLoginV1, usersProfileV1, usersRefreshV1, usersRegisterV1 } from "@boxoffice/contracts";
+import { usersHealthV1, usersKeysV1, usersLoginV1, usersProfileV1, usersRefreshV1, usersRegisterV1, usersRevokeV1 } from "@boxoffice/contracts";
 import type { TokenSigner, TokenVerifier } from "@boxoffice/identity";
 import { withTrace, type Logger } from "@boxoffice/runtime";
-import { getProfile, loginUser, refreshIdentity, registerUser, type LoginDeps, type RefreshDeps } from "../domain/accounts.ts";
+import { getProfile, loginUser, refreshIdentity, registerUser, revokeRefreshToken, type LoginDeps, type RefreshDeps } from "../domain/accounts.ts";
 
 export interface UsersHandlerDeps extends LoginDeps, RefreshDeps {
   signer: TokenSigner;
@@ -29,6 +29,11 @@ export function registerUsersHandlers(server: RpcServer, deps: UsersHandlerDeps)
   });
 
   server.handle(usersRefreshV1, (input) => refreshIdentity(input, deps));
+
+  server.handle(usersRevokeV1, async (input) => {
+    await revokeRefreshToken(input.refreshToken, deps);
+    return {};
+  });
 
   server.handle(usersProfileV1, async (_input, ctx) => {
     const me = await deps.verifier.requireUser(ctx);
