@@ -48,6 +48,7 @@ export type CatalogueEventMinAggregateOutputType = {
   title: string | null
   venue: string | null
   startsAt: Date | null
+  salesStartAt: Date | null
   status: string | null
   capacity: number | null
   minPriceCents: number | null
@@ -62,6 +63,7 @@ export type CatalogueEventMaxAggregateOutputType = {
   title: string | null
   venue: string | null
   startsAt: Date | null
+  salesStartAt: Date | null
   status: string | null
   capacity: number | null
   minPriceCents: number | null
@@ -76,6 +78,7 @@ export type CatalogueEventCountAggregateOutputType = {
   title: number
   venue: number
   startsAt: number
+  salesStartAt: number
   status: number
   sections: number
   capacity: number
@@ -109,6 +112,7 @@ export type CatalogueEventMinAggregateInputType = {
   title?: true
   venue?: true
   startsAt?: true
+  salesStartAt?: true
   status?: true
   capacity?: true
   minPriceCents?: true
@@ -123,6 +127,7 @@ export type CatalogueEventMaxAggregateInputType = {
   title?: true
   venue?: true
   startsAt?: true
+  salesStartAt?: true
   status?: true
   capacity?: true
   minPriceCents?: true
@@ -137,6 +142,7 @@ export type CatalogueEventCountAggregateInputType = {
   title?: true
   venue?: true
   startsAt?: true
+  salesStartAt?: true
   status?: true
   sections?: true
   capacity?: true
@@ -239,6 +245,7 @@ export type CatalogueEventGroupByOutputType = {
   title: string
   venue: string
   startsAt: Date
+  salesStartAt: Date | null
   status: string
   sections: runtime.JsonValue
   capacity: number
@@ -277,6 +284,7 @@ export type CatalogueEventWhereInput = {
   title?: Prisma.StringFilter<"CatalogueEvent"> | string
   venue?: Prisma.StringFilter<"CatalogueEvent"> | string
   startsAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
+  salesStartAt?: Prisma.DateTimeNullableFilter<"CatalogueEvent"> | Date | string | null
   status?: Prisma.StringFilter<"CatalogueEvent"> | string
   sections?: Prisma.JsonFilter<"CatalogueEvent">
   capacity?: Prisma.IntFilter<"CatalogueEvent"> | number
@@ -292,6 +300,7 @@ export type CatalogueEventOrderByWithRelationInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrderInput | Prisma.SortOrder
   status?: Prisma.SortOrder
   sections?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
@@ -310,6 +319,7 @@ export type CatalogueEventWhereUniqueInput = Prisma.AtLeast<{
   title?: Prisma.StringFilter<"CatalogueEvent"> | string
   venue?: Prisma.StringFilter<"CatalogueEvent"> | string
   startsAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
+  salesStartAt?: Prisma.DateTimeNullableFilter<"CatalogueEvent"> | Date | string | null
   status?: Prisma.StringFilter<"CatalogueEvent"> | string
   sections?: Prisma.JsonFilter<"CatalogueEvent">
   capacity?: Prisma.IntFilter<"CatalogueEvent"> | number
@@ -325,6 +335,7 @@ export type CatalogueEventOrderByWithAggregationInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrderInput | Prisma.SortOrder
   status?: Prisma.SortOrder
   sections?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
@@ -348,6 +359,7 @@ export type CatalogueEventScalarWhereWithAggregatesInput = {
   title?: Prisma.StringWithAggregatesFilter<"CatalogueEvent"> | string
   venue?: Prisma.StringWithAggregatesFilter<"CatalogueEvent"> | string
   startsAt?: Prisma.DateTimeWithAggregatesFilter<"CatalogueEvent"> | Date | string
+  salesStartAt?: Prisma.DateTimeNullableWithAggregatesFilter<"CatalogueEvent"> | Date | string | null
   status?: Prisma.StringWithAggregatesFilter<"CatalogueEvent"> | string
   sections?: Prisma.JsonWithAggregatesFilter<"CatalogueEvent">
   capacity?: Prisma.IntWithAggregatesFilter<"CatalogueEvent"> | number
@@ -363,6 +375,7 @@ export type CatalogueEventCreateInput = {
   title: string
   venue: string
   startsAt: Date | string
+  salesStartAt?: Date | string | null
   status: string
   sections: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity: number
@@ -378,6 +391,7 @@ export type CatalogueEventUncheckedCreateInput = {
   title: string
   venue: string
   startsAt: Date | string
+  salesStartAt?: Date | string | null
   status: string
   sections: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity: number
@@ -393,6 +407,7 @@ export type CatalogueEventUpdateInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -408,6 +423,7 @@ export type CatalogueEventUncheckedUpdateInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -423,6 +439,7 @@ export type CatalogueEventCreateManyInput = {
   title: string
   venue: string
   startsAt: Date | string
+  salesStartAt?: Date | string | null
   status: string
   sections: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity: number
@@ -438,6 +455,7 @@ export type CatalogueEventUpdateManyMutationInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -453,6 +471,7 @@ export type CatalogueEventUncheckedUpdateManyInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -468,6 +487,7 @@ export type CatalogueEventCountOrderByAggregateInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
   sections?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
@@ -491,6 +511,7 @@ export type CatalogueEventMaxOrderByAggregateInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
   minPriceCents?: Prisma.SortOrder
@@ -505,6 +526,7 @@ export type CatalogueEventMinOrderByAggregateInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
   minPriceCents?: Prisma.SortOrder
@@ -537,6 +559,10 @@ export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
 }
 
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
+}
+
 export type IntFieldUpdateOperationsInput = {
   set?: number
   increment?: number
@@ -553,6 +579,7 @@ export type CatalogueEventSelect<ExtArgs extends runtime.Types.Extensions.Intern
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -568,6 +595,7 @@ export type CatalogueEventSelectCreateManyAndReturn<ExtArgs extends runtime.Type
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -583,6 +611,7 @@ export type CatalogueEventSelectUpdateManyAndReturn<ExtArgs extends runtime.Type
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -598,6 +627,7 @@ export type CatalogueEventSelectScalar = {
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -607,7 +637,7 @@ export type CatalogueEventSelectScalar = {
   updatedAt?: boolean
 }
 
-export type CatalogueEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "organizerId" | "title" | "venue" | "startsAt" | "status" | "sections" | "capacity" | "minPriceCents" | "version" | "createdAt" | "updatedAt", ExtArgs["result"]["catalogueEvent"]>
+export type CatalogueEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "organizerId" | "title" | "venue" | "startsAt" | "salesStartAt" | "status" | "sections" | "capacity" | "minPriceCents" | "version" | "createdAt" | "updatedAt", ExtArgs["result"]["catalogueEvent"]>
 
 export type $CatalogueEventPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "CatalogueEvent"
@@ -618,6 +648,7 @@ export type $CatalogueEventPayload<ExtArgs extends runtime.Types.Extensions.Inte
     title: string
     venue: string
     startsAt: Date
+    salesStartAt: Date | null
     status: string
     sections: runtime.JsonValue
     capacity: number
@@ -1053,6 +1084,7 @@ export interface CatalogueEventFieldRefs {
   readonly title: Prisma.FieldRef<"CatalogueEvent", 'String'>
   readonly venue: Prisma.FieldRef<"CatalogueEvent", 'String'>
   readonly startsAt: Prisma.FieldRef<"CatalogueEvent", 'DateTime'>
+  readonly salesStartAt: Prisma.FieldRef<"CatalogueEvent", 'DateTime'>
   readonly status: Prisma.FieldRef<"CatalogueEvent", 'String'>
   readonly sections: Prisma.FieldRef<"CatalogueEvent", 'Json'>
   readonly capacity: Prisma.FieldRef<"CatalogueEvent", 'Int'>
