@@ -1,7 +1,8 @@
 // The on-sale spike, driven from Node: an organiser puts an event on sale, then many buyers arrive
 // at once and each signs up, signs in, holds seats and pays. It records what every buyer got and
 // checks the invariants a spike must not break (never oversell, never a 500, shed load with 503 +
-// Retry-After). The same scenario exists for k6 in load-tests/k6/on-sale-spike.ts.
+// Retry-After). Buyers follow the waiting room's protocol: a hold refused NOT_ADMITTED joins the
+// room and polls until admitted. The same scenario exists for k6 in load-tests/k6/on-sale-spike.ts.
 import { randomUUID } from "node:crypto";
 
 export interface OnSaleOptions {
@@ -31,6 +32,9 @@ export interface OnSaleReport {
   seatsAvailableAfter: number;
   serverErrors: number;
   busyWithoutRetryAfter: number;
+  /** Buyers sent to the waiting room (a hold answered NOT_ADMITTED), and their polls while waiting. */
+  queued: number;
+  waitingPolls: number;
   durationMs: number;
   purchasesPerSecond: number;
   latencyMs: { p50: number; p99: number };
@@ -118,6 +122,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   let ticketsSold = 0;
   let serverErrors = 0;
   let busyWithoutRetryAfter = 0;
+  let queued = 0;
+  let waitingPolls = 0;
 
   const noteStatus = (status: number, headers: Headers) => {
     // 503 (shed) and 504 (deadline) are answers under overload; any other 5xx is a defect.
@@ -141,10 +147,48 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     return client;
   }
 
+  /**
+   * The waiting room's protocol (v1.1): a hold refused with NOT_ADMITTED means others are waiting;
+   * join the room and ask again after pollAfterSeconds until admitted (or told sold out).
+   */
+  async function waitInRoom(client: Client): Promise<"admitted" | "sold_out" | "busy"> {
+    let r = await client.request("POST", `/api/events/${eventId}/queue`);
+    noteStatus(r.status, r.headers);
+    for (;;) {
+      if (r.status === 503) return "busy";
+      if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
+      if (r.status === 429) {
+        await new Promise((resolve) => setTimeout(resolve, Number(r.headers.get("retry-after") ?? 1) * 1000));
+      } else {
+        if (r.status !== 200) throw new Error(`queue ${r.status} ${JSON.stringify(r.json)}`);
+        const queue = (r.json as { queue: { status: string; pollAfterSeconds: number } }).queue;
+        if (queue.status === "admitted") return "admitted";
+        if (queue.status === "sold_out") return "sold_out";
+        if (queue.status === "expired") {
+          r = await client.request("POST", `/api/events/${eventId}/queue`);
+          noteStatus(r.status, r.headers);
+          continue;
+        }
+        if (Date.now() > deadline) return "busy";
+        await new Promise((resolve) => setTimeout(resolve, queue.pollAfterSeconds * 1000));
+      }
+      r = await client.request("GET", `/api/events/${eventId}/queue`);
+      noteStatus(r.status, r.headers);
+      waitingPolls++;
+    }
+  }
+
   async function buy(client: Client): Promise<BuyerOutcome> {
     const started = Date.now();
     let r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
     noteStatus(r.status, r.headers);
+    if (r.status === 409 && errorCode(r.json) === "NOT_ADMITTED") {
+      queued++;
+      const room = await waitInRoom(client);
+      if (room !== "admitted") return room;
+      r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
+      noteStatus(r.status, r.headers);
+    }
     if (r.status === 503 || r.status === 504) return "busy";
     if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
     if (r.status === 409 && errorCode(r.json) === "LIMIT_EXCEEDED") return "limit";
@@ -206,6 +250,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     seatsAvailableAfter,
     serverErrors,
     busyWithoutRetryAfter,
+    queued,
+    waitingPolls,
     durationMs,
     purchasesPerSecond: outcomes.bought / (durationMs / 1000),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },

@@ -116,7 +116,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     async join(eventId, userId) {
       const at = clock(await eventInfo(eventId));
       // A pre-queue joiner's random order is drawn now, unseen until opening: join order says nothing about it.
-      const snapshot = await guarded(options.store.join(eventId, userId, at, randomInt(0, 2 ** 48) / 2 ** 48));
+      const snapshot = await guarded(options.store.join(eventId, userId, at, randomInt(0, 2 ** 47) / 2 ** 47));
       if (snapshot === "sold_out") throw new GatewayError("SOLD_OUT", "this event is sold out");
       return toQueue(snapshot, at);
     },
@@ -136,6 +136,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
         throw new GatewayError("SALES_NOT_STARTED", "this event is not on sale yet", { details: { salesStartAt: new Date(info.salesStartAt).toISOString() } });
       }
       const admittedUntil = await guarded(options.store.admitForHold(eventId, userId, at));
+      if (admittedUntil === "sold_out") throw new GatewayError("SOLD_OUT", "this event is sold out");
       if (admittedUntil === null) throw new GatewayError("NOT_ADMITTED", "others are waiting for this event: join its waiting room", { details: { queuePath: queuePath(eventId) } });
       return options.admissions.sign({ userId, eventId, expiresAt: admittedUntil });
     },

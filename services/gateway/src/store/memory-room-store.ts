@@ -155,7 +155,8 @@ export function createMemoryRoomStore(): RoomStore {
       step(r, clock);
       const until = r.admitted.get(userId);
       if (until !== undefined) return until;
-      if (clock.now < clock.salesStartAt || r.line.size > 0 || r.paused || r.soldOut) return null;
+      if (r.soldOut) return "sold_out";
+      if (clock.now < clock.salesStartAt || r.line.size > 0 || r.paused) return null;
       if (r.tokens < 1 || r.admitted.size >= (r.maxAdmitted ?? clock.maxConcurrent)) return null;
       r.tokens -= 1;
       r.expired.delete(userId);

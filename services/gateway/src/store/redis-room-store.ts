@@ -102,7 +102,8 @@ elseif op == 'hold' then
   step()
   local score = redis.call('ZSCORE', adm, user)
   if score then return { 'admitted', tonumber(score) } end
-  if now < salesStartAt or redis.call('ZCARD', line) > 0 or flag('paused') or flag('soldOut') then return { 'no' } end
+  if flag('soldOut') then return { 'sold_out' } end
+  if now < salesStartAt or redis.call('ZCARD', line) > 0 or flag('paused') then return { 'no' } end
   local tokens = tonumber(redis.call('HGET', meta, 'tokens')) or 0
   if tokens < 1 or redis.call('ZCARD', adm) >= cap() then return { 'no' } end
   redis.call('HSET', meta, 'tokens', tostring(tokens - 1))
@@ -176,6 +177,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     },
     async admitForHold(eventId, userId, clock) {
       const reply = await call("hold", eventId, userId, clock);
+      if (reply[0] === "sold_out") return "sold_out";
       return reply[0] === "admitted" ? Number(reply[1]) : null;
     },
     async finish(eventId, userId) {

@@ -46,9 +46,10 @@ export interface RoomStore {
   poll(eventId: string, userId: string, clock: RoomClock, earlyPollAllowance: number): Promise<PollResult>;
   /**
    * For a hold: the buyer's admission if they have one; otherwise admits them on the spot when nobody
-   * waits and there is room. Null: others are waiting (or the room is paused or full).
+   * waits and there is room. Null: others are waiting (or the room is paused or full); "sold_out":
+   * nothing is left to hold.
    */
-  admitForHold(eventId: string, userId: string, clock: RoomClock): Promise<number | null>;
+  admitForHold(eventId: string, userId: string, clock: RoomClock): Promise<number | null | "sold_out">;
   /** The buyer's order is confirmed (or they left): their admission ends, freeing a place. */
   finish(eventId: string, userId: string): Promise<void>;
   stats(eventId: string, clock: RoomClock): Promise<RoomSnapshot>;

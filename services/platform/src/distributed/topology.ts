@@ -107,8 +107,8 @@ export interface DistributedPlatform {
 }
 
 /** A session cookie key kept in the state folder, so a restart does not sign everyone out. */
-function persistedSessionKey(stateDir: string): string {
-  const file = join(stateDir, "session-keys");
+function persistedSessionKey(stateDir: string, name = "session-keys"): string {
+  const file = join(stateDir, name);
   if (existsSync(file)) return readFileSync(file, "utf8").trim();
   const key = randomBytes(32).toString("hex");
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
@@ -258,6 +258,8 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
   mkdirSync(stateDir, { recursive: true });
   const shardMapFiles = {} as Record<BusService, string>;
 
+  // The waiting room's admissions: signed by every gateway, verified by every inventory instance.
+  const admissionKeys = options.env?.ADMISSION_KEYS ?? process.env.ADMISSION_KEYS ?? persistedSessionKey(stateDir, "admission-keys");
   try {
     for (const service of BUS_SERVICES) {
       const urls = Array.from({ length: options.shardsPerService }, (_, n) => databaseUrl(options.postgresUrl, `${options.databasePrefix}_${service}_${n}`));
@@ -270,6 +272,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
           MIGRATE_ON_START: "true",
           // One instance creates the demo organiser; the others would only race it.
           ...(service === "users" ? { SEED_DEMO: index === 0 ? "true" : "false" } : {}),
+          ...(service === "inventory" ? { ADMISSION_KEYS: admissionKeys } : {}),
         });
       }
     }
@@ -282,7 +285,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     for (let index = 0; index < options.gateways; index++) {
       const port = await freePort(options.host);
       const url = `http://${options.host}:${port}`;
-      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "true" }, url));
+      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, ADMISSION_KEYS: admissionKeys, TRUST_PROXY: "true" }, url));
     }
     for (const gateway of gateways) {
       await waitUntil(`${gateway.name} to answer GET /healthz`, deadline, async () => (await fetch(`${gateway.url}/healthz`)).ok, deadProcess);
