@@ -17,6 +17,11 @@ export interface OnSaleOptions {
   seats: number;
   /** Seats each buyer asks for. */
   quantity?: number;
+  /**
+   * The event opens for sale this many seconds after it is created (v1.1): buyers join the waiting
+   * room's pre-queue first and hold once admitted. Unset: on sale at once, buyers just hold.
+   */
+  salesOpenInSeconds?: number;
   /** Hard stop for the whole run. */
   maxDurationMs?: number;
   organizer?: { email: string; password: string };
@@ -32,9 +37,12 @@ export interface OnSaleReport {
   seatsAvailableAfter: number;
   serverErrors: number;
   busyWithoutRetryAfter: number;
-  /** Buyers sent to the waiting room (a hold answered NOT_ADMITTED), and their polls while waiting. */
+  /** Buyers who went through the waiting room (joined first, or a hold answered NOT_ADMITTED), and their polls. */
   queued: number;
   waitingPolls: number;
+  /** From joining the room to being admitted (or told sold out), for those who waited; 429 answers to polls. */
+  waitMs: { p50: number; p99: number; max: number };
+  pollsRateLimited: number;
   durationMs: number;
   purchasesPerSecond: number;
   latencyMs: { p50: number; p99: number };
@@ -102,6 +110,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     title: `On-sale spike ${new Date().toISOString()}`,
     venue: "Load Hall",
     startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    salesStartAt: options.salesOpenInSeconds === undefined ? undefined : new Date(Date.now() + options.salesOpenInSeconds * 1000).toISOString(),
     sections: [{ name: "Floor", rows: Math.ceil(options.seats / 10), seatsPerRow: 10, priceCents: 2500 }],
   });
   if (created.status !== 201) throw new Error(`event creation failed: ${created.status} ${JSON.stringify(created.json)}`);
@@ -124,6 +133,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   let busyWithoutRetryAfter = 0;
   let queued = 0;
   let waitingPolls = 0;
+  let pollsRateLimited = 0;
+  const waits: number[] = [];
 
   const noteStatus = (status: number, headers: Headers) => {
     // 503 (shed) and 504 (deadline) are answers under overload; any other 5xx is a defect.
@@ -152,12 +163,21 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
    * join the room and ask again after pollAfterSeconds until admitted (or told sold out).
    */
   async function waitInRoom(client: Client): Promise<"admitted" | "sold_out" | "busy"> {
+    queued++;
+    const joinedAt = Date.now();
+    const outcome = await lineUp(client);
+    if (outcome !== "busy") waits.push(Date.now() - joinedAt);
+    return outcome;
+  }
+
+  async function lineUp(client: Client): Promise<"admitted" | "sold_out" | "busy"> {
     let r = await client.request("POST", `/api/events/${eventId}/queue`);
     noteStatus(r.status, r.headers);
     for (;;) {
       if (r.status === 503) return "busy";
       if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
       if (r.status === 429) {
+        pollsRateLimited++;
         await new Promise((resolve) => setTimeout(resolve, Number(r.headers.get("retry-after") ?? 1) * 1000));
       } else {
         if (r.status !== 200) throw new Error(`queue ${r.status} ${JSON.stringify(r.json)}`);
@@ -179,11 +199,14 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   }
 
   async function buy(client: Client): Promise<BuyerOutcome> {
+    if (options.salesOpenInSeconds !== undefined) {
+      const room = await waitInRoom(client);
+      if (room !== "admitted") return room;
+    }
     const started = Date.now();
     let r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
     noteStatus(r.status, r.headers);
     if (r.status === 409 && errorCode(r.json) === "NOT_ADMITTED") {
-      queued++;
       const room = await waitInRoom(client);
       if (room !== "admitted") return room;
       r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
@@ -252,6 +275,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     busyWithoutRetryAfter,
     queued,
     waitingPolls,
+    waitMs: { p50: percentile(waits, 50), p99: percentile(waits, 99), max: percentile(waits, 100) },
+    pollsRateLimited,
     durationMs,
     purchasesPerSecond: outcomes.bought / (durationMs / 1000),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
