@@ -119,7 +119,7 @@ function waitInRoom(eventId: string): "admitted" | "sold_out" | "gave_up" {
   for (;;) {
     if (!check(r, { "queue answered": isAnswer })) return "gave_up";
     if (r.status === 409) return "sold_out";
-    let pause = 2;
+    let pause: number;
     if (r.status === 200) {
       const status = r.json("queue.status") as string;
       if (status === "admitted") {
