@@ -43,7 +43,7 @@ const finalStage = dockerfile.stages[dockerfile.stages.length - 1];
 
 /** Secrets created outside git in an overlay (prod), with the keys docs/operations.md tells operators to set. */
 const EXTERNAL_SECRETS: Record<string, Record<string, string[]>> = {
-  prod: { "boxoffice-secrets": ["POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET"] },
+  prod: { "boxoffice-secrets": ["POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET", "ADMISSION_KEYS"] },
 };
 
 const POD_INDEX = "metadata.labels['apps.kubernetes.io/pod-index']";
