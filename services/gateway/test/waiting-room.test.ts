@@ -344,3 +344,55 @@ describe.skipIf(!redis.available)("the waiting room when a gateway is killed (Re
     }
   });
 });
+
+describe("every 503 carries Retry-After", () => {
+  it("when checkout requests in progress reach their bound, the next one is 503 BUSY with Retry-After at once, and health still answers", async () => {
+    const backend = createFakeBackend();
+    const t = await createTestGateway({ INFLIGHT_MAX_CHECKOUT: "1", BUSY_RETRY_AFTER_SECONDS: "4" }, backend);
+    try {
+      const email = "bound@room.test";
+      await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      // The first hold waits on the catalogue (its event's opening time); it holds the one checkout slot.
+      const release = backend.holdGetEvent();
+      const first = t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      await waitFor(() => backend.calls.getEvent > 0, { what: "the first hold to be in progress" });
+      const second = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      expect(second.statusCode).toBe(503);
+      expect(second.json().error.code).toBe("BUSY");
+      expect(second.headers["retry-after"]).toBe("4");
+      expect((await t.gateway.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
+      release();
+      expect((await first).statusCode).toBe(201);
+      // The slot is free again once the first answer went out.
+      expect((await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } })).statusCode).toBe(201);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("when the waiting room's Redis cannot be reached, joining and holding are 503 UNAVAILABLE with Retry-After, never 500", async () => {
+    const backend = createFakeBackend();
+    // Nothing listens on port 1.
+    const store = createRedisRoomStore({ url: "redis://127.0.0.1:1", prefix: `${prefix}:down:` });
+    const t = await createTestGateway({ BUSY_RETRY_AFTER_SECONDS: "5" }, backend, { roomStore: store });
+    try {
+      const email = "down@room.test";
+      await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      for (const request of [
+        { method: "POST" as const, url: "/api/events/100/queue" },
+        { method: "GET" as const, url: "/api/events/100/queue" },
+        { method: "POST" as const, url: "/api/events/100/holds", payload: { quantity: 1 } },
+      ]) {
+        const response = await t.gateway.app.inject({ ...request, headers: { cookie } });
+        expect(response.statusCode, `${request.method} ${request.url}`).toBe(503);
+        expect(response.json().error.code).toBe("UNAVAILABLE");
+        expect(response.headers["retry-after"]).toBe("5");
+      }
+    } finally {
+      await t.close();
+      await store.close();
+    }
+  });
+});

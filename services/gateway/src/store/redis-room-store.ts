@@ -131,8 +131,9 @@ export interface RedisRoomStoreOptions {
 }
 
 export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore {
-  // Commands wait while Redis is briefly away; the caller's answer is then 503 with Retry-After.
-  const redis = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: 1, enableOfflineQueue: true });
+  // A command never waits long for an absent Redis: it fails within about two seconds and the buyer
+  // gets 503 UNAVAILABLE with Retry-After, well inside the request's deadline.
+  const redis = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 });
   redis.on("error", () => {
     // Reported through the failing commands; ioredis reconnects by itself.
   });
