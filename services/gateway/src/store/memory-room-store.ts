@@ -181,7 +181,9 @@ export function createMemoryRoomStore(): RoomStore {
       if (change.maxAdmitted !== undefined) r.maxAdmitted = change.maxAdmitted;
     },
     async setSoldOut(eventId, soldOut) {
-      room(eventId).soldOut = soldOut;
+      // Every event's availability changes arrive here; a quiet event gets no room.
+      if (soldOut) room(eventId).soldOut = true;
+      else if (rooms.has(eventId)) room(eventId).soldOut = false;
     },
     async close() {
       rooms.clear();

@@ -195,7 +195,10 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
       if (fields.length > 0) await redis.hset(meta, ...fields);
     },
     async setSoldOut(eventId, soldOut) {
-      await redis.hset(keys(eventId)[4], "soldOut", soldOut ? "1" : "0");
+      // Availability changes of every event arrive here: only a room that exists (or an event that just
+      // sold out) is written, so quiet events leave no keys behind.
+      if (soldOut) await redis.hset(keys(eventId)[4], "soldOut", "1");
+      else await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'soldOut', '0') end return 0", 1, keys(eventId)[4]);
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());
