@@ -11,6 +11,8 @@ const { values } = parseArgs({
     seats: { type: "string", default: "100" },
     quantity: { type: "string", default: "2" },
     seconds: { type: "string", default: "120" },
+    /** The event opens this many seconds after creation: buyers wait in the waiting room's pre-queue. */
+    "opens-in": { type: "string" },
   },
 });
 const report = await runOnSale({
@@ -20,6 +22,7 @@ const report = await runOnSale({
   seats: Number(values.seats),
   quantity: Number(values.quantity),
   maxDurationMs: Number(values.seconds) * 1000,
+  salesOpenInSeconds: values["opens-in"] === undefined ? undefined : Number(values["opens-in"]),
 });
 console.log(JSON.stringify(report, null, 2));
 const oversold = report.ticketsSold > report.capacity || report.ticketsSold + report.seatsAvailableAfter > report.capacity;

@@ -1,7 +1,8 @@
 // The on-sale spike, driven from Node: an organiser puts an event on sale, then many buyers arrive
 // at once and each signs up, signs in, holds seats and pays. It records what every buyer got and
 // checks the invariants a spike must not break (never oversell, never a 500, shed load with 503 +
-// Retry-After). The same scenario exists for k6 in load-tests/k6/on-sale-spike.ts.
+// Retry-After). Buyers follow the waiting room's protocol: a hold refused NOT_ADMITTED joins the
+// room and polls until admitted. The same scenario exists for k6 in load-tests/k6/on-sale-spike.ts.
 import { randomUUID } from "node:crypto";
 
 export interface OnSaleOptions {
@@ -16,6 +17,11 @@ export interface OnSaleOptions {
   seats: number;
   /** Seats each buyer asks for. */
   quantity?: number;
+  /**
+   * The event opens for sale this many seconds after it is created (v1.1): buyers join the waiting
+   * room's pre-queue first and hold once admitted. Unset: on sale at once, buyers just hold.
+   */
+  salesOpenInSeconds?: number;
   /** Hard stop for the whole run. */
   maxDurationMs?: number;
   organizer?: { email: string; password: string };
@@ -31,6 +37,12 @@ export interface OnSaleReport {
   seatsAvailableAfter: number;
   serverErrors: number;
   busyWithoutRetryAfter: number;
+  /** Buyers who went through the waiting room (joined first, or a hold answered NOT_ADMITTED), and their polls. */
+  queued: number;
+  waitingPolls: number;
+  /** From joining the room to being admitted (or told sold out), for those who waited; 429 answers to polls. */
+  waitMs: { p50: number; p99: number; max: number };
+  pollsRateLimited: number;
   durationMs: number;
   purchasesPerSecond: number;
   latencyMs: { p50: number; p99: number };
@@ -98,6 +110,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     title: `On-sale spike ${new Date().toISOString()}`,
     venue: "Load Hall",
     startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+    salesStartAt: options.salesOpenInSeconds === undefined ? undefined : new Date(Date.now() + options.salesOpenInSeconds * 1000).toISOString(),
     sections: [{ name: "Floor", rows: Math.ceil(options.seats / 10), seatsPerRow: 10, priceCents: 2500 }],
   });
   if (created.status !== 201) throw new Error(`event creation failed: ${created.status} ${JSON.stringify(created.json)}`);
@@ -118,6 +131,10 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   let ticketsSold = 0;
   let serverErrors = 0;
   let busyWithoutRetryAfter = 0;
+  let queued = 0;
+  let waitingPolls = 0;
+  let pollsRateLimited = 0;
+  const waits: number[] = [];
 
   const noteStatus = (status: number, headers: Headers) => {
     // 503 (shed) and 504 (deadline) are answers under overload; any other 5xx is a defect.
@@ -141,10 +158,60 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     return client;
   }
 
+  /**
+   * The waiting room's protocol (v1.1): a hold refused with NOT_ADMITTED means others are waiting;
+   * join the room and ask again after pollAfterSeconds until admitted (or told sold out).
+   */
+  async function waitInRoom(client: Client): Promise<"admitted" | "sold_out" | "busy"> {
+    queued++;
+    const joinedAt = Date.now();
+    const outcome = await lineUp(client);
+    if (outcome !== "busy") waits.push(Date.now() - joinedAt);
+    return outcome;
+  }
+
+  async function lineUp(client: Client): Promise<"admitted" | "sold_out" | "busy"> {
+    let r = await client.request("POST", `/api/events/${eventId}/queue`);
+    noteStatus(r.status, r.headers);
+    for (;;) {
+      if (r.status === 503) return "busy";
+      if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
+      if (r.status === 429) {
+        pollsRateLimited++;
+        await new Promise((resolve) => setTimeout(resolve, Number(r.headers.get("retry-after") ?? 1) * 1000));
+      } else {
+        if (r.status !== 200) throw new Error(`queue ${r.status} ${JSON.stringify(r.json)}`);
+        const queue = (r.json as { queue: { status: string; pollAfterSeconds: number } }).queue;
+        if (queue.status === "admitted") return "admitted";
+        if (queue.status === "sold_out") return "sold_out";
+        if (queue.status === "expired") {
+          r = await client.request("POST", `/api/events/${eventId}/queue`);
+          noteStatus(r.status, r.headers);
+          continue;
+        }
+        if (Date.now() > deadline) return "busy";
+        await new Promise((resolve) => setTimeout(resolve, queue.pollAfterSeconds * 1000));
+      }
+      r = await client.request("GET", `/api/events/${eventId}/queue`);
+      noteStatus(r.status, r.headers);
+      waitingPolls++;
+    }
+  }
+
   async function buy(client: Client): Promise<BuyerOutcome> {
+    if (options.salesOpenInSeconds !== undefined) {
+      const room = await waitInRoom(client);
+      if (room !== "admitted") return room;
+    }
     const started = Date.now();
     let r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
     noteStatus(r.status, r.headers);
+    if (r.status === 409 && errorCode(r.json) === "NOT_ADMITTED") {
+      const room = await waitInRoom(client);
+      if (room !== "admitted") return room;
+      r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
+      noteStatus(r.status, r.headers);
+    }
     if (r.status === 503 || r.status === 504) return "busy";
     if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
     if (r.status === 409 && errorCode(r.json) === "LIMIT_EXCEEDED") return "limit";
@@ -206,6 +273,10 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     seatsAvailableAfter,
     serverErrors,
     busyWithoutRetryAfter,
+    queued,
+    waitingPolls,
+    waitMs: { p50: percentile(waits, 50), p99: percentile(waits, 99), max: percentile(waits, 100) },
+    pollsRateLimited,
     durationMs,
     purchasesPerSecond: outcomes.bought / (durationMs / 1000),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },

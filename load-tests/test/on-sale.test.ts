@@ -34,4 +34,18 @@ describe("on-sale spike through the HTTP API", () => {
     expect(report.seatsAvailableAfter).toBe(0);
     expect(report.outcomes.bought + report.outcomes.sold_out + report.outcomes.busy).toBe(80);
   });
+
+  it("when 60 buyers line up in the waiting room before a 30-seat event opens, each is admitted in turn, exactly 30 seats sell and the rest hear sold out", async () => {
+    const report = await runOnSale({ baseUrl: platform.url, buyers: 60, concurrency: 60, seats: 30, quantity: 1, salesOpenInSeconds: 3, maxDurationMs: 100_000 });
+    console.log(JSON.stringify(report));
+
+    expect(report.errors, "unexpected answers").toEqual([]);
+    expect(report.serverErrors).toBe(0);
+    expect(report.busyWithoutRetryAfter).toBe(0);
+    expect(report.queued).toBe(60);
+    expect(report.pollsRateLimited).toBe(0);
+    expect(report.ticketsSold).toBe(report.capacity);
+    expect(report.outcomes.bought).toBe(30);
+    expect(report.outcomes.bought + report.outcomes.sold_out + report.outcomes.busy).toBe(60);
+  });
 });

@@ -77,6 +77,9 @@ export const ErrorCodes = {
   PAYMENT_DECLINED: "PAYMENT_DECLINED",
   HOLD_EXPIRED: "HOLD_EXPIRED",
   IDEMPOTENCY_MISMATCH: "IDEMPOTENCY_MISMATCH",
+  SALES_NOT_STARTED: "SALES_NOT_STARTED",
+  NOT_ADMITTED: "NOT_ADMITTED",
+  NOT_IN_QUEUE: "NOT_IN_QUEUE",
 } as const;
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
@@ -84,7 +87,7 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 export const ERROR_CODE_INFO: Record<ErrorCode, { status: number; description: string }> = {
   VALIDATION_FAILED: { status: 400, description: "The input does not match the contract; details name the fields." },
   METHOD_NOT_FOUND: { status: 501, description: "No instance serves this method (version)." },
-  DEADLINE_EXCEEDED: { status: 504, description: "No answer before the caller's deadline." },
+  DEADLINE_EXCEEDED: { status: 503, description: "No answer before the caller's deadline; HTTP clients get 503 UNAVAILABLE with Retry-After (retrying with the same Idempotency-Key is safe)." },
   BUSY: { status: 503, description: "The bus refused work (a full channel); retry later." },
   UNAVAILABLE: { status: 503, description: "The bus or a store is unreachable." },
   UNAUTHENTICATED: { status: 401, description: "No valid identity token (missing, expired, forged or for another audience)." },
@@ -102,6 +105,9 @@ export const ERROR_CODE_INFO: Record<ErrorCode, { status: number; description: s
   PAYMENT_DECLINED: { status: 402, description: "The card was declined." },
   HOLD_EXPIRED: { status: 409, description: "The hold expired before the order." },
   IDEMPOTENCY_MISMATCH: { status: 409, description: "The same Idempotency-Key was used with a different body." },
+  SALES_NOT_STARTED: { status: 409, description: "The event opens for sale later (details.salesStartAt)." },
+  NOT_ADMITTED: { status: 409, description: "Others are waiting in the event's waiting room; join it (details.queuePath)." },
+  NOT_IN_QUEUE: { status: 404, description: "The caller has no place in this event's waiting room." },
 };
 
 /** A firehose event contract: the type name carries its version ("event.updated.v1" → 1). */

@@ -68,6 +68,8 @@ export const eventSchema = z.object({
   title: z.string(),
   venue: z.string(),
   startsAt: isoDateTimeSchema,
+  /** When holds open (v1.1); before it buyers wait in the pre-queue. Absent on events from before v1.1: on sale at creation. */
+  salesStartAt: isoDateTimeSchema.optional(),
   status: eventStatusSchema,
   sections: z.array(sectionSchema),
   /** Sum of the sections' capacities. */
@@ -91,6 +93,8 @@ export const eventsCreateV1 = defineMethod({
     title: titleSchema,
     venue: venueSchema,
     startsAt: isoDateTimeSchema,
+    /** Default: now. Must be before startsAt. */
+    salesStartAt: isoDateTimeSchema.optional(),
     sections: sectionsInputSchema,
     status: z.enum(["draft", "on_sale"]).default("on_sale"),
   }),
@@ -109,6 +113,7 @@ export const eventsUpdateV1 = defineMethod({
     title: titleSchema.optional(),
     venue: venueSchema.optional(),
     startsAt: isoDateTimeSchema.optional(),
+    salesStartAt: isoDateTimeSchema.optional(),
     sections: sectionsInputSchema.optional(),
     status: z.literal("on_sale").optional(),
   }),

@@ -55,6 +55,8 @@ export const httpEventSchema = z.object({
   title: z.string(),
   venue: z.string(),
   startsAt: z.string(),
+  /** When holds open (v1.1). */
+  salesStartAt: z.string().optional(),
   status: z.string(),
   organizerId: z.string().optional(),
   available: z.number().int().optional(),
@@ -70,6 +72,8 @@ export const httpCreateEventBodySchema = z
     title: z.string().trim().min(1).max(200),
     venue: z.string().trim().min(1).max(200),
     startsAt: z.iso.datetime({ offset: true }),
+    /** When holds open (v1.1); default now. Buyers who join the waiting room before it are in the pre-queue. */
+    salesStartAt: z.iso.datetime({ offset: true }).optional(),
     sections: z.array(sectionInputSchema).min(1).max(100),
   })
   .refine((body) => body.sections.reduce((sum, s) => sum + s.rows * s.seatsPerRow, 0) <= MAX_SEATS_PER_EVENT, {
@@ -99,3 +103,37 @@ export const httpOrderIdParamsSchema = z.object({ orderId: idSchema });
 
 /** What `/api/events/:eventId/live` sends on every availability change. */
 export const httpLiveMessageSchema = availabilityMessageSchema;
+
+/** A buyer's place in an event's waiting room (v1.1). */
+export const httpQueueSchema = z.object({
+  status: z.enum(["waiting", "admitted", "sold_out", "expired"]),
+  /** 1-based among those still waiting; null in the pre-queue (before salesStartAt) and when not waiting. */
+  position: z.number().int().min(1).nullable(),
+  ahead: z.number().int().min(0).nullable(),
+  estimatedWaitSeconds: z.number().int().min(0).nullable(),
+  pollAfterSeconds: z.number().int().min(1),
+  salesStartAt: z.string(),
+  admittedUntil: z.string().nullable(),
+});
+export type HttpQueue = z.infer<typeof httpQueueSchema>;
+export const httpQueueResponseSchema = z.object({ queue: httpQueueSchema });
+
+export const httpQueueStatsSchema = z.object({
+  waiting: z.number().int().min(0),
+  admitted: z.number().int().min(0),
+  admittedPerMinute: z.number().int().min(0),
+  paused: z.boolean(),
+  /** The organiser's cap on buyers admitted at once; null when the platform's measured rate alone decides. */
+  maxAdmitted: z.number().int().min(0).nullable(),
+});
+export type HttpQueueStats = z.infer<typeof httpQueueStatsSchema>;
+export const httpQueueStatsResponseSchema = z.object({ stats: httpQueueStatsSchema });
+
+/** The organiser's controls; `maxAdmitted: null` removes the cap. */
+export const httpQueuePatchBodySchema = z
+  .object({
+    paused: z.boolean().optional(),
+    maxAdmitted: z.number().int().min(0).max(1_000_000).nullable().optional(),
+  })
+  .strict();
+export type HttpQueuePatchBody = z.infer<typeof httpQueuePatchBodySchema>;

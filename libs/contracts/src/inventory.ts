@@ -112,6 +112,12 @@ export const inventoryHoldV1 = defineMethod({
       eventId: idSchema,
       quantity: z.number().int().min(1).max(MAX_SEATS_PER_BUYER).optional(),
       seatIds: z.array(idSchema).min(1).max(MAX_SEATS_PER_BUYER).optional(),
+      /**
+       * The waiting room's signed admission for this buyer and event (v1.1): inventory verifies it
+       * locally and refuses a hold without a valid one (NOT_ADMITTED) when it is configured with
+       * admission keys, so a direct bus call never passes the line.
+       */
+      admission: z.string().min(1).max(1024).optional(),
     })
     .refine((r) => (r.quantity === undefined) !== (r.seatIds === undefined), {
       message: "give either quantity or seatIds",

@@ -7,3 +7,5 @@ export type { TokenSigner, TokenSignerOptions } from "./token-signer.ts";
 export { createTokenVerifier, DEFAULT_TOKEN_VERIFIER_OPTIONS, pinnedKeysFrom } from "./token-verifier.ts";
 export type { TokenVerifier, TokenVerifierOptions } from "./token-verifier.ts";
 export type { JWK } from "jose";
+export { admissionKeysSchema, createAdmissionKeys } from "./admission.ts";
+export type { Admission, AdmissionKeys, AdmissionRejection } from "./admission.ts";

@@ -60,6 +60,22 @@ describe.each(targets)("events service on $name", (target) => {
       expect(eventUpdatedV1.data.parse(seen.data)).toEqual(event);
     });
 
+    it("when an organiser sets salesStartAt, the event keeps and publishes it; without one it opens at creation; after startsAt it is refused", async () => {
+      const opens = inDays(0, 10);
+      const { event } = await h.client.call(eventsCreateV1, concert({ title: "Opens later", salesStartAt: opens }), { token: organizer });
+      expect(event.salesStartAt).toBe(opens);
+      expect((await h.client.call(eventsGetV1, { eventId: event.id })).event.salesStartAt).toBe(opens);
+      const seen = await waitFor(() => h.published.find((e) => e.key === event.id), { what: "the event on the firehose" });
+      expect(seen.data.salesStartAt).toBe(opens);
+      const plain = (await h.client.call(eventsCreateV1, concert(), { token: organizer })).event;
+      expect(plain.salesStartAt).toBe(plain.createdAt);
+      const late = await failure(h.client.call(eventsCreateV1, concert({ startsAt: inDays(1), salesStartAt: inDays(2) }), { token: organizer }));
+      expect(late.code).toBe("VALIDATION_FAILED");
+      expect(JSON.stringify(late.details)).toContain("salesStartAt");
+      const moved = inDays(0, 20);
+      expect((await h.client.call(eventsUpdateV1, { eventId: event.id, salesStartAt: moved }, { token: organizer })).event.salesStartAt).toBe(moved);
+    });
+
     it("when a buyer or an anonymous caller tries to create an event, it is FORBIDDEN or UNAUTHENTICATED", async () => {
       const buyer = await h.tokenFor("7002", "buyer");
       expect((await failure(h.client.call(eventsCreateV1, concert(), { token: buyer }))).code).toBe("FORBIDDEN");

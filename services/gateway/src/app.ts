@@ -9,6 +9,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import { createProcessedEventLog, type ChannelLayer, type Firehose, type ProcessedEventLog } from "@boxoffice/bus";
 import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
 import { redisTlsOf, serviceTrust, withRedisCredentials } from "@boxoffice/runtime";
+import { createAdmissionKeys } from "@boxoffice/identity";
+import { randomBytes } from "node:crypto";
 import { createBusBackend, type BusBackend } from "./bus-backend.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { createCatalogueCache, type CatalogueCache } from "./catalogue-cache.ts";
@@ -19,6 +21,13 @@ import { registerBuyingRoutes } from "./handlers/buying.ts";
 import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
 import { registerLiveRoute } from "./handlers/live.ts";
 import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/operations.ts";
+import { registerQueueRoutes } from "./handlers/queue.ts";
+import { createAdmissionRate, type AdmissionRate } from "./domain/admission-rate.ts";
+import { createWaitingRoom, type WaitingRoom } from "./domain/waiting-room.ts";
+import { createEdgeShedding } from "./edge-shedding.ts";
+import { createMemoryRoomStore } from "./store/memory-room-store.ts";
+import { createRedisRoomStore } from "./store/redis-room-store.ts";
+import type { RoomStore } from "./store/room-store.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
 import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
 import { registerSessions } from "./session.ts";
@@ -35,6 +44,10 @@ export interface GatewayDeps {
   readonly metrics?: GatewayMetrics;
   /** The process logger (pino); fastify logs through it. */
   readonly logger?: FastifyBaseLogger;
+  /** Replaces the waiting rooms' store chosen by ROOM_URL (tests). */
+  readonly roomStore?: RoomStore;
+  /** The clock of the waiting room (tests of admission expiry). */
+  readonly now?: () => number;
 }
 
 export interface GatewayContext {
@@ -46,6 +59,10 @@ export interface GatewayContext {
   readonly signInLimiter: SignInLimiter;
   /** Signed-out session ids (see session.ts). */
   readonly revokedSessions?: ProcessedEventLog;
+  readonly room: WaitingRoom;
+  readonly admissionRate: AdmissionRate;
+  /** Queue joins per client address. */
+  readonly joinLimiter: SignInLimiter;
 }
 
 export interface Gateway {
@@ -98,6 +115,23 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics, identity: serviceTrust(config, "gateway").identity });
   const backend = deps.backend ?? (busBackend as BusBackend);
   const live = createLiveHub({ layer: deps.layer, logger: app.log });
+  const roomStore = deps.roomStore ?? createRoomStore(config);
+  const admissionRate = createAdmissionRate({
+    initial: config.ADMISSION_RATE_INITIAL,
+    min: config.ADMISSION_RATE_MIN,
+    max: config.ADMISSION_RATE_MAX,
+    latencyTargetMs: config.CHECKOUT_LATENCY_TARGET_MS,
+  });
+  const room = createWaitingRoom({
+    store: roomStore,
+    backend,
+    admissions: createAdmissionKeys(config.ADMISSION_KEYS ?? [randomBytes(32).toString("hex")]),
+    rate: admissionRate,
+    admissionTtlSeconds: config.ADMISSION_TTL_SECONDS,
+    maxConcurrent: config.ADMISSION_MAX_CONCURRENT,
+    earlyPollAllowance: config.QUEUE_EARLY_POLL_ALLOWANCE,
+    now: deps.now,
+  });
   const context: GatewayContext = {
     config,
     backend,
@@ -106,6 +140,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     live,
     signInLimiter: createSignInLimiter({ maxFailures: config.SIGN_IN_MAX_FAILURES, windowMs: config.SIGN_IN_WINDOW_SECONDS * 1000 }),
     revokedSessions: createRevokedSessions(config),
+    room,
+    admissionRate,
+    joinLimiter: createSignInLimiter({ maxFailures: config.QUEUE_JOINS_PER_ADDRESS_PER_MINUTE, windowMs: 60_000 }),
   };
 
   app.setErrorHandler((error, request, reply) => {
@@ -135,6 +172,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     done(sameOrigin ? undefined : new GatewayError("CSRF_REJECTED"));
   });
 
+  // Edge shedding: a request this gateway cannot finish soon is answered 503 BUSY with Retry-After
+  // at once, before any work, instead of queueing until the client gives up.
+  const shedding = createEdgeShedding({
+    limits: { checkout: config.INFLIGHT_MAX_CHECKOUT, queue: config.INFLIGHT_MAX_QUEUE, other: config.INFLIGHT_MAX_OTHER },
+    maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
+  });
+  app.addHook("onRequest", shedding.onRequest);
+
   app.addHook("onResponse", (request, reply, done) => {
     const labels = { method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) };
     metrics.httpRequests.inc(labels);
@@ -157,6 +202,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     registerAccountRoutes(api, context);
     registerCatalogueRoutes(api, context);
     registerBuyingRoutes(api, context);
+    registerQueueRoutes(api, context);
     registerLiveRoute(api, context);
   }, { prefix: "/api" });
   registerOperationsRoutes(app, context);
@@ -167,6 +213,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     subscriptions.push(
       deps.firehose.subscribe(stream, { from: "latest" }, async (event) => {
         if (!types.includes(event.type)) return;
+        if (event.type === inventoryAvailabilityChangedV1.type) {
+          await room.availabilityChanged(event.key, (event.data as { available: number }).available);
+        }
         // Both event types are keyed by event id.
         cache.invalidate(`event:${event.key}`);
         cache.invalidate("events:");
@@ -182,10 +231,19 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
     async stop() {
       for (const subscription of subscriptions) await subscription.close();
+      shedding.close();
       await live.close();
       await app.close();
       await busBackend?.close();
       await context.revokedSessions?.close();
+      if (!deps.roomStore) await roomStore.close();
     },
   };
+}
+
+/** ROOM_URL, else the first Redis of BUS_URL (every gateway of a platform shares it), else memory. */
+function createRoomStore(config: GatewayConfig): RoomStore {
+  const url = config.ROOM_URL ?? config.BUS_URL.split(",")[0].trim();
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) return createRedisRoomStore({ url, prefix: `${config.BUS_PREFIX}:` });
+  return createMemoryRoomStore();
 }

@@ -33,7 +33,8 @@ export interface GatewayBackend {
   getEvent(eventId: string): Promise<HttpEvent>;
   createEvent(input: HttpCreateEventBody, options: CallOptions): Promise<HttpEvent>;
   getSeats(eventId: string): Promise<Seat[]>;
-  hold(eventId: string, input: HttpHoldBody, options: CallOptions): Promise<Hold>;
+  /** `admission`: the waiting room's signed admission, checked by inventory where the seats are. */
+  hold(eventId: string, input: HttpHoldBody, options: CallOptions & { admission?: string }): Promise<Hold>;
   releaseHold(holdId: string, options: CallOptions): Promise<void>;
   placeOrder(input: HttpOrderBody & { idempotencyKey: string }, options: CallOptions): Promise<Order>;
   listOrders(options: CallOptions): Promise<Order[]>;

@@ -54,6 +54,8 @@ function toHttpEvent(event: CatalogueEvent, availability: Availability | undefin
     title: event.title,
     venue: event.venue,
     startsAt: event.startsAt,
+    // Events from before v1.1 went on sale when they were created.
+    salesStartAt: event.salesStartAt ?? event.createdAt,
     status: event.status,
     organizerId: event.organizerId,
     available: availability?.available ?? 0,
@@ -167,7 +169,7 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
       throw new RpcError(RpcErrorCodes.INTERNAL, "the seat map of this event did not end", { retryable: false, details: { eventId, seats: seats.length } });
     },
     async hold(eventId, input, callOptions) {
-      return (await call(inventoryHoldV1, { eventId, ...input }, callOptions)).hold;
+      return (await call(inventoryHoldV1, { eventId, ...input, admission: callOptions.admission }, callOptions)).hold;
     },
     async releaseHold(holdId, callOptions) {
       await call(inventoryReleaseV1, { holdId }, callOptions);

@@ -1,5 +1,6 @@
 // The gateway's environment, parsed once. Everything has a default that works on a laptop; the
 // same names are what compose and Kubernetes manifests set.
+import { admissionKeysSchema } from "@boxoffice/identity";
 import { commonConfigShape, envBoolean, parseConfig } from "@boxoffice/runtime";
 import { isIP } from "node:net";
 import { z } from "zod";
@@ -77,6 +78,36 @@ export const gatewayConfigSchema = z.object({
   SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
   /** Seconds suggested to clients in Retry-After when the bus sheds load. */
   BUSY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(2),
+  /**
+   * Where the waiting rooms live: "memory://" (this process only: the embedded platform) or a
+   * redis:// URL shared by every gateway. Default: the first Redis of BUS_URL, else memory.
+   */
+  ROOM_URL: z.string().regex(/^(memory:\/\/|rediss?:\/\/)/, "memory:// or redis://…").optional(),
+  /**
+   * Keys that sign waiting-room admissions (inventory's ADMISSION_KEYS, the same list). Unset: a
+   * key made up at start (fine for one process; every gateway of a platform needs the same keys).
+   */
+  ADMISSION_KEYS: admissionKeysSchema.optional(),
+  /** How long an admission lets a buyer hold and pay (an order ends it early). Default 600. */
+  ADMISSION_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(600),
+  /** Admissions per second at start; the room then adapts it to checkout's measured latency. */
+  ADMISSION_RATE_INITIAL: z.coerce.number().min(0.1).max(100_000).default(20),
+  ADMISSION_RATE_MIN: z.coerce.number().min(0.1).max(100_000).default(1),
+  ADMISSION_RATE_MAX: z.coerce.number().min(0.1).max(100_000).default(500),
+  /** p90 latency of admitted buyers' holds and orders above which admissions slow down. */
+  CHECKOUT_LATENCY_TARGET_MS: z.coerce.number().int().min(1).default(500),
+  /** Buyers admitted at once at most per event (the organiser may cap lower). */
+  ADMISSION_MAX_CONCURRENT: z.coerce.number().int().min(1).default(5000),
+  /** Polls sooner than pollAfterSeconds tolerated in a row before 429 RATE_LIMITED. */
+  QUEUE_EARLY_POLL_ALLOWANCE: z.coerce.number().int().min(0).default(3),
+  /** Queue joins per client address per minute (per gateway) before 429 RATE_LIMITED. */
+  QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(120),
+  /** Requests in progress per route class before 503 BUSY at once (checkout, queue, other). */
+  INFLIGHT_MAX_CHECKOUT: z.coerce.number().int().min(1).default(256),
+  INFLIGHT_MAX_QUEUE: z.coerce.number().int().min(1).default(4096),
+  INFLIGHT_MAX_OTHER: z.coerce.number().int().min(1).default(1024),
+  /** Mean event-loop delay (ms, over the last second) above which new API requests get 503 BUSY. */
+  EVENT_LOOP_MAX_DELAY_MS: z.coerce.number().int().min(10).default(1000),
   /** Serve the browser UI (built by Vite on start when missing or stale). */
   SERVE_WEB: envBoolean.default(true),
 });

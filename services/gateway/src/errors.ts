@@ -32,6 +32,9 @@ const MESSAGES: Record<ErrorCode, string> = {
   PAYMENT_DECLINED: "the card was declined",
   HOLD_EXPIRED: "the hold expired; choose your seats again",
   IDEMPOTENCY_MISMATCH: "this Idempotency-Key was used with a different request",
+  SALES_NOT_STARTED: "this event is not on sale yet",
+  NOT_ADMITTED: "others are waiting for this event: join its waiting room",
+  NOT_IN_QUEUE: "you have no place in this event's waiting room",
 };
 
 /** Codes only the HTTP layer produces (transport problems that never cross the bus). */
@@ -54,6 +57,8 @@ export type HttpErrorCode = keyof typeof HTTP_ERRORS;
 /** Codes other services send over the bus that mean one of ours (the bus's own codes included). */
 const BUS_CODE_ALIASES: Record<string, HttpErrorCode> = {
   CHANNEL_FULL: "BUSY",
+  // A deadline that runs out is shed load: 503 with Retry-After (a retry with the same Idempotency-Key is safe), not 504.
+  DEADLINE_EXCEEDED: "UNAVAILABLE",
   CARD_DECLINED: "PAYMENT_DECLINED",
   INSUFFICIENT_FUNDS: "PAYMENT_DECLINED",
   INVALID_CARD: "PAYMENT_DECLINED",
@@ -118,18 +123,16 @@ function validationDetails(error: unknown): { fields: Array<{ path: string; mess
 /** The one function: anything thrown while serving a request → status and body. */
 export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: number }): HttpErrorReply {
   if (error instanceof GatewayError) {
-    return reply(error.code, error.message, error.details, error.retryAfterSeconds ?? (error.code === "BUSY" || error.code === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined));
+    return reply(error.code, error.message, error.details, error.retryAfterSeconds ?? (HTTP_ERRORS[error.code].status === 503 ? options.busyRetryAfterSeconds : undefined));
   }
   if (error instanceof RpcError) {
-    const code = (error.code in HTTP_ERRORS ? error.code : BUS_CODE_ALIASES[error.code]) as HttpErrorCode | undefined;
+    const code = (Object.hasOwn(BUS_CODE_ALIASES, error.code) ? BUS_CODE_ALIASES[error.code] : error.code in HTTP_ERRORS ? error.code : undefined) as HttpErrorCode | undefined;
     if (code === undefined) {
       // An unknown domain code from a newer service: keep its code, call it a conflict if the
       // service says retrying will not help, otherwise unavailable.
       const fallback: HttpErrorCode = error.retryable ? "UNAVAILABLE" : "CONFLICT";
-      const later = fallback === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined;
-      return { ...reply(fallback, error.message, error.details, later), body: { error: { code: error.code, message: error.message, details: error.details } } };
+      return { ...reply(fallback, error.message, error.details, error.retryable ? options.busyRetryAfterSeconds : undefined), body: { error: { code: error.code, message: error.message, details: error.details } } };
     }
-    // Every 503 says when to come back (a shard moving, a service restarting, a full channel).
     const retryAfter = code === "BUSY" || code === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined;
     // Internal messages of other services are hidden; domain messages are meant for people.
     const message = HTTP_ERRORS[code].status >= 500 ? HTTP_ERRORS[code].message : error.message || HTTP_ERRORS[code].message;

@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 describe("the gateway on a bus nobody serves", () => {
-  it("when the events service's channel is full, the page is 503 BUSY with Retry-After; when nobody answers in time, 504", async () => {
+  it("when the events service's channel is full, the page is 503 BUSY with Retry-After; when nobody answers in time, 503 UNAVAILABLE with Retry-After", async () => {
     const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", RPC_DEADLINE_MS: "300", BUSY_RETRY_AFTER_SECONDS: "3" });
     gateway = await buildGateway(config, { layer, firehose });
     // The first request fills the one-message channel and waits for its deadline; the second is shed.
@@ -29,9 +29,11 @@ describe("the gateway on a bus nobody serves", () => {
     expect(second.json().error.code).toBe("BUSY");
     expect(second.headers["retry-after"]).toBe("3");
     const slow = await first;
-    expect(slow.statusCode).toBe(504);
-    expect(slow.json().error.code).toBe("DEADLINE_EXCEEDED");
+    expect(slow.statusCode).toBe(503);
+    expect(slow.json().error.code).toBe("UNAVAILABLE");
+    expect(slow.headers["retry-after"]).toBe("3");
     const ready = await gateway.app.inject({ method: "GET", url: "/readyz" });
     expect(ready.statusCode).toBe(503);
+    expect(ready.headers["retry-after"]).toBe("3");
   });
 });

@@ -13,6 +13,8 @@ export interface FakeBackend extends GatewayBackend {
   /** Services whose health method reports a problem (e.g. one shard down). */
   readonly unhealthy: Set<string>;
   readonly events: Map<string, HttpEvent>;
+  /** The waiting-room admission each hold carried, in order (inventory verifies them for real). */
+  readonly holdAdmissions: Array<string | undefined>;
   /** How long identity tokens issued from now on last, ms (default an hour; ≤ 0: already expired). */
   tokenLifetimeMs: number;
 }
@@ -61,6 +63,7 @@ export function createFakeBackend(): FakeBackend {
     tokenLifetimeMs: 3600_000,
     calls,
     events,
+    holdAdmissions: [],
     failWith(method, code) {
       if (code) failures.set(method, code);
       else failures.delete(method);
@@ -144,6 +147,7 @@ export function createFakeBackend(): FakeBackend {
     async hold(eventId, input, options) {
       track("hold");
       const user = caller(options.token);
+      backend.holdAdmissions.push(options.admission);
       const event = events.get(eventId);
       if (!event) throw new RpcError("NOT_FOUND", "no such event");
       const quantity = "quantity" in input ? input.quantity : input.seatIds.length;

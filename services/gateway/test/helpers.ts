@@ -1,7 +1,7 @@
 // Builds a gateway on the in-memory bus with the fake services, for inject() tests.
 import { randomBytes } from "node:crypto";
 import { createInMemoryChannelLayer, createInMemoryFirehose } from "@boxoffice/bus";
-import { buildGateway, type Gateway } from "../src/app.ts";
+import { buildGateway, type Gateway, type GatewayDeps } from "../src/app.ts";
 import { loadGatewayConfig } from "../src/config.ts";
 import { createFakeBackend, type FakeBackend } from "./fake-backend.ts";
 
@@ -17,11 +17,11 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function createTestGateway(env: Record<string, string> = {}, backend = createFakeBackend()): Promise<TestGateway> {
+export async function createTestGateway(env: Record<string, string> = {}, backend = createFakeBackend(), deps: Pick<GatewayDeps, "roomStore" | "now"> = {}): Promise<TestGateway> {
   const layer = createInMemoryChannelLayer();
   const firehose = createInMemoryFirehose();
   const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", ...env });
-  const gateway = await buildGateway(config, { layer, firehose, backend });
+  const gateway = await buildGateway(config, { layer, firehose, backend, ...deps });
   await gateway.app.ready();
   return {
     gateway,

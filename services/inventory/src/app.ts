@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Consumer, type Firehose } from "@boxoffice/bus";
-import { createTokenVerifier, pinnedKeysFrom, type TokenVerifier } from "@boxoffice/identity";
+import { createAdmissionKeys, createTokenVerifier, pinnedKeysFrom, type TokenVerifier } from "@boxoffice/identity";
 import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import {
   createIdGenerator,
@@ -98,7 +98,7 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
   return {
     async start() {
       if (config.MIGRATE_ON_START) await migrate({ map, migrationsDir: INVENTORY_MIGRATIONS_DIR, service: "inventory", log: (line) => logger.info(line) });
-      registerInventoryHandlers(server, { domain, verifier });
+      registerInventoryHandlers(server, { domain, verifier, admissions: config.ADMISSION_KEYS ? createAdmissionKeys(config.ADMISSION_KEYS) : undefined });
       consumers = startInventoryConsumers({
         firehose: deps.firehose,
         logger,

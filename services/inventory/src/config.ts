@@ -1,4 +1,5 @@
 // The inventory service's environment, one zod schema (manifests are checked against it).
+import { admissionKeysSchema } from "@boxoffice/identity";
 import { commonConfigShape, type PublicDefaults } from "@boxoffice/runtime";
 import { z } from "zod";
 
@@ -20,6 +21,12 @@ export const inventoryConfigSchema = z.object({
   INVENTORY_HASH_SECRET: z.string().min(8).default(DEV_INVENTORY_HASH_SECRET),
   /** Audience of the identity tokens this service accepts. Default "boxoffice". */
   IDENTITY_AUDIENCE: z.string().min(1).default("boxoffice"),
+  /**
+   * Keys of the waiting room's signed admissions (the gateways' ADMISSION_KEYS). When set, a hold
+   * needs a valid admission for its buyer and event (NOT_ADMITTED otherwise): nobody passes the
+   * line by calling the bus. Unset: holds are not gated (a platform without a waiting room).
+   */
+  ADMISSION_KEYS: admissionKeysSchema.optional(),
 });
 
 export type InventoryConfig = z.infer<typeof inventoryConfigSchema>;

@@ -13,6 +13,7 @@ export const InventoryErrorCodes = {
   HOLD_EXPIRED: ErrorCodes.HOLD_EXPIRED,
   PAYMENT_DECLINED: ErrorCodes.PAYMENT_DECLINED,
   IDEMPOTENCY_MISMATCH: ErrorCodes.IDEMPOTENCY_MISMATCH,
+  NOT_ADMITTED: ErrorCodes.NOT_ADMITTED,
 } as const;
 export type InventoryErrorCode = (typeof InventoryErrorCodes)[keyof typeof InventoryErrorCodes];
 

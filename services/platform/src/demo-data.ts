@@ -13,6 +13,8 @@ export interface DemoEvent {
   title: string;
   venue: string;
   daysFromNow: number;
+  /** Holds open this many minutes after the demo data is created (default: at once). */
+  salesOpenInMinutes?: number;
   sections: Array<{ name: string; rows: number; seatsPerRow: number; priceCents: number }>;
 }
 
@@ -21,6 +23,8 @@ export const DEMO_EVENTS: DemoEvent[] = [
     title: HOT_EVENT_TITLE,
     venue: "Riverside Stadium",
     daysFromNow: 30,
+    // Opens a few minutes after the first start, so a newcomer sees the waiting room's pre-queue.
+    salesOpenInMinutes: 3,
     // 20,000 seats.
     sections: [
       { name: "Floor", rows: 50, seatsPerRow: 100, priceCents: 12_000 },
@@ -89,7 +93,8 @@ export async function seedDemoData(layer: ChannelLayer, events: DemoEvent[] = DE
       if (titles.has(event.title)) continue;
       const startsAt = new Date(Date.now() + event.daysFromNow * 86_400_000);
       startsAt.setUTCHours(19, 30, 0, 0);
-      await rpc.call(eventsCreateV1, { title: event.title, venue: event.venue, startsAt: startsAt.toISOString(), sections: event.sections, status: "on_sale" }, { token });
+      const salesStartAt = event.salesOpenInMinutes === undefined ? undefined : new Date(Date.now() + event.salesOpenInMinutes * 60_000).toISOString();
+      await rpc.call(eventsCreateV1, { title: event.title, venue: event.venue, startsAt: startsAt.toISOString(), salesStartAt, sections: event.sections, status: "on_sale" }, { token });
       created.push(event.title);
     }
     return created;

@@ -61,6 +61,9 @@ export async function startEmbeddedPlatform(
   if (config.FRESH) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
+  // Waiting-room admissions are signed by the gateway and verified by inventory; the rooms live in
+  // this process's memory, so a key made up at each start is enough.
+  const admissionKeys = env.ADMISSION_KEYS ?? randomBytes(32).toString("hex");
   const layer = createInMemoryChannelLayer();
   const firehose = createInMemoryFirehose();
   // What every service sees: the caller's environment, then the embedded choices on top.
@@ -76,6 +79,7 @@ export async function startEmbeddedPlatform(
     USERS_TOKEN_TTL_SECONDS: env.USERS_TOKEN_TTL_SECONDS ?? "43200",
     SESSION_TTL_SECONDS: env.SESSION_TTL_SECONDS ?? "43200",
     SESSION_KEYS: service === "gateway" ? sessionKeys(env, dataDir) : undefined,
+    ADMISSION_KEYS: service === "gateway" || service === "inventory" ? admissionKeys : undefined,
     PORT: String(config.PORT),
     HOST: config.HOST,
   });

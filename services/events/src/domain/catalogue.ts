@@ -43,8 +43,15 @@ function requireFuture(startsAt: string, now: Date): string {
   return at.toISOString();
 }
 
+/** Holds open at `salesStartAt` (default: now), which must come before the event starts. */
+function salesStart(salesStartAt: string | undefined, startsAt: string, fallback: Date): string {
+  const at = salesStartAt === undefined ? fallback : new Date(salesStartAt);
+  if (at.getTime() >= Date.parse(startsAt)) throw invalidField("salesStartAt", "must be before startsAt");
+  return at.toISOString();
+}
+
 export async function createEvent(
-  input: { title: string; venue: string; startsAt: string; sections: SectionInput[]; status: "draft" | "on_sale" },
+  input: { title: string; venue: string; startsAt: string; salesStartAt?: string; sections: SectionInput[]; status: "draft" | "on_sale" },
   organizer: Identity,
   deps: CatalogueDeps,
 ): Promise<CatalogueEvent> {
@@ -57,6 +64,7 @@ export async function createEvent(
     title: input.title,
     venue: input.venue,
     startsAt: requireFuture(input.startsAt, now),
+    salesStartAt: salesStart(input.salesStartAt, input.startsAt, now),
     status: input.status,
     sections,
     ...totals(sections),
@@ -70,7 +78,7 @@ export async function createEvent(
 }
 
 export async function updateEvent(
-  input: { eventId: string; title?: string; venue?: string; startsAt?: string; sections?: SectionInput[]; status?: "on_sale" },
+  input: { eventId: string; title?: string; venue?: string; startsAt?: string; salesStartAt?: string; sections?: SectionInput[]; status?: "on_sale" },
   organizer: Identity,
   deps: CatalogueDeps,
 ): Promise<CatalogueEvent> {
@@ -90,6 +98,9 @@ export async function updateEvent(
       title: input.title ?? current.title,
       venue: input.venue ?? current.venue,
       startsAt: startsAt ?? current.startsAt,
+      salesStartAt: input.salesStartAt === undefined && startsAt === undefined
+        ? current.salesStartAt
+        : salesStart(input.salesStartAt ?? current.salesStartAt ?? current.createdAt, startsAt ?? current.startsAt, now),
       status,
       sections,
       ...totals(sections),

@@ -55,6 +55,7 @@ interface EventRow {
   title: string;
   venue: string;
   starts_at: Date | string;
+  sales_start_at: Date | string | null;
   status: CatalogueEvent["status"];
   sections: Section[] | string;
   capacity: number;
@@ -64,7 +65,7 @@ interface EventRow {
   updated_at: Date | string;
 }
 
-const COLUMNS = "id, organizer_id, title, venue, starts_at, status, sections, capacity, min_price_cents, version, created_at, updated_at";
+const COLUMNS = "id, organizer_id, title, venue, starts_at, sales_start_at, status, sections, capacity, min_price_cents, version, created_at, updated_at";
 const iso = (value: Date | string) => new Date(value).toISOString();
 
 function toEvent(row: EventRow): CatalogueEvent {
@@ -74,6 +75,7 @@ function toEvent(row: EventRow): CatalogueEvent {
     title: row.title,
     venue: row.venue,
     startsAt: iso(row.starts_at),
+    salesStartAt: iso(row.sales_start_at ?? row.created_at),
     status: row.status,
     sections: typeof row.sections === "string" ? (JSON.parse(row.sections) as Section[]) : row.sections,
     capacity: row.capacity,
@@ -93,13 +95,14 @@ export function createEventsStore(shards: EventsShards): EventsStore {
     async insert(event, outboxType) {
       await shards.forId(event.id).transaction(async (tx) => {
         await tx.query(
-          `insert into catalogue_events (${COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12)`,
+          `insert into catalogue_events (${COLUMNS}) values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)`,
           [
             event.id,
             event.organizerId,
             event.title,
             event.venue,
             event.startsAt,
+            event.salesStartAt ?? event.createdAt,
             event.status,
             JSON.stringify(event.sections),
             event.capacity,
@@ -125,8 +128,8 @@ export function createEventsStore(shards: EventsShards): EventsStore {
         if (!next) return current;
         await tx.query(
           `update catalogue_events set title = $2, venue = $3, starts_at = $4, status = $5, sections = $6::jsonb,
-             capacity = $7, min_price_cents = $8, version = $9, updated_at = $10 where id = $1`,
-          [id, next.title, next.venue, next.startsAt, next.status, JSON.stringify(next.sections), next.capacity, next.minPriceCents, next.version, next.updatedAt],
+             capacity = $7, min_price_cents = $8, version = $9, updated_at = $10, sales_start_at = $11 where id = $1`,
+          [id, next.title, next.venue, next.startsAt, next.status, JSON.stringify(next.sections), next.capacity, next.minPriceCents, next.version, next.updatedAt, next.salesStartAt ?? next.createdAt],
         );
         await writeOutbox(tx, next, outboxType);
         return next;

@@ -16,6 +16,7 @@ import {
   httpOrdersResponseSchema,
 } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
+import { RpcError } from "@boxoffice/bus";
 import { requireWellFormedId } from "../ids.ts";
 import { authenticatedCaller } from "../session.ts";
 
@@ -33,7 +34,10 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     },
   }, async (request, reply) => {
     const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
-    const hold = await backend.hold(requireWellFormedId(request.params.eventId, "event"), request.body, { token: caller.token });
+    const eventId = requireWellFormedId(request.params.eventId, "event");
+    // Admitted by the room (or on the spot while nobody waits); inventory checks the signature.
+    const admission = await context.room.admissionForHold(eventId, caller.user.id);
+    const hold = await measuredCheckout(context, () => backend.hold(eventId, request.body, { token: caller.token, admission }));
     cache.invalidate(`event:${request.params.eventId}`);
     return reply.status(201).send({ hold });
   });
@@ -67,11 +71,15 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     },
   }, async (request, reply) => {
     const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
-    const order = await backend.placeOrder(
-      { ...request.body, payment: { ...request.body.payment, cardNumber: request.body.payment.cardNumber.replace(/ /g, "") }, idempotencyKey: request.headers["idempotency-key"] },
-      { token: caller.token },
+    const order = await measuredCheckout(context, () =>
+      backend.placeOrder(
+        { ...request.body, payment: { ...request.body.payment, cardNumber: request.body.payment.cardNumber.replace(/ /g, "") }, idempotencyKey: request.headers["idempotency-key"] },
+        { token: caller.token },
+      ),
     );
     cache.invalidate(`event:${order.eventId}`);
+    // A confirmed order ends the admission: its place goes to the next buyer in line.
+    await context.room.finish(order.eventId, caller.user.id);
     return reply.status(201).send({ order });
   });
 
@@ -93,4 +101,20 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
     return { order: await backend.getOrder(request.params.orderId, { token: caller.token }) };
   });
+}
+
+const OVERLOAD_CODES = new Set(["BUSY", "UNAVAILABLE", "DEADLINE_EXCEEDED"]);
+
+/** Checkout calls feed the room's admission rate: their latency, and whether they were shed. */
+async function measuredCheckout<T>(context: GatewayContext, work: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  try {
+    const result = await work();
+    context.admissionRate.observe(performance.now() - started, false);
+    return result;
+  } catch (error) {
+    const overloaded = error instanceof RpcError && OVERLOAD_CODES.has(error.code);
+    context.admissionRate.observe(performance.now() - started, overloaded);
+    throw error;
+  }
 }

@@ -42,10 +42,10 @@ export function registerOperationsRoutes(app: FastifyInstance, context: GatewayC
     try {
       services = await backend.health();
     } catch (error) {
-      return reply.status(503).send({ status: "unavailable", error: (error as Error).message });
+      return reply.status(503).header("retry-after", String(context.config.BUSY_RETRY_AFTER_SECONDS)).send({ status: "unavailable", error: (error as Error).message });
     }
     const healthy = Object.values(services).filter(Boolean).length;
-    if (healthy === 0) return reply.status(503).send({ status: "unavailable", services });
+    if (healthy === 0) return reply.status(503).header("retry-after", String(context.config.BUSY_RETRY_AFTER_SECONDS)).send({ status: "unavailable", services });
     return reply.status(200).send({ status: healthy === Object.keys(services).length ? "ready" : "degraded", services });
   });
 

@@ -4,7 +4,9 @@
 export interface User { id: string; email: string; displayName: string; role: "buyer" | "organizer" }
 export interface EventSummary { id: string; title: string; venue: string; startsAt: string; minPriceCents: number; available: number; status: string }
 export interface Section { id: string; name: string; priceCents: number; capacity: number; available: number; rows?: number; seatsPerRow?: number }
-export interface EventDetail { id: string; title: string; venue: string; startsAt: string; status: string; organizerId?: string; available?: number; sections: Section[] }
+export interface EventDetail { id: string; title: string; venue: string; startsAt: string; salesStartAt?: string; status: string; organizerId?: string; available?: number; sections: Section[] }
+export interface Queue { status: "waiting" | "admitted" | "sold_out" | "expired"; position: number | null; ahead: number | null; estimatedWaitSeconds: number | null; pollAfterSeconds: number; salesStartAt: string; admittedUntil: string | null }
+export interface QueueStats { waiting: number; admitted: number; admittedPerMinute: number; paused: boolean; maxAdmitted: number | null }
 export interface Seat { id: string; sectionId?: string; section: string; row: number; number: number; status: "available" | "held" | "sold" }
 export interface HeldSeat { id: string; section: string; row: number; number: number; priceCents: number }
 export interface Hold { id: string; eventId: string; seats: HeldSeat[]; totalCents: number; expiresAt: string }
@@ -70,13 +72,18 @@ export const api = {
   events: (cursor?: string) => request<{ events: EventSummary[]; nextCursor: string | null }>("GET", `/api/events?limit=12${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
   event: (id: string) => request<{ event: EventDetail }>("GET", `/api/events/${encodeURIComponent(id)}`).then((r) => r.event),
   seats: (id: string) => request<{ seats: Seat[] }>("GET", `/api/events/${encodeURIComponent(id)}/seats`).then((r) => r.seats),
-  createEvent: (body: { title: string; venue: string; startsAt: string; sections: Array<{ name: string; rows: number; seatsPerRow: number; priceCents: number }> }) =>
+  createEvent: (body: { title: string; venue: string; startsAt: string; salesStartAt?: string; sections: Array<{ name: string; rows: number; seatsPerRow: number; priceCents: number }> }) =>
     request<{ event: EventDetail }>("POST", "/api/events", body).then((r) => r.event),
   hold: (eventId: string, body: { quantity: number } | { seatIds: string[] }) =>
     request<{ hold: Hold }>("POST", `/api/events/${encodeURIComponent(eventId)}/holds`, body).then((r) => r.hold),
   releaseHold: (holdId: string) => request<void>("DELETE", `/api/holds/${encodeURIComponent(holdId)}`),
   order: (body: { holdId: string; payment: { cardNumber: string; expMonth: number; expYear: number; cvc: string } }, idempotencyKey: string) =>
     request<{ order: Order }>("POST", "/api/orders", body, { "idempotency-key": idempotencyKey }).then((r) => r.order),
+  joinQueue: (eventId: string) => request<{ queue: Queue }>("POST", `/api/events/${encodeURIComponent(eventId)}/queue`).then((r) => r.queue),
+  queue: (eventId: string) => request<{ queue: Queue }>("GET", `/api/events/${encodeURIComponent(eventId)}/queue`).then((r) => r.queue),
+  queueStats: (eventId: string) => request<{ stats: QueueStats }>("GET", `/api/events/${encodeURIComponent(eventId)}/queue/stats`).then((r) => r.stats),
+  controlQueue: (eventId: string, body: { paused?: boolean; maxAdmitted?: number | null }) =>
+    request<{ stats: QueueStats }>("PATCH", `/api/events/${encodeURIComponent(eventId)}/queue`, body).then((r) => r.stats),
   orders: () => request<{ orders: Order[] }>("GET", "/api/orders").then((r) => r.orders),
   getOrder: (id: string) => request<{ order: Order }>("GET", `/api/orders/${encodeURIComponent(id)}`).then((r) => r.order),
 };
@@ -90,6 +97,9 @@ export function describeError(error: unknown): string {
     case "HOLD_EXPIRED": return "Your hold expired and the seats were released. Choose your seats again.";
     case "PAYMENT_DECLINED": return "Your card was declined. Try another card; your seats stay held until the timer runs out.";
     case "LIMIT_EXCEEDED": return "You can buy at most 8 tickets for one event.";
+    case "NOT_ADMITTED": return "Others are waiting for this event: you are being taken to the waiting room.";
+    case "SALES_NOT_STARTED": return "This event is not on sale yet: wait in the waiting room for the opening.";
+    case "NOT_IN_QUEUE": return "You are not in this event's waiting room yet.";
     case "BUSY": return "We are very busy right now.";
     case "UNAVAILABLE": return "A part of the system is unavailable right now.";
     case "INVALID_CREDENTIALS": return "Wrong email or password.";

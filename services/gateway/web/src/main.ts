@@ -7,6 +7,7 @@ import { checkoutView } from "./views/checkout.ts";
 import { eventPageView } from "./views/event-page.ts";
 import { eventsListView } from "./views/events-list.ts";
 import { organiserView, salesView } from "./views/organiser.ts";
+import { queueView } from "./views/queue.ts";
 import { myTicketsView, orderView } from "./views/tickets.ts";
 import { loadUser, navigate, onUserChange, setUser, user } from "./state.ts";
 
@@ -43,7 +44,8 @@ async function route(): Promise<void> {
   const parts = path.split("/").filter(Boolean);
   clearStaleNotice();
   if (parts.length === 0) return eventsListView();
-  if (parts[0] === "events" && parts[1]) cleanup = await eventPageView(parts[1]);
+  if (parts[0] === "events" && parts[1] && parts[2] === "queue") cleanup = await queueView(parts[1]);
+  else if (parts[0] === "events" && parts[1]) cleanup = await eventPageView(parts[1]);
   else if (parts[0] === "checkout" && parts[1]) cleanup = checkoutView(parts[1]);
   else if (parts[0] === "orders" && parts[1]) await orderView(parts[1]);
   else if (parts[0] === "tickets") await myTicketsView();

@@ -43,3 +43,15 @@ export function forgetHold(holdId: string): void {
 export function navigate(path: string): void {
   location.hash = `#${path}`;
 }
+
+/** Until when the waiting room admitted this buyer for an event (epoch ms), kept across pages. */
+export function rememberAdmission(eventId: string, admittedUntil: string | null): void {
+  if (admittedUntil) sessionStorage.setItem(`admitted:${eventId}`, admittedUntil);
+  else sessionStorage.removeItem(`admitted:${eventId}`);
+}
+
+export function recallAdmission(eventId: string): number | null {
+  const raw = sessionStorage.getItem(`admitted:${eventId}`);
+  const until = raw ? Date.parse(raw) : NaN;
+  return Number.isFinite(until) && until > Date.now() ? until : null;
+}

@@ -11,22 +11,36 @@ import {
   inventoryReleaseV1,
   inventorySeatsV1,
 } from "@boxoffice/contracts";
-import type { TokenVerifier } from "@boxoffice/identity";
+import type { AdmissionKeys, TokenVerifier } from "@boxoffice/identity";
 import { getBuyerOrder, listBuyerOrders, placeOrder } from "../domain/checkout.ts";
 import { availabilitiesOf, availabilityOf, placeHold, releaseHold, seatMapPageOf } from "../domain/holds.ts";
 import type { InventoryDeps } from "../domain/ports.ts";
+import { InventoryErrorCodes, inventoryError } from "../errors.ts";
 
 export interface InventoryHandlerDeps {
   domain: InventoryDeps;
   verifier: Pick<TokenVerifier, "requireUser">;
+  /** The waiting room's admission keys; when given, every hold needs a valid admission. */
+  admissions?: Pick<AdmissionKeys, "verify">;
 }
 
 export function registerInventoryHandlers(server: RpcServer, deps: InventoryHandlerDeps): void {
-  const { domain, verifier } = deps;
+  const { domain, verifier, admissions } = deps;
 
   server.handle(inventoryHoldV1, async (input, ctx) => {
     const user = await verifier.requireUser(ctx);
-    return { hold: await placeHold({ buyerId: user.userId, ...input }, domain) };
+    const { admission, ...hold } = input;
+    if (admissions) {
+      // Checked here, where the seats are, with no round trip: the room signed it for this buyer and event.
+      const verdict = admissions.verify(admission, { userId: user.userId, eventId: input.eventId });
+      if (!verdict.ok) {
+        throw inventoryError(InventoryErrorCodes.NOT_ADMITTED, "others are waiting for this event: join its waiting room", {
+          queuePath: `/api/events/${input.eventId}/queue`,
+          reason: verdict.reason,
+        });
+      }
+    }
+    return { hold: await placeHold({ buyerId: user.userId, ...hold }, domain) };
   });
 
   server.handle(inventoryReleaseV1, async (input, ctx) => {

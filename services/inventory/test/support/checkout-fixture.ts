@@ -24,6 +24,8 @@ export interface CheckoutFixtureOptions {
   /** Fault hooks per inventory instance index. */
   faults?: (index: number) => CheckoutFaults | undefined;
   paymentsLatencyMs?: number;
+  /** The waiting room's admission keys (inventory's ADMISSION_KEYS): holds then need a signed admission. */
+  admissionKeys?: string;
 }
 
 export interface CheckoutFixture {
@@ -61,6 +63,7 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
     INVENTORY_CONSUMER_VISIBILITY_MS: "2000",
     PAYMENTS_LATENCY_MS: String(options.paymentsLatencyMs ?? 0),
     PAYMENTS_OUTBOX_POLL_MS: "50",
+    ...(options.admissionKeys ? { ADMISSION_KEYS: options.admissionKeys } : {}),
   });
   const payments = Array.from({ length: instances }, (_, i) =>
     buildPaymentsService(paymentsConfigSchema.parse({ ...env(i), NODE_ID: String(i + 11) }), { layer, firehose, logger, shardMap: shards.map, verifier }),

@@ -299,6 +299,8 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
 
   const shardMapFiles = {} as Record<BusService, string>;
 
+  // The waiting room's admissions: signed by every gateway, verified by every inventory instance.
+  const admissionKeys = options.env?.ADMISSION_KEYS ?? process.env.ADMISSION_KEYS ?? persistedKey(stateDir, "admission-keys");
   try {
     for (const service of BUS_SERVICES) {
       const urls = Array.from({ length: options.shardsPerService }, (_, n) => databaseUrl(options.postgresUrl, `${options.databasePrefix}_${service}_${n}`));
@@ -311,6 +313,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
           MIGRATE_ON_START: "true",
           // One instance creates the demo organiser; the others would only race it.
           ...(service === "users" ? { SEED_DEMO: index === 0 ? "true" : "false" } : {}),
+          ...(service === "inventory" ? { ADMISSION_KEYS: admissionKeys } : {}),
         });
       }
     }
@@ -323,7 +326,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     for (let index = 0; index < options.gateways; index++) {
       const port = await freePort(options.host);
       const url = `http://${options.host}:${port}`;
-      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, TRUST_PROXY: "1" }, url));
+      gateways.push(launch("gateway", index, { PORT: String(port), HOST: options.host, SESSION_KEYS: sessionKeys, ADMISSION_KEYS: admissionKeys, TRUST_PROXY: "1" }, url));
     }
     for (const gateway of gateways) {
       await waitUntil(`${gateway.name} to answer GET /healthz`, deadline, async () => (await fetch(`${gateway.url}/healthz`)).ok, deadProcess);

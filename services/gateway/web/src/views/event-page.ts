@@ -3,7 +3,7 @@
 import { api, ApiError, describeError, formatDate, formatMoney, type Availability, type EventDetail, type Seat } from "../api.ts";
 import { h, notify, render } from "../dom.ts";
 import { watchAvailability } from "../live.ts";
-import { navigate, rememberHold, user } from "../state.ts";
+import { navigate, recallAdmission, rememberHold, user } from "../state.ts";
 
 const MAX_TICKETS = 8;
 /** Above this many seats the map is not offered: the seat list is too big to send and to draw. */
@@ -154,6 +154,12 @@ export async function eventPageView(eventId: string): Promise<() => void> {
       notify(`Held ${held.seats.length} seat${held.seats.length === 1 ? "" : "s"}. Pay before the timer runs out.`, "ok");
       navigate(`/checkout/${held.id}`);
     } catch (error) {
+      if (error instanceof ApiError && (error.code === "NOT_ADMITTED" || error.code === "SALES_NOT_STARTED")) {
+        // Others are waiting (or the sale has not opened): take a place in the waiting room.
+        notify(describeError(error), "warn");
+        navigate(`/events/${eventId}/queue`);
+        return;
+      }
       const retryAfterSeconds = error instanceof ApiError ? error.retryAfterSeconds : undefined;
       notify(describeError(error), error instanceof ApiError && error.code === "BUSY" ? "warn" : "error", {
         retryAfterSeconds,
@@ -180,11 +186,33 @@ export async function eventPageView(eventId: string): Promise<() => void> {
 
   const capacity = event.sections.reduce((sum, s) => sum + s.capacity, 0);
   const me = user();
+  // Before the opening: a countdown and the way into the pre-queue. Once admitted: how long is left.
+  const roomLine = h("p", { class: "notice warn", id: "room-line" });
+  const paintRoom = () => {
+    const opensAt = event.salesStartAt ? Date.parse(event.salesStartAt) : 0;
+    const admittedUntil = recallAdmission(eventId);
+    if (opensAt > Date.now()) {
+      const left = Math.ceil((opensAt - Date.now()) / 1000);
+      roomLine.className = "notice warn";
+      roomLine.replaceChildren(`On sale from ${formatDate(event.salesStartAt as string)} (in ${Math.floor(left / 60)} min ${String(left % 60).padStart(2, "0")} s). `, h("a", { href: `#/events/${eventId}/queue` }, "Join the waiting room"));
+      roomLine.hidden = false;
+    } else if (admittedUntil) {
+      const left = Math.ceil((admittedUntil - Date.now()) / 1000);
+      roomLine.textContent = `It's your turn: hold and pay within ${Math.floor(left / 60)} min ${String(left % 60).padStart(2, "0")} s.`;
+      roomLine.className = "notice ok";
+      roomLine.hidden = false;
+    } else {
+      roomLine.hidden = true;
+    }
+  };
+  paintRoom();
+  const roomTimer = window.setInterval(paintRoom, 1000);
   const mapOffered = capacity <= MAX_MAP_SEATS;
   render(
     h("h1", {}, event.title),
     h("p", { class: "meta" }, `${event.venue} · ${formatDate(event.startsAt)}`),
     totalLine,
+    roomLine,
     liveState,
     me?.role === "organizer" && me.id === event.organizerId ? h("p", {}, h("a", { href: `#/organiser/events/${event.id}` }, "Sales dashboard for this event")) : null,
     h("h2", {}, "Best available"),
@@ -226,6 +254,7 @@ export async function eventPageView(eventId: string): Promise<() => void> {
   document.addEventListener("visibilitychange", onVisible);
   return () => {
     live.close();
+    window.clearInterval(roomTimer);
     window.removeEventListener("focus", onFocus);
     document.removeEventListener("visibilitychange", onVisible);
   };

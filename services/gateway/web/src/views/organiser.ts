@@ -1,6 +1,6 @@
 // Organisers: create an event with sections and prices (on sale at once), and watch sales per
 // section live.
-import { api, describeError, formatDate, formatMoney, type EventDetail } from "../api.ts";
+import { api, describeError, formatDate, formatMoney, type EventDetail, type QueueStats } from "../api.ts";
 import { h, notify, render } from "../dom.ts";
 import { watchAvailability } from "../live.ts";
 import { navigate, user } from "../state.ts";
@@ -16,6 +16,8 @@ export function organiserView(): void {
   const venue = h("input", { name: "venue", required: true });
   const startsAt = h("input", { type: "datetime-local", name: "startsAt", required: true });
   startsAt.value = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 16);
+  // Empty: on sale at once. A later time opens a waiting room's pre-queue until then.
+  const salesStartAt = h("input", { type: "datetime-local", name: "salesStartAt" });
   const sectionsBox = h("div", { class: "sections" });
   const sections: SectionInputs[] = [];
 
@@ -46,6 +48,7 @@ export function organiserView(): void {
     h("label", {}, "Title", title),
     h("label", {}, "Venue", venue),
     h("label", {}, "Starts at", startsAt),
+    h("label", {}, "On sale from (empty: now)", salesStartAt),
     sectionsBox,
     h("p", {}, h("button", { type: "button", class: "secondary", onclick: () => addSection() }, "Add a section")),
     submit,
@@ -58,6 +61,7 @@ export function organiserView(): void {
         title: title.value,
         venue: venue.value,
         startsAt: new Date(startsAt.value).toISOString(),
+        salesStartAt: salesStartAt.value ? new Date(salesStartAt.value).toISOString() : undefined,
         sections: sections.map((s) => ({ name: s.name.value, rows: Number(s.rows.value), seatsPerRow: Number(s.seatsPerRow.value), priceCents: Math.round(Number(s.price.value) * 100) })),
       });
       notify(`“${event.title}” is on sale.`, "ok");
@@ -119,6 +123,7 @@ export async function salesView(eventId: string): Promise<() => void> {
     ),
   );
   paint();
+  const stopRoom = roomPanel(eventId);
   const live = watchAvailability(eventId, (message) => {
     const bySection = new Map(message.sections.map((s) => [s.id, s.available]));
     event = { ...event, sections: event.sections.map((s) => ({ ...s, available: bySection.get(s.id) ?? s.available })) };
@@ -131,6 +136,39 @@ export async function salesView(eventId: string): Promise<() => void> {
   window.addEventListener("focus", onFocus);
   return () => {
     live.close();
+    stopRoom();
     window.removeEventListener("focus", onFocus);
   };
+}
+
+/** The event's waiting room, live: waiting, admitted, admissions per minute, with pause and cap. */
+function roomPanel(eventId: string): () => void {
+  const numbers = h("dl", { class: "room-stats", id: "room-stats" });
+  const pause = h("button", { type: "button", id: "room-pause" }, "Pause admissions");
+  const cap = h("input", { type: "number", min: 0, name: "maxAdmitted", id: "room-cap", placeholder: "no cap" });
+  const capForm = h("form", { class: "row", "aria-label": "Cap admissions" }, h("label", {}, "Admitted at once at most", cap), h("button", { type: "submit", class: "secondary" }, "Set cap"));
+  const panel = h("section", { class: "card", "aria-label": "Waiting room" }, h("h2", {}, "Waiting room"), numbers, h("p", {}, pause), capForm);
+  document.getElementById("main")?.append(panel);
+  let paused = false;
+  const show = (stats: QueueStats) => {
+    paused = stats.paused;
+    const item = (label: string, value: string, id: string) => [h("dt", {}, label), h("dd", { "data-stat": id }, value)];
+    numbers.replaceChildren(
+      ...item("Waiting", stats.waiting.toLocaleString("en-US"), "waiting"),
+      ...item("Admitted now", stats.admitted.toLocaleString("en-US"), "admitted"),
+      ...item("Admitted in the last minute", stats.admittedPerMinute.toLocaleString("en-US"), "admittedPerMinute"),
+      ...item("State", stats.paused ? "paused" : "admitting", "paused"),
+      ...item("Cap", stats.maxAdmitted === null ? "set by the platform (measured checkout capacity)" : stats.maxAdmitted.toLocaleString("en-US"), "maxAdmitted"),
+    );
+    pause.textContent = stats.paused ? "Resume admissions" : "Pause admissions";
+  };
+  const refresh = () => api.queueStats(eventId).then(show).catch(() => {});
+  pause.addEventListener("click", () => void api.controlQueue(eventId, { paused: !paused }).then(show).catch((error: unknown) => notify(describeError(error), "error")));
+  capForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    void api.controlQueue(eventId, { maxAdmitted: cap.value === "" ? null : Number(cap.value) }).then(show).catch((error: unknown) => notify(describeError(error), "error"));
+  });
+  void refresh();
+  const timer = window.setInterval(() => void refresh(), 2000);
+  return () => window.clearInterval(timer);
 }

@@ -611,6 +611,7 @@ export const CatalogueEventScalarFieldEnum = {
   title: 'title',
   venue: 'venue',
   startsAt: 'startsAt',
+  salesStartAt: 'salesStartAt',
   status: 'status',
   sections: 'sections',
   capacity: 'capacity',

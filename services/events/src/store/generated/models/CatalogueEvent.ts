@@ -50,6 +50,7 @@ export type CatalogueEventMinAggregateOutputType = {
   title: string | null
   venue: string | null
   startsAt: Date | null
+  salesStartAt: Date | null
   status: string | null
   capacity: number | null
   minPriceCents: number | null
@@ -65,6 +66,7 @@ export type CatalogueEventMaxAggregateOutputType = {
   title: string | null
   venue: string | null
   startsAt: Date | null
+  salesStartAt: Date | null
   status: string | null
   capacity: number | null
   minPriceCents: number | null
@@ -80,6 +82,7 @@ export type CatalogueEventCountAggregateOutputType = {
   title: number
   venue: number
   startsAt: number
+  salesStartAt: number
   status: number
   sections: number
   capacity: number
@@ -116,6 +119,7 @@ export type CatalogueEventMinAggregateInputType = {
   title?: true
   venue?: true
   startsAt?: true
+  salesStartAt?: true
   status?: true
   capacity?: true
   minPriceCents?: true
@@ -131,6 +135,7 @@ export type CatalogueEventMaxAggregateInputType = {
   title?: true
   venue?: true
   startsAt?: true
+  salesStartAt?: true
   status?: true
   capacity?: true
   minPriceCents?: true
@@ -146,6 +151,7 @@ export type CatalogueEventCountAggregateInputType = {
   title?: true
   venue?: true
   startsAt?: true
+  salesStartAt?: true
   status?: true
   sections?: true
   capacity?: true
@@ -249,6 +255,7 @@ export type CatalogueEventGroupByOutputType = {
   title: string
   venue: string
   startsAt: Date
+  salesStartAt: Date | null
   status: string
   sections: runtime.JsonValue
   capacity: number
@@ -288,6 +295,7 @@ export type CatalogueEventWhereInput = {
   title?: Prisma.StringFilter<"CatalogueEvent"> | string
   venue?: Prisma.StringFilter<"CatalogueEvent"> | string
   startsAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
+  salesStartAt?: Prisma.DateTimeNullableFilter<"CatalogueEvent"> | Date | string | null
   status?: Prisma.StringFilter<"CatalogueEvent"> | string
   sections?: Prisma.JsonFilter<"CatalogueEvent">
   capacity?: Prisma.IntFilter<"CatalogueEvent"> | number
@@ -304,6 +312,7 @@ export type CatalogueEventOrderByWithRelationInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrderInput | Prisma.SortOrder
   status?: Prisma.SortOrder
   sections?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
@@ -323,6 +332,7 @@ export type CatalogueEventWhereUniqueInput = Prisma.AtLeast<{
   title?: Prisma.StringFilter<"CatalogueEvent"> | string
   venue?: Prisma.StringFilter<"CatalogueEvent"> | string
   startsAt?: Prisma.DateTimeFilter<"CatalogueEvent"> | Date | string
+  salesStartAt?: Prisma.DateTimeNullableFilter<"CatalogueEvent"> | Date | string | null
   status?: Prisma.StringFilter<"CatalogueEvent"> | string
   sections?: Prisma.JsonFilter<"CatalogueEvent">
   capacity?: Prisma.IntFilter<"CatalogueEvent"> | number
@@ -339,6 +349,7 @@ export type CatalogueEventOrderByWithAggregationInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrderInput | Prisma.SortOrder
   status?: Prisma.SortOrder
   sections?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
@@ -363,6 +374,7 @@ export type CatalogueEventScalarWhereWithAggregatesInput = {
   title?: Prisma.StringWithAggregatesFilter<"CatalogueEvent"> | string
   venue?: Prisma.StringWithAggregatesFilter<"CatalogueEvent"> | string
   startsAt?: Prisma.DateTimeWithAggregatesFilter<"CatalogueEvent"> | Date | string
+  salesStartAt?: Prisma.DateTimeNullableWithAggregatesFilter<"CatalogueEvent"> | Date | string | null
   status?: Prisma.StringWithAggregatesFilter<"CatalogueEvent"> | string
   sections?: Prisma.JsonWithAggregatesFilter<"CatalogueEvent">
   capacity?: Prisma.IntWithAggregatesFilter<"CatalogueEvent"> | number
@@ -379,6 +391,7 @@ export type CatalogueEventCreateInput = {
   title: string
   venue: string
   startsAt: Date | string
+  salesStartAt?: Date | string | null
   status: string
   sections: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity: number
@@ -395,6 +408,7 @@ export type CatalogueEventUncheckedCreateInput = {
   title: string
   venue: string
   startsAt: Date | string
+  salesStartAt?: Date | string | null
   status: string
   sections: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity: number
@@ -411,6 +425,7 @@ export type CatalogueEventUpdateInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -427,6 +442,7 @@ export type CatalogueEventUncheckedUpdateInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -443,6 +459,7 @@ export type CatalogueEventCreateManyInput = {
   title: string
   venue: string
   startsAt: Date | string
+  salesStartAt?: Date | string | null
   status: string
   sections: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity: number
@@ -459,6 +476,7 @@ export type CatalogueEventUpdateManyMutationInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -475,6 +493,7 @@ export type CatalogueEventUncheckedUpdateManyInput = {
   title?: Prisma.StringFieldUpdateOperationsInput | string
   venue?: Prisma.StringFieldUpdateOperationsInput | string
   startsAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  salesStartAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
   sections?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   capacity?: Prisma.IntFieldUpdateOperationsInput | number
@@ -491,6 +510,7 @@ export type CatalogueEventCountOrderByAggregateInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
   sections?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
@@ -516,6 +536,7 @@ export type CatalogueEventMaxOrderByAggregateInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
   minPriceCents?: Prisma.SortOrder
@@ -531,6 +552,7 @@ export type CatalogueEventMinOrderByAggregateInput = {
   title?: Prisma.SortOrder
   venue?: Prisma.SortOrder
   startsAt?: Prisma.SortOrder
+  salesStartAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
   capacity?: Prisma.SortOrder
   minPriceCents?: Prisma.SortOrder
@@ -565,6 +587,10 @@ export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
 }
 
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
+}
+
 export type IntFieldUpdateOperationsInput = {
   set?: number
   increment?: number
@@ -589,6 +615,7 @@ export type CatalogueEventSelect<ExtArgs extends runtime.Types.Extensions.Intern
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -605,6 +632,7 @@ export type CatalogueEventSelectCreateManyAndReturn<ExtArgs extends runtime.Type
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -621,6 +649,7 @@ export type CatalogueEventSelectUpdateManyAndReturn<ExtArgs extends runtime.Type
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -637,6 +666,7 @@ export type CatalogueEventSelectScalar = {
   title?: boolean
   venue?: boolean
   startsAt?: boolean
+  salesStartAt?: boolean
   status?: boolean
   sections?: boolean
   capacity?: boolean
@@ -647,7 +677,7 @@ export type CatalogueEventSelectScalar = {
   logicalShard?: boolean
 }
 
-export type CatalogueEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "organizerId" | "title" | "venue" | "startsAt" | "status" | "sections" | "capacity" | "minPriceCents" | "version" | "createdAt" | "updatedAt" | "logicalShard", ExtArgs["result"]["catalogueEvent"]>
+export type CatalogueEventOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "organizerId" | "title" | "venue" | "startsAt" | "salesStartAt" | "status" | "sections" | "capacity" | "minPriceCents" | "version" | "createdAt" | "updatedAt" | "logicalShard", ExtArgs["result"]["catalogueEvent"]>
 
 export type $CatalogueEventPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "CatalogueEvent"
@@ -658,6 +688,7 @@ export type $CatalogueEventPayload<ExtArgs extends runtime.Types.Extensions.Inte
     title: string
     venue: string
     startsAt: Date
+    salesStartAt: Date | null
     status: string
     sections: runtime.JsonValue
     capacity: number
@@ -1097,6 +1128,7 @@ export interface CatalogueEventFieldRefs {
   readonly title: Prisma.FieldRef<"CatalogueEvent", 'String'>
   readonly venue: Prisma.FieldRef<"CatalogueEvent", 'String'>
   readonly startsAt: Prisma.FieldRef<"CatalogueEvent", 'DateTime'>
+  readonly salesStartAt: Prisma.FieldRef<"CatalogueEvent", 'DateTime'>
   readonly status: Prisma.FieldRef<"CatalogueEvent", 'String'>
   readonly sections: Prisma.FieldRef<"CatalogueEvent", 'Json'>
   readonly capacity: Prisma.FieldRef<"CatalogueEvent", 'Int'>

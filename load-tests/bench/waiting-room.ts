@@ -1,0 +1,465 @@
+// `npm run bench -w @boxoffice/load-tests`: the on-sale through the waiting room, embedded
+// (`npm start`) and distributed (`npm run start:distributed --instances 1 --gateways 1`) in one run,
+// written to BENCHMARKS.md. For each: BUYERS signed-in buyers arrive over ARRIVAL_S seconds for a
+// SEATS-seat event that opens OPENS_AFTER_S seconds into the arrivals; each joins the room, polls at
+// pollAfterSeconds, and once admitted holds one seat and pays. Measured: answers that were not
+// answers (timeouts, connection errors, 5xx other than 503, 503 without Retry-After), admitted
+// purchase latency, time to sell out, waiting times, server CPU per waiting buyer per minute (a
+// window with the room paused), and queue join throughput against a bare fastify route.
+// Everything goes to 127.0.0.1; every phase has a deadline, and the platforms are stopped at the end.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { percentile, postgresUrl, redisUrl, requirePostgres, requireRedis, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
+
+const require = createRequire(import.meta.url);
+interface AutocannonResult {
+  requests: { average: number };
+  latency: { p50: number; p99: number };
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+const autocannon = require("autocannon") as (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+const root = join(import.meta.dirname, "..", "..");
+const BUYERS = Number(process.env.BENCH_ROOM_BUYERS ?? 40_000);
+const SEATS = Number(process.env.BENCH_ROOM_SEATS ?? 20_000);
+const ARRIVAL_S = Number(process.env.BENCH_ROOM_ARRIVAL_S ?? 10);
+const OPENS_AFTER_S = Number(process.env.BENCH_ROOM_OPENS_AFTER_S ?? 5);
+const PAUSE_S = Number(process.env.BENCH_ROOM_CPU_WINDOW_S ?? 20);
+const MAX_RUN_S = Number(process.env.BENCH_ROOM_MAX_RUN_S ?? 900);
+const SETUP_CONCURRENCY = Number(process.env.BENCH_ROOM_SETUP_CONCURRENCY ?? 32);
+const SCRYPT_LOG_N = "10";
+const REQUEST_TIMEOUT_MS = 30_000;
+const TICKS = 100; // /proc clock ticks per second
+/**
+ * Every simulated buyer comes from 127.0.0.1: the per-address join limit and the per-address login
+ * limit (which counts an attempt in progress as a failure until it succeeds) are lifted for the run.
+ */
+const PLATFORM_ENV = { USERS_SCRYPT_LOG_N: SCRYPT_LOG_N, QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000000", LOGIN_MAX_FAILURES_PER_ADDRESS: "100000000", LOG_LEVEL: "error" };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+function startChild(script: string, env: Record<string, string>, ready: RegExp, args: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray; output(): string }> {
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    let output = "";
+    const onData = (data: Buffer) => {
+      output += data.toString();
+      if (output.length > 200_000) output = output.slice(-100_000);
+      const match = ready.exec(output);
+      if (match) resolve({ child, match, output: () => output });
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready:\n${output.slice(-2000)}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill(signal);
+  await Promise.race([exited, sleep(30_000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
+
+/** CPU seconds (user + system) of a process and all its descendants, from /proc. */
+function treeCpuSeconds(rootPid: number): number {
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      parents.set(Number(entry), Number(fields[1]));
+      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) / TICKS);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    total += cpu.get(pid) ?? 0;
+    for (const [child, parent] of parents) if (parent === pid) stack.push(child);
+  }
+  return total;
+}
+
+async function redisCpuSeconds(): Promise<number> {
+  const client = new Redis(redisUrl());
+  try {
+    const info = await client.info("cpu");
+    const value = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+    return value("used_cpu_sys") + value("used_cpu_user");
+  } finally {
+    client.disconnect();
+  }
+}
+
+interface Reply {
+  status: number;
+  json: unknown;
+  retryAfter: number | undefined;
+  cookie: string;
+}
+
+interface Tally {
+  requests: number;
+  byStatus: Record<string, number>;
+  timeouts: number;
+  connectionErrors: number;
+  serverErrors: number;
+  unavailableWithoutRetryAfter: number;
+}
+
+function newTally(): Tally {
+  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0 };
+}
+
+async function call(tally: Tally, base: string, method: string, path: string, options: { cookie?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply | "timeout" | "connection"> {
+  tally.requests++;
+  let response: Response;
+  try {
+    response = await fetch(base + path, {
+      method,
+      headers: { ...(options.body === undefined ? {} : { "content-type": "application/json" }), ...(options.cookie ? { cookie: options.cookie } : {}), ...options.headers },
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    if ((error as Error).name === "TimeoutError") {
+      tally.timeouts++;
+      return "timeout";
+    }
+    tally.connectionErrors++;
+    return "connection";
+  }
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    tally.connectionErrors++;
+    return "connection";
+  }
+  tally.byStatus[response.status] = (tally.byStatus[response.status] ?? 0) + 1;
+  const retryAfterHeader = response.headers.get("retry-after");
+  if (response.status >= 500 && response.status !== 503) tally.serverErrors++;
+  if (response.status === 503 && !retryAfterHeader) tally.unavailableWithoutRetryAfter++;
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: response.status, json, retryAfter: retryAfterHeader ? Number(retryAfterHeader) : undefined, cookie: (response.headers.get("set-cookie") ?? "").split(";")[0] };
+}
+
+const codeOf = (reply: Reply) => (reply.json as { error?: { code?: string } } | null)?.error?.code;
+
+/** Retries a call while it is shed (503/429: after Retry-After) or lost (timeout/connection: after 1 s), until the deadline. */
+async function persist(tally: Tally, deadline: number, attempt: () => Promise<Reply | "timeout" | "connection">): Promise<Reply | undefined> {
+  while (Date.now() < deadline) {
+    const reply = await attempt();
+    if (reply === "timeout" || reply === "connection") {
+      await sleep(1000);
+      continue;
+    }
+    if (reply.status === 503 || reply.status === 429) {
+      // A lockout (minutes) is an answer to report, not something to wait out.
+      if ((reply.retryAfter ?? 1) > 60) return reply;
+      await sleep((reply.retryAfter ?? 1) * 1000);
+      continue;
+    }
+    return reply;
+  }
+  return undefined;
+}
+
+async function inPool<T>(items: T[], concurrency: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index], index);
+    }
+  }));
+}
+
+interface RunResult {
+  mode: string;
+  setupSeconds: number;
+  arrivalSeconds: number;
+  tally: Tally;
+  outcomes: Record<string, number>;
+  purchaseMs: number[];
+  waitFromJoinMs: number[];
+  waitFromOpeningMs: number[];
+  sellOutSeconds: number | undefined;
+  /** From opening to the first buyer told sold_out (nothing left to hold: every seat sold or held). */
+  nothingLeftSeconds: number | undefined;
+  polls: number;
+  cpuPerWaitingBuyerMinuteMs: number;
+  waitingDuringWindow: number;
+  pollsDuringWindow: number;
+  joinVsBare: { join: AutocannonResult; bare: AutocannonResult };
+}
+
+/** `gatewayUrl`: the gateway itself (not the load balancer) for the join-vs-bare comparison. */
+async function runOnSale(mode: string, base: string, serverCpu: () => Promise<number>, gatewayUrl: string): Promise<RunResult> {
+  const setupTally = newTally();
+  const setupStarted = Date.now();
+  const setupDeadline = setupStarted + MAX_RUN_S * 1000;
+  const organiser = await persist(setupTally, setupDeadline, () => call(setupTally, base, "POST", "/api/session", { body: { email: "organizer@boxoffice.test", password: "organizer-password" } }));
+  if (organiser?.status !== 200) throw new Error(`organiser sign-in: ${organiser?.status}`);
+  const organiserCookie = organiser.cookie;
+
+  // Accounts and sessions exist before the on-sale (people sign in ahead); a cheap KDF keeps this short.
+  const tag = Date.now().toString(36);
+  const cookies: string[] = new Array(BUYERS);
+  await inPool(Array.from({ length: BUYERS }, (_, i) => i), SETUP_CONCURRENCY, async (i) => {
+    const email = `room-${tag}-${i}@bench.test`;
+    const created = await persist(setupTally, setupDeadline, () => call(setupTally, base, "POST", "/api/users", { body: { email, password: "bench-password", displayName: `B${i}` } }));
+    if (created?.status !== 201) throw new Error(`sign-up ${created?.status} ${JSON.stringify(created?.json)}`);
+    const session = await persist(setupTally, setupDeadline, () => call(setupTally, base, "POST", "/api/session", { body: { email, password: "bench-password" } }));
+    if (session?.status !== 200) throw new Error(`sign-in ${session?.status}`);
+    cookies[i] = session.cookie;
+    if (i % 5000 === 4999) console.log(`  ${mode}: ${i + 1} buyers signed in`);
+  });
+
+  // Queue join throughput against a bare fastify route, on a small event of its own (the same account
+  // joining again: the whole path — session, event lookup, room script — minus a new place).
+  const small = await call(setupTally, base, "POST", "/api/events", {
+    cookie: organiserCookie,
+    body: { title: `join bench ${tag}`, venue: "Bench Hall", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), sections: [{ name: "Floor", rows: 1, seatsPerRow: 10, priceCents: 1000 }] },
+  });
+  const smallId = ((small as Reply).json as { event: { id: string } }).event.id;
+  const joinPath = `/api/events/${smallId}/queue`;
+  const sample = await call(setupTally, base, "POST", joinPath, { cookie: cookies[0] });
+  const bareBody = JSON.stringify((sample as Reply).json);
+  const bare = await startChild(join(import.meta.dirname, "bare-queue.ts"), { BODY: bareBody }, /listening (http:\/\/\S+)/);
+  const load = (url: string, headers: Record<string, string>) => autocannon({ url, method: "POST", headers, connections: 50, duration: 5, pipelining: 1 });
+  const bareRun = await load(`${bare.match[1]}${joinPath}`, {});
+  const joinRun = await load(`${gatewayUrl}${joinPath}`, { cookie: cookies[0] });
+  await stopChild(bare.child);
+  const setupSeconds = (Date.now() - setupStarted) / 1000;
+
+  // The hot event: SEATS seats, opening OPENS_AFTER_S into the arrivals.
+  const arrivalsStart = Date.now() + 3000;
+  const opensAt = arrivalsStart + OPENS_AFTER_S * 1000;
+  const rows = Math.ceil(SEATS / 100);
+  const created = await call(setupTally, base, "POST", "/api/events", {
+    cookie: organiserCookie,
+    body: {
+      title: `Waiting room bench ${tag}`,
+      venue: "Bench Stadium",
+      startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      salesStartAt: new Date(opensAt).toISOString(),
+      sections: [{ name: "Bowl", rows, seatsPerRow: 100, priceCents: 5000 }],
+    },
+  });
+  if ((created as Reply).status !== 201) throw new Error(`event creation ${(created as Reply).status}`);
+  const eventId = ((created as Reply).json as { event: { id: string } }).event.id;
+
+  const tally = newTally();
+  const outcomes: Record<string, number> = {};
+  const purchaseMs: number[] = [];
+  const waitFromJoinMs: number[] = [];
+  const waitFromOpeningMs: number[] = [];
+  let lastPurchaseAt = 0;
+  let firstSoldOutAt = 0;
+  let polls = 0;
+  let pollsDuringWindow = 0;
+  let windowOpen = false;
+  const deadline = arrivalsStart + MAX_RUN_S * 1000;
+  const queuePath = `/api/events/${eventId}/queue`;
+
+  async function waitForAdmission(cookie: string): Promise<"admitted" | "sold_out" | "gave_up"> {
+    const joinedAt = Date.now();
+    let reply = await persist(tally, deadline, () => call(tally, base, "POST", queuePath, { cookie }));
+    for (;;) {
+      if (!reply) return "gave_up";
+      if (reply.status === 409 && codeOf(reply) === "SOLD_OUT") return "sold_out";
+      if (reply.status !== 200) throw new Error(`queue ${reply.status} ${JSON.stringify(reply.json)}`);
+      const queue = (reply.json as { queue: { status: string; pollAfterSeconds: number } }).queue;
+      if (queue.status === "admitted") {
+        waitFromJoinMs.push(Date.now() - joinedAt);
+        waitFromOpeningMs.push(Date.now() - Math.max(joinedAt, opensAt));
+        return "admitted";
+      }
+      if (queue.status === "sold_out") {
+        firstSoldOutAt ||= Date.now();
+        return "sold_out";
+      }
+      if (queue.status === "expired") {
+        reply = await persist(tally, deadline, () => call(tally, base, "POST", queuePath, { cookie }));
+        continue;
+      }
+      await sleep(queue.pollAfterSeconds * 1000);
+      polls++;
+      if (windowOpen) pollsDuringWindow++;
+      reply = await persist(tally, deadline, () => call(tally, base, "GET", queuePath, { cookie }));
+    }
+  }
+
+  async function buyer(index: number): Promise<string> {
+    const cookie = cookies[index];
+    await sleep(arrivalsStart + (index / BUYERS) * ARRIVAL_S * 1000 - Date.now());
+    for (let round = 0; round < 3; round++) {
+      const room = await waitForAdmission(cookie);
+      if (room !== "admitted") return room;
+      const started = performance.now();
+      const hold = await persist(tally, deadline, () => call(tally, base, "POST", `/api/events/${eventId}/holds`, { cookie, body: { quantity: 1 } }));
+      if (!hold) return "gave_up";
+      if (hold.status === 409 && codeOf(hold) === "SOLD_OUT") return "sold_out";
+      if (hold.status === 409 && codeOf(hold) === "NOT_ADMITTED") continue;
+      if (hold.status !== 201) throw new Error(`hold ${hold.status} ${JSON.stringify(hold.json)}`);
+      const holdId = (hold.json as { hold: { id: string } }).hold.id;
+      const order = await persist(tally, deadline, () => call(tally, base, "POST", "/api/orders", {
+        cookie,
+        headers: { "idempotency-key": `room-${holdId}` },
+        body: { holdId, payment: { cardNumber: "4242424242424242", expMonth: 12, expYear: 2035, cvc: "123" } },
+      }));
+      if (!order) return "gave_up";
+      if (order.status !== 201) throw new Error(`order ${order.status} ${JSON.stringify(order.json)}`);
+      purchaseMs.push(performance.now() - started);
+      lastPurchaseAt = Date.now();
+      return "bought";
+    }
+    return "not_admitted_thrice";
+  }
+
+  // The CPU window: once everyone has arrived, the room pauses for PAUSE_S while buyers keep polling.
+  const cpuWindow = (async () => {
+    await sleep(arrivalsStart + (ARRIVAL_S + 3) * 1000 - Date.now());
+    const paused = await call(tally, base, "PATCH", queuePath, { cookie: organiserCookie, body: { paused: true } });
+    const waiting = ((paused as Reply).json as { stats: { waiting: number } }).stats.waiting;
+    const cpuBefore = await serverCpu();
+    windowOpen = true;
+    const windowStarted = Date.now();
+    await sleep(PAUSE_S * 1000);
+    windowOpen = false;
+    const cpuSeconds = (await serverCpu()) - cpuBefore;
+    const minutes = (Date.now() - windowStarted) / 60_000;
+    await call(tally, base, "PATCH", queuePath, { cookie: organiserCookie, body: { paused: false } });
+    return { cpuPerWaitingBuyerMinuteMs: waiting > 0 ? (cpuSeconds * 1000) / waiting / minutes : 0, waiting, pausedMs: Date.now() - windowStarted };
+  })();
+
+  console.log(`  ${mode}: ${BUYERS} buyers arriving over ${ARRIVAL_S} s; the sale opens ${OPENS_AFTER_S} s in`);
+  const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
+  for (const result of results) outcomes[result] = (outcomes[result] ?? 0) + 1;
+  const window = await cpuWindow;
+  const soldOutAt = lastPurchaseAt && (outcomes.bought ?? 0) >= SEATS ? lastPurchaseAt : 0;
+  return {
+    mode,
+    setupSeconds,
+    arrivalSeconds: ARRIVAL_S,
+    tally,
+    outcomes,
+    purchaseMs,
+    waitFromJoinMs,
+    waitFromOpeningMs,
+    sellOutSeconds: soldOutAt ? (soldOutAt - opensAt - window.pausedMs) / 1000 : undefined,
+    nothingLeftSeconds: firstSoldOutAt ? (firstSoldOutAt - opensAt - window.pausedMs) / 1000 : undefined,
+    polls,
+    cpuPerWaitingBuyerMinuteMs: window.cpuPerWaitingBuyerMinuteMs,
+    waitingDuringWindow: window.waiting,
+    pollsDuringWindow,
+    joinVsBare: { join: joinRun, bare: bareRun },
+  };
+}
+
+async function embedded(): Promise<RunResult> {
+  const dataDir = mkdtempSync(join(tmpdir(), "boxoffice-room-bench-"));
+  const platform = await startChild(join(root, "services/platform/src/main.ts"), { ...PLATFORM_ENV, PORT: "0", DATA_DIR: dataDir, FRESH: "true" }, /running at (http:\/\/\S+)\s+\(serving after/);
+  try {
+    const base = platform.match[1].replace("localhost", "127.0.0.1");
+    return await runOnSale("embedded", base, async () => treeCpuSeconds(platform.child.pid!), base);
+  } finally {
+    await stopChild(platform.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function distributed(): Promise<RunResult | string> {
+  const [redis, postgres] = await Promise.all([requireRedis(), requirePostgres()]);
+  if (!redis.available || !postgres.available) return `skipped: ${redis.reason || postgres.reason}`;
+  const prefix = uniqueName("roombench");
+  const started = await startChild(
+    join(root, "services/platform/src/distributed.ts"),
+    { ...PLATFORM_ENV, PORT: "0", REDIS_URL: redisUrl(), POSTGRES_URL: postgresUrl() },
+    /browse\s+(http:\/\/\S+)[\s\S]*Ctrl-C/,
+    ["--prefix", prefix, "--db-prefix", prefix, "--instances", "1", "--gateways", "1"],
+  );
+  try {
+    const base = started.match[1];
+    // Every process of the platform, and the Redis that carries the bus, the firehose and the rooms.
+    const gatewayUrl = /gateway#0 (http:\/\/\S+)/.exec(started.output())?.[1] ?? base;
+    return await runOnSale("distributed", base, async () => treeCpuSeconds(started.child.pid!) + (await redisCpuSeconds()), gatewayUrl);
+  } finally {
+    await stopChild(started.child, "SIGINT");
+    const admin = new pg.Client({ connectionString: postgresUrl() });
+    await admin.connect();
+    const { rows } = await admin.query<{ datname: string }>("select datname from pg_database where datname like $1", [`${prefix}%`]);
+    for (const { datname } of rows) await admin.query(`drop database if exists "${datname}" with (force)`);
+    await admin.end();
+    const client = new Redis(redisUrl());
+    let cursor = "0";
+    do {
+      const [next, keys] = await client.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length > 0) await client.del(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+    client.disconnect();
+    rmSync(join(root, ".data", "distributed", prefix), { recursive: true, force: true });
+  }
+}
+
+const loadAtStart = loadavg()[0];
+const modes = (process.env.BENCH_ROOM_MODES ?? "embedded,distributed").split(",");
+const runs: Array<RunResult | string> = [];
+if (modes.includes("embedded")) runs.push(await embedded());
+if (modes.includes("distributed")) runs.push(await distributed());
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const ms = (values: number[], p: number) => (values.length ? `${fmt(percentile(values, p))} ms` : "–");
+const s = (values: number[], p: number) => (values.length ? `${(percentile(values, p) / 1000).toFixed(1)} s` : "–");
+const done = runs.filter((r): r is RunResult => typeof r !== "string");
+const column = (f: (r: RunResult) => string) => done.map(f).join(" | ");
+const lines = [
+  `${fmt(BUYERS)} signed-in buyers arrive evenly over ${ARRIVAL_S} s for a ${fmt(SEATS)}-seat event that opens ${OPENS_AFTER_S} s into the arrivals; each joins the waiting room, polls at \`pollAfterSeconds\`, and once admitted holds 1 seat and pays. One process per service and one gateway in distributed mode. Setup (accounts and sessions) uses \`USERS_SCRYPT_LOG_N=${SCRYPT_LOG_N}\` and lifts the per-address join limit (every buyer comes from 127.0.0.1).`,
+  "",
+  `| | ${done.map((r) => r.mode).join(" | ")} |`,
+  `|---|${done.map(() => "---:").join("|")}|`,
+  `| requests during the on-sale | ${column((r) => fmt(r.tally.requests))} |`,
+  `| **timeouts / connection errors** (the goal: 0) | ${column((r) => `**${r.tally.timeouts} / ${r.tally.connectionErrors}**`)} |`,
+  `| 5xx other than 503 / 503 without Retry-After | ${column((r) => `${r.tally.serverErrors} / ${r.tally.unavailableWithoutRetryAfter}`)} |`,
+  `| answers by status | ${column((r) => Object.entries(r.tally.byStatus).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
+  `| outcomes | ${column((r) => Object.entries(r.outcomes).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
+  `| admitted purchase (hold → confirmed order) p50 / p99 | ${column((r) => `${ms(r.purchaseMs, 50)} / ${ms(r.purchaseMs, 99)}`)} |`,
+  `| time to sell out, from opening to the last order (the paused CPU window subtracted) | ${column((r) => (r.sellOutSeconds === undefined ? `not every seat sold in the run (${fmt(SEATS - (r.outcomes.bought ?? 0))} left in holds that a retried hold abandoned; they return when holds expire)` : `${r.sellOutSeconds.toFixed(1)} s`))} |`,
+  `| time until nothing was left to hold (first buyer told sold_out), from opening | ${column((r) => (r.nothingLeftSeconds === undefined ? "–" : `${r.nothingLeftSeconds.toFixed(1)} s`))} |`,
+  `| wait, join → admitted, p50 / p90 / p99 | ${column((r) => `${s(r.waitFromJoinMs, 50)} / ${s(r.waitFromJoinMs, 90)} / ${s(r.waitFromJoinMs, 99)}`)} |`,
+  `| wait, max(join, opening) → admitted, p50 / p99 | ${column((r) => `${s(r.waitFromOpeningMs, 50)} / ${s(r.waitFromOpeningMs, 99)}`)} |`,
+  `| polls while waiting | ${column((r) => fmt(r.polls))} |`,
+  `| **server CPU per waiting buyer per minute** (room paused ${PAUSE_S} s; waiting, polls in the window) | ${column((r) => `**${r.cpuPerWaitingBuyerMinuteMs.toFixed(2)} ms** (${fmt(r.waitingDuringWindow)} waiting, ${fmt(r.pollsDuringWindow)} polls)`)} |`,
+  `| queue join (POST …/queue to the gateway itself, signed in, same account again) vs bare fastify, requests/s | ${column((r) => `${fmt(r.joinVsBare.join.requests.average)} vs ${fmt(r.joinVsBare.bare.requests.average)} (${(r.joinVsBare.join.requests.average / r.joinVsBare.bare.requests.average).toFixed(2)}×)`)} |`,
+  `| queue join p50 / p99 latency (autocannon, 50 connections, 5 s) | ${column((r) => `${r.joinVsBare.join.latency.p50} ms / ${r.joinVsBare.join.latency.p99} ms`)} |`,
+  `| setup: ${fmt(BUYERS)} sign-ups + sign-ins, join comparison | ${column((r) => `${r.setupSeconds.toFixed(0)} s`)} |`,
+  ...runs.filter((r): r is string => typeof r === "string").map((r) => `| distributed | ${r} |`),
+  "",
+  ...(BUYERS === 40_000 && SEATS === 20_000
+    ? []
+    : [`Scaled down from the defaults (40,000 buyers, 20,000 seats) with \`BENCH_ROOM_BUYERS=${BUYERS} BENCH_ROOM_SEATS=${SEATS}\`: on this shared 2-core machine the room admits what checkout serves under its 500 ms latency target (a few buyers a second here), so 20,000 seats would take over an hour per mode.`, ""]),
+  `Server CPU: the platform's process tree from /proc (distributed: every process plus the Redis server's own CPU from INFO). The load generator runs on the same 2 cores. Load average (1 min) at the start: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other engineers' work shares the machine).`,
+];
+console.log(lines.join("\n"));
+writeBenchmarkSection("waiting-room", "Waiting room: the on-sale spike", "npm run bench -w @boxoffice/load-tests", lines.join("\n"));

@@ -1,0 +1,159 @@
+// The waiting room's use cases: join, poll, admit for a hold, finish on a confirmed order, and the
+// organiser's stats and controls. The rules of order live in the room store (one atomic step each);
+// this module knows the event (when it opens, who organises it), the measured admission rate, and
+// turns a store snapshot into the `queue` of shared/reference/http-api.md.
+import { randomInt } from "node:crypto";
+import type { HttpQueue, HttpQueueStats } from "@boxoffice/contracts";
+import type { AdmissionKeys } from "@boxoffice/identity";
+import type { GatewayBackend } from "../backend.ts";
+import { GatewayError } from "../errors.ts";
+import type { RoomClock, RoomSnapshot, RoomStore } from "../store/room-store.ts";
+import type { AdmissionRate } from "./admission-rate.ts";
+
+export interface WaitingRoomOptions {
+  readonly store: RoomStore;
+  readonly backend: Pick<GatewayBackend, "getEvent">;
+  readonly admissions: Pick<AdmissionKeys, "sign">;
+  readonly rate: AdmissionRate;
+  readonly admissionTtlSeconds: number;
+  readonly maxConcurrent: number;
+  readonly earlyPollAllowance: number;
+  /** How long an event's opening time and organiser are reused before asking the catalogue again. */
+  readonly eventInfoTtlMs?: number;
+  readonly now?: () => number;
+}
+
+export interface WaitingRoom {
+  join(eventId: string, userId: string): Promise<HttpQueue>;
+  poll(eventId: string, userId: string): Promise<HttpQueue>;
+  /** A signed admission for a hold, or SALES_NOT_STARTED / NOT_ADMITTED. */
+  admissionForHold(eventId: string, userId: string): Promise<string>;
+  /** The buyer's order is confirmed: the admission ends and frees its place. Never throws. */
+  finish(eventId: string, userId: string): Promise<void>;
+  stats(eventId: string, organizerId: string): Promise<HttpQueueStats>;
+  configure(eventId: string, organizerId: string, change: { paused?: boolean; maxAdmitted?: number | null }): Promise<HttpQueueStats>;
+  /** From inventory's availability on the firehose: nothing left to hold tells every waiting buyer. */
+  availabilityChanged(eventId: string, available: number): Promise<void>;
+}
+
+interface EventInfo {
+  salesStartAt: number;
+  organizerId: string | undefined;
+}
+
+export function queuePath(eventId: string): string {
+  return `/api/events/${eventId}/queue`;
+}
+
+export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
+  const now = options.now ?? Date.now;
+  const infoTtl = options.eventInfoTtlMs ?? 1000;
+  const infos = new Map<string, { info: Promise<EventInfo>; at: number }>();
+
+  function eventInfo(eventId: string): Promise<EventInfo> {
+    const cached = infos.get(eventId);
+    if (cached && now() - cached.at < infoTtl) return cached.info;
+    const info = options.backend.getEvent(eventId).then((event) => ({
+      salesStartAt: Date.parse(event.salesStartAt ?? new Date(0).toISOString()),
+      organizerId: event.organizerId,
+    }));
+    // Concurrent callers share one lookup; a failure is not kept.
+    infos.set(eventId, { info, at: now() });
+    info.catch(() => infos.delete(eventId));
+    if (infos.size > 10_000) infos.delete(infos.keys().next().value as string);
+    return info;
+  }
+
+  function clock(info: EventInfo): RoomClock {
+    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), maxConcurrent: options.maxConcurrent };
+  }
+
+  /** The store is a dependency like a service: when it cannot be reached the answer is 503, never 500. */
+  async function guarded<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      throw new GatewayError("UNAVAILABLE", "the waiting room is unavailable; retry in a moment");
+    }
+  }
+
+  function toQueue(snapshot: RoomSnapshot, at: RoomClock): HttpQueue {
+    const opened = at.now >= at.salesStartAt;
+    const waiting = snapshot.state === "waiting";
+    const soldOut = waiting && snapshot.soldOut;
+    const position = waiting && opened && !soldOut && snapshot.rank !== null ? snapshot.rank + 1 : null;
+    // The real admission rate of the last minute; the controller's rate until there is one.
+    const perSecond = snapshot.admittedLastMinute > 0 ? snapshot.admittedLastMinute / 60 : at.ratePerSecond;
+    let estimatedWaitSeconds: number | null = null;
+    if (waiting && !soldOut) {
+      estimatedWaitSeconds = opened ? Math.ceil((position! - 1) / Math.max(perSecond, 0.01)) : Math.ceil((at.salesStartAt - at.now) / 1000);
+    } else if (snapshot.state === "admitted") {
+      estimatedWaitSeconds = 0;
+    }
+    return {
+      status: soldOut ? "sold_out" : snapshot.state === "admitted" ? "admitted" : snapshot.state === "expired" ? "expired" : "waiting",
+      position,
+      ahead: position === null ? null : position - 1,
+      estimatedWaitSeconds,
+      pollAfterSeconds: snapshot.pollAfterSeconds,
+      salesStartAt: new Date(at.salesStartAt).toISOString(),
+      admittedUntil: snapshot.admittedUntil === null ? null : new Date(snapshot.admittedUntil).toISOString(),
+    };
+  }
+
+  function toStats(snapshot: RoomSnapshot): HttpQueueStats {
+    return { waiting: snapshot.waiting, admitted: snapshot.admitted, admittedPerMinute: snapshot.admittedLastMinute, paused: snapshot.paused, maxAdmitted: snapshot.maxAdmitted };
+  }
+
+  async function requireOrganiser(eventId: string, organizerId: string): Promise<EventInfo> {
+    const info = await eventInfo(eventId);
+    if (info.organizerId !== organizerId) throw new GatewayError("FORBIDDEN", "only the event's organiser sees and controls its waiting room");
+    return info;
+  }
+
+  return {
+    async join(eventId, userId) {
+      const at = clock(await eventInfo(eventId));
+      // A pre-queue joiner's random order is drawn now, unseen until opening: join order says nothing about it.
+      const snapshot = await guarded(options.store.join(eventId, userId, at, randomInt(0, 2 ** 47) / 2 ** 47));
+      if (snapshot === "sold_out") throw new GatewayError("SOLD_OUT", "this event is sold out");
+      return toQueue(snapshot, at);
+    },
+    async poll(eventId, userId) {
+      const at = clock(await eventInfo(eventId));
+      const result = await guarded(options.store.poll(eventId, userId, at, options.earlyPollAllowance));
+      if (result.kind === "too_soon") {
+        throw new GatewayError("RATE_LIMITED", "asked too often: wait pollAfterSeconds between two asks", { retryAfterSeconds: Math.max(1, Math.ceil(result.retryAfterMs / 1000)) });
+      }
+      if (result.snapshot.state === "none") throw new GatewayError("NOT_IN_QUEUE", "you have no place in this event's waiting room", { details: { queuePath: queuePath(eventId) } });
+      return toQueue(result.snapshot, at);
+    },
+    async admissionForHold(eventId, userId) {
+      const info = await eventInfo(eventId);
+      const at = clock(info);
+      if (at.now < info.salesStartAt) {
+        throw new GatewayError("SALES_NOT_STARTED", "this event is not on sale yet", { details: { salesStartAt: new Date(info.salesStartAt).toISOString() } });
+      }
+      const admittedUntil = await guarded(options.store.admitForHold(eventId, userId, at));
+      if (admittedUntil === "sold_out") throw new GatewayError("SOLD_OUT", "this event is sold out");
+      if (admittedUntil === null) throw new GatewayError("NOT_ADMITTED", "others are waiting for this event: join its waiting room", { details: { queuePath: queuePath(eventId) } });
+      return options.admissions.sign({ userId, eventId, expiresAt: admittedUntil });
+    },
+    async finish(eventId, userId) {
+      await options.store.finish(eventId, userId).catch(() => undefined);
+    },
+    async stats(eventId, organizerId) {
+      const at = clock(await requireOrganiser(eventId, organizerId));
+      return toStats(await guarded(options.store.stats(eventId, at)));
+    },
+    async configure(eventId, organizerId, change) {
+      const at = clock(await requireOrganiser(eventId, organizerId));
+      await guarded(options.store.configure(eventId, change));
+      return toStats(await guarded(options.store.stats(eventId, at)));
+    },
+    async availabilityChanged(eventId, available) {
+      await options.store.setSoldOut(eventId, available === 0).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,192 @@
+// Waiting rooms in this process's memory: the embedded platform (one gateway). Every operation is
+// synchronous inside, so it is as atomic as the Redis scripts it mirrors (redis-room-store.ts).
+import { MAX_ADMITTED_PER_STEP, pollAfterSecondsFor, type PollResult, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+
+interface Room {
+  /** Waiting buyers by their order key (pre-queue: random in [0,1); after opening: 1 + arrival number). */
+  line: Map<string, number>;
+  /** `line` in order from `head` on (keys alongside, for binary search); rebuilt only after a pre-queue join. */
+  order: string[];
+  orderKeys: number[];
+  head: number;
+  dirty: boolean;
+  admitted: Map<string, number>;
+  expired: Set<string>;
+  admissionLog: number[];
+  nextPollAt: Map<string, number>;
+  earlyPolls: Map<string, number>;
+  seq: number;
+  tokens: number;
+  refilledAt: number;
+  paused: boolean;
+  maxAdmitted: number | null;
+  soldOut: boolean;
+}
+
+export function createMemoryRoomStore(): RoomStore {
+  const rooms = new Map<string, Room>();
+
+  function room(eventId: string): Room {
+    let r = rooms.get(eventId);
+    if (!r) {
+      r = { line: new Map(), order: [], orderKeys: [], head: 0, dirty: false, admitted: new Map(), expired: new Set(), admissionLog: [], nextPollAt: new Map(), earlyPolls: new Map(), seq: 0, tokens: 0, refilledAt: 0, paused: false, maxAdmitted: null, soldOut: false };
+      rooms.set(eventId, r);
+    }
+    return r;
+  }
+
+  function tidy(r: Room): void {
+    if (r.dirty) {
+      const sorted = [...r.line.entries()].sort((a, b) => a[1] - b[1]);
+      r.order = sorted.map(([user]) => user);
+      r.orderKeys = sorted.map(([, key]) => key);
+      r.head = 0;
+      r.dirty = false;
+    } else if (r.head > 1024 && r.head * 2 > r.order.length) {
+      r.order = r.order.slice(r.head);
+      r.orderKeys = r.orderKeys.slice(r.head);
+      r.head = 0;
+    }
+  }
+
+  function enqueue(r: Room, userId: string, key: number): void {
+    r.line.set(userId, key);
+    const last = r.orderKeys.length > r.head ? r.orderKeys[r.orderKeys.length - 1] : -1;
+    if (!r.dirty && key > last) {
+      r.order.push(userId);
+      r.orderKeys.push(key);
+    } else {
+      r.dirty = true;
+    }
+  }
+
+  /** 0-based place among those waiting: a binary search over the order keys. */
+  function rankOf(r: Room, key: number): number {
+    tidy(r);
+    let low = r.head;
+    let high = r.orderKeys.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (r.orderKeys[mid] < key) low = mid + 1;
+      else high = mid;
+    }
+    return low - r.head;
+  }
+
+  /** Ends admissions that ran out, then admits from the front as the rate, cap and pause allow. */
+  function step(r: Room, clock: RoomClock): void {
+    let expiredNow = 0;
+    for (const [user, until] of r.admitted) {
+      if (until > clock.now || expiredNow >= MAX_ADMITTED_PER_STEP) continue;
+      r.admitted.delete(user);
+      r.expired.add(user);
+      expiredNow++;
+    }
+    while (r.admissionLog.length > 0 && r.admissionLog[0] <= clock.now - 60_000) r.admissionLog.shift();
+    if (clock.now < clock.salesStartAt) return;
+    const burst = Math.max(1, clock.ratePerSecond);
+    r.tokens = r.refilledAt === 0 ? burst : Math.min(burst, r.tokens + ((clock.now - r.refilledAt) / 1000) * clock.ratePerSecond);
+    r.refilledAt = clock.now;
+    if (r.paused || r.soldOut) return;
+    const cap = r.maxAdmitted ?? clock.maxConcurrent;
+    const n = Math.min(Math.floor(r.tokens), cap - r.admitted.size, r.line.size, MAX_ADMITTED_PER_STEP);
+    if (n <= 0) return;
+    tidy(r);
+    const front = r.order.slice(r.head, r.head + n);
+    r.head += n;
+    for (const user of front) {
+      r.line.delete(user);
+      r.admitted.set(user, clock.now + clock.admissionTtlMs);
+      r.admissionLog.push(clock.now);
+    }
+    r.tokens -= n;
+  }
+
+  function snapshot(r: Room, userId: string, clock: RoomClock): RoomSnapshot {
+    const until = r.admitted.get(userId);
+    const key = r.line.get(userId);
+    const state = until !== undefined ? "admitted" : key !== undefined ? "waiting" : r.expired.has(userId) ? "expired" : "none";
+    const rank = key !== undefined ? rankOf(r, key) : null;
+    return {
+      state,
+      rank,
+      admittedUntil: until ?? null,
+      waiting: r.line.size,
+      admitted: r.admitted.size,
+      admittedLastMinute: r.admissionLog.length,
+      soldOut: r.soldOut,
+      paused: r.paused,
+      maxAdmitted: r.maxAdmitted,
+      pollAfterSeconds: pollAfterSecondsFor(state, rank, clock),
+    };
+  }
+
+  return {
+    async join(eventId, userId, clock, preQueueKey) {
+      const r = room(eventId);
+      step(r, clock);
+      if (!r.admitted.has(userId) && !r.line.has(userId)) {
+        if (r.soldOut) return "sold_out";
+        r.expired.delete(userId);
+        enqueue(r, userId, clock.now < clock.salesStartAt ? preQueueKey : 1 + ++r.seq);
+        step(r, clock);
+      }
+      const result = snapshot(r, userId, clock);
+      r.nextPollAt.set(userId, clock.now + result.pollAfterSeconds * 1000);
+      return result;
+    },
+    async poll(eventId, userId, clock, earlyPollAllowance) {
+      const r = room(eventId);
+      const next = r.nextPollAt.get(userId);
+      if (next !== undefined && clock.now < next - 1000) {
+        const early = (r.earlyPolls.get(userId) ?? 0) + 1;
+        r.earlyPolls.set(userId, early);
+        if (early > earlyPollAllowance) return { kind: "too_soon", retryAfterMs: next - clock.now } satisfies PollResult;
+      } else {
+        r.earlyPolls.delete(userId);
+      }
+      step(r, clock);
+      const result = snapshot(r, userId, clock);
+      if (result.state !== "none") r.nextPollAt.set(userId, clock.now + result.pollAfterSeconds * 1000);
+      return { kind: "snapshot", snapshot: result };
+    },
+    async admitForHold(eventId, userId, clock) {
+      const r = room(eventId);
+      step(r, clock);
+      const until = r.admitted.get(userId);
+      if (until !== undefined) return until;
+      if (r.soldOut) return "sold_out";
+      if (clock.now < clock.salesStartAt || r.line.size > 0 || r.paused) return null;
+      if (r.tokens < 1 || r.admitted.size >= (r.maxAdmitted ?? clock.maxConcurrent)) return null;
+      r.tokens -= 1;
+      r.expired.delete(userId);
+      r.admitted.set(userId, clock.now + clock.admissionTtlMs);
+      r.admissionLog.push(clock.now);
+      return clock.now + clock.admissionTtlMs;
+    },
+    async finish(eventId, userId) {
+      const r = rooms.get(eventId);
+      if (!r) return;
+      r.admitted.delete(userId);
+      r.nextPollAt.delete(userId);
+    },
+    async stats(eventId, clock) {
+      const r = room(eventId);
+      step(r, clock);
+      return snapshot(r, "", clock);
+    },
+    async configure(eventId, change) {
+      const r = room(eventId);
+      if (change.paused !== undefined) r.paused = change.paused;
+      if (change.maxAdmitted !== undefined) r.maxAdmitted = change.maxAdmitted;
+    },
+    async setSoldOut(eventId, soldOut) {
+      // Every event's availability changes arrive here; a quiet event gets no room.
+      if (soldOut) room(eventId).soldOut = true;
+      else if (rooms.has(eventId)) room(eventId).soldOut = false;
+    },
+    async close() {
+      rooms.clear();
+    },
+  };
+}

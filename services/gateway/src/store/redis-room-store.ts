@@ -1,0 +1,207 @@
+// Waiting rooms in Redis: shared by every gateway, surviving any gateway's restart. One Lua script
+// does each operation atomically (the same rules as memory-room-store.ts): the line is a sorted set
+// (pre-queue: a random key in [0,1) each, so at opening they stand in random order; later joins
+// 1 + an arrival counter), admissions a sorted set by their end, so a place is ZRANK and positions
+// come from one source.
+import { Redis } from "ioredis";
+import { MAX_ADMITTED_PER_STEP, type PollResult, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+
+const SCRIPT = `
+local line, adm, exp, log, meta, pollnext, early = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local op, user = ARGV[1], ARGV[2]
+local now, salesStartAt, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local rate, maxConcurrent, extra = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local maxStep = ${MAX_ADMITTED_PER_STEP}
+
+local function flag(name) return redis.call('HGET', meta, name) == '1' end
+local function cap()
+  local m = redis.call('HGET', meta, 'maxAdmitted')
+  if m and m ~= '' then return tonumber(m) end
+  return maxConcurrent
+end
+
+local function admit(member)
+  redis.call('ZADD', adm, now + ttl, member)
+  redis.call('ZADD', log, now, member .. ':' .. now)
+end
+
+local function step()
+  local gone = redis.call('ZRANGEBYSCORE', adm, '-inf', now, 'LIMIT', 0, maxStep)
+  for _, member in ipairs(gone) do
+    redis.call('ZREM', adm, member)
+    redis.call('SADD', exp, member)
+  end
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 60000)
+  if now < salesStartAt then return end
+  local burst = math.max(1, rate)
+  local tokens = tonumber(redis.call('HGET', meta, 'tokens'))
+  local refilled = tonumber(redis.call('HGET', meta, 'refilledAt'))
+  if not refilled then tokens = burst else tokens = math.min(burst, tokens + (now - refilled) / 1000 * rate) end
+  if flag('paused') or flag('soldOut') then
+    redis.call('HSET', meta, 'tokens', tostring(tokens), 'refilledAt', now)
+    return
+  end
+  local n = math.min(math.floor(tokens), cap() - redis.call('ZCARD', adm), redis.call('ZCARD', line), maxStep)
+  if n > 0 then
+    local front = redis.call('ZPOPMIN', line, n)
+    for i = 1, #front, 2 do admit(front[i]) end
+    tokens = tokens - n
+  end
+  redis.call('HSET', meta, 'tokens', tostring(tokens), 'refilledAt', now)
+end
+
+local function pollAfter(state, rank)
+  if state == 'waiting' and now < salesStartAt then return math.min(30, math.max(2, math.ceil((salesStartAt - now) / 1000 / 4))) end
+  if state == 'waiting' and rank >= 0 then return math.min(30, math.max(2, math.ceil(rank / math.max(rate, 0.1) / 4))) end
+  return 30
+end
+
+local function snapshot(member)
+  local state, rank, untilAt = 'none', -1, -1
+  local score = redis.call('ZSCORE', adm, member)
+  if score then
+    state, untilAt = 'admitted', tonumber(score)
+  else
+    local r = redis.call('ZRANK', line, member)
+    if r then state, rank = 'waiting', r
+    elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
+  end
+  local m = redis.call('HGET', meta, 'maxAdmitted')
+  local after = pollAfter(state, rank)
+  return { 'snapshot', state, rank, untilAt, redis.call('ZCARD', line), redis.call('ZCARD', adm), redis.call('ZCARD', log),
+           flag('soldOut') and 1 or 0, flag('paused') and 1 or 0, (m and m ~= '') and tonumber(m) or -1, after }
+end
+
+if op == 'join' then
+  step()
+  if not redis.call('ZSCORE', adm, user) and not redis.call('ZSCORE', line, user) then
+    if flag('soldOut') then return { 'sold_out' } end
+    redis.call('SREM', exp, user)
+    if now < salesStartAt then
+      redis.call('ZADD', line, extra, user)
+    else
+      redis.call('ZADD', line, 1 + redis.call('HINCRBY', meta, 'seq', 1), user)
+    end
+    step()
+  end
+  local result = snapshot(user)
+  redis.call('HSET', pollnext, user, now + result[11] * 1000)
+  return result
+elseif op == 'poll' then
+  local nextAt = tonumber(redis.call('HGET', pollnext, user))
+  if nextAt and now < nextAt - 1000 then
+    if redis.call('HINCRBY', early, user, 1) > tonumber(extra) then return { 'too_soon', nextAt - now } end
+  else
+    redis.call('HDEL', early, user)
+  end
+  step()
+  local result = snapshot(user)
+  if result[2] ~= 'none' then redis.call('HSET', pollnext, user, now + result[11] * 1000) end
+  return result
+elseif op == 'hold' then
+  step()
+  local score = redis.call('ZSCORE', adm, user)
+  if score then return { 'admitted', tonumber(score) } end
+  if flag('soldOut') then return { 'sold_out' } end
+  if now < salesStartAt or redis.call('ZCARD', line) > 0 or flag('paused') then return { 'no' } end
+  local tokens = tonumber(redis.call('HGET', meta, 'tokens')) or 0
+  if tokens < 1 or redis.call('ZCARD', adm) >= cap() then return { 'no' } end
+  redis.call('HSET', meta, 'tokens', tostring(tokens - 1))
+  redis.call('SREM', exp, user)
+  admit(user)
+  return { 'admitted', now + ttl }
+elseif op == 'finish' then
+  redis.call('ZREM', adm, user)
+  redis.call('HDEL', pollnext, user)
+  return { 'ok' }
+elseif op == 'stats' then
+  step()
+  return snapshot('')
+end
+return redis.error_reply('unknown room operation ' .. op)
+`;
+
+type Reply = Array<string | number>;
+
+export interface RedisRoomStoreOptions {
+  /** redis://host:port/db */
+  readonly url: string;
+  /** Key prefix, so several platforms (and test files) can share one Redis. */
+  readonly prefix: string;
+}
+
+export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore {
+  // A command never waits long for an absent Redis: it fails within about two seconds and the buyer
+  // gets 503 UNAVAILABLE with Retry-After, well inside the request's deadline.
+  const redis = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 2000 });
+  redis.on("error", () => {
+    // Reported through the failing commands; ioredis reconnects by itself.
+  });
+  redis.defineCommand("room", { numberOfKeys: 7, lua: SCRIPT });
+  const run = (redis as unknown as { room(...args: Array<string | number>): Promise<Reply> }).room.bind(redis);
+
+  function keys(eventId: string): string[] {
+    // One hash tag per event: every key of a room lands on one Redis Cluster slot.
+    const base = `${options.prefix}room:{${eventId}}:`;
+    return ["line", "adm", "exp", "log", "meta", "pollnext", "early"].map((k) => base + k);
+  }
+
+  function call(op: string, eventId: string, userId: string, clock: RoomClock | undefined, extra: string | number = ""): Promise<Reply> {
+    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra);
+  }
+
+  function toSnapshot(reply: Reply): RoomSnapshot {
+    const n = (i: number) => Number(reply[i]);
+    return {
+      state: reply[1] as RoomSnapshot["state"],
+      rank: n(2) < 0 ? null : n(2),
+      admittedUntil: n(3) < 0 ? null : n(3),
+      waiting: n(4),
+      admitted: n(5),
+      admittedLastMinute: n(6),
+      soldOut: n(7) === 1,
+      paused: n(8) === 1,
+      maxAdmitted: n(9) < 0 ? null : n(9),
+      pollAfterSeconds: n(10),
+    };
+  }
+
+  return {
+    async join(eventId, userId, clock, preQueueKey) {
+      const reply = await call("join", eventId, userId, clock, preQueueKey);
+      return reply[0] === "sold_out" ? "sold_out" : toSnapshot(reply);
+    },
+    async poll(eventId, userId, clock, earlyPollAllowance): Promise<PollResult> {
+      const reply = await call("poll", eventId, userId, clock, earlyPollAllowance);
+      if (reply[0] === "too_soon") return { kind: "too_soon", retryAfterMs: Number(reply[1]) };
+      return { kind: "snapshot", snapshot: toSnapshot(reply) };
+    },
+    async admitForHold(eventId, userId, clock) {
+      const reply = await call("hold", eventId, userId, clock);
+      if (reply[0] === "sold_out") return "sold_out";
+      return reply[0] === "admitted" ? Number(reply[1]) : null;
+    },
+    async finish(eventId, userId) {
+      await call("finish", eventId, userId, undefined);
+    },
+    async stats(eventId, clock) {
+      return toSnapshot(await call("stats", eventId, "", clock));
+    },
+    async configure(eventId, change) {
+      const meta = keys(eventId)[4];
+      const fields: string[] = [];
+      if (change.paused !== undefined) fields.push("paused", change.paused ? "1" : "0");
+      if (change.maxAdmitted !== undefined) fields.push("maxAdmitted", change.maxAdmitted === null ? "" : String(change.maxAdmitted));
+      if (fields.length > 0) await redis.hset(meta, ...fields);
+    },
+    async setSoldOut(eventId, soldOut) {
+      // Availability changes of every event arrive here: only a room that exists (or an event that just
+      // sold out) is written, so quiet events leave no keys behind.
+      if (soldOut) await redis.hset(keys(eventId)[4], "soldOut", "1");
+      else await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'soldOut', '0') end return 0", 1, keys(eventId)[4]);
+    },
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

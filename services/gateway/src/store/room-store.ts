@@ -1,0 +1,77 @@
+// Where waiting rooms live: one room per event, shared by every gateway. Each operation is one
+// atomic step (a Lua script on Redis, a synchronous function in memory), so positions come from one
+// source: no two buyers share a place and nobody's place ever rises. Both stores implement exactly
+// these rules; the same tests run on both (test/waiting-room.test.ts).
+
+/** What every operation needs to know besides the buyer: time, opening, and the admission controls. */
+export interface RoomClock {
+  /** Epoch ms (the gateway's clock; gateways are NTP-synchronised, skew only shifts an admission by it). */
+  readonly now: number;
+  /** Epoch ms when holds open; joins before it are the pre-queue. */
+  readonly salesStartAt: number;
+  /** How long an admission lasts. */
+  readonly admissionTtlMs: number;
+  /** Admissions per second now (the adaptive controller's value). */
+  readonly ratePerSecond: number;
+  /** Admitted at once at most, unless the organiser set a lower cap. */
+  readonly maxConcurrent: number;
+}
+
+export type RoomState = "waiting" | "admitted" | "expired" | "none";
+
+/** One buyer's situation plus the room's counters, read in the same atomic step. */
+export interface RoomSnapshot {
+  readonly state: RoomState;
+  /** 0-based among those waiting; null when not waiting. */
+  readonly rank: number | null;
+  readonly admittedUntil: number | null;
+  readonly waiting: number;
+  readonly admitted: number;
+  readonly admittedLastMinute: number;
+  readonly soldOut: boolean;
+  readonly paused: boolean;
+  readonly maxAdmitted: number | null;
+  readonly pollAfterSeconds: number;
+}
+
+export type PollResult = { readonly kind: "snapshot"; readonly snapshot: RoomSnapshot } | { readonly kind: "too_soon"; readonly retryAfterMs: number };
+
+export interface RoomStore {
+  /** Joins (or finds) the buyer's place. Pre-queue joins get `preQueueKey` (uniform in [0,1)) as their random order. */
+  join(eventId: string, userId: string, clock: RoomClock, preQueueKey: number): Promise<RoomSnapshot | "sold_out">;
+  /**
+   * The buyer's situation. Polls earlier than the pollAfterSeconds last given, beyond
+   * `earlyPollAllowance` in a row, are refused (`too_soon`).
+   */
+  poll(eventId: string, userId: string, clock: RoomClock, earlyPollAllowance: number): Promise<PollResult>;
+  /**
+   * For a hold: the buyer's admission if they have one; otherwise admits them on the spot when nobody
+   * waits and there is room. Null: others are waiting (or the room is paused or full); "sold_out":
+   * nothing is left to hold.
+   */
+  admitForHold(eventId: string, userId: string, clock: RoomClock): Promise<number | null | "sold_out">;
+  /** The buyer's order is confirmed (or they left): their admission ends, freeing a place. */
+  finish(eventId: string, userId: string): Promise<void>;
+  stats(eventId: string, clock: RoomClock): Promise<RoomSnapshot>;
+  configure(eventId: string, change: { paused?: boolean; maxAdmitted?: number | null }): Promise<void>;
+  /** Nothing left to hold (or something again): waiting buyers are told `sold_out`. */
+  setSoldOut(eventId: string, soldOut: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Largest number of admissions (and expiries) one step performs, to keep each step short. */
+export const MAX_ADMITTED_PER_STEP = 500;
+
+/**
+ * When a client should ask again: often near the front, rarely far back (40,000 pollers must not
+ * drown the gateways), a quarter of the expected wait, between 2 and 30 s. Mirrored in the Lua script.
+ */
+export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock: RoomClock): number {
+  if (state === "waiting" && clock.now < clock.salesStartAt) return clamp(Math.ceil((clock.salesStartAt - clock.now) / 1000 / 4), 2, 30);
+  if (state === "waiting" && rank !== null) return clamp(Math.ceil(rank / Math.max(clock.ratePerSecond, 0.1) / 4), 2, 30);
+  return 30;
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}

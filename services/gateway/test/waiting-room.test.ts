@@ -1,0 +1,398 @@
+// The waiting room of shared/reference/http-api.md (v1.1), through the HTTP API, on both stores:
+// in memory (the embedded platform) and on the real Redis (every gateway of a distributed one).
+// The room's clock is the test's: time moves when the test says, so nothing sleeps.
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
+import { createAdmissionKeys } from "@boxoffice/identity";
+import { requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
+import { createMemoryRoomStore } from "../src/store/memory-room-store.ts";
+import { createRedisRoomStore } from "../src/store/redis-room-store.ts";
+import type { RoomStore } from "../src/store/room-store.ts";
+import { createFakeBackend, type FakeBackend } from "./fake-backend.ts";
+import { createTestGateway, sessionCookie, type TestGateway } from "./helpers.ts";
+
+const redis = await requireRedis();
+const prefix = uniqueName("room");
+const OPENS = Date.parse("2030-06-01T10:00:00.000Z");
+const EVENT = "500";
+const QUEUE = `/api/events/${EVENT}/queue`;
+const admissionKey = randomBytes(32).toString("hex");
+
+interface Target {
+  name: string;
+  available: boolean;
+  store(): RoomStore;
+}
+
+const targets: Target[] = [
+  { name: "in memory", available: true, store: () => createMemoryRoomStore() },
+  { name: `on Redis (${redis.reason || redis.url})`, available: redis.available, store: () => createRedisRoomStore({ url: redis.url, prefix: `${prefix}:${uniqueName("t")}:` }) },
+];
+
+afterAll(async () => {
+  if (!redis.available) return;
+  // Only this file's keys.
+  const client = new Redis(redis.url);
+  const keys = await client.keys(`${prefix}:*`);
+  if (keys.length > 0) await client.del(...keys);
+  await client.quit();
+});
+
+/** Spearman's rank correlation of two orderings of the same buyers. */
+function rankCorrelation(a: number[], b: number[]): number {
+  const n = a.length;
+  const d2 = a.reduce((sum, x, i) => sum + (x - b[i]) ** 2, 0);
+  return 1 - (6 * d2) / (n * (n * n - 1));
+}
+
+describe.each(targets)("the waiting room $name", (target) => {
+  let t: TestGateway;
+  let backend: FakeBackend;
+  let store: RoomStore;
+  let now: number;
+  let buyerCount = 0;
+
+  async function start(env: Record<string, string> = {}): Promise<void> {
+    t = await createTestGateway(
+      { ADMISSION_KEYS: admissionKey, ADMISSION_RATE_INITIAL: "1", ADMISSION_RATE_MIN: "1", ADMISSION_RATE_MAX: "1", QUEUE_EARLY_POLL_ALLOWANCE: "0", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000", ...env },
+      backend,
+      { roomStore: store, now: () => now },
+    );
+  }
+
+  beforeEach(async (context) => {
+    if (!target.available) context.skip();
+    now = OPENS - 60_000;
+    store = target.store();
+    backend = createFakeBackend();
+    backend.events.set(EVENT, {
+      id: EVENT,
+      title: "Hot Show",
+      venue: "Arena",
+      startsAt: "2030-07-01T20:00:00.000Z",
+      salesStartAt: new Date(OPENS).toISOString(),
+      status: "on_sale",
+      organizerId: "1",
+      available: 1000,
+      sections: [{ id: "501", name: "Floor", priceCents: 5000, capacity: 1000, available: 1000 }],
+    });
+    await start();
+  });
+
+  afterEach(async () => {
+    await t?.close();
+    await store?.close();
+  });
+
+  async function signIn(email: string, password: string): Promise<string> {
+    const response = await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password } });
+    expect(response.statusCode).toBe(200);
+    return sessionCookie(response);
+  }
+
+  async function buyer(): Promise<string> {
+    const email = `buyer-${++buyerCount}@room.test`;
+    const created = await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "Buyer" } });
+    expect(created.statusCode).toBe(201);
+    return signIn(email, "long-enough");
+  }
+
+  const organiser = () => signIn("organizer@boxoffice.test", "organizer-password");
+  const join = (cookie: string) => t.gateway.app.inject({ method: "POST", url: QUEUE, headers: { cookie } });
+  const poll = (cookie: string) => t.gateway.app.inject({ method: "GET", url: QUEUE, headers: { cookie } });
+  const hold = (cookie: string) => t.gateway.app.inject({ method: "POST", url: `/api/events/${EVENT}/holds`, headers: { cookie }, payload: { quantity: 1 } });
+  const patch = (cookie: string, payload: unknown) => t.gateway.app.inject({ method: "PATCH", url: QUEUE, headers: { cookie }, payload: payload as object });
+  const stats = async (cookie: string) => (await t.gateway.app.inject({ method: "GET", url: `${QUEUE}/stats`, headers: { cookie } })).json().stats;
+
+  it("when a buyer holds before salesStartAt, the answer is 409 SALES_NOT_STARTED with the opening time", async () => {
+    const response = await hold(await buyer());
+    expect(response.statusCode).toBe(409);
+    expect(response.json().error).toMatchObject({ code: "SALES_NOT_STARTED", details: { salesStartAt: new Date(OPENS).toISOString() } });
+  });
+
+  it("when buyers join before opening, they are in the pre-queue with no position, and joining again returns the same place", async () => {
+    const cookie = await buyer();
+    const first = await join(cookie);
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json().queue).toMatchObject({ status: "waiting", position: null, ahead: null, salesStartAt: new Date(OPENS).toISOString(), admittedUntil: null });
+    expect(first.json().queue.estimatedWaitSeconds).toBe(60);
+    const organizerCookie = await organiser();
+    await patch(organizerCookie, { paused: true });
+    now = OPENS + 1000;
+    const before = (await poll(cookie)).json().queue;
+    const again = await join(cookie);
+    expect(again.json().queue.position).toBe(before.position);
+    expect((await stats(organizerCookie)).waiting).toBe(1);
+  });
+
+  it("when 150 buyers join the pre-queue one after another, at opening their order is shuffled: join order and admission order are uncorrelated", async () => {
+    await patch(await organiser(), { paused: true });
+    const cookies: string[] = [];
+    for (let i = 0; i < 150; i++) {
+      const cookie = await buyer();
+      expect((await join(cookie)).statusCode).toBe(200);
+      cookies.push(cookie);
+    }
+    now = OPENS + 1000;
+    const positions: number[] = [];
+    for (const cookie of cookies) positions.push((await poll(cookie)).json().queue.position);
+    // One place each, 1..150: no two buyers share a place.
+    expect([...positions].sort((a, b) => a - b)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+    const joinOrder = cookies.map((_, i) => i + 1);
+    // |rho| of a random permutation of 150 has a standard deviation of 0.08; 0.35 is over four of them.
+    expect(Math.abs(rankCorrelation(joinOrder, positions))).toBeLessThan(0.35);
+  });
+
+  it("when buyers join after opening, they line up in arrival order behind the pre-queue", async () => {
+    const organizerCookie = await organiser();
+    await patch(organizerCookie, { paused: true });
+    const early = await buyer();
+    await join(early);
+    now = OPENS + 1000;
+    const late: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const cookie = await buyer();
+      late.push(cookie);
+      expect((await join(cookie)).json().queue.position).toBe(i + 2);
+    }
+    now += 30_000;
+    expect((await poll(early)).json().queue.position).toBe(1);
+    for (const [i, cookie] of late.entries()) expect((await poll(cookie)).json().queue.position).toBe(i + 2);
+  });
+
+  it("when others are waiting, a hold from a buyer who is not admitted is NOT_ADMITTED with the queue path; the admitted buyer's hold carries a signed admission", async () => {
+    const organizerCookie = await organiser();
+    await patch(organizerCookie, { paused: true });
+    const first = await buyer();
+    const second = await buyer();
+    await join(first);
+    await join(second);
+    now = OPENS + 1000;
+    const outsider = await buyer();
+    const refused = await hold(outsider);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({ code: "NOT_ADMITTED", details: { queuePath: QUEUE } });
+    // Resume: one admission per second at this rate, so at this instant only the buyer at the front.
+    await patch(organizerCookie, { paused: false });
+    const views = [(await poll(first)).json().queue, (await poll(second)).json().queue];
+    const admitted = views.filter((q) => q.status === "admitted");
+    expect(admitted).toHaveLength(1);
+    expect(views.find((q) => q.status === "waiting")).toMatchObject({ position: 1, ahead: 0 });
+    const admittedCookie = views[0].status === "admitted" ? first : second;
+    const waitingCookie = admittedCookie === first ? second : first;
+    expect((await hold(waitingCookie)).json().error.code).toBe("NOT_ADMITTED");
+    expect((await hold(outsider)).json().error.code).toBe("NOT_ADMITTED");
+    const held = await hold(admittedCookie);
+    expect(held.statusCode).toBe(201);
+    const me = (await t.gateway.app.inject({ method: "GET", url: "/api/me", headers: { cookie: admittedCookie } })).json().user;
+    const verdict = createAdmissionKeys([admissionKey]).verify(backend.holdAdmissions.at(-1), { userId: me.id, eventId: EVENT, now });
+    expect(verdict.ok).toBe(true);
+  });
+
+  it("when buyers ahead are admitted and others join behind, a waiting buyer's position never rises", async () => {
+    const cookies: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const cookie = await buyer();
+      await join(cookie);
+      cookies.push(cookie);
+    }
+    now = OPENS;
+    // The watched buyer arrives after opening, behind the whole pre-queue.
+    const watched = await buyer();
+    const joined = (await join(watched)).json().queue;
+    const seen: number[] = [joined.position];
+    now += joined.pollAfterSeconds * 1000;
+    for (let round = 0; round < 10; round++) {
+      // Someone new arrives, a second passes (one admission), the watched buyer asks after pollAfterSeconds.
+      await join(await buyer());
+      const queue = (await poll(watched)).json().queue;
+      if (queue.status !== "waiting") break;
+      seen.push(queue.position);
+      now += queue.pollAfterSeconds * 1000;
+    }
+    expect(seen.length).toBeGreaterThan(1);
+    for (let i = 1; i < seen.length; i++) expect(seen[i], `positions seen: ${seen.join(", ")}`).toBeLessThanOrEqual(seen[i - 1]);
+    expect(seen.at(-1)).toBeLessThan(seen[0]);
+  });
+
+  it("when nothing is left to hold, every waiting buyer is told sold_out and nobody new can join", async () => {
+    await patch(await organiser(), { paused: true });
+    const cookies = [await buyer(), await buyer(), await buyer()];
+    for (const cookie of cookies) await join(cookie);
+    now = OPENS + 1000;
+    await t.firehose.publish(inventoryAvailabilityChangedV1.stream, {
+      type: inventoryAvailabilityChangedV1.type,
+      version: inventoryAvailabilityChangedV1.version,
+      key: EVENT,
+      data: { eventId: EVENT, available: 0, sections: [{ id: "501", available: 0 }] },
+    });
+    await waitFor(async () => (await poll(cookies[0])).json().queue?.status === "sold_out", { what: "the first waiting buyer to hear sold_out" });
+    for (const cookie of cookies.slice(1)) expect((await poll(cookie)).json().queue).toMatchObject({ status: "sold_out", position: null });
+    const late = await join(await buyer());
+    expect(late.statusCode).toBe(409);
+    expect(late.json().error.code).toBe("SOLD_OUT");
+  });
+
+  it("when an admission runs out unused, the buyer is told expired, cannot hold while others wait, and joining again lines up anew", async () => {
+    const organizerCookie = await organiser();
+    const cookie = await buyer();
+    await join(cookie);
+    now = OPENS;
+    const admitted = (await poll(cookie)).json().queue;
+    expect(admitted.status).toBe("admitted");
+    const until = Date.parse(admitted.admittedUntil);
+    expect(until).toBe(now + 600_000);
+    // Others arrive and wait while the room is paused.
+    await patch(organizerCookie, { paused: true });
+    const other = await buyer();
+    await join(other);
+    now = until + 1;
+    expect((await poll(cookie)).json().queue).toMatchObject({ status: "expired", admittedUntil: null });
+    expect((await hold(cookie)).json().error.code).toBe("NOT_ADMITTED");
+    const again = (await join(cookie)).json().queue;
+    expect(again).toMatchObject({ status: "waiting", position: 2 });
+  });
+
+  it("when nobody waits, a hold without joining admits the buyer on the spot (a quiet event needs no extra call)", async () => {
+    now = OPENS + 5000;
+    const response = await hold(await buyer());
+    expect(response.statusCode).toBe(201);
+    expect(backend.holdAdmissions.at(-1)).toMatch(/^a1\./);
+  });
+
+  it("when a buyer polls sooner than pollAfterSeconds, the answer is 429 RATE_LIMITED with Retry-After", async () => {
+    const cookie = await buyer();
+    const joined = (await join(cookie)).json().queue;
+    const early = await poll(cookie);
+    expect(early.statusCode).toBe(429);
+    expect(early.json().error.code).toBe("RATE_LIMITED");
+    expect(Number(early.headers["retry-after"])).toBeGreaterThanOrEqual(joined.pollAfterSeconds - 1);
+    now += joined.pollAfterSeconds * 1000;
+    expect((await poll(cookie)).statusCode).toBe(200);
+  });
+
+  it("when a buyer asks about a room they never joined, the answer is 404 NOT_IN_QUEUE; signed out, 401", async () => {
+    const response = await poll(await buyer());
+    expect(response.statusCode).toBe(404);
+    expect(response.json().error.code).toBe("NOT_IN_QUEUE");
+    expect((await t.gateway.app.inject({ method: "POST", url: QUEUE })).statusCode).toBe(401);
+    expect((await t.gateway.app.inject({ method: "POST", url: "/api/events/999/queue", headers: { cookie: await buyer() } })).statusCode).toBe(404);
+  });
+
+  it("when the organiser caps the room, no more than the cap are admitted at once; buyers cannot see or change the controls", async () => {
+    const organizerCookie = await organiser();
+    const capped = await patch(organizerCookie, { maxAdmitted: 1 });
+    expect(capped.statusCode).toBe(200);
+    expect(capped.json().stats).toMatchObject({ maxAdmitted: 1, paused: false });
+    const cookies = [await buyer(), await buyer(), await buyer()];
+    for (const cookie of cookies) await join(cookie);
+    now = OPENS + 60_000;
+    const statuses = [];
+    for (const cookie of cookies) statuses.push((await poll(cookie)).json().queue.status);
+    expect(statuses.filter((s) => s === "admitted")).toHaveLength(1);
+    expect(await stats(organizerCookie)).toMatchObject({ waiting: 2, admitted: 1, admittedPerMinute: 1, maxAdmitted: 1 });
+    const someBuyer = await buyer();
+    expect((await t.gateway.app.inject({ method: "GET", url: `${QUEUE}/stats`, headers: { cookie: someBuyer } })).statusCode).toBe(403);
+    expect((await patch(someBuyer, { paused: true })).statusCode).toBe(403);
+    const bad = await patch(organizerCookie, { maxAdmitted: -1 });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.code).toBe("VALIDATION_FAILED");
+    expect((await patch(organizerCookie, { paused: "yes" })).statusCode).toBe(400);
+  });
+});
+
+describe.skipIf(!redis.available)("the waiting room when a gateway is killed (Redis)", () => {
+  it("when the gateway serving the waiting buyers stops and another starts, every place is still there", async () => {
+    const backend = createFakeBackend();
+    backend.events.set(EVENT, {
+      id: EVENT, title: "Hot Show", venue: "Arena", startsAt: "2030-07-01T20:00:00.000Z", salesStartAt: new Date(OPENS).toISOString(),
+      status: "on_sale", organizerId: "1", available: 1000, sections: [{ id: "501", name: "Floor", priceCents: 5000, capacity: 1000, available: 1000 }],
+    });
+    const roomPrefix = `${prefix}:${uniqueName("restart")}:`;
+    let now = OPENS - 60_000;
+    const env = { SESSION_KEYS: randomBytes(32).toString("hex"), ADMISSION_KEYS: admissionKey, ADMISSION_RATE_INITIAL: "1", ADMISSION_RATE_MAX: "1" };
+    const firstStore = createRedisRoomStore({ url: redis.url, prefix: roomPrefix });
+    const first = await createTestGateway(env, backend, { roomStore: firstStore, now: () => now });
+    const organizer = sessionCookie(await first.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email: "organizer@boxoffice.test", password: "organizer-password" } }));
+    await first.gateway.app.inject({ method: "PATCH", url: QUEUE, headers: { cookie: organizer }, payload: { paused: true } });
+    const cookies: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const email = `restart-${i}@room.test`;
+      await first.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await first.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      await first.gateway.app.inject({ method: "POST", url: QUEUE, headers: { cookie } });
+      cookies.push(cookie);
+    }
+    now = OPENS + 1000;
+    const before: number[] = [];
+    for (const cookie of cookies) before.push((await first.gateway.app.inject({ method: "GET", url: QUEUE, headers: { cookie } })).json().queue.position);
+    await first.close();
+    await firstStore.close();
+    const secondStore = createRedisRoomStore({ url: redis.url, prefix: roomPrefix });
+    const second = await createTestGateway(env, backend, { roomStore: secondStore, now: () => now });
+    try {
+      now += 30_000;
+      const after: number[] = [];
+      for (const cookie of cookies) after.push((await second.gateway.app.inject({ method: "GET", url: QUEUE, headers: { cookie } })).json().queue.position);
+      expect(after).toEqual(before);
+      expect([...after].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    } finally {
+      await second.close();
+      await secondStore.close();
+    }
+  });
+});
+
+describe("every 503 carries Retry-After", () => {
+  it("when checkout requests in progress reach their bound, the next one is 503 BUSY with Retry-After at once, and health still answers", async () => {
+    const backend = createFakeBackend();
+    const t = await createTestGateway({ INFLIGHT_MAX_CHECKOUT: "1", BUSY_RETRY_AFTER_SECONDS: "4" }, backend);
+    try {
+      const email = "bound@room.test";
+      await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      // The first hold waits on the catalogue (its event's opening time); it holds the one checkout slot.
+      const release = backend.holdGetEvent();
+      const first = t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      await waitFor(() => backend.calls.getEvent > 0, { what: "the first hold to be in progress" });
+      const second = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      expect(second.statusCode).toBe(503);
+      expect(second.json().error.code).toBe("BUSY");
+      expect(second.headers["retry-after"]).toBe("4");
+      expect((await t.gateway.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
+      release();
+      expect((await first).statusCode).toBe(201);
+      // The slot is free again once the first answer went out.
+      expect((await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } })).statusCode).toBe(201);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("when the waiting room's Redis cannot be reached, joining and holding are 503 UNAVAILABLE with Retry-After, never 500", async () => {
+    const backend = createFakeBackend();
+    // Nothing listens on port 1.
+    const store = createRedisRoomStore({ url: "redis://127.0.0.1:1", prefix: `${prefix}:down:` });
+    const t = await createTestGateway({ BUSY_RETRY_AFTER_SECONDS: "5" }, backend, { roomStore: store });
+    try {
+      const email = "down@room.test";
+      await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      for (const request of [
+        { method: "POST" as const, url: "/api/events/100/queue" },
+        { method: "GET" as const, url: "/api/events/100/queue" },
+        { method: "POST" as const, url: "/api/events/100/holds", payload: { quantity: 1 } },
+      ]) {
+        const response = await t.gateway.app.inject({ ...request, headers: { cookie } });
+        expect(response.statusCode, `${request.method} ${request.url}`).toBe(503);
+        expect(response.json().error.code).toBe("UNAVAILABLE");
+        expect(response.headers["retry-after"]).toBe("5");
+      }
+    } finally {
+      await t.close();
+      await store.close();
+    }
+  });
+});
