@@ -112,6 +112,11 @@ describe.skipIf(!redis.available || !postgres.available)("moving shards of the r
         RPC_DEADLINE_MS: "5000",
         USERS_SCRYPT_LOG_N: "10",
         SERVE_WEB: "false",
+        // This test is about the move, not the line: the waiting room admits every hold at once
+        // (its adaptive rate would otherwise, rightly, queue 16 buyers hammering one event).
+        ADMISSION_RATE_INITIAL: "10000",
+        ADMISSION_RATE_MIN: "10000",
+        ADMISSION_RATE_MAX: "10000",
       },
       onOutput: (name, line) => {
         logs.push(`${name} | ${line}`);
