@@ -19,6 +19,7 @@ import type { PaymentsConfig } from "./config.ts";
 import { createOutboxRelay } from "./domain/outbox-relay.ts";
 import { createSimulatedProcessor, type CardProcessor } from "./domain/processor.ts";
 import { registerPaymentsHandlers } from "./handlers/rpc-handlers.ts";
+import { createSqlProcessorBooks } from "./store/processor-books-store.ts";
 import type { ShardSql } from "./store/sql.ts";
 
 export const PAYMENTS_MIGRATIONS_DIR = join(fileURLToPath(new URL("../prisma/migrations", import.meta.url)));
@@ -58,7 +59,10 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
   const client = createRpcClient({ layer: deps.layer, service: "payments", defaultDeadlineMs: config.RPC_DEADLINE_MS });
   const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE });
   const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger });
-  const processor = deps.processor ?? createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE });
+  // The simulated processor keeps its books in its own table, so every instance honours one key.
+  const processor =
+    deps.processor ??
+    createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE, books: createSqlProcessorBooks(shards) });
 
   return {
     async start() {

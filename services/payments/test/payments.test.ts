@@ -4,8 +4,8 @@ import { createLogger } from "@boxoffice/runtime";
 import { requirePostgres, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutboxRelay } from "../src/domain/outbox-relay.ts";
-import { charge, listLedger, refund } from "../src/domain/payments.ts";
-import { createSimulatedProcessor, ProcessorUnavailableError } from "../src/domain/processor.ts";
+import { charge, listLedger, processorKeyOf, refund } from "../src/domain/payments.ts";
+import { createMemoryProcessorBooks, createSimulatedProcessor, ProcessorUnavailableError } from "../src/domain/processor.ts";
 import { createPaymentsFixture, type PaymentsFixture } from "./support/payments-fixture.ts";
 
 const postgres = await requirePostgres();
@@ -34,18 +34,37 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 describe.each(kinds)("payments (%s)", (kind) => {
   let f: PaymentsFixture;
   let failNext = false;
+  // The processor's own count of charges it made (not our ledger's rows), per processor key.
+  const books = createMemoryProcessorBooks();
+  const chargesAtProcessor = (paymentId: string) => (books.entries.has(`charge:${processorKeyOf(paymentId)}`) ? 1 : 0);
+  let processorCharges = 0;
+  const dieAfterProcessor = new Set<string>();
   beforeAll(async () => {
-    const simulated = createSimulatedProcessor();
+    const simulated = createSimulatedProcessor({
+      books: {
+        read: (key) => books.read(key),
+        record: async (key, entry) => {
+          if (!books.entries.has(key) && entry.kind === "charge" && entry.result.approved) processorCharges++;
+          return books.record(key, entry);
+        },
+      },
+    });
     f = await createPaymentsFixture(kind, {
       processor: {
-        charge: async (card, amount) => {
+        charge: async (request) => {
           if (failNext) {
             failNext = false;
             throw new ProcessorUnavailableError();
           }
-          return simulated.charge(card, amount);
+          return simulated.charge(request);
         },
-        refund: (amount) => simulated.refund(amount),
+        retrieve: (key) => simulated.retrieve(key),
+        refund: (request) => simulated.refund(request),
+      },
+      faults: {
+        afterProcessorCharge: ({ idempotencyKey }) => {
+          if (dieAfterProcessor.has(idempotencyKey)) throw new Error("died between the processor's answer and the commit");
+        },
       },
     });
   });
@@ -87,8 +106,10 @@ describe.each(kinds)("payments (%s)", (kind) => {
   });
 
   it("when 10 requests with one key arrive at once, the card is charged once", async () => {
+    const before = processorCharges;
     const replies = await Promise.all(Array.from({ length: 10 }, () => charge(request("p-buyer-5", "burst"), f.deps)));
     expect(new Set(replies.map((r) => r.payment.id)).size).toBe(1);
+    expect(processorCharges - before).toBe(1);
     expect((await listLedger({ buyerId: "p-buyer-5", limit: 10 }, f.deps)).payments).toHaveLength(1);
   });
 
@@ -98,6 +119,23 @@ describe.each(kinds)("payments (%s)", (kind) => {
     const { payment } = await charge(request("p-buyer-6", "flaky"), f.deps);
     expect(payment.status).toBe("captured");
     expect((await listLedger({ buyerId: "p-buyer-6", limit: 10 }, f.deps)).payments).toHaveLength(1);
+  });
+
+  it("when the process dies between the processor's answer and the commit, a retry with the same key charges the card once", async () => {
+    const before = processorCharges;
+    dieAfterProcessor.add("crash");
+    expect(await codeOf(charge(request("p-buyer-10", "crash"), f.deps))).toBe("Error");
+    expect(processorCharges - before).toBe(1);
+    // Nothing was recorded, but the pending record was committed first: the retry goes back to the
+    // processor with the same processor key and gets the same charge.
+    expect((await listLedger({ buyerId: "p-buyer-10", limit: 10 }, f.deps)).payments).toHaveLength(0);
+    dieAfterProcessor.delete("crash");
+    const { payment } = await charge(request("p-buyer-10", "crash"), f.deps);
+    const again = await charge(request("p-buyer-10", "crash"), f.deps);
+    expect(again.payment.id).toBe(payment.id);
+    expect(processorCharges - before).toBe(1);
+    expect(chargesAtProcessor(payment.id)).toBe(1);
+    expect((await listLedger({ buyerId: "p-buyer-10", limit: 10 }, f.deps)).payments.map((p) => p.id)).toEqual([payment.id]);
   });
 
   it("when a payment is refunded twice, it is refunded once; someone else's payment is NOT_FOUND", async () => {
