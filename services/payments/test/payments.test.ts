@@ -5,10 +5,12 @@ import { requirePostgres, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutboxRelay } from "../src/domain/outbox-relay.ts";
 import { charge, listLedger, processorKeyOf, refund } from "../src/domain/payments.ts";
+import { reconcile } from "../src/domain/reconciler.ts";
 import { createMemoryProcessorBooks, createSimulatedProcessor, ProcessorUnavailableError } from "../src/domain/processor.ts";
 import { createPaymentsFixture, type PaymentsFixture } from "./support/payments-fixture.ts";
 
 const postgres = await requirePostgres();
+const silent = createLogger({ service: "test", level: "silent" });
 const kinds = ["pglite", ...(postgres.available ? (["postgres"] as const) : [])] as const;
 
 const GOOD = { cardNumber: "4242 4242 4242 4242", expMonth: 12, expYear: 2030, cvc: "123" };
@@ -136,6 +138,36 @@ describe.each(kinds)("payments (%s)", (kind) => {
     expect(processorCharges - before).toBe(1);
     expect(chargesAtProcessor(payment.id)).toBe(1);
     expect((await listLedger({ buyerId: "p-buyer-10", limit: 10 }, f.deps)).payments.map((p) => p.id)).toEqual([payment.id]);
+  });
+
+  it("when a request dies after the processor charged and nobody retries, the reconciler records the charge from the processor's books", async () => {
+    dieAfterProcessor.add("orphan");
+    expect(await codeOf(charge(request("p-buyer-11", "orphan"), f.deps))).toBe("Error");
+    dieAfterProcessor.delete("orphan");
+    const settlements: string[] = [];
+    const deps = { ...f.deps, logger: silent, inventory: { settle: async (i: { paymentId: string }) => (settlements.push(i.paymentId), { outcome: "confirmed" as const, orderId: null }) } };
+    // Once the dead request's lease has run out, a pass records the capture; a later pass settles it.
+    await waitFor(async () => (await reconcile(deps, { olderThanMs: 0 })).pendingRecorded === 1, { what: "the pending charge recorded" });
+    const [payment] = (await listLedger({ buyerId: "p-buyer-11", limit: 10 }, f.deps)).payments;
+    expect(payment?.status).toBe("captured");
+    await waitFor(async () => settlements.includes(payment.id) || (await reconcile(deps, { olderThanMs: 0 }), settlements.includes(payment.id)), {
+      what: "the recorded payment settled through inventory",
+    });
+    const replay = await charge(request("p-buyer-11", "orphan"), f.deps);
+    expect(replay.payment.id).toBe(payment.id);
+    expect(chargesAtProcessor(payment.id)).toBe(1);
+  });
+
+  it("when the processor never saw a pending charge, the reconciler abandons it and a retry with the key charges once", async () => {
+    const before = processorCharges;
+    failNext = true;
+    expect(await codeOf(charge(request("p-buyer-12", "unseen"), f.deps))).toBe("ProcessorUnavailableError");
+    const deps = { ...f.deps, logger: silent, inventory: { settle: async () => ({ outcome: "confirmed" as const, orderId: null }) } };
+    expect((await reconcile(deps, { olderThanMs: 0 })).pendingAbandoned).toBe(1);
+    expect(await f.queryAll("SELECT status FROM payments.idempotency_keys WHERE buyer_id = 'p-buyer-12'")).toEqual([{ status: "abandoned" }]);
+    const { payment } = await charge(request("p-buyer-12", "unseen"), f.deps);
+    expect(payment.status).toBe("captured");
+    expect(processorCharges - before).toBe(1);
   });
 
   it("when a payment is refunded twice, it is refunded once; someone else's payment is NOT_FOUND", async () => {

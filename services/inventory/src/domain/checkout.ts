@@ -6,7 +6,7 @@
 // that cannot be confirmed is refunded with a key derived from the payment.
 import { createHmac, randomBytes } from "node:crypto";
 import { RpcError, type RpcContext } from "@boxoffice/bus";
-import type { Order, PaymentCard } from "@boxoffice/contracts";
+import { automaticRefundKeyOf, type Order, type PaymentCard } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold } from "../store/hold-store.ts";
@@ -68,7 +68,7 @@ export function paymentKeyFor(holdId: string, idempotencyKey: string): string {
 }
 
 export function refundKeyFor(paymentId: string): string {
-  return `auto-refund:${paymentId}`;
+  return automaticRefundKeyOf(paymentId);
 }
 
 function replay(reply: StoredReply): Order {
@@ -162,14 +162,20 @@ async function runCheckout(input: OrderRequest, context: RpcContext | undefined,
 export type SettleResult = { kind: "confirmed"; order: OrderRecord } | { kind: "refunded"; order?: OrderRecord } | { kind: "ignored" };
 
 /**
- * Turns a captured payment into tickets, or refunds it. Used by the checkout and by the
- * `payment.captured.v1` consumer; whichever comes second finds the decision already made.
+ * Turns a captured payment into tickets, or refunds it. Used by the checkout, by the
+ * `payment.captured.v1` consumer and by payments' reconciler (`inventory.settle.v1`); whichever
+ * comes second finds the decision already made. With `buyerId`, a hold of another buyer is not
+ * this payment's to confirm (`ignored`: the caller refunds it).
  */
 export async function settlePayment(
-  input: { holdId: string; paymentId: string; amountCents: number; firehoseEventId?: string },
+  input: { holdId: string; paymentId: string; amountCents: number; buyerId?: string; firehoseEventId?: string },
   deps: InventoryDeps,
 ): Promise<SettleResult> {
   const sql = eventShard(deps, input.holdId, "hold");
+  if (input.buyerId !== undefined) {
+    const hold = await readHold(sql, input.holdId);
+    if (!hold || hold.buyerId !== input.buyerId) return { kind: "ignored" };
+  }
   const outcome = await withRetry(() =>
     confirmHold(sql, {
       holdId: input.holdId,

@@ -46,10 +46,10 @@ export function startInventoryConsumers(options: {
         logger.error({ eventId: event.id, issues: parsed.error.issues }, "payment.captured.v1 does not match its contract; skipped");
         return;
       }
-      const { paymentId, amountCents, reference } = parsed.data;
+      const { paymentId, buyerId, amountCents, reference } = parsed.data;
       // Payments for something other than a hold are not inventory's.
       if (!reference.holdId) return;
-      const result = await settlePayment({ holdId: reference.holdId, paymentId, amountCents, firehoseEventId: event.id }, domain);
+      const result = await settlePayment({ holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id }, domain);
       if (result.kind === "refunded") logger.info({ paymentId, holdId: reference.holdId }, "captured payment could not be confirmed: refunded");
     },
   );

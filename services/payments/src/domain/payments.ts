@@ -16,6 +16,7 @@ import {
   insertRefund,
   listPayments,
   lockPayment,
+  readPayment,
   readRefundOf,
   releaseCharge,
   runIdempotent,
@@ -203,6 +204,12 @@ export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ 
     throw paymentsError(PaymentsErrorCodes.NOT_FOUND, "no such payment", { paymentId: input.paymentId });
   }
   const logicalShard = deps.shards.logicalShardOfId(input.paymentId);
+  // The processor first, outside any transaction (no connection held across it, and its books may
+  // live in these databases): keyed by the payment (one refund per payment, ever), so a retry after
+  // a failed commit refunds once. The transaction then records it.
+  const current = await readPayment(sql, input.paymentId);
+  const refundedAtProcessor = current !== undefined && current.buyerId === input.buyerId && current.status === "captured";
+  if (refundedAtProcessor) await deps.processor.refund({ idempotencyKey: `refund:${current.id}`, amountCents: current.amountCents });
   let wroteOutbox = false;
   const result = await withRetry(() =>
     runIdempotent(
@@ -215,8 +222,8 @@ export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ 
         }
         const earlier = await readRefundOf(tx, payment.id);
         if (earlier) return { ok: true, body: { payment, refund: earlier } };
-        // Keyed by the payment (one refund per payment, ever): a retry after a failed commit refunds once.
-        await deps.processor.refund({ idempotencyKey: `refund:${payment.id}`, amountCents: payment.amountCents });
+        // Refunded at the processor above; a payment that was not refundable then is not recorded now.
+        if (!refundedAtProcessor) throw new Error(`payment ${payment.id} became refundable during its refund; retry`);
         const refundId = deps.ids.childOf(payment.id);
         const updated = await insertRefund(
           tx,

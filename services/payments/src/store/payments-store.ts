@@ -283,6 +283,11 @@ async function writeOutbox(tx: Sql, event: OutboxInput): Promise<void> {
   );
 }
 
+export async function readPayment(sql: Sql, paymentId: string): Promise<PaymentRecord | undefined> {
+  const row = (await sql.query<PaymentRow>(`SELECT * FROM payments.payments WHERE id = $1`, [paymentId])).rows[0];
+  return row ? toPayment(row) : undefined;
+}
+
 export async function lockPayment(tx: Sql, paymentId: string): Promise<PaymentRecord | undefined> {
   const row = (await tx.query<PaymentRow>(`SELECT * FROM payments.payments WHERE id = $1 FOR UPDATE`, [paymentId])).rows[0];
   return row ? toPayment(row) : undefined;
