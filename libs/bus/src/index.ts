@@ -14,6 +14,8 @@ export {
 export { createInMemoryChannelLayer } from "./channel-layer/in-memory-channel-layer.ts";
 export { createRedisChannelLayer } from "./channel-layer/redis-channel-layer.ts";
 export { createChannelLayer } from "./channel-layer/create-channel-layer.ts";
+export { logRedisStateChanges } from "./channel-layer/redis-state-log.ts";
+export type { RedisStateLogger } from "./channel-layer/redis-state-log.ts";
 export { MAX_MESSAGE_JSON_BYTES } from "./channel-layer/codec.ts";
 // Firehose: at-least-once event streams (in-memory and Redis Streams).
 export type {

@@ -2,7 +2,7 @@
 // runs in its own process (main.ts) or inside the embedded host beside the other services.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
+import { createRpcServer, logRedisStateChanges, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
 import type { Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
@@ -51,9 +51,10 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
   const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const hasher = createPasswordHasher({ logN: config.USERS_SCRYPT_LOG_N, r: 8, p: 1 });
   const redisUrl = rateLimitRedisUrl(config);
+  const counterRedis = !deps.failureCounter && redisUrl ? new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
+  if (counterRedis) logRedisStateChanges(counterRedis, { name: "login limiter", logger });
   const counter =
-    deps.failureCounter ??
-    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+    deps.failureCounter ?? (counterRedis ? createRedisFailureCounter(counterRedis, `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
   const limiter = createLoginLimiter(counter, {
     perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,

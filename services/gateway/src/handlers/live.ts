@@ -36,7 +36,7 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
       clearTimeout(timer);
       clearTimeout(forceTimer);
       metrics.openSockets.dec();
-      void stop?.();
+      stop?.().catch((error: unknown) => request.log.warn({ err: error, eventId }, "could not stop watching event availability"));
     });
     // Messages from the client are not part of the protocol; ignore them.
     socket.on("message", () => {});
@@ -46,7 +46,7 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
       })
       .then((unwatch) => {
         stop = unwatch;
-        if (closed) void unwatch();
+        if (closed) unwatch().catch((error: unknown) => request.log.warn({ err: error, eventId }, "could not stop watching event availability"));
         else if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: "ready", eventId }));
       })
       .catch((error: unknown) => {
