@@ -37,6 +37,8 @@ export { DEFAULT_CONSUME_OPTIONS, DEFAULT_FIREHOSE_OPTIONS } from "./firehose/ty
 export { FirehoseInputError } from "./firehose/errors.ts";
 export { createInMemoryFirehose } from "./firehose/in-memory-firehose.ts";
 export { createRedisFirehose } from "./firehose/redis-firehose.ts";
+export { createFirehoseAdmin, firehoseStatsToPrometheus } from "./firehose/firehose-admin.ts";
+export type { DeadLetter, FirehoseAdmin, GroupStats, StreamStats } from "./firehose/firehose-admin.ts";
 export { createFirehose } from "./firehose/create-firehose.ts";
 export { createOutboxRelay } from "./firehose/outbox-relay.ts";
 export type { OutboxRelay, OutboxRelayOptions } from "./firehose/outbox-relay.ts";
