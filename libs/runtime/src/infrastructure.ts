@@ -9,8 +9,11 @@ export interface Infrastructure {
   close(): Promise<void>;
 }
 
-export function connectInfrastructure(config: Pick<CommonConfig, "BUS_URL" | "FIREHOSE_URL" | "BUS_PREFIX">): Infrastructure {
-  const layer = createChannelLayer(config.BUS_URL, { prefix: config.BUS_PREFIX });
+/** Process-local channels ("name!local"): reply inboxes, sized apart from named channels. */
+export const PROCESS_LOCAL_CHANNELS = /!/;
+
+export function connectInfrastructure(config: Pick<CommonConfig, "BUS_URL" | "FIREHOSE_URL" | "BUS_PREFIX" | "BUS_REPLY_CAPACITY">): Infrastructure {
+  const layer = createChannelLayer(config.BUS_URL, { prefix: config.BUS_PREFIX, channelCapacity: [[PROCESS_LOCAL_CHANNELS, config.BUS_REPLY_CAPACITY]] });
   const firehose = createFirehose(config.FIREHOSE_URL, { prefix: config.BUS_PREFIX });
   return {
     layer,

@@ -61,7 +61,8 @@ export async function startEmbeddedPlatform(
   if (config.FRESH) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
 
-  const layer = createInMemoryChannelLayer();
+  // Reply inboxes sized like a service process's (BUS_REPLY_CAPACITY default), not the 100 of named channels.
+  const layer = createInMemoryChannelLayer({ channelCapacity: [[/!/, 10_000]] });
   const firehose = createInMemoryFirehose();
   // What every service sees: the caller's environment, then the embedded choices on top.
   const serviceEnv = (service: string): Record<string, string | undefined> => ({
