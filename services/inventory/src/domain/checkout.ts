@@ -10,7 +10,7 @@ import { automaticRefundKeyOf, type Order, type PaymentCard } from "@boxoffice/c
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold } from "../store/hold-store.ts";
-import { confirmHold, listOrders, readOrder, readOrderOfHold, type OrderRecord } from "../store/order-store.ts";
+import { confirmHold, listOrders, readOrder, readOrderOfHold, voidRefundedOrder, type OrderRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
 import { eventShard } from "./holds.ts";
 import type { InventoryDeps } from "./ports.ts";
@@ -199,6 +199,23 @@ export async function settlePayment(
     reason: outcome.reason,
   });
   return { kind: "refunded", order: outcome.order };
+}
+
+/** Seats of a refunded order go back on sale only while the event is still selling. */
+export function releasesSeatsOnRefund(eventStatus: string): boolean {
+  return eventStatus === "on_sale";
+}
+
+/**
+ * `payment.refunded.v1`: the order the payment confirmed becomes refunded, its tickets void, and
+ * its seats go back on sale while the event is on sale. Idempotent (a second delivery finds the
+ * order already refunded); a refund of a payment that never became an order changes nothing.
+ */
+export async function applyRefund(input: { holdId: string; paymentId: string }, deps: InventoryDeps): Promise<"voided" | "nothing-to-void"> {
+  const sql = eventShard(deps, input.holdId, "hold");
+  const outcome = await withRetry(() => voidRefundedOrder(sql, { ...input, releaseSeats: releasesSeatsOnRefund }));
+  if (outcome.kind === "voided" && outcome.seatsReleased > 0) deps.availability.changed(outcome.order.eventId);
+  return outcome.kind;
 }
 
 interface OrdersCursor {
