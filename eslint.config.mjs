@@ -33,4 +33,14 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // A promise nobody awaits or catches is a crash waiting for the first infrastructure error
+    // (an unhandled rejection ends the process). Typed: the rule needs the TypeScript program.
+    // The files tsconfig.json type-checks (bench scripts and vitest configs are outside it).
+    files: ["libs/*/src/**/*.ts", "libs/*/test/**/*.ts", "services/*/src/**/*.ts", "services/*/test/**/*.ts", "tools/**/*.ts", "load-tests/**/*.ts"],
+    ignores: ["load-tests/k6/**", "load-tests/vitest.config.ts", "tools/lint-fixtures/**", "services/gateway/web/**"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    // ignoreVoid off: `void promise` hid the gateway crash this rule exists for; handle it or await it.
+    rules: { "@typescript-eslint/no-floating-promises": ["error", { ignoreVoid: false }] },
+  },
 );

@@ -14,6 +14,8 @@ export {
 export { createInMemoryChannelLayer } from "./channel-layer/in-memory-channel-layer.ts";
 export { createRedisChannelLayer } from "./channel-layer/redis-channel-layer.ts";
 export { createChannelLayer } from "./channel-layer/create-channel-layer.ts";
+export { logRedisStateChanges } from "./channel-layer/redis-state-log.ts";
+export type { RedisStateLogger } from "./channel-layer/redis-state-log.ts";
 export { MAX_MESSAGE_JSON_BYTES } from "./channel-layer/codec.ts";
 // Firehose: at-least-once event streams (in-memory and Redis Streams).
 export type {
@@ -35,6 +37,8 @@ export { DEFAULT_CONSUME_OPTIONS, DEFAULT_FIREHOSE_OPTIONS } from "./firehose/ty
 export { FirehoseInputError } from "./firehose/errors.ts";
 export { createInMemoryFirehose } from "./firehose/in-memory-firehose.ts";
 export { createRedisFirehose } from "./firehose/redis-firehose.ts";
+export { createFirehoseAdmin, firehoseStatsToPrometheus } from "./firehose/firehose-admin.ts";
+export type { DeadLetter, FirehoseAdmin, GroupStats, StreamStats } from "./firehose/firehose-admin.ts";
 export { createFirehose } from "./firehose/create-firehose.ts";
 export { createOutboxRelay } from "./firehose/outbox-relay.ts";
 export type { OutboxRelay, OutboxRelayOptions } from "./firehose/outbox-relay.ts";

@@ -201,6 +201,29 @@ export const inventoryGetOrderV1 = defineMethod({
   response: z.object({ order: orderSchema }),
 });
 
+/**
+ * Settles a captured payment of a hold: confirms the hold into tickets, or refunds the payment when
+ * it cannot be confirmed, exactly as the `payment.captured.v1` consumer does (idempotent: the
+ * outcome is decided once per payment). Called without a token by payments' reconciler, which
+ * reads captured payments with no decided outcome from its own database (so nothing rests on the
+ * firehose). `unknown-hold`: inventory has no such hold.
+ */
+export const inventorySettleV1 = defineMethod({
+  name: "inventory.settle.v1",
+  request: z.object({
+    paymentId: idSchema,
+    buyerId: idSchema,
+    holdId: idSchema,
+    amountCents: moneyCentsSchema,
+  }),
+  response: z.object({ outcome: z.enum(["confirmed", "refunded", "unknown-hold"]), orderId: idSchema.nullable() }),
+});
+
+/** The idempotency key of the automatic refund of a payment that could not become an order (one per payment). */
+export function automaticRefundKeyOf(paymentId: string): string {
+  return `auto-refund:${paymentId}`;
+}
+
 export const inventoryHealthV1 = defineMethod({
   name: "inventory.health.v1",
   request: emptyRequestSchema,
@@ -216,6 +239,7 @@ export const inventoryMethods = [
   inventoryOrderV1,
   inventoryOrdersV1,
   inventoryGetOrderV1,
+  inventorySettleV1,
   inventoryHealthV1,
 ] as const;
 

@@ -111,9 +111,13 @@ export const paymentCapturedDataSchema = z.object({
 /** A charge succeeded (published from payments' outbox, at least once); key = buyer id. */
 export const paymentCapturedV1 = defineFirehoseEvent({ type: "payment.captured.v1", stream: PAYMENTS_STREAM, data: paymentCapturedDataSchema });
 
-/** A payment was refunded; key = buyer id. */
-export const paymentRefundedV1 = defineFirehoseEvent({
-  type: "payment.refunded.v1",
-  stream: PAYMENTS_STREAM,
-  data: z.object({ paymentId: idSchema, buyerId: idSchema, refundId: idSchema, amountCents: moneyCentsSchema, reference: paymentReferenceSchema }),
+export const paymentRefundedDataSchema = z.object({
+  paymentId: idSchema,
+  buyerId: idSchema,
+  refundId: idSchema,
+  amountCents: moneyCentsSchema,
+  reference: paymentReferenceSchema,
 });
+
+/** A payment was refunded (inventory voids its order's tickets); key = buyer id. */
+export const paymentRefundedV1 = defineFirehoseEvent({ type: "payment.refunded.v1", stream: PAYMENTS_STREAM, data: paymentRefundedDataSchema });

@@ -65,6 +65,13 @@ export const commonConfigShape = {
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Bulkhead: handlers one instance runs at once; the rest wait on the channel for other instances. */
   RPC_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(32),
+  /**
+   * Messages a process-local channel (an RPC reply inbox, a live-availability inbox) holds. Sized to
+   * the replies one process can have outstanding (every call in flight across its requests), not
+   * the default 100 of named channels; a server waits for room until the deadline before giving up
+   * on a reply (and then logs and counts it). Default 10000.
+   */
+  BUS_REPLY_CAPACITY: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   /** Default deadline of a bus call in milliseconds. */
   RPC_DEADLINE_MS: z.coerce.number().int().min(10).max(600_000).default(5000),
   /** "production" makes every service refuse public development defaults (see refusePublicDefaults). */

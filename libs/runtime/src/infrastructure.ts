@@ -16,7 +16,10 @@ import {
 import type { CommonConfig } from "./config.ts";
 
 type BusConfig = Pick<CommonConfig, "BUS_URL" | "FIREHOSE_URL" | "BUS_PREFIX"> &
-  Partial<Pick<CommonConfig, "BUS_ENCRYPTION_KEYS" | "REDIS_TLS_CA_FILE" | "REDIS_USERNAME" | "REDIS_PASSWORD">>;
+  Partial<Pick<CommonConfig, "BUS_ENCRYPTION_KEYS" | "REDIS_TLS_CA_FILE" | "REDIS_USERNAME" | "REDIS_PASSWORD" | "BUS_REPLY_CAPACITY">>;
+
+/** Process-local channels ("name!local"): reply inboxes, sized apart from named channels. */
+export const PROCESS_LOCAL_CHANNELS = /!/;
 
 /**
  * `urls` (comma-separated) with REDIS_USERNAME/REDIS_PASSWORD put into each redis(s):// URL that
@@ -62,7 +65,12 @@ export interface Infrastructure {
 export function connectInfrastructure(config: BusConfig): Infrastructure {
   const tls = redisTlsOf(config);
   // Encrypted at rest: passwords, card numbers and tokens cross the bus inside RPC messages.
-  const layer = createChannelLayer(withRedisCredentials(config.BUS_URL, config), { prefix: config.BUS_PREFIX, symmetricEncryptionKeys: config.BUS_ENCRYPTION_KEYS ?? [], tls });
+  const layer = createChannelLayer(withRedisCredentials(config.BUS_URL, config), {
+    prefix: config.BUS_PREFIX,
+    symmetricEncryptionKeys: config.BUS_ENCRYPTION_KEYS ?? [],
+    tls,
+    ...(config.BUS_REPLY_CAPACITY === undefined ? {} : { channelCapacity: [[PROCESS_LOCAL_CHANNELS, config.BUS_REPLY_CAPACITY] as [RegExp, number]] }),
+  });
   const firehose = createFirehose(withRedisCredentials(config.FIREHOSE_URL, config), { prefix: config.BUS_PREFIX, tls });
   return {
     layer,

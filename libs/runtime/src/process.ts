@@ -53,6 +53,22 @@ export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(optio
       clearTimeout(timer);
     }
   };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  const stopAndReport = (reason: string) =>
+    stop(reason).catch((error: unknown) => {
+      logger.error({ err: error }, "stop failed");
+      process.exitCode = 1;
+    });
+  process.once("SIGTERM", () => stopAndReport("SIGTERM"));
+  process.once("SIGINT", () => stopAndReport("SIGINT"));
+  // A truly unexpected error (a bug, not infrastructure trouble: that is handled where it happens):
+  // log it once, drain what can be drained, and exit non-zero so the supervisor (compose,
+  // Kubernetes, the distributed runner) starts a fresh process instead of one limping on.
+  const fatal = (kind: string) => (error: unknown) => {
+    logger.fatal({ err: error }, `${kind}: exiting`);
+    process.exitCode = 1;
+    const exit = () => process.exit(1);
+    stopAndReport(kind).then(exit, exit);
+  };
+  process.once("uncaughtException", fatal("uncaught exception"));
+  process.once("unhandledRejection", fatal("unhandled rejection"));
 }

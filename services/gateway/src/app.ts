@@ -1,7 +1,8 @@
 // Builds the gateway: a fastify app with sessions, CSRF and error mapping, the HTTP API of
 // shared/reference/http-api.md, live sockets, health, metrics and /docs. It never listens by
 // itself until start() is called; tests use app.inject().
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { IncomingMessage } from "node:http";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import fastifyWebsocket from "@fastify/websocket";
@@ -15,7 +16,7 @@ import { createBusBackend, type BusBackend } from "./bus-backend.ts";
 import type { GatewayBackend } from "./backend.ts";
 import { createCatalogueCache, type CatalogueCache } from "./catalogue-cache.ts";
 import type { GatewayConfig } from "./config.ts";
-import { GatewayError, toHttpError } from "./errors.ts";
+import { clientErrorResponse, forbiddenCharacterPaths, GatewayError, toHttpError } from "./errors.ts";
 import { registerAccountRoutes } from "./handlers/accounts.ts";
 import { registerBuyingRoutes } from "./handlers/buying.ts";
 import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
@@ -91,7 +92,52 @@ const INVALIDATING_STREAMS: Array<[stream: string, types: string[]]> = [
   [inventoryAvailabilityChangedV1.stream, [inventoryAvailabilityChangedV1.type]],
 ];
 
+/** The most of an over-limit body read (and thrown away) so the client sees the 413 instead of a broken pipe. */
+const OVERSIZED_BODY_DRAIN_BYTES = 8 * 1024 * 1024;
+const OVERSIZED_BODY_DRAIN_MS = 2000;
+
+/**
+ * Reads and discards what the client is still sending (bounded in bytes and time): a server that
+ * answers 413 and closes while the client writes leaves it with EPIPE instead of the answer.
+ */
+function drainRequest(raw: IncomingMessage): Promise<void> {
+  if (raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off("data", onData);
+      raw.off("end", done);
+      raw.off("error", done);
+      raw.off("close", done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > OVERSIZED_BODY_DRAIN_BYTES) done();
+    };
+    const timer = setTimeout(done, OVERSIZED_BODY_DRAIN_MS);
+    timer.unref();
+    raw.on("data", onData);
+    raw.on("end", done);
+    raw.on("error", done);
+    raw.on("close", done);
+    raw.resume();
+  });
+}
+
 export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Promise<Gateway> {
+  // One way to answer any error, for fastify's error handler and for its router's own errors.
+  const sendError = async (error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const mapped = toHttpError(error, { busyRetryAfterSeconds: config.BUSY_RETRY_AFTER_SECONDS });
+    if (mapped.internal) request.log.error({ err: error, code: mapped.body.error.code }, "request failed");
+    if (mapped.retryAfterSeconds !== undefined) reply.header("retry-after", String(mapped.retryAfterSeconds));
+    if (mapped.status === 413) {
+      await drainRequest(request.raw);
+      reply.header("connection", "close");
+    }
+    return reply.status(mapped.status).type("application/json").send(mapped.body);
+  };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: { level: config.LOG_LEVEL } }),
     // Per-request log lines cost more than a cached page itself; errors are still logged.
@@ -102,6 +148,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     // A load balancer's request id is kept; otherwise fastify's cheap counter.
     requestIdHeader: "x-request-id",
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors of fastify's router (bad percent-encoding, an over-long path parameter) in our shape.
+    frameworkErrors: (error, request, reply) => sendError(error, request, reply),
+    // A request Node's parser could not read (no request object exists): raw HTTP in our shape.
+    clientErrorHandler: (error, socket) => {
+      if ((error as { code?: string }).code === "ECONNRESET" || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorResponse(error as { code?: string }));
+      socket.destroy(error);
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -145,11 +199,22 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     joinLimiter: createSignInLimiter({ maxFailures: config.QUEUE_JOINS_PER_ADDRESS_PER_MINUTE, windowMs: 60_000 }),
   };
 
-  app.setErrorHandler((error, request, reply) => {
-    const mapped = toHttpError(error, { busyRetryAfterSeconds: config.BUSY_RETRY_AFTER_SECONDS });
-    if (mapped.internal) request.log.error({ err: error, code: mapped.body.error.code }, "request failed");
-    if (mapped.retryAfterSeconds !== undefined) reply.header("retry-after", String(mapped.retryAfterSeconds));
-    return reply.status(mapped.status).type("application/json").send(mapped.body);
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+
+  // Every string that could reach a store is refused first if it holds a NUL or a lone surrogate
+  // (Postgres rejects NUL in text with a 500 otherwise): params, query and body, on every route.
+  app.addHook("preValidation", (request, _reply, done) => {
+    const fields = [
+      ...forbiddenCharacterPaths(request.params, "params"),
+      ...forbiddenCharacterPaths(request.query, "querystring"),
+      ...forbiddenCharacterPaths(request.body, "body"),
+    ];
+    if (fields.length === 0) return done();
+    done(
+      new GatewayError("VALIDATION_FAILED", "the request holds a character that is not allowed (NUL or a lone UTF-16 surrogate)", {
+        details: { fields: fields.map((path) => ({ path, message: "NUL and lone surrogates are not allowed" })) },
+      }),
+    );
   });
 
   app.setNotFoundHandler((request, reply) => {

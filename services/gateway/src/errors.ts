@@ -42,6 +42,8 @@ const HTTP_ONLY_ERRORS = {
   CONFLICT: { status: 409, message: "the request conflicts with the current state" },
   PAYLOAD_TOO_LARGE: { status: 413, message: "the request body is too large" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "send JSON" },
+  URI_TOO_LONG: { status: 414, message: "a part of the path is too long" },
+  UPGRADE_REQUIRED: { status: 426, message: "this address speaks WebSocket only" },
 } as const satisfies Record<string, HttpErrorSpec>;
 
 /** Every code the HTTP API answers with, its status and default message. */
@@ -143,6 +145,10 @@ export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: nu
   if (fastifyError && typeof fastifyError === "object") {
     if (fastifyError.validation !== undefined) return reply("VALIDATION_FAILED", undefined, validationDetails(error));
     switch (fastifyError.code) {
+      case "FST_ERR_BAD_URL":
+        return reply("VALIDATION_FAILED", "the URL is not valid (bad percent-encoding)", { fields: [{ path: "url", message: "malformed percent-encoding" }] });
+      case "FST_ERR_MAX_PARAM_LENGTH":
+        return reply("URI_TOO_LONG");
       case "FST_ERR_CTP_BODY_TOO_LARGE":
         return reply("PAYLOAD_TOO_LARGE");
       case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
@@ -164,4 +170,40 @@ export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: nu
     }
   }
   return reply("INTERNAL");
+}
+
+/**
+ * The answer to a request Node's HTTP parser could not read (fastify's clientErrorHandler): raw
+ * HTTP in the API's error shape, since no request object exists to reply through.
+ */
+export function clientErrorResponse(error: { code?: string }): string {
+  const [status, reason, code, message] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "Request Header Fields Too Large", "VALIDATION_FAILED", "the request headers are too large"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "Request Timeout", "VALIDATION_FAILED", "the request took too long to arrive"]
+        : [400, "Bad Request", "VALIDATION_FAILED", "the request is not valid HTTP (a malformed URL or header)"];
+  const body = JSON.stringify({ error: { code, message } });
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`;
+}
+
+// A NUL character (Postgres refuses it in text) or a UTF-16 surrogate without its pair (no valid
+// UTF-8 exists for it).
+// eslint-disable-next-line no-control-regex -- NUL is exactly what this refuses
+const FORBIDDEN_CHARACTERS = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Paths (`body.sections.0.name`) of every string in `value` that holds a character no store accepts. */
+export function forbiddenCharacterPaths(value: unknown, path: string, found: string[] = [], depth = 0): string[] {
+  if (depth > 32 || found.length >= 10) return found;
+  if (typeof value === "string") {
+    if (FORBIDDEN_CHARACTERS.test(value)) found.push(path);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => forbiddenCharacterPaths(item, `${path}.${i}`, found, depth + 1));
+  } else if (value !== null && typeof value === "object") {
+    for (const [key, item] of Object.entries(value)) {
+      if (FORBIDDEN_CHARACTERS.test(key)) found.push(`${path}.${key}`);
+      forbiddenCharacterPaths(item, `${path}.${key}`, found, depth + 1);
+    }
+  }
+  return found;
 }

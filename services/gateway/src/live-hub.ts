@@ -29,7 +29,12 @@ export function createLiveHub(options: { layer: ChannelLayer; logger?: { warn(ob
   const refreshMs = options.groupRefreshMs ?? 3600_000;
 
   async function pump(eventId: string, watch: Watch): Promise<void> {
-    await watch.ready;
+    try {
+      await watch.ready;
+    } catch {
+      // The bus is down: whoever asked for the watch gets the rejection from watch(); nothing to pump.
+      return;
+    }
     while (!watch.abort.signal.aborted) {
       let message: unknown;
       try {
@@ -56,7 +61,7 @@ export function createLiveHub(options: { layer: ChannelLayer; logger?: { warn(ob
     };
     watch.refresh = setInterval(() => void layer.groupAdd(eventLiveGroup(eventId), channel).catch(() => {}), refreshMs);
     watch.refresh.unref();
-    void pump(eventId, watch);
+    pump(eventId, watch).catch((error: unknown) => logger?.warn({ err: error, eventId }, "live availability pump stopped"));
     return watch;
   }
 
@@ -82,8 +87,15 @@ export function createLiveHub(options: { layer: ChannelLayer; logger?: { warn(ob
         watches.set(eventId, watch);
       }
       watch.listeners.add(listener);
-      await watch.ready;
       const current = watch;
+      try {
+        await current.ready;
+      } catch (error) {
+        // Joining the group failed (bus down): forget this watch so the next socket tries afresh.
+        current.listeners.delete(listener);
+        if (watches.get(eventId) === current) await stop(eventId, current);
+        throw error;
+      }
       return async () => {
         current.listeners.delete(listener);
         if (current.listeners.size === 0 && watches.get(eventId) === current) await stop(eventId, current);

@@ -52,8 +52,14 @@ describe("session refresh", () => {
     const response = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
     expect(response.statusCode).toBe(401);
     expect(response.json().error.code).toBe("UNAUTHENTICATED");
-    const cleared = response.cookies.find((c) => c.name === "boxoffice_session");
-    expect(cleared?.value ?? "").toBe("");
+    // A Set-Cookie must be there, and it must end the session (empty, already expired): a missing
+    // header would leave the browser with the old cookie.
+    const cleared = response.cookies.find((c) => c.name === "boxoffice_session") as { value: string; expires?: Date; maxAge?: number } | undefined;
+    expect(cleared, "a Set-Cookie that clears the session").toBeDefined();
+    expect(cleared?.value).toBe("");
+    expect(cleared?.maxAge === 0 || (cleared?.expires !== undefined && cleared.expires.getTime() <= Date.now())).toBe(true);
+    const after = await t.gateway.app.inject({ method: "GET", url: "/api/me", headers: { cookie: `boxoffice_session=${cleared?.value ?? ""}` } });
+    expect(after.statusCode).toBe(401);
   });
 
   it("when the users service is briefly away, a token that is still valid carries the call; an expired one does not", async () => {

@@ -18,7 +18,10 @@ import {
 import type { PaymentsConfig } from "./config.ts";
 import { createOutboxRelay } from "./domain/outbox-relay.ts";
 import { createSimulatedProcessor, type CardProcessor } from "./domain/processor.ts";
+import { createReconciler, type ReconcileReport } from "./domain/reconciler.ts";
+import { createInventorySettlementClient } from "./handlers/inventory-client.ts";
 import { registerPaymentsHandlers } from "./handlers/rpc-handlers.ts";
+import { createSqlProcessorBooks } from "./store/processor-books-store.ts";
 import type { ShardSql } from "./store/sql.ts";
 
 export const PAYMENTS_MIGRATIONS_DIR = join(fileURLToPath(new URL("../prisma/migrations", import.meta.url)));
@@ -39,6 +42,8 @@ export interface PaymentsService {
   start(): Promise<void>;
   stop(): Promise<void>;
   servedMethods(): string[];
+  /** Runs a reconciler pass now (it runs every PAYMENTS_RECONCILE_INTERVAL_MS by itself). */
+  reconcile(): Promise<ReconcileReport>;
 }
 
 export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDependencies): PaymentsService {
@@ -61,32 +66,40 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
   // Refunds are for inventory, or for an organiser through any service (the token's role decides).
   const userRole = async (token: string | undefined) => (await verifier.requireUser({ token }).catch(() => undefined))?.role;
   const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities, userRole });
-  const processor = deps.processor ?? createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE });
+  // The simulated processor keeps its books in its own table, so every instance honours one key.
+  const processor =
+    deps.processor ??
+    createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE, books: createSqlProcessorBooks(shards) });
+
+  const domain = {
+    shards,
+    ids,
+    now: () => new Date(),
+    processor,
+    hashSecret: config.PAYMENTS_HASH_SECRET,
+    outboxWritten: () => relay.nudge(),
+  };
+  const reconciler = createReconciler(
+    { ...domain, inventory: createInventorySettlementClient(client, config.RPC_DEADLINE_MS), logger },
+    { intervalMs: config.PAYMENTS_RECONCILE_INTERVAL_MS, olderThanMs: config.PAYMENTS_RECONCILE_AFTER_MS },
+  );
 
   return {
     async start() {
       if (config.MIGRATE_ON_START) await migrate({ map, migrationsDir: PAYMENTS_MIGRATIONS_DIR, service: "payments", log: (line) => logger.info(line) });
-      registerPaymentsHandlers(server, {
-        domain: {
-          shards,
-          ids,
-          now: () => new Date(),
-          processor,
-          hashSecret: config.PAYMENTS_HASH_SECRET,
-          outboxWritten: () => relay.nudge(),
-        },
-        verifier,
-        shards: shards.all,
-      });
+      registerPaymentsHandlers(server, { domain, verifier, shards: shards.all });
       relay.start();
       server.start();
+      reconciler.start();
     },
     async stop() {
+      await reconciler.stop();
       await server.stop();
       await relay.stop();
       await client.close();
       await router.close();
     },
     servedMethods: () => methodsServedBy(server),
+    reconcile: () => reconciler.runOnce(),
   };
 }

@@ -14,6 +14,13 @@ export const paymentsConfigSchema = z.object({
   PAYMENTS_HASH_SECRET: z.string().min(8).default(DEV_PAYMENTS_HASH_SECRET),
   /** Milliseconds between outbox polls when no local write nudged the relay. Default 250. */
   PAYMENTS_OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** Milliseconds between reconciler passes (settling pending charges and undecided captured payments). Default 5000. */
+  PAYMENTS_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(20).max(3_600_000).default(5000),
+  /**
+   * Age in ms after which a pending charge or a captured payment with no decided outcome is the
+   * reconciler's (younger ones still have a live request or firehose consumer). Default 60000.
+   */
+  PAYMENTS_RECONCILE_AFTER_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** Audience of the identity tokens this service accepts. Default "boxoffice". */
   IDENTITY_AUDIENCE: z.string().min(1).default("boxoffice"),
 });

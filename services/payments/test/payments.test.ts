@@ -4,11 +4,13 @@ import { createLogger } from "@boxoffice/runtime";
 import { requirePostgres, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutboxRelay } from "../src/domain/outbox-relay.ts";
-import { charge, listLedger, refund } from "../src/domain/payments.ts";
-import { createSimulatedProcessor, ProcessorUnavailableError } from "../src/domain/processor.ts";
+import { charge, listLedger, processorKeyOf, refund } from "../src/domain/payments.ts";
+import { reconcile } from "../src/domain/reconciler.ts";
+import { createMemoryProcessorBooks, createSimulatedProcessor, ProcessorUnavailableError } from "../src/domain/processor.ts";
 import { createPaymentsFixture, type PaymentsFixture } from "./support/payments-fixture.ts";
 
 const postgres = await requirePostgres();
+const silent = createLogger({ service: "test", level: "silent" });
 const kinds = ["pglite", ...(postgres.available ? (["postgres"] as const) : [])] as const;
 
 const GOOD = { cardNumber: "4242 4242 4242 4242", expMonth: 12, expYear: 2030, cvc: "123" };
@@ -34,18 +36,37 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 describe.each(kinds)("payments (%s)", (kind) => {
   let f: PaymentsFixture;
   let failNext = false;
+  // The processor's own count of charges it made (not our ledger's rows), per processor key.
+  const books = createMemoryProcessorBooks();
+  const chargesAtProcessor = (paymentId: string) => (books.entries.has(`charge:${processorKeyOf(paymentId)}`) ? 1 : 0);
+  let processorCharges = 0;
+  const dieAfterProcessor = new Set<string>();
   beforeAll(async () => {
-    const simulated = createSimulatedProcessor();
+    const simulated = createSimulatedProcessor({
+      books: {
+        read: (key) => books.read(key),
+        record: async (key, entry) => {
+          if (!books.entries.has(key) && entry.kind === "charge" && entry.result.approved) processorCharges++;
+          return books.record(key, entry);
+        },
+      },
+    });
     f = await createPaymentsFixture(kind, {
       processor: {
-        charge: async (card, amount) => {
+        charge: async (request) => {
           if (failNext) {
             failNext = false;
             throw new ProcessorUnavailableError();
           }
-          return simulated.charge(card, amount);
+          return simulated.charge(request);
         },
-        refund: (amount) => simulated.refund(amount),
+        retrieve: (key) => simulated.retrieve(key),
+        refund: (request) => simulated.refund(request),
+      },
+      faults: {
+        afterProcessorCharge: ({ idempotencyKey }) => {
+          if (dieAfterProcessor.has(idempotencyKey)) throw new Error("died between the processor's answer and the commit");
+        },
       },
     });
   });
@@ -87,8 +108,10 @@ describe.each(kinds)("payments (%s)", (kind) => {
   });
 
   it("when 10 requests with one key arrive at once, the card is charged once", async () => {
+    const before = processorCharges;
     const replies = await Promise.all(Array.from({ length: 10 }, () => charge(request("p-buyer-5", "burst"), f.deps)));
     expect(new Set(replies.map((r) => r.payment.id)).size).toBe(1);
+    expect(processorCharges - before).toBe(1);
     expect((await listLedger({ buyerId: "p-buyer-5", limit: 10 }, f.deps)).payments).toHaveLength(1);
   });
 
@@ -98,6 +121,53 @@ describe.each(kinds)("payments (%s)", (kind) => {
     const { payment } = await charge(request("p-buyer-6", "flaky"), f.deps);
     expect(payment.status).toBe("captured");
     expect((await listLedger({ buyerId: "p-buyer-6", limit: 10 }, f.deps)).payments).toHaveLength(1);
+  });
+
+  it("when the process dies between the processor's answer and the commit, a retry with the same key charges the card once", async () => {
+    const before = processorCharges;
+    dieAfterProcessor.add("crash");
+    expect(await codeOf(charge(request("p-buyer-10", "crash"), f.deps))).toBe("Error");
+    expect(processorCharges - before).toBe(1);
+    // Nothing was recorded, but the pending record was committed first: the retry goes back to the
+    // processor with the same processor key and gets the same charge.
+    expect((await listLedger({ buyerId: "p-buyer-10", limit: 10 }, f.deps)).payments).toHaveLength(0);
+    dieAfterProcessor.delete("crash");
+    const { payment } = await charge(request("p-buyer-10", "crash"), f.deps);
+    const again = await charge(request("p-buyer-10", "crash"), f.deps);
+    expect(again.payment.id).toBe(payment.id);
+    expect(processorCharges - before).toBe(1);
+    expect(chargesAtProcessor(payment.id)).toBe(1);
+    expect((await listLedger({ buyerId: "p-buyer-10", limit: 10 }, f.deps)).payments.map((p) => p.id)).toEqual([payment.id]);
+  });
+
+  it("when a request dies after the processor charged and nobody retries, the reconciler records the charge from the processor's books", async () => {
+    dieAfterProcessor.add("orphan");
+    expect(await codeOf(charge(request("p-buyer-11", "orphan"), f.deps))).toBe("Error");
+    dieAfterProcessor.delete("orphan");
+    const settlements: string[] = [];
+    const deps = { ...f.deps, logger: silent, inventory: { settle: async (i: { paymentId: string }) => (settlements.push(i.paymentId), { outcome: "confirmed" as const, orderId: null }) } };
+    // Once the dead request's lease has run out, a pass records the capture; a later pass settles it.
+    await waitFor(async () => (await reconcile(deps, { olderThanMs: 0 })).pendingRecorded === 1, { what: "the pending charge recorded" });
+    const [payment] = (await listLedger({ buyerId: "p-buyer-11", limit: 10 }, f.deps)).payments;
+    expect(payment?.status).toBe("captured");
+    await waitFor(async () => settlements.includes(payment.id) || (await reconcile(deps, { olderThanMs: 0 }), settlements.includes(payment.id)), {
+      what: "the recorded payment settled through inventory",
+    });
+    const replay = await charge(request("p-buyer-11", "orphan"), f.deps);
+    expect(replay.payment.id).toBe(payment.id);
+    expect(chargesAtProcessor(payment.id)).toBe(1);
+  });
+
+  it("when the processor never saw a pending charge, the reconciler abandons it and a retry with the key charges once", async () => {
+    const before = processorCharges;
+    failNext = true;
+    expect(await codeOf(charge(request("p-buyer-12", "unseen"), f.deps))).toBe("ProcessorUnavailableError");
+    const deps = { ...f.deps, logger: silent, inventory: { settle: async () => ({ outcome: "confirmed" as const, orderId: null }) } };
+    expect((await reconcile(deps, { olderThanMs: 0 })).pendingAbandoned).toBe(1);
+    expect(await f.queryAll("SELECT status FROM payments.idempotency_keys WHERE buyer_id = 'p-buyer-12'")).toEqual([{ status: "abandoned" }]);
+    const { payment } = await charge(request("p-buyer-12", "unseen"), f.deps);
+    expect(payment.status).toBe("captured");
+    expect(processorCharges - before).toBe(1);
   });
 
   it("when a payment is refunded twice, it is refunded once; someone else's payment is NOT_FOUND", async () => {

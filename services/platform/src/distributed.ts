@@ -53,8 +53,13 @@ async function shutdown(signal: string): Promise<void> {
   }
   process.exit(0);
 }
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+const shutdownOrFail = (signal: string) =>
+  shutdown(signal).catch((error: unknown) => {
+    console.error("stop failed:", error);
+    process.exit(1);
+  });
+process.on("SIGINT", () => shutdownOrFail("SIGINT"));
+process.on("SIGTERM", () => shutdownOrFail("SIGTERM"));
 // If this process dies another way, its children must not outlive it.
 process.on("exit", () => {
   for (const child of platform?.processes ?? []) if (child.child.exitCode === null) child.child.kill("SIGKILL");

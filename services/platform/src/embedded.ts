@@ -64,7 +64,8 @@ export async function startEmbeddedPlatform(
   // Waiting-room admissions are signed by the gateway and verified by inventory; the rooms live in
   // this process's memory, so a key made up at each start is enough.
   const admissionKeys = env.ADMISSION_KEYS ?? randomBytes(32).toString("hex");
-  const layer = createInMemoryChannelLayer();
+  // Reply inboxes sized like a service process's (BUS_REPLY_CAPACITY default), not the 100 of named channels.
+  const layer = createInMemoryChannelLayer({ channelCapacity: [[/!/, 10_000]] });
   const firehose = createInMemoryFirehose();
   // What every service sees: the caller's environment, then the embedded choices on top.
   const serviceEnv = (service: string): Record<string, string | undefined> => ({

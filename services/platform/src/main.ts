@@ -29,5 +29,10 @@ const stop = async (signal: string) => {
   await platform.stop();
   clearTimeout(timer);
 };
-process.once("SIGINT", () => void stop("SIGINT"));
-process.once("SIGTERM", () => void stop("SIGTERM"));
+const stopOrFail = (signal: string) =>
+  stop(signal).catch((error: unknown) => {
+    console.error("stop failed:", error);
+    process.exit(1);
+  });
+process.once("SIGINT", () => stopOrFail("SIGINT"));
+process.once("SIGTERM", () => stopOrFail("SIGTERM"));

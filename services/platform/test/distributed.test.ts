@@ -2,12 +2,15 @@
 // each service, two Postgres databases per service) against the real Redis and Postgres: buyers
 // purchase through the load balancer while one inventory instance is killed with SIGKILL. The
 // other instance keeps serving, no purchase is lost or doubled, and the dead instance's work is
-// recovered (its holds expire; captured payments are confirmed from the firehose).
+// recovered (its holds expire; captured payments are confirmed from the firehose), checked in
+// the payments and inventory ledgers of every shard as well as through the API.
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requirePostgres, requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import pg from "pg";
+import { databaseUrl } from "../src/distributed/databases.ts";
 import { startDistributedPlatform, type DistributedPlatform } from "../src/distributed/topology.ts";
 
 const redis = await requireRedis();
@@ -310,5 +313,40 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
     }
     const soldAfterReplay = ((await organizer.request("GET", `/api/events/${eventId}/seats`)).body.seats as Array<{ status: string }>).filter((seat) => seat.status === "sold");
     expect(soldAfterReplay).toHaveLength(sold.length);
+
+    // Money, read from the ledgers themselves across every shard: each captured payment for this
+    // event is a confirmed order or refunded (never neither: a buyer told HOLD_EXPIRED after being
+    // charged would otherwise pass), and captured − refunded equals the confirmed orders' total.
+    const ledger = async () => {
+      const payments: Array<{ id: string; status: string; amount_cents: number }> = [];
+      const orders: Array<{ payment_id: string; status: string; total_cents: number }> = [];
+      for (const name of platform.databases) {
+        const client = new pg.Client({ connectionString: databaseUrl(postgres.url, name) });
+        await client.connect();
+        try {
+          if (name.includes("_payments_")) {
+            payments.push(...(await client.query(`SELECT id, status, amount_cents FROM payments.payments WHERE reference->>'eventId' = $1`, [eventId])).rows);
+          }
+          if (name.includes("_inventory_")) {
+            orders.push(...(await client.query(`SELECT payment_id, status, total_cents FROM inventory.orders WHERE event_id = $1`, [eventId])).rows);
+          }
+        } finally {
+          await client.end();
+        }
+      }
+      return { payments, orders };
+    };
+    const money = await waitFor(async () => {
+      const { payments, orders } = await ledger();
+      const confirmed = new Set(orders.filter((o) => o.status === "confirmed").map((o) => o.payment_id));
+      const stranded = payments.filter((p) => p.status === "captured" && !confirmed.has(p.id));
+      return stranded.length === 0 ? { payments, orders } : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 500, what: "every captured payment confirmed into an order or refunded (checked in both ledgers)" });
+    const confirmedOrders = money.orders.filter((o) => o.status === "confirmed");
+    expect(money.payments.filter((p) => p.status === "refunded" && confirmedOrders.some((o) => o.payment_id === p.id)), "refunded and confirmed at once").toEqual([]);
+    const captured = money.payments.reduce((sum, p) => sum + Number(p.amount_cents), 0);
+    const refunded = money.payments.filter((p) => p.status === "refunded").reduce((sum, p) => sum + Number(p.amount_cents), 0);
+    expect(captured - refunded).toBe(confirmedOrders.reduce((sum, o) => sum + Number(o.total_cents), 0));
+    expect(confirmedOrders).toHaveLength(outcomes.filter((o) => o.order).length);
   }, 110_000);
 });

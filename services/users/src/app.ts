@@ -2,7 +2,7 @@
 // runs in its own process (main.ts) or inside the embedded host beside the other services.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcServer, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
+import { createRpcServer, logRedisStateChanges, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
 import { redisTlsOf, serviceTrust, withRedisCredentials, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
@@ -54,13 +54,15 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
   const ids = createIdGenerator({ nodeId: config.NODE_ID });
   const hasher = createPasswordHasher({ logN: config.USERS_SCRYPT_LOG_N, r: 8, p: 1 });
   const redisUrl = rateLimitRedisUrl(config);
+  const redisOptions = { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl?.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) };
+  const counterRedis = !deps.failureCounter && redisUrl ? new Redis(redisUrl, redisOptions) : undefined;
+  if (counterRedis) logRedisStateChanges(counterRedis, { name: "login limiter", logger });
   const counter =
-    deps.failureCounter ??
-    (redisUrl ? createRedisFailureCounter(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
+    deps.failureCounter ?? (counterRedis ? createRedisFailureCounter(counterRedis, `${config.BUS_PREFIX}:users`) : createMemoryFailureCounter());
   // Refresh token families live beside the login counters: Redis when distributed, memory in one process.
-  const ledger =
-    deps.refreshLedger ??
-    (redisUrl ? createRedisRefreshLedger(new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2, ...(redisUrl.startsWith("rediss://") ? { tls: redisTlsOf(config) } : {}) }), `${config.BUS_PREFIX}:users`) : createMemoryRefreshLedger());
+  const ledgerRedis = !deps.refreshLedger && redisUrl ? new Redis(redisUrl, redisOptions) : undefined;
+  if (ledgerRedis) logRedisStateChanges(ledgerRedis, { name: "refresh ledger", logger });
+  const ledger = deps.refreshLedger ?? (ledgerRedis ? createRedisRefreshLedger(ledgerRedis, `${config.BUS_PREFIX}:users`) : createMemoryRefreshLedger());
   const limiter = createLoginLimiter(counter, {
     perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,

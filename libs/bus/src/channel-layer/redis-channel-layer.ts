@@ -237,7 +237,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   const startPump = (state: KeyState) => {
     if (state.pumping || closed) return;
     state.pumping = true;
-    void pump(state);
+    // pump fails its waiters itself; this only stops a bug in it from becoming an unhandled rejection.
+    pump(state).catch((error: unknown) => state.waiters.failAll(state.host.unavailable(error)));
   };
 
   /** Sends one frame per destination key on one host; returns the keys that were full. */

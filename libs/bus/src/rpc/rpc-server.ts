@@ -51,6 +51,8 @@ export interface RpcServer {
   stop(): Promise<void>;
   /** Handlers running now. */
   readonly inFlight: number;
+  /** Replies this server could not deliver (the caller's inbox stayed full until the deadline, or was gone); each is logged. */
+  readonly repliesDropped: number;
 }
 
 interface Registration {
@@ -118,9 +120,22 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const wakeOne = () => slotWaiters.shift()?.();
   const wakeAll = () => slotWaiters.splice(0).forEach((wake) => wake());
 
-  async function reply(replyTo: string, message: RpcReplyWire, method: unknown): Promise<void> {
+  let repliesDropped = 0;
+
+  async function reply(replyTo: string, message: RpcReplyWire, method: unknown, deadline = Date.now()): Promise<void> {
     try {
-      await layer.send(replyTo, message as unknown as Message);
+      // A full reply inbox is a caller busy reading: the work is done, so wait for room until the
+      // request's deadline rather than drop an answer the caller is waiting for.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await layer.send(replyTo, message as unknown as Message);
+          break;
+        } catch (error) {
+          const backoff = Math.min(200, 5 * 2 ** attempt);
+          if ((error as { code?: unknown }).code !== "CHANNEL_FULL" || Date.now() + backoff >= deadline) throw error;
+          await new Promise((r) => setTimeout(r, backoff));
+        }
+      }
     } catch (error) {
       if (message.ok && UNSENDABLE.has((error as { code?: unknown }).code as string)) {
         // The handler returned something the bus cannot carry: the caller still deserves an answer.
@@ -128,7 +143,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
         await reply(replyTo, { id: message.id, ok: false, error: new RpcError(RpcErrorCodes.INTERNAL, "internal error").toWire() }, method);
         return;
       }
-      // The caller is gone (closed, full or expired reply channel): nobody to tell.
+      // The caller is gone (closed, full or expired reply channel): nobody to tell. Counted and logged.
+      repliesDropped++;
       logger.warn({ err: error, method, requestId: message.id, replyTo }, "RPC reply dropped");
     }
   }
@@ -155,7 +171,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       logger.warn({ id, replyTo }, "malformed RPC request dropped (no id or replyTo to answer)");
       return;
     }
-    const fail = (error: RpcError) => reply(replyTo, { id, ok: false, error: error.toWire() }, method);
+    const fail = (error: RpcError) => reply(replyTo, { id, ok: false, error: error.toWire() }, method, typeof deadline === "number" ? deadline : undefined);
     const envelope: Array<{ path: string[]; message: string }> = [];
     if (typeof method !== "string") envelope.push({ path: ["method"], message: "expected a string" });
     if (typeof deadline !== "number" || !Number.isFinite(deadline)) envelope.push({ path: ["deadline"], message: "expected epoch milliseconds" });
@@ -187,7 +203,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       if (!(error instanceof RpcError)) logger.error({ err: error, method, requestId: id }, "RPC handler failed");
       return fail(rpcError);
     }
-    await reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method);
+    await reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method, typeof deadline === "number" ? deadline : undefined);
   }
 
   async function receiveLoop(signal: AbortSignal): Promise<void> {
@@ -250,6 +266,9 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     },
     get inFlight() {
       return tasks.size;
+    },
+    get repliesDropped() {
+      return repliesDropped;
     },
   };
   servedMethods.set(server, handlers);

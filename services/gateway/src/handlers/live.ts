@@ -26,8 +26,9 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
     else perAddress.delete(address);
   };
 
-  app.get("/events/:eventId/live", {
-    websocket: true,
+  app.route({
+    method: "GET",
+    url: "/events/:eventId/live",
     async preValidation(request) {
       const { eventId } = request.params as { eventId: string };
       if (open >= config.LIVE_SOCKETS_MAX) throw new GatewayError("BUSY", "too many live connections on this server; retry in a moment");
@@ -39,45 +40,50 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
       await cache.get(`event:${id}`, async () => ({ event: await backend.getEvent(id) }));
     },
     schema: { tags: ["live"], summary: "WebSocket of availability changes: {type:'availability', eventId, available, sections}", params: httpEventIdParamsSchema },
-  }, (socket, request) => {
-    const { eventId } = request.params;
-    const address = request.ip;
-    open++;
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
-    metrics.openSockets.inc();
-    let stop: (() => Promise<void>) | undefined;
-    let closed = false;
-    const lifetime = config.LIVE_SOCKET_LIFETIME_MS + Math.floor(Math.random() * (config.LIVE_SOCKET_JITTER_MS + 1));
-    let forceTimer: NodeJS.Timeout | undefined;
-    const timer = setTimeout(() => {
-      socket.close(LIVE_CLOSE_REBALANCE, "rebalance");
-      // A peer that never answers the close handshake does not keep the socket (and the gauge) alive.
-      forceTimer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
-      forceTimer.unref();
-    }, lifetime);
-    timer.unref();
-    socket.on("close", () => {
-      closed = true;
-      clearTimeout(timer);
-      clearTimeout(forceTimer);
-      metrics.openSockets.dec();
-      release(address);
-      void stop?.();
-    });
-    // Messages from the client are not part of the protocol; ignore them.
-    socket.on("message", () => {});
-    live
-      .watch(eventId, (message) => {
-        if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-      })
-      .then((unwatch) => {
-        stop = unwatch;
-        if (closed) void unwatch();
-        else if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: "ready", eventId }));
-      })
-      .catch((error: unknown) => {
-        request.log.warn({ err: error, eventId }, "could not watch event availability");
-        socket.close(1011, "live updates unavailable");
+    // A plain GET (no Upgrade) gets an answer in the API's shape, not a bare 404.
+    handler: async () => {
+      throw new GatewayError("UPGRADE_REQUIRED", "this address speaks WebSocket only: connect with an Upgrade: websocket request");
+    },
+    wsHandler: (socket, request) => {
+      const { eventId } = request.params;
+      const address = request.ip;
+      open++;
+      perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+      metrics.openSockets.inc();
+      let stop: (() => Promise<void>) | undefined;
+      let closed = false;
+      const lifetime = config.LIVE_SOCKET_LIFETIME_MS + Math.floor(Math.random() * (config.LIVE_SOCKET_JITTER_MS + 1));
+      let forceTimer: NodeJS.Timeout | undefined;
+      const timer = setTimeout(() => {
+        socket.close(LIVE_CLOSE_REBALANCE, "rebalance");
+        // A peer that never answers the close handshake does not keep the socket (and the gauge) alive.
+        forceTimer = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+        forceTimer.unref();
+      }, lifetime);
+      timer.unref();
+      socket.on("close", () => {
+        closed = true;
+        clearTimeout(timer);
+        clearTimeout(forceTimer);
+        metrics.openSockets.dec();
+        release(address);
+        stop?.().catch((error: unknown) => request.log.warn({ err: error, eventId }, "could not stop watching event availability"));
       });
+      // Messages from the client are not part of the protocol; ignore them.
+      socket.on("message", () => {});
+      live
+        .watch(eventId, (message) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+        })
+        .then((unwatch) => {
+          stop = unwatch;
+          if (closed) unwatch().catch((error: unknown) => request.log.warn({ err: error, eventId }, "could not stop watching event availability"));
+          else if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ type: "ready", eventId }));
+        })
+        .catch((error: unknown) => {
+          request.log.warn({ err: error, eventId }, "could not watch event availability");
+          socket.close(1011, "live updates unavailable");
+        });
+    },
   });
 }

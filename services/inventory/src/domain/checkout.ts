@@ -6,11 +6,11 @@
 // that cannot be confirmed is refunded with a key derived from the payment.
 import { createHmac, randomBytes } from "node:crypto";
 import { RpcError, type RpcContext } from "@boxoffice/bus";
-import type { Order, PaymentCard } from "@boxoffice/contracts";
+import { automaticRefundKeyOf, type Order, type PaymentCard } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold } from "../store/hold-store.ts";
-import { confirmHold, listOrders, readOrder, readOrderOfHold, type OrderRecord } from "../store/order-store.ts";
+import { confirmHold, listOrders, readOrder, readOrderOfHold, voidRefundedOrder, type OrderRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
 import { eventShard } from "./holds.ts";
 import type { InventoryDeps } from "./ports.ts";
@@ -68,7 +68,7 @@ export function paymentKeyFor(holdId: string, idempotencyKey: string): string {
 }
 
 export function refundKeyFor(paymentId: string): string {
-  return `auto-refund:${paymentId}`;
+  return automaticRefundKeyOf(paymentId);
 }
 
 function replay(reply: StoredReply): Order {
@@ -162,14 +162,20 @@ async function runCheckout(input: OrderRequest, context: RpcContext | undefined,
 export type SettleResult = { kind: "confirmed"; order: OrderRecord } | { kind: "refunded"; order?: OrderRecord } | { kind: "ignored" };
 
 /**
- * Turns a captured payment into tickets, or refunds it. Used by the checkout and by the
- * `payment.captured.v1` consumer; whichever comes second finds the decision already made.
+ * Turns a captured payment into tickets, or refunds it. Used by the checkout, by the
+ * `payment.captured.v1` consumer and by payments' reconciler (`inventory.settle.v1`); whichever
+ * comes second finds the decision already made. With `buyerId`, a hold of another buyer is not
+ * this payment's to confirm (`ignored`: the caller refunds it).
  */
 export async function settlePayment(
-  input: { holdId: string; paymentId: string; amountCents: number; firehoseEventId?: string },
+  input: { holdId: string; paymentId: string; amountCents: number; buyerId?: string; firehoseEventId?: string },
   deps: InventoryDeps,
 ): Promise<SettleResult> {
   const sql = eventShard(deps, input.holdId, "hold");
+  if (input.buyerId !== undefined) {
+    const hold = await readHold(sql, input.holdId);
+    if (!hold || hold.buyerId !== input.buyerId) return { kind: "ignored" };
+  }
   const outcome = await withRetry(() =>
     confirmHold(sql, {
       holdId: input.holdId,
@@ -193,6 +199,23 @@ export async function settlePayment(
     reason: outcome.reason,
   });
   return { kind: "refunded", order: outcome.order };
+}
+
+/** Seats of a refunded order go back on sale only while the event is still selling. */
+export function releasesSeatsOnRefund(eventStatus: string): boolean {
+  return eventStatus === "on_sale";
+}
+
+/**
+ * `payment.refunded.v1`: the order the payment confirmed becomes refunded, its tickets void, and
+ * its seats go back on sale while the event is on sale. Idempotent (a second delivery finds the
+ * order already refunded); a refund of a payment that never became an order changes nothing.
+ */
+export async function applyRefund(input: { holdId: string; paymentId: string }, deps: InventoryDeps): Promise<"voided" | "nothing-to-void"> {
+  const sql = eventShard(deps, input.holdId, "hold");
+  const outcome = await withRetry(() => voidRefundedOrder(sql, { ...input, releaseSeats: releasesSeatsOnRefund }));
+  if (outcome.kind === "voided" && outcome.seatsReleased > 0) deps.availability.changed(outcome.order.eventId);
+  return outcome.kind;
 }
 
 interface OrdersCursor {

@@ -1,10 +1,20 @@
 // Firehose entry points (consumer groups, at least once; every effect is idempotent):
 // - event.updated.v1 → create an event's seats the first time it is on sale;
-// - payment.captured.v1 → confirm (or refund) a paid hold whose checkout died after the charge.
+// - payment.captured.v1 → confirm (or refund) a paid hold whose checkout died after the charge;
+// - payment.refunded.v1 → the order refunded, its tickets void, its seats back on sale.
 import type { Consumer, Firehose } from "@boxoffice/bus";
-import { EVENTS_STREAM, eventSchema, eventUpdatedV1, PAYMENTS_STREAM, paymentCapturedDataSchema, paymentCapturedV1 } from "@boxoffice/contracts";
+import {
+  EVENTS_STREAM,
+  eventSchema,
+  eventUpdatedV1,
+  PAYMENTS_STREAM,
+  paymentCapturedDataSchema,
+  paymentCapturedV1,
+  paymentRefundedDataSchema,
+  paymentRefundedV1,
+} from "@boxoffice/contracts";
 import type { Logger } from "@boxoffice/runtime";
-import { settlePayment } from "../domain/checkout.ts";
+import { applyRefund, settlePayment } from "../domain/checkout.ts";
 import { seatEvent } from "../domain/holds.ts";
 import type { InventoryDeps } from "../domain/ports.ts";
 
@@ -40,16 +50,29 @@ export function startInventoryConsumers(options: {
     PAYMENTS_STREAM,
     { group: CHECKOUT_RECOVERY_GROUP, consumer: options.consumerName, visibilityTimeoutMs: options.visibilityTimeoutMs, onError },
     async (event) => {
+      if (event.type === paymentRefundedV1.type) {
+        const refunded = paymentRefundedDataSchema.safeParse(event.data);
+        if (!refunded.success) {
+          logger.error({ eventId: event.id, issues: refunded.error.issues }, "payment.refunded.v1 does not match its contract; skipped");
+          return;
+        }
+        const { paymentId, reference } = refunded.data;
+        if (!reference.holdId) return;
+        if ((await applyRefund({ holdId: reference.holdId, paymentId }, domain)) === "voided") {
+          logger.info({ paymentId, holdId: reference.holdId }, "payment refunded: order refunded, tickets void");
+        }
+        return;
+      }
       if (event.type !== paymentCapturedV1.type) return;
       const parsed = paymentCapturedDataSchema.safeParse(event.data);
       if (!parsed.success) {
         logger.error({ eventId: event.id, issues: parsed.error.issues }, "payment.captured.v1 does not match its contract; skipped");
         return;
       }
-      const { paymentId, amountCents, reference } = parsed.data;
+      const { paymentId, buyerId, amountCents, reference } = parsed.data;
       // Payments for something other than a hold are not inventory's.
       if (!reference.holdId) return;
-      const result = await settlePayment({ holdId: reference.holdId, paymentId, amountCents, firehoseEventId: event.id }, domain);
+      const result = await settlePayment({ holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id }, domain);
       if (result.kind === "refunded") logger.info({ paymentId, holdId: reference.holdId }, "captured payment could not be confirmed: refunded");
     },
   );

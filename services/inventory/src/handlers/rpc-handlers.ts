@@ -10,9 +10,10 @@ import {
   inventoryOrderV1,
   inventoryReleaseV1,
   inventorySeatsV1,
+  inventorySettleV1,
 } from "@boxoffice/contracts";
 import type { AdmissionKeys, TokenVerifier } from "@boxoffice/identity";
-import { getBuyerOrder, listBuyerOrders, placeOrder } from "../domain/checkout.ts";
+import { getBuyerOrder, listBuyerOrders, placeOrder, settlePayment } from "../domain/checkout.ts";
 import { availabilitiesOf, availabilityOf, placeHold, releaseHold, seatMapPageOf } from "../domain/holds.ts";
 import type { InventoryDeps } from "../domain/ports.ts";
 import { InventoryErrorCodes, inventoryError } from "../errors.ts";
@@ -68,6 +69,14 @@ export function registerInventoryHandlers(server: RpcServer, deps: InventoryHand
   server.handle(inventoryGetOrderV1, async (input, ctx) => {
     const user = await verifier.requireUser(ctx);
     return { order: await getBuyerOrder({ buyerId: user.userId, orderId: input.orderId }, domain) };
+  });
+
+  // Payments' reconciler: a captured payment with no decided outcome, read from payments' own database.
+  server.handle(inventorySettleV1, async (input) => {
+    const result = await settlePayment(input, domain);
+    if (result.kind === "confirmed") return { outcome: "confirmed" as const, orderId: result.order.id };
+    if (result.kind === "refunded") return { outcome: "refunded" as const, orderId: result.order?.id ?? null };
+    return { outcome: "unknown-hold" as const, orderId: null };
   });
 
   server.handle(inventoryHealthV1, async () => {

@@ -71,7 +71,7 @@ async function loadTickets(sql: Sql, orderIds: string[]): Promise<Map<string, Ti
   const tickets = await sql.query<TicketRow & { orderId: string }>(
     `SELECT t.id, t.order_id AS "orderId", t.seat_id AS "seatId", t.code, sec.name AS section, s.row, s.number
      FROM inventory.tickets t JOIN inventory.seats s ON s.id = t.seat_id JOIN inventory.sections sec ON sec.id = s.section_id
-     WHERE t.order_id = ANY($1::text[]) ORDER BY sec.position, s.row, s.number`,
+     WHERE t.order_id = ANY($1::text[]) AND t.voided_at IS NULL ORDER BY sec.position, s.row, s.number`,
     [orderIds],
   );
   for (const t of tickets.rows) {
@@ -224,5 +224,54 @@ export async function confirmHold(sql: Sql, input: ConfirmInput): Promise<Confir
     const order = await orderById(tx, orderId);
     if (!order) throw new Error(`order ${orderId} vanished inside its own transaction`);
     return { kind: "confirmed", order, seatsRetaken };
+  });
+}
+
+export type RefundedOrderOutcome = { kind: "voided"; order: OrderRecord; seatsReleased: number } | { kind: "nothing-to-void" };
+
+/**
+ * A payment was refunded: its confirmed order becomes refunded and its tickets void, once (the
+ * hold row lock serialises it with confirmation). With `releaseSeats`, the seats go back on sale
+ * (counters and the buyer's usage follow); otherwise they stay sold to nobody.
+ */
+export async function voidRefundedOrder(sql: Sql, input: { holdId: string; paymentId: string; releaseSeats: (eventStatus: string) => boolean }): Promise<RefundedOrderOutcome> {
+  return sql.transaction(async (tx): Promise<RefundedOrderOutcome> => {
+    const hold = (await tx.query<HoldRow>(`SELECT * FROM inventory.holds WHERE id = $1 FOR UPDATE`, [input.holdId])).rows[0];
+    if (!hold) return { kind: "nothing-to-void" };
+    const row = (
+      await tx.query<OrderRow>(`SELECT * FROM inventory.orders WHERE hold_id = $1 AND payment_id = $2 AND status = 'confirmed' FOR UPDATE`, [hold.id, input.paymentId])
+    ).rows[0];
+    if (!row) return { kind: "nothing-to-void" };
+    await tx.query(`UPDATE inventory.orders SET status = 'refunded' WHERE id = $1`, [row.id]);
+    await tx.query(`UPDATE inventory.tickets SET voided_at = clock_timestamp() WHERE order_id = $1 AND voided_at IS NULL`, [row.id]);
+    const seating = (await tx.query<{ status: string }>(`SELECT status FROM inventory.event_seating WHERE event_id = $1`, [row.event_id])).rows[0];
+    let seatsReleased = 0;
+    if (seating && input.releaseSeats(seating.status)) {
+      const freed = await tx.query<{ section_id: string; slot: number }>(
+        `UPDATE inventory.seats SET status = 'available', order_id = NULL, hold_id = NULL WHERE order_id = $1 AND status = 'sold' RETURNING section_id, slot`,
+        [row.id],
+      );
+      seatsReleased = freed.rows.length;
+      const perCounter = new Map<string, { sectionId: string; slot: number; count: number }>();
+      for (const s of freed.rows) {
+        const key = `${s.section_id}/${s.slot}`;
+        const entry = perCounter.get(key) ?? { sectionId: s.section_id, slot: Number(s.slot), count: 0 };
+        entry.count++;
+        perCounter.set(key, entry);
+      }
+      const ordered = [...perCounter.values()].sort((a, b) => (a.sectionId === b.sectionId ? a.slot - b.slot : a.sectionId < b.sectionId ? -1 : 1));
+      for (const c of ordered) {
+        await tx.query(`UPDATE inventory.section_counters SET available = available + $4 WHERE event_id = $1 AND section_id = $2 AND slot = $3`, [
+          row.event_id,
+          c.sectionId,
+          c.slot,
+          c.count,
+        ]);
+      }
+      await tx.query(`UPDATE inventory.buyer_usage SET seats = greatest(seats - $3, 0) WHERE event_id = $1 AND buyer_id = $2`, [row.event_id, row.buyer_id, seatsReleased]);
+    }
+    const order = await orderById(tx, row.id);
+    if (!order) throw new Error(`order ${row.id} vanished inside its own transaction`);
+    return { kind: "voided", order, seatsReleased };
   });
 }

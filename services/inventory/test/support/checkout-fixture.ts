@@ -6,7 +6,7 @@ import { createChannelLayer, createFirehose, createRpcClient, type ChannelLayer,
 import { eventUpdatedV1, EVENTS_STREAM, type CatalogueEvent } from "@boxoffice/contracts";
 import { createTokenSigner, createTokenVerifier, generateSigningKey, type TokenSigner } from "@boxoffice/identity";
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the checkout invariants need the real payments service beside inventory (as the embedded host runs them); tests only
-import { buildPaymentsService, paymentsConfigSchema } from "@boxoffice/payments";
+import { buildPaymentsService, paymentsConfigSchema, type PaymentsService } from "@boxoffice/payments";
 import { createLogger } from "@boxoffice/runtime";
 import { createIdGenerator, createTestShardMap, type TestShardMap } from "@boxoffice/sharding";
 import { redisUrl, uniqueName, waitFor } from "@boxoffice/testkit";
@@ -26,6 +26,11 @@ export interface CheckoutFixtureOptions {
   paymentsLatencyMs?: number;
   /** The waiting room's admission keys (inventory's ADMISSION_KEYS): holds then need a signed admission. */
   admissionKeys?: string;
+  /** Age after which payments' reconciler settles a captured payment (default: the service's 60 s). */
+  reconcileAfterMs?: number;
+  reconcileIntervalMs?: number;
+  /** Wraps the firehose the payments instances publish to (to lose their events). */
+  paymentsFirehose?: (firehose: Firehose) => Firehose;
 }
 
 export interface CheckoutFixture {
@@ -33,6 +38,7 @@ export interface CheckoutFixture {
   layer: ChannelLayer;
   firehose: Firehose;
   inventories: InventoryService[];
+  payments: PaymentsService[];
   shards: TestShardMap;
   tokenFor(buyerId: string): Promise<string>;
   /** Publishes an on-sale event with the given sections and waits until its seats exist. */
@@ -64,9 +70,12 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
     PAYMENTS_LATENCY_MS: String(options.paymentsLatencyMs ?? 0),
     PAYMENTS_OUTBOX_POLL_MS: "50",
     ...(options.admissionKeys ? { ADMISSION_KEYS: options.admissionKeys } : {}),
+    ...(options.reconcileAfterMs === undefined ? {} : { PAYMENTS_RECONCILE_AFTER_MS: String(options.reconcileAfterMs) }),
+    ...(options.reconcileIntervalMs === undefined ? {} : { PAYMENTS_RECONCILE_INTERVAL_MS: String(options.reconcileIntervalMs) }),
   });
+  const paymentsFirehose = options.paymentsFirehose?.(firehose) ?? firehose;
   const payments = Array.from({ length: instances }, (_, i) =>
-    buildPaymentsService(paymentsConfigSchema.parse({ ...env(i), NODE_ID: String(i + 11) }), { layer, firehose, logger, shardMap: shards.map, verifier }),
+    buildPaymentsService(paymentsConfigSchema.parse({ ...env(i), NODE_ID: String(i + 11) }), { layer, firehose: paymentsFirehose, logger, shardMap: shards.map, verifier }),
   );
   const inventories = Array.from({ length: instances }, (_, i) =>
     buildInventoryService(inventoryConfigSchema.parse(env(i)), { layer, firehose, logger, shardMap: shards.map, verifier, faults: options.faults?.(i) }),
@@ -81,6 +90,7 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
     layer,
     firehose,
     inventories,
+    payments,
     shards,
     async tokenFor(buyerId) {
       return (await signer.sign({ userId: buyerId, role: "buyer", email: `${buyerId}@example.test` })).token;

@@ -20,7 +20,7 @@ export async function expectCheckoutInvariants(f: CheckoutFixture, eventIds: str
     `SELECT id, payment_id, status, total_cents, hold_id FROM inventory.orders WHERE event_id = ANY($1::text[])`,
     [eventIds],
   );
-  const tickets = await f.queryAll<{ seat_id: string; order_id: string }>(`SELECT seat_id, order_id FROM inventory.tickets WHERE event_id = ANY($1::text[])`, [eventIds]);
+  const tickets = await f.queryAll<{ seat_id: string; order_id: string }>(`SELECT seat_id, order_id FROM inventory.tickets WHERE event_id = ANY($1::text[]) AND voided_at IS NULL`, [eventIds]);
   const soldSeats = await f.queryAll<{ id: string; order_id: string }>(`SELECT id, order_id FROM inventory.seats WHERE event_id = ANY($1::text[]) AND status = 'sold'`, [eventIds]);
 
   const refundedIds = new Set(refunds.map((r) => r.payment_id));

@@ -10,10 +10,23 @@ import {
   type PaymentReference,
 } from "@boxoffice/contracts";
 import { paymentsError, PaymentsErrorCodes } from "../errors.ts";
-import { insertPayment, insertRefund, listPayments, lockPayment, readRefundOf, runIdempotent, type PaymentRecord, type StoredReply } from "../store/payments-store.ts";
+import {
+  beginCharge,
+  finishCharge,
+  insertRefund,
+  listPayments,
+  lockPayment,
+  readPayment,
+  readRefundOf,
+  releaseCharge,
+  runIdempotent,
+  type PaymentRecord,
+  type PendingCharge,
+  type StoredReply,
+} from "../store/payments-store.ts";
 import type { ShardSql } from "../store/sql.ts";
 import { withRetry } from "../store/sql.ts";
-import { last4Of, type CardProcessor } from "./processor.ts";
+import { last4Of, type CardProcessor, type ProcessorResult } from "./processor.ts";
 
 export interface PaymentsDeps {
   shards: ShardSql;
@@ -24,6 +37,15 @@ export interface PaymentsDeps {
   hashSecret: string;
   /** Called after a transaction wrote outbox rows (the relay publishes at once instead of at its next poll). */
   outboxWritten: () => void;
+  /** How long a charge owns its pending record while at the processor. Default CHARGE_LEASE_MS. */
+  chargeLeaseMs?: number;
+  /** Crash-test hooks; never set in production. A hook that throws stands for the process dying there. */
+  faults?: PaymentsFaults;
+}
+
+export interface PaymentsFaults {
+  /** After the processor answered a charge, before its outcome is committed. */
+  afterProcessorCharge?: (info: { buyerId: string; idempotencyKey: string; paymentId: string }) => void | Promise<void>;
 }
 
 function hashOf(secret: string, value: unknown): string {
@@ -53,7 +75,74 @@ export interface ChargeInput {
   reference: PaymentReference;
 }
 
-/** Charges a card once per (buyer, idempotency key); a replay returns the first result, a decline included. */
+/** How long a caller owns a pending charge while it is at the processor; others wait, then take over. */
+export const CHARGE_LEASE_MS = 10_000;
+
+/** The processor's idempotency key of a charge: its pending record's payment id, minted once. */
+export function processorKeyOf(paymentId: string): string {
+  return `payment:${paymentId}`;
+}
+
+function declineReply(result: Extract<ProcessorResult, { approved: false }>): StoredReply {
+  return {
+    ok: false,
+    error: {
+      code: PaymentsErrorCodes.PAYMENT_DECLINED,
+      message: result.declineCode === "insufficient_funds" ? "the card was declined: insufficient funds" : result.declineCode === "invalid_number" ? "the card number is invalid" : "the card was declined",
+      details: { declineCode: result.declineCode, cardLast4: result.last4 },
+    },
+  };
+}
+
+/**
+ * Records what the processor answered for a pending charge (the request's own step three, and the
+ * reconciler's for charges left pending). Idempotent: the payment id was minted with the record.
+ */
+export async function recordChargeOutcome(pending: PendingCharge & { buyerId: string; key: string }, result: ProcessorResult, deps: PaymentsDeps): Promise<StoredReply> {
+  const sql = deps.shards.forKey(pending.buyerId);
+  const logicalShard = deps.shards.logicalShardOf(pending.buyerId);
+  const target = { buyerId: pending.buyerId, key: pending.key };
+  if (!result.approved) return (await withRetry(() => finishCharge(sql, target, declineReply(result)))).reply;
+  const payment: PaymentRecord = {
+    id: pending.paymentId,
+    buyerId: pending.buyerId,
+    status: "captured",
+    amountCents: pending.amountCents,
+    refundedCents: 0,
+    currency: pending.currency,
+    cardLast4: pending.cardLast4,
+    reference: pending.reference,
+    createdAt: nowMs(deps),
+  };
+  const outbox = {
+    id: `payment.captured:${payment.id}`,
+    logicalShard,
+    stream: PAYMENTS_STREAM,
+    type: paymentCapturedV1.type,
+    version: paymentCapturedV1.version,
+    key: payment.buyerId,
+    data: {
+      paymentId: payment.id,
+      buyerId: payment.buyerId,
+      amountCents: payment.amountCents,
+      currency: payment.currency,
+      reference: payment.reference,
+      capturedAt: payment.createdAt,
+    },
+    occurredAt: payment.createdAt,
+  };
+  const finished = await withRetry(() => finishCharge(sql, target, { ok: true, body: { payment } }, { payment, logicalShard, outbox }));
+  if (finished.wroteOutbox) deps.outboxWritten();
+  return finished.reply;
+}
+
+/**
+ * Charges a card once per (buyer, idempotency key); a replay returns the first result, a decline
+ * included. Three steps, so no failure can charge twice: commit a pending record (with the payment
+ * id), call the processor with a key derived from it (the processor honours it like Stripe), then
+ * record the outcome. A crash between the last two leaves a pending record the reconciler settles;
+ * a retry in the meantime goes back to the processor with the same key and gets the same charge.
+ */
 export async function charge(input: ChargeInput, deps: PaymentsDeps): Promise<{ payment: Payment }> {
   const sql = deps.shards.forKey(input.buyerId);
   const logicalShard = deps.shards.logicalShardOf(input.buyerId);
@@ -66,54 +155,36 @@ export async function charge(input: ChargeInput, deps: PaymentsDeps): Promise<{ 
     input.card.cvc,
     input.reference,
   ]);
-  let wroteOutbox = false;
-  const result = await withRetry(() =>
-    runIdempotent(sql, { buyerId: input.buyerId, operation: "charge", key: input.idempotencyKey, logicalShard, requestHash }, async (tx) => {
-      const processed = await deps.processor.charge(input.card, input.amountCents);
-      if (!processed.approved) {
-        return {
-          ok: false,
-          error: {
-            code: PaymentsErrorCodes.PAYMENT_DECLINED,
-            message: processed.declineCode === "insufficient_funds" ? "the card was declined: insufficient funds" : processed.declineCode === "invalid_number" ? "the card number is invalid" : "the card was declined",
-            details: { declineCode: processed.declineCode, cardLast4: processed.last4 },
-          },
-        };
-      }
-      const payment: PaymentRecord = {
-        id: deps.ids.forKey(input.buyerId),
-        buyerId: input.buyerId,
-        status: "captured",
-        amountCents: input.amountCents,
-        refundedCents: 0,
-        currency: input.currency,
-        cardLast4: last4Of(input.card.cardNumber),
-        reference: input.reference,
-        createdAt: nowMs(deps),
-      };
-      await insertPayment(tx, payment, logicalShard, {
-        id: `payment.captured:${payment.id}`,
-        logicalShard,
-        stream: PAYMENTS_STREAM,
-        type: paymentCapturedV1.type,
-        version: paymentCapturedV1.version,
-        key: input.buyerId,
-        data: {
-          paymentId: payment.id,
-          buyerId: payment.buyerId,
-          amountCents: payment.amountCents,
-          currency: payment.currency,
-          reference: payment.reference,
-          capturedAt: payment.createdAt,
-        },
-        occurredAt: payment.createdAt,
-      });
-      wroteOutbox = true;
-      return { ok: true, body: { payment } };
-    }),
-  );
-  if (wroteOutbox) deps.outboxWritten();
-  return answer(result);
+  const scope = { buyerId: input.buyerId, key: input.idempotencyKey, logicalShard, requestHash };
+  const leaseMs = deps.chargeLeaseMs ?? CHARGE_LEASE_MS;
+  const fresh: PendingCharge = {
+    paymentId: deps.ids.forKey(input.buyerId),
+    amountCents: input.amountCents,
+    currency: input.currency,
+    cardLast4: last4Of(input.card.cardNumber),
+    reference: input.reference,
+  };
+  for (;;) {
+    const begun = await withRetry(() => beginCharge(sql, scope, fresh, leaseMs));
+    if (begun.state === "mismatch") {
+      throw paymentsError(PaymentsErrorCodes.IDEMPOTENCY_MISMATCH, "this idempotency key was used with different parameters");
+    }
+    if (begun.state === "done") return answer({ kind: "replayed", reply: begun.reply });
+    if (begun.state === "busy") {
+      // Another request with this key is at the processor: wait for its answer (or its lease to end).
+      await new Promise((r) => setTimeout(r, Math.max(5, Math.min(50, begun.lockedUntil - Date.now()))));
+      continue;
+    }
+    let result: ProcessorResult;
+    try {
+      result = await deps.processor.charge({ idempotencyKey: processorKeyOf(begun.pending.paymentId), card: input.card, amountCents: begun.pending.amountCents });
+    } catch (error) {
+      await releaseCharge(sql, input.buyerId, input.idempotencyKey).catch(() => undefined);
+      throw error;
+    }
+    await deps.faults?.afterProcessorCharge?.({ buyerId: input.buyerId, idempotencyKey: input.idempotencyKey, paymentId: begun.pending.paymentId });
+    return answer({ kind: "executed", reply: await recordChargeOutcome({ ...begun.pending, buyerId: input.buyerId, key: input.idempotencyKey }, result, deps) });
+  }
 }
 
 export interface RefundInput {
@@ -133,6 +204,12 @@ export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ 
     throw paymentsError(PaymentsErrorCodes.NOT_FOUND, "no such payment", { paymentId: input.paymentId });
   }
   const logicalShard = deps.shards.logicalShardOfId(input.paymentId);
+  // The processor first, outside any transaction (no connection held across it, and its books may
+  // live in these databases): keyed by the payment (one refund per payment, ever), so a retry after
+  // a failed commit refunds once. The transaction then records it.
+  const current = await readPayment(sql, input.paymentId);
+  const refundedAtProcessor = current !== undefined && current.buyerId === input.buyerId && current.status === "captured";
+  if (refundedAtProcessor) await deps.processor.refund({ idempotencyKey: `refund:${current.id}`, amountCents: current.amountCents });
   let wroteOutbox = false;
   const result = await withRetry(() =>
     runIdempotent(
@@ -145,7 +222,8 @@ export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ 
         }
         const earlier = await readRefundOf(tx, payment.id);
         if (earlier) return { ok: true, body: { payment, refund: earlier } };
-        await deps.processor.refund(payment.amountCents);
+        // Refunded at the processor above; a payment that was not refundable then is not recorded now.
+        if (!refundedAtProcessor) throw new Error(`payment ${payment.id} became refundable during its refund; retry`);
         const refundId = deps.ids.childOf(payment.id);
         const updated = await insertRefund(
           tx,

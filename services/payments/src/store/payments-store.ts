@@ -48,6 +48,184 @@ export async function runIdempotent(sql: Sql, scope: IdempotencyScope, execute: 
   });
 }
 
+/** What a charge's pending record keeps so its outcome can be recorded without the card. */
+export interface PendingCharge {
+  paymentId: string;
+  amountCents: number;
+  currency: string;
+  cardLast4: string;
+  reference: PaymentRecord["reference"];
+}
+
+export type BegunCharge =
+  | { state: "done"; reply: StoredReply }
+  | { state: "mismatch" }
+  /** This caller holds the lease and goes to the processor with the pending record's key. */
+  | { state: "leased"; pending: PendingCharge }
+  /** Another caller holds the lease until `lockedUntil` (epoch ms). */
+  | { state: "busy"; lockedUntil: number };
+
+interface ChargeKeyRow {
+  request_hash: string;
+  status: "in_progress" | "done" | "abandoned";
+  response: StoredReply | null;
+  payment_id: string | null;
+  pending: Omit<PendingCharge, "paymentId"> | null;
+  locked_until: Date | string | null;
+  lease_free: boolean;
+}
+
+/**
+ * Step one of a charge: commits the pending record (status in_progress, the payment id minted now,
+ * a lease of `leaseMs`) before anything is sent to the processor. A second request with the key
+ * replays a finished reply, takes over a pending record whose lease ran out, or is told to wait.
+ */
+export async function beginCharge(sql: Sql, scope: Omit<IdempotencyScope, "operation">, pending: PendingCharge, leaseMs: number): Promise<BegunCharge> {
+  return sql.transaction(async (tx): Promise<BegunCharge> => {
+    const { paymentId, ...kept } = pending;
+    const inserted = await tx.query(
+      `INSERT INTO payments.idempotency_keys (buyer_id, operation, key, logical_shard, request_hash, status, payment_id, pending, locked_until)
+       VALUES ($1, 'charge', $2, $3, $4, 'in_progress', $5, $6::jsonb, clock_timestamp() + make_interval(secs => $7::int / 1000.0))
+       ON CONFLICT (buyer_id, operation, key) DO NOTHING RETURNING key`,
+      [scope.buyerId, scope.key, scope.logicalShard, scope.requestHash, paymentId, JSON.stringify(kept), leaseMs],
+    );
+    if (inserted.rowCount === 1) return { state: "leased", pending };
+    const row = (
+      await tx.query<ChargeKeyRow>(
+        `SELECT request_hash, status, response, payment_id, pending, locked_until,
+                (locked_until IS NULL OR locked_until < clock_timestamp()) AS lease_free
+         FROM payments.idempotency_keys WHERE buyer_id = $1 AND operation = 'charge' AND key = $2 FOR UPDATE`,
+        [scope.buyerId, scope.key],
+      )
+    ).rows[0];
+    if (!row || row.request_hash !== scope.requestHash) return { state: "mismatch" };
+    if (row.status === "done") {
+      if (!row.response) throw new Error(`idempotency record ${scope.key} is done without a reply`);
+      return { state: "done", reply: row.response };
+    }
+    if (!row.payment_id || !row.pending) throw new Error(`charge record ${scope.key} has no pending payment (written before pending records existed)`);
+    if (!row.lease_free && row.locked_until) return { state: "busy", lockedUntil: new Date(row.locked_until).getTime() };
+    await tx.query(
+      `UPDATE payments.idempotency_keys SET locked_until = clock_timestamp() + make_interval(secs => $3::int / 1000.0), updated_at = now()
+       WHERE buyer_id = $1 AND operation = 'charge' AND key = $2`,
+      [scope.buyerId, scope.key, leaseMs],
+    );
+    return { state: "leased", pending: { paymentId: row.payment_id, ...row.pending } };
+  });
+}
+
+/** Gives a pending record's lease back (the processor failed): the next request with the key goes at once. */
+export async function releaseCharge(sql: Sql, buyerId: string, key: string): Promise<void> {
+  await sql.query(`UPDATE payments.idempotency_keys SET locked_until = NULL WHERE buyer_id = $1 AND operation = 'charge' AND key = $2 AND status <> 'done'`, [
+    buyerId,
+    key,
+  ]);
+}
+
+/**
+ * Step three of a charge: records the processor's answer. A capture inserts the payment (once: its
+ * id was minted with the pending record) and its outbox event; the record becomes done with the
+ * reply. Whoever comes second (a concurrent taker-over, the reconciler) gets the reply in force.
+ */
+export async function finishCharge(
+  sql: Sql,
+  target: { buyerId: string; key: string },
+  reply: StoredReply,
+  capture?: { payment: PaymentRecord; logicalShard: number; outbox: OutboxInput },
+): Promise<{ reply: StoredReply; wroteOutbox: boolean }> {
+  return sql.transaction(async (tx) => {
+    const row = (
+      await tx.query<{ status: string; response: StoredReply | null }>(
+        `SELECT status, response FROM payments.idempotency_keys WHERE buyer_id = $1 AND operation = 'charge' AND key = $2 FOR UPDATE`,
+        [target.buyerId, target.key],
+      )
+    ).rows[0];
+    if (row?.status === "done" && row.response) return { reply: row.response, wroteOutbox: false };
+    let wroteOutbox = false;
+    if (capture) {
+      const inserted = await tx.query(
+        `INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT (id) DO NOTHING`,
+        [
+          capture.payment.id,
+          capture.payment.buyerId,
+          capture.logicalShard,
+          capture.payment.status,
+          capture.payment.amountCents,
+          capture.payment.refundedCents,
+          capture.payment.currency,
+          capture.payment.cardLast4,
+          JSON.stringify(capture.payment.reference),
+          capture.payment.createdAt,
+        ],
+      );
+      if (inserted.rowCount === 1) {
+        await writeOutbox(tx, capture.outbox);
+        wroteOutbox = true;
+      }
+    }
+    await tx.query(
+      `UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
+       WHERE buyer_id = $1 AND operation = 'charge' AND key = $2`,
+      [target.buyerId, target.key, JSON.stringify(reply)],
+    );
+    return { reply, wroteOutbox };
+  });
+}
+
+export interface StalePendingCharge extends PendingCharge {
+  buyerId: string;
+  key: string;
+}
+
+/** Leases pending charges older than `olderThanMs` whose lease ran out (the reconciler settles them). */
+export async function leaseStalePendingCharges(sql: Sql, olderThanMs: number, limit: number, leaseMs: number): Promise<StalePendingCharge[]> {
+  const rows = await sql.query<{ buyer_id: string; key: string; payment_id: string; pending: Omit<PendingCharge, "paymentId"> }>(
+    `UPDATE payments.idempotency_keys SET locked_until = clock_timestamp() + make_interval(secs => $3::int / 1000.0)
+     WHERE (buyer_id, operation, key) IN (
+       SELECT buyer_id, operation, key FROM payments.idempotency_keys
+       WHERE status = 'in_progress' AND operation = 'charge' AND payment_id IS NOT NULL
+         AND created_at < clock_timestamp() - make_interval(secs => $1::int / 1000.0)
+         AND (locked_until IS NULL OR locked_until < clock_timestamp())
+       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING buyer_id, key, payment_id, pending`,
+    [olderThanMs, limit, leaseMs],
+  );
+  return rows.rows.map((r) => ({ buyerId: r.buyer_id, key: r.key, paymentId: r.payment_id, ...r.pending }));
+}
+
+/** A pending charge the processor never saw: no money moved; a retry with the key resumes it. */
+export async function abandonCharge(sql: Sql, buyerId: string, key: string): Promise<void> {
+  await sql.query(
+    `UPDATE payments.idempotency_keys SET status = 'abandoned', locked_until = NULL, updated_at = now()
+     WHERE buyer_id = $1 AND operation = 'charge' AND key = $2 AND status = 'in_progress'`,
+    [buyerId, key],
+  );
+}
+
+/** Leases captured payments older than `olderThanMs` with no decided outcome (one owner at a time). */
+export async function leaseUnsettledPayments(sql: Sql, olderThanMs: number, limit: number, leaseMs: number): Promise<PaymentRecord[]> {
+  const rows = await sql.query<PaymentRow>(
+    `UPDATE payments.payments SET reconcile_lease = clock_timestamp() + make_interval(secs => $3::int / 1000.0)
+     WHERE id IN (
+       SELECT id FROM payments.payments
+       WHERE settled_at IS NULL AND created_at < clock_timestamp() - make_interval(secs => $1::int / 1000.0)
+         AND (reconcile_lease IS NULL OR reconcile_lease < clock_timestamp())
+       ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+     RETURNING *`,
+    [olderThanMs, limit, leaseMs],
+  );
+  return rows.rows.map(toPayment);
+}
+
+/** Records what became of a payment; the reconciler leaves it alone from then on. */
+export async function markSettled(sql: Sql, paymentId: string, outcome: string): Promise<void> {
+  await sql.query(`UPDATE payments.payments SET settled_at = clock_timestamp(), outcome = $2, reconcile_lease = NULL WHERE id = $1 AND settled_at IS NULL`, [
+    paymentId,
+    outcome,
+  ]);
+}
+
 export interface PaymentRecord {
   id: string;
   buyerId: string;
@@ -105,24 +283,9 @@ async function writeOutbox(tx: Sql, event: OutboxInput): Promise<void> {
   );
 }
 
-export async function insertPayment(tx: Sql, payment: PaymentRecord, logicalShard: number, outbox: OutboxInput): Promise<void> {
-  await tx.query(
-    `INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
-    [
-      payment.id,
-      payment.buyerId,
-      logicalShard,
-      payment.status,
-      payment.amountCents,
-      payment.refundedCents,
-      payment.currency,
-      payment.cardLast4,
-      JSON.stringify(payment.reference),
-      payment.createdAt,
-    ],
-  );
-  await writeOutbox(tx, outbox);
+export async function readPayment(sql: Sql, paymentId: string): Promise<PaymentRecord | undefined> {
+  const row = (await sql.query<PaymentRow>(`SELECT * FROM payments.payments WHERE id = $1`, [paymentId])).rows[0];
+  return row ? toPayment(row) : undefined;
 }
 
 export async function lockPayment(tx: Sql, paymentId: string): Promise<PaymentRecord | undefined> {
@@ -146,7 +309,8 @@ export async function insertRefund(
   );
   const row = (
     await tx.query<PaymentRow>(
-      `UPDATE payments.payments SET status = 'refunded', refunded_cents = refunded_cents + $2 WHERE id = $1 RETURNING *`,
+      `UPDATE payments.payments SET status = 'refunded', refunded_cents = refunded_cents + $2,
+         settled_at = coalesce(settled_at, clock_timestamp()), outcome = coalesce(outcome, 'refunded') WHERE id = $1 RETURNING *`,
       [refund.paymentId, refund.amountCents],
     )
   ).rows[0];

@@ -2,7 +2,7 @@
 // with the payments migrations applied, the router's raw SQL access, and a simulated processor.
 import { join } from "node:path";
 import { createIdGenerator, createShardRouter, createTestShardMap, logicalShardOf, logicalShardOfId, migrate } from "@boxoffice/sharding";
-import type { PaymentsDeps } from "../../src/domain/payments.ts";
+import type { PaymentsDeps, PaymentsFaults } from "../../src/domain/payments.ts";
 import { createSimulatedProcessor, type CardProcessor } from "../../src/domain/processor.ts";
 import type { ShardSql } from "../../src/store/sql.ts";
 
@@ -15,7 +15,7 @@ export interface PaymentsFixture {
   close(): Promise<void>;
 }
 
-export async function createPaymentsFixture(kind: "postgres" | "pglite", options: { processor?: CardProcessor } = {}): Promise<PaymentsFixture> {
+export async function createPaymentsFixture(kind: "postgres" | "pglite", options: { processor?: CardProcessor; faults?: PaymentsFaults } = {}): Promise<PaymentsFixture> {
   const shards = await createTestShardMap({ kind, physical: 2, prefix: "pay_domain" });
   await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "payments" });
   const router = createShardRouter({ map: shards.map, createClient: () => null, mapRefreshMs: 0 });
@@ -34,6 +34,9 @@ export async function createPaymentsFixture(kind: "postgres" | "pglite", options
       processor: options.processor ?? createSimulatedProcessor(),
       hashSecret: "test-secret",
       outboxWritten: () => {},
+      faults: options.faults,
+      // A dead request's lease runs out quickly here, so a retry takes over without a long wait.
+      chargeLeaseMs: 300,
     },
     async queryAll<Row>(text: string, params: unknown[] = []) {
       const results = await Promise.all(sql.all().map((s) => s.query<Row>(text, params)));

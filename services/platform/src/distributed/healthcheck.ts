@@ -80,7 +80,7 @@ async function checkBusService(service: BusService, options: HealthCheckOptions,
     if (options.liveness && code === RpcErrorCodes.BUSY) return { healthy: true, detail: `${service} is busy (its request channel is full); alive` };
     return { healthy: false, detail: `${service}.health.v1 failed: ${(error as Error).message}` };
   } finally {
-    client.close();
+    await client.close();
     await layer.close();
   }
 }

@@ -291,7 +291,7 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
     // Gateways first, so no new work reaches the services while they drain.
     await drain(processes.filter((p) => p.service === "gateway"));
     await drain(processes.filter((p) => p.service !== "gateway"));
-    rpc.close();
+    await rpc.close();
     await layer.close();
     if (options.dropDatabasesOnStop) await dropDatabases(options.postgresUrl, databases);
     return { clean: exits.every(isCleanExit), exits };

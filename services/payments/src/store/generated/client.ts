@@ -43,7 +43,8 @@ export { Prisma }
 
 /**
  * Model IdempotencyKey
- * Stripe-style idempotency record, inserted in the same transaction as the work it guards.
+ * Stripe-style idempotency record. A charge commits it pending (in_progress, with the payment id and
+ * what the outcome needs) before the processor is called, and marks it done with the reply after.
  */
 export type IdempotencyKey = Prisma.IdempotencyKeyModel
 /**
@@ -61,3 +62,8 @@ export type Refund = Prisma.RefundModel
  * Transactional outbox of payment.captured.v1 / payment.refunded.v1; a relay leases and publishes rows.
  */
 export type Outbox = Prisma.OutboxModel
+/**
+ * Model SimulatedProcessor
+ * The simulated card processor's own books (one row per idempotency key), never written in a payments transaction.
+ */
+export type SimulatedProcessor = Prisma.SimulatedProcessorModel

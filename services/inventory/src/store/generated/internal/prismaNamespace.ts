@@ -1382,7 +1382,8 @@ export const TicketScalarFieldEnum = {
   eventId: 'eventId',
   logicalShard: 'logicalShard',
   seatId: 'seatId',
-  code: 'code'
+  code: 'code',
+  voidedAt: 'voidedAt'
 } as const
 
 export type TicketScalarFieldEnum = (typeof TicketScalarFieldEnum)[keyof typeof TicketScalarFieldEnum]

@@ -41,6 +41,7 @@ export type TicketMinAggregateOutputType = {
   logicalShard: number | null
   seatId: string | null
   code: string | null
+  voidedAt: Date | null
 }
 
 export type TicketMaxAggregateOutputType = {
@@ -50,6 +51,7 @@ export type TicketMaxAggregateOutputType = {
   logicalShard: number | null
   seatId: string | null
   code: string | null
+  voidedAt: Date | null
 }
 
 export type TicketCountAggregateOutputType = {
@@ -59,6 +61,7 @@ export type TicketCountAggregateOutputType = {
   logicalShard: number
   seatId: number
   code: number
+  voidedAt: number
   _all: number
 }
 
@@ -78,6 +81,7 @@ export type TicketMinAggregateInputType = {
   logicalShard?: true
   seatId?: true
   code?: true
+  voidedAt?: true
 }
 
 export type TicketMaxAggregateInputType = {
@@ -87,6 +91,7 @@ export type TicketMaxAggregateInputType = {
   logicalShard?: true
   seatId?: true
   code?: true
+  voidedAt?: true
 }
 
 export type TicketCountAggregateInputType = {
@@ -96,6 +101,7 @@ export type TicketCountAggregateInputType = {
   logicalShard?: true
   seatId?: true
   code?: true
+  voidedAt?: true
   _all?: true
 }
 
@@ -192,6 +198,7 @@ export type TicketGroupByOutputType = {
   logicalShard: number
   seatId: string
   code: string
+  voidedAt: Date | null
   _count: TicketCountAggregateOutputType | null
   _avg: TicketAvgAggregateOutputType | null
   _sum: TicketSumAggregateOutputType | null
@@ -224,6 +231,7 @@ export type TicketWhereInput = {
   logicalShard?: Prisma.IntFilter<"Ticket"> | number
   seatId?: Prisma.StringFilter<"Ticket"> | string
   code?: Prisma.StringFilter<"Ticket"> | string
+  voidedAt?: Prisma.DateTimeNullableFilter<"Ticket"> | Date | string | null
 }
 
 export type TicketOrderByWithRelationInput = {
@@ -233,11 +241,11 @@ export type TicketOrderByWithRelationInput = {
   logicalShard?: Prisma.SortOrder
   seatId?: Prisma.SortOrder
   code?: Prisma.SortOrder
+  voidedAt?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type TicketWhereUniqueInput = Prisma.AtLeast<{
   id?: string
-  seatId?: string
   code?: string
   AND?: Prisma.TicketWhereInput | Prisma.TicketWhereInput[]
   OR?: Prisma.TicketWhereInput[]
@@ -245,7 +253,9 @@ export type TicketWhereUniqueInput = Prisma.AtLeast<{
   orderId?: Prisma.StringFilter<"Ticket"> | string
   eventId?: Prisma.StringFilter<"Ticket"> | string
   logicalShard?: Prisma.IntFilter<"Ticket"> | number
-}, "id" | "seatId" | "code">
+  seatId?: Prisma.StringFilter<"Ticket"> | string
+  voidedAt?: Prisma.DateTimeNullableFilter<"Ticket"> | Date | string | null
+}, "id" | "code">
 
 export type TicketOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -254,6 +264,7 @@ export type TicketOrderByWithAggregationInput = {
   logicalShard?: Prisma.SortOrder
   seatId?: Prisma.SortOrder
   code?: Prisma.SortOrder
+  voidedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.TicketCountOrderByAggregateInput
   _avg?: Prisma.TicketAvgOrderByAggregateInput
   _max?: Prisma.TicketMaxOrderByAggregateInput
@@ -271,6 +282,7 @@ export type TicketScalarWhereWithAggregatesInput = {
   logicalShard?: Prisma.IntWithAggregatesFilter<"Ticket"> | number
   seatId?: Prisma.StringWithAggregatesFilter<"Ticket"> | string
   code?: Prisma.StringWithAggregatesFilter<"Ticket"> | string
+  voidedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Ticket"> | Date | string | null
 }
 
 export type TicketCreateInput = {
@@ -280,6 +292,7 @@ export type TicketCreateInput = {
   logicalShard: number
   seatId: string
   code: string
+  voidedAt?: Date | string | null
 }
 
 export type TicketUncheckedCreateInput = {
@@ -289,6 +302,7 @@ export type TicketUncheckedCreateInput = {
   logicalShard: number
   seatId: string
   code: string
+  voidedAt?: Date | string | null
 }
 
 export type TicketUpdateInput = {
@@ -298,6 +312,7 @@ export type TicketUpdateInput = {
   logicalShard?: Prisma.IntFieldUpdateOperationsInput | number
   seatId?: Prisma.StringFieldUpdateOperationsInput | string
   code?: Prisma.StringFieldUpdateOperationsInput | string
+  voidedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type TicketUncheckedUpdateInput = {
@@ -307,6 +322,7 @@ export type TicketUncheckedUpdateInput = {
   logicalShard?: Prisma.IntFieldUpdateOperationsInput | number
   seatId?: Prisma.StringFieldUpdateOperationsInput | string
   code?: Prisma.StringFieldUpdateOperationsInput | string
+  voidedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type TicketCreateManyInput = {
@@ -316,6 +332,7 @@ export type TicketCreateManyInput = {
   logicalShard: number
   seatId: string
   code: string
+  voidedAt?: Date | string | null
 }
 
 export type TicketUpdateManyMutationInput = {
@@ -325,6 +342,7 @@ export type TicketUpdateManyMutationInput = {
   logicalShard?: Prisma.IntFieldUpdateOperationsInput | number
   seatId?: Prisma.StringFieldUpdateOperationsInput | string
   code?: Prisma.StringFieldUpdateOperationsInput | string
+  voidedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type TicketUncheckedUpdateManyInput = {
@@ -334,6 +352,7 @@ export type TicketUncheckedUpdateManyInput = {
   logicalShard?: Prisma.IntFieldUpdateOperationsInput | number
   seatId?: Prisma.StringFieldUpdateOperationsInput | string
   code?: Prisma.StringFieldUpdateOperationsInput | string
+  voidedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type TicketCountOrderByAggregateInput = {
@@ -343,6 +362,7 @@ export type TicketCountOrderByAggregateInput = {
   logicalShard?: Prisma.SortOrder
   seatId?: Prisma.SortOrder
   code?: Prisma.SortOrder
+  voidedAt?: Prisma.SortOrder
 }
 
 export type TicketAvgOrderByAggregateInput = {
@@ -356,6 +376,7 @@ export type TicketMaxOrderByAggregateInput = {
   logicalShard?: Prisma.SortOrder
   seatId?: Prisma.SortOrder
   code?: Prisma.SortOrder
+  voidedAt?: Prisma.SortOrder
 }
 
 export type TicketMinOrderByAggregateInput = {
@@ -365,10 +386,15 @@ export type TicketMinOrderByAggregateInput = {
   logicalShard?: Prisma.SortOrder
   seatId?: Prisma.SortOrder
   code?: Prisma.SortOrder
+  voidedAt?: Prisma.SortOrder
 }
 
 export type TicketSumOrderByAggregateInput = {
   logicalShard?: Prisma.SortOrder
+}
+
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
 }
 
 
@@ -380,6 +406,7 @@ export type TicketSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   logicalShard?: boolean
   seatId?: boolean
   code?: boolean
+  voidedAt?: boolean
 }, ExtArgs["result"]["ticket"]>
 
 export type TicketSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -389,6 +416,7 @@ export type TicketSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   logicalShard?: boolean
   seatId?: boolean
   code?: boolean
+  voidedAt?: boolean
 }, ExtArgs["result"]["ticket"]>
 
 export type TicketSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -398,6 +426,7 @@ export type TicketSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   logicalShard?: boolean
   seatId?: boolean
   code?: boolean
+  voidedAt?: boolean
 }, ExtArgs["result"]["ticket"]>
 
 export type TicketSelectScalar = {
@@ -407,9 +436,10 @@ export type TicketSelectScalar = {
   logicalShard?: boolean
   seatId?: boolean
   code?: boolean
+  voidedAt?: boolean
 }
 
-export type TicketOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "orderId" | "eventId" | "logicalShard" | "seatId" | "code", ExtArgs["result"]["ticket"]>
+export type TicketOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "orderId" | "eventId" | "logicalShard" | "seatId" | "code" | "voidedAt", ExtArgs["result"]["ticket"]>
 
 export type $TicketPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Ticket"
@@ -419,8 +449,15 @@ export type $TicketPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     orderId: string
     eventId: string
     logicalShard: number
+    /**
+     * Unique among live tickets (partial index tickets_live_seat_idx WHERE voided_at IS NULL, in the migration).
+     */
     seatId: string
     code: string
+    /**
+     * Set when the order was refunded: the ticket no longer admits anyone.
+     */
+    voidedAt: Date | null
   }, ExtArgs["result"]["ticket"]>
   composites: {}
 }
@@ -850,6 +887,7 @@ export interface TicketFieldRefs {
   readonly logicalShard: Prisma.FieldRef<"Ticket", 'Int'>
   readonly seatId: Prisma.FieldRef<"Ticket", 'String'>
   readonly code: Prisma.FieldRef<"Ticket", 'String'>
+  readonly voidedAt: Prisma.FieldRef<"Ticket", 'DateTime'>
 }
     
 

@@ -400,7 +400,8 @@ export const ModelName = {
   IdempotencyKey: 'IdempotencyKey',
   Payment: 'Payment',
   Refund: 'Refund',
-  Outbox: 'Outbox'
+  Outbox: 'Outbox',
+  SimulatedProcessor: 'SimulatedProcessor'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -416,7 +417,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "idempotencyKey" | "payment" | "refund" | "outbox"
+    modelProps: "idempotencyKey" | "payment" | "refund" | "outbox" | "simulatedProcessor"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -716,6 +717,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SimulatedProcessor: {
+      payload: Prisma.$SimulatedProcessorPayload<ExtArgs>
+      fields: Prisma.SimulatedProcessorFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SimulatedProcessorFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SimulatedProcessorFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>
+        }
+        findFirst: {
+          args: Prisma.SimulatedProcessorFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SimulatedProcessorFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>
+        }
+        findMany: {
+          args: Prisma.SimulatedProcessorFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>[]
+        }
+        create: {
+          args: Prisma.SimulatedProcessorCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>
+        }
+        createMany: {
+          args: Prisma.SimulatedProcessorCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SimulatedProcessorCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>[]
+        }
+        delete: {
+          args: Prisma.SimulatedProcessorDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>
+        }
+        update: {
+          args: Prisma.SimulatedProcessorUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>
+        }
+        deleteMany: {
+          args: Prisma.SimulatedProcessorDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SimulatedProcessorUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SimulatedProcessorUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>[]
+        }
+        upsert: {
+          args: Prisma.SimulatedProcessorUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SimulatedProcessorPayload>
+        }
+        aggregate: {
+          args: Prisma.SimulatedProcessorAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSimulatedProcessor>
+        }
+        groupBy: {
+          args: Prisma.SimulatedProcessorGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SimulatedProcessorGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SimulatedProcessorCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SimulatedProcessorCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -764,7 +839,10 @@ export const IdempotencyKeyScalarFieldEnum = {
   status: 'status',
   response: 'response',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  paymentId: 'paymentId',
+  pending: 'pending',
+  lockedUntil: 'lockedUntil'
 } as const
 
 export type IdempotencyKeyScalarFieldEnum = (typeof IdempotencyKeyScalarFieldEnum)[keyof typeof IdempotencyKeyScalarFieldEnum]
@@ -780,7 +858,10 @@ export const PaymentScalarFieldEnum = {
   currency: 'currency',
   cardLast4: 'cardLast4',
   reference: 'reference',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  settledAt: 'settledAt',
+  outcome: 'outcome',
+  reconcileLease: 'reconcileLease'
 } as const
 
 export type PaymentScalarFieldEnum = (typeof PaymentScalarFieldEnum)[keyof typeof PaymentScalarFieldEnum]
@@ -813,6 +894,18 @@ export const OutboxScalarFieldEnum = {
 } as const
 
 export type OutboxScalarFieldEnum = (typeof OutboxScalarFieldEnum)[keyof typeof OutboxScalarFieldEnum]
+
+
+export const SimulatedProcessorScalarFieldEnum = {
+  key: 'key',
+  logicalShard: 'logicalShard',
+  kind: 'kind',
+  amountCents: 'amountCents',
+  result: 'result',
+  createdAt: 'createdAt'
+} as const
+
+export type SimulatedProcessorScalarFieldEnum = (typeof SimulatedProcessorScalarFieldEnum)[keyof typeof SimulatedProcessorScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -1093,6 +1186,7 @@ export type GlobalOmitConfig = {
   payment?: Prisma.PaymentOmit
   refund?: Prisma.RefundOmit
   outbox?: Prisma.OutboxOmit
+  simulatedProcessor?: Prisma.SimulatedProcessorOmit
 }
 
 /* Types for Logging */

@@ -54,7 +54,8 @@ export const ModelName = {
   IdempotencyKey: 'IdempotencyKey',
   Payment: 'Payment',
   Refund: 'Refund',
-  Outbox: 'Outbox'
+  Outbox: 'Outbox',
+  SimulatedProcessor: 'SimulatedProcessor'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -82,7 +83,10 @@ export const IdempotencyKeyScalarFieldEnum = {
   status: 'status',
   response: 'response',
   createdAt: 'createdAt',
-  updatedAt: 'updatedAt'
+  updatedAt: 'updatedAt',
+  paymentId: 'paymentId',
+  pending: 'pending',
+  lockedUntil: 'lockedUntil'
 } as const
 
 export type IdempotencyKeyScalarFieldEnum = (typeof IdempotencyKeyScalarFieldEnum)[keyof typeof IdempotencyKeyScalarFieldEnum]
@@ -98,7 +102,10 @@ export const PaymentScalarFieldEnum = {
   currency: 'currency',
   cardLast4: 'cardLast4',
   reference: 'reference',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  settledAt: 'settledAt',
+  outcome: 'outcome',
+  reconcileLease: 'reconcileLease'
 } as const
 
 export type PaymentScalarFieldEnum = (typeof PaymentScalarFieldEnum)[keyof typeof PaymentScalarFieldEnum]
@@ -131,6 +138,18 @@ export const OutboxScalarFieldEnum = {
 } as const
 
 export type OutboxScalarFieldEnum = (typeof OutboxScalarFieldEnum)[keyof typeof OutboxScalarFieldEnum]
+
+
+export const SimulatedProcessorScalarFieldEnum = {
+  key: 'key',
+  logicalShard: 'logicalShard',
+  kind: 'kind',
+  amountCents: 'amountCents',
+  result: 'result',
+  createdAt: 'createdAt'
+} as const
+
+export type SimulatedProcessorScalarFieldEnum = (typeof SimulatedProcessorScalarFieldEnum)[keyof typeof SimulatedProcessorScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -14,7 +14,8 @@ import type * as Prisma from "../internal/prismaNamespace.ts"
 
 /**
  * Model IdempotencyKey
- * Stripe-style idempotency record, inserted in the same transaction as the work it guards.
+ * Stripe-style idempotency record. A charge commits it pending (in_progress, with the payment id and
+ * what the outcome needs) before the processor is called, and marks it done with the reply after.
  */
 export type IdempotencyKeyModel = runtime.Types.Result.DefaultSelection<Prisma.$IdempotencyKeyPayload>
 
@@ -43,6 +44,8 @@ export type IdempotencyKeyMinAggregateOutputType = {
   status: string | null
   createdAt: Date | null
   updatedAt: Date | null
+  paymentId: string | null
+  lockedUntil: Date | null
 }
 
 export type IdempotencyKeyMaxAggregateOutputType = {
@@ -54,6 +57,8 @@ export type IdempotencyKeyMaxAggregateOutputType = {
   status: string | null
   createdAt: Date | null
   updatedAt: Date | null
+  paymentId: string | null
+  lockedUntil: Date | null
 }
 
 export type IdempotencyKeyCountAggregateOutputType = {
@@ -66,6 +71,9 @@ export type IdempotencyKeyCountAggregateOutputType = {
   response: number
   createdAt: number
   updatedAt: number
+  paymentId: number
+  pending: number
+  lockedUntil: number
   _all: number
 }
 
@@ -87,6 +95,8 @@ export type IdempotencyKeyMinAggregateInputType = {
   status?: true
   createdAt?: true
   updatedAt?: true
+  paymentId?: true
+  lockedUntil?: true
 }
 
 export type IdempotencyKeyMaxAggregateInputType = {
@@ -98,6 +108,8 @@ export type IdempotencyKeyMaxAggregateInputType = {
   status?: true
   createdAt?: true
   updatedAt?: true
+  paymentId?: true
+  lockedUntil?: true
 }
 
 export type IdempotencyKeyCountAggregateInputType = {
@@ -110,6 +122,9 @@ export type IdempotencyKeyCountAggregateInputType = {
   response?: true
   createdAt?: true
   updatedAt?: true
+  paymentId?: true
+  pending?: true
+  lockedUntil?: true
   _all?: true
 }
 
@@ -209,6 +224,9 @@ export type IdempotencyKeyGroupByOutputType = {
   response: runtime.JsonValue | null
   createdAt: Date
   updatedAt: Date
+  paymentId: string | null
+  pending: runtime.JsonValue | null
+  lockedUntil: Date | null
   _count: IdempotencyKeyCountAggregateOutputType | null
   _avg: IdempotencyKeyAvgAggregateOutputType | null
   _sum: IdempotencyKeySumAggregateOutputType | null
@@ -244,6 +262,9 @@ export type IdempotencyKeyWhereInput = {
   response?: Prisma.JsonNullableFilter<"IdempotencyKey">
   createdAt?: Prisma.DateTimeFilter<"IdempotencyKey"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"IdempotencyKey"> | Date | string
+  paymentId?: Prisma.StringNullableFilter<"IdempotencyKey"> | string | null
+  pending?: Prisma.JsonNullableFilter<"IdempotencyKey">
+  lockedUntil?: Prisma.DateTimeNullableFilter<"IdempotencyKey"> | Date | string | null
 }
 
 export type IdempotencyKeyOrderByWithRelationInput = {
@@ -256,6 +277,9 @@ export type IdempotencyKeyOrderByWithRelationInput = {
   response?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  paymentId?: Prisma.SortOrderInput | Prisma.SortOrder
+  pending?: Prisma.SortOrderInput | Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type IdempotencyKeyWhereUniqueInput = Prisma.AtLeast<{
@@ -272,6 +296,9 @@ export type IdempotencyKeyWhereUniqueInput = Prisma.AtLeast<{
   response?: Prisma.JsonNullableFilter<"IdempotencyKey">
   createdAt?: Prisma.DateTimeFilter<"IdempotencyKey"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"IdempotencyKey"> | Date | string
+  paymentId?: Prisma.StringNullableFilter<"IdempotencyKey"> | string | null
+  pending?: Prisma.JsonNullableFilter<"IdempotencyKey">
+  lockedUntil?: Prisma.DateTimeNullableFilter<"IdempotencyKey"> | Date | string | null
 }, "buyerId_operation_key">
 
 export type IdempotencyKeyOrderByWithAggregationInput = {
@@ -284,6 +311,9 @@ export type IdempotencyKeyOrderByWithAggregationInput = {
   response?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  paymentId?: Prisma.SortOrderInput | Prisma.SortOrder
+  pending?: Prisma.SortOrderInput | Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.IdempotencyKeyCountOrderByAggregateInput
   _avg?: Prisma.IdempotencyKeyAvgOrderByAggregateInput
   _max?: Prisma.IdempotencyKeyMaxOrderByAggregateInput
@@ -304,6 +334,9 @@ export type IdempotencyKeyScalarWhereWithAggregatesInput = {
   response?: Prisma.JsonNullableWithAggregatesFilter<"IdempotencyKey">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"IdempotencyKey"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"IdempotencyKey"> | Date | string
+  paymentId?: Prisma.StringNullableWithAggregatesFilter<"IdempotencyKey"> | string | null
+  pending?: Prisma.JsonNullableWithAggregatesFilter<"IdempotencyKey">
+  lockedUntil?: Prisma.DateTimeNullableWithAggregatesFilter<"IdempotencyKey"> | Date | string | null
 }
 
 export type IdempotencyKeyCreateInput = {
@@ -316,6 +349,9 @@ export type IdempotencyKeyCreateInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  paymentId?: string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Date | string | null
 }
 
 export type IdempotencyKeyUncheckedCreateInput = {
@@ -328,6 +364,9 @@ export type IdempotencyKeyUncheckedCreateInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  paymentId?: string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Date | string | null
 }
 
 export type IdempotencyKeyUpdateInput = {
@@ -340,6 +379,9 @@ export type IdempotencyKeyUpdateInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  paymentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type IdempotencyKeyUncheckedUpdateInput = {
@@ -352,6 +394,9 @@ export type IdempotencyKeyUncheckedUpdateInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  paymentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type IdempotencyKeyCreateManyInput = {
@@ -364,6 +409,9 @@ export type IdempotencyKeyCreateManyInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
+  paymentId?: string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Date | string | null
 }
 
 export type IdempotencyKeyUpdateManyMutationInput = {
@@ -376,6 +424,9 @@ export type IdempotencyKeyUpdateManyMutationInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  paymentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type IdempotencyKeyUncheckedUpdateManyInput = {
@@ -388,6 +439,9 @@ export type IdempotencyKeyUncheckedUpdateManyInput = {
   response?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  paymentId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  pending?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  lockedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type IdempotencyKeyBuyerIdOperationKeyCompoundUniqueInput = {
@@ -406,6 +460,9 @@ export type IdempotencyKeyCountOrderByAggregateInput = {
   response?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  paymentId?: Prisma.SortOrder
+  pending?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrder
 }
 
 export type IdempotencyKeyAvgOrderByAggregateInput = {
@@ -421,6 +478,8 @@ export type IdempotencyKeyMaxOrderByAggregateInput = {
   status?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  paymentId?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrder
 }
 
 export type IdempotencyKeyMinOrderByAggregateInput = {
@@ -432,6 +491,8 @@ export type IdempotencyKeyMinOrderByAggregateInput = {
   status?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+  paymentId?: Prisma.SortOrder
+  lockedUntil?: Prisma.SortOrder
 }
 
 export type IdempotencyKeySumOrderByAggregateInput = {
@@ -454,6 +515,14 @@ export type DateTimeFieldUpdateOperationsInput = {
   set?: Date | string
 }
 
+export type NullableStringFieldUpdateOperationsInput = {
+  set?: string | null
+}
+
+export type NullableDateTimeFieldUpdateOperationsInput = {
+  set?: Date | string | null
+}
+
 
 
 export type IdempotencyKeySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -466,6 +535,9 @@ export type IdempotencyKeySelect<ExtArgs extends runtime.Types.Extensions.Intern
   response?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  paymentId?: boolean
+  pending?: boolean
+  lockedUntil?: boolean
 }, ExtArgs["result"]["idempotencyKey"]>
 
 export type IdempotencyKeySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -478,6 +550,9 @@ export type IdempotencyKeySelectCreateManyAndReturn<ExtArgs extends runtime.Type
   response?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  paymentId?: boolean
+  pending?: boolean
+  lockedUntil?: boolean
 }, ExtArgs["result"]["idempotencyKey"]>
 
 export type IdempotencyKeySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -490,6 +565,9 @@ export type IdempotencyKeySelectUpdateManyAndReturn<ExtArgs extends runtime.Type
   response?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  paymentId?: boolean
+  pending?: boolean
+  lockedUntil?: boolean
 }, ExtArgs["result"]["idempotencyKey"]>
 
 export type IdempotencyKeySelectScalar = {
@@ -502,9 +580,12 @@ export type IdempotencyKeySelectScalar = {
   response?: boolean
   createdAt?: boolean
   updatedAt?: boolean
+  paymentId?: boolean
+  pending?: boolean
+  lockedUntil?: boolean
 }
 
-export type IdempotencyKeyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"buyerId" | "operation" | "key" | "logicalShard" | "requestHash" | "status" | "response" | "createdAt" | "updatedAt", ExtArgs["result"]["idempotencyKey"]>
+export type IdempotencyKeyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"buyerId" | "operation" | "key" | "logicalShard" | "requestHash" | "status" | "response" | "createdAt" | "updatedAt" | "paymentId" | "pending" | "lockedUntil", ExtArgs["result"]["idempotencyKey"]>
 
 export type $IdempotencyKeyPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "IdempotencyKey"
@@ -519,6 +600,9 @@ export type $IdempotencyKeyPayload<ExtArgs extends runtime.Types.Extensions.Inte
     response: runtime.JsonValue | null
     createdAt: Date
     updatedAt: Date
+    paymentId: string | null
+    pending: runtime.JsonValue | null
+    lockedUntil: Date | null
   }, ExtArgs["result"]["idempotencyKey"]>
   composites: {}
 }
@@ -951,6 +1035,9 @@ export interface IdempotencyKeyFieldRefs {
   readonly response: Prisma.FieldRef<"IdempotencyKey", 'Json'>
   readonly createdAt: Prisma.FieldRef<"IdempotencyKey", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"IdempotencyKey", 'DateTime'>
+  readonly paymentId: Prisma.FieldRef<"IdempotencyKey", 'String'>
+  readonly pending: Prisma.FieldRef<"IdempotencyKey", 'Json'>
+  readonly lockedUntil: Prisma.FieldRef<"IdempotencyKey", 'DateTime'>
 }
     
 

@@ -48,6 +48,9 @@ export type PaymentMinAggregateOutputType = {
   currency: string | null
   cardLast4: string | null
   createdAt: Date | null
+  settledAt: Date | null
+  outcome: string | null
+  reconcileLease: Date | null
 }
 
 export type PaymentMaxAggregateOutputType = {
@@ -60,6 +63,9 @@ export type PaymentMaxAggregateOutputType = {
   currency: string | null
   cardLast4: string | null
   createdAt: Date | null
+  settledAt: Date | null
+  outcome: string | null
+  reconcileLease: Date | null
 }
 
 export type PaymentCountAggregateOutputType = {
@@ -73,6 +79,9 @@ export type PaymentCountAggregateOutputType = {
   cardLast4: number
   reference: number
   createdAt: number
+  settledAt: number
+  outcome: number
+  reconcileLease: number
   _all: number
 }
 
@@ -99,6 +108,9 @@ export type PaymentMinAggregateInputType = {
   currency?: true
   cardLast4?: true
   createdAt?: true
+  settledAt?: true
+  outcome?: true
+  reconcileLease?: true
 }
 
 export type PaymentMaxAggregateInputType = {
@@ -111,6 +123,9 @@ export type PaymentMaxAggregateInputType = {
   currency?: true
   cardLast4?: true
   createdAt?: true
+  settledAt?: true
+  outcome?: true
+  reconcileLease?: true
 }
 
 export type PaymentCountAggregateInputType = {
@@ -124,6 +139,9 @@ export type PaymentCountAggregateInputType = {
   cardLast4?: true
   reference?: true
   createdAt?: true
+  settledAt?: true
+  outcome?: true
+  reconcileLease?: true
   _all?: true
 }
 
@@ -224,6 +242,9 @@ export type PaymentGroupByOutputType = {
   cardLast4: string
   reference: runtime.JsonValue
   createdAt: Date
+  settledAt: Date | null
+  outcome: string | null
+  reconcileLease: Date | null
   _count: PaymentCountAggregateOutputType | null
   _avg: PaymentAvgAggregateOutputType | null
   _sum: PaymentSumAggregateOutputType | null
@@ -260,6 +281,9 @@ export type PaymentWhereInput = {
   cardLast4?: Prisma.StringFilter<"Payment"> | string
   reference?: Prisma.JsonFilter<"Payment">
   createdAt?: Prisma.DateTimeFilter<"Payment"> | Date | string
+  settledAt?: Prisma.DateTimeNullableFilter<"Payment"> | Date | string | null
+  outcome?: Prisma.StringNullableFilter<"Payment"> | string | null
+  reconcileLease?: Prisma.DateTimeNullableFilter<"Payment"> | Date | string | null
 }
 
 export type PaymentOrderByWithRelationInput = {
@@ -273,6 +297,9 @@ export type PaymentOrderByWithRelationInput = {
   cardLast4?: Prisma.SortOrder
   reference?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  settledAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  outcome?: Prisma.SortOrderInput | Prisma.SortOrder
+  reconcileLease?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type PaymentWhereUniqueInput = Prisma.AtLeast<{
@@ -289,6 +316,9 @@ export type PaymentWhereUniqueInput = Prisma.AtLeast<{
   cardLast4?: Prisma.StringFilter<"Payment"> | string
   reference?: Prisma.JsonFilter<"Payment">
   createdAt?: Prisma.DateTimeFilter<"Payment"> | Date | string
+  settledAt?: Prisma.DateTimeNullableFilter<"Payment"> | Date | string | null
+  outcome?: Prisma.StringNullableFilter<"Payment"> | string | null
+  reconcileLease?: Prisma.DateTimeNullableFilter<"Payment"> | Date | string | null
 }, "id">
 
 export type PaymentOrderByWithAggregationInput = {
@@ -302,6 +332,9 @@ export type PaymentOrderByWithAggregationInput = {
   cardLast4?: Prisma.SortOrder
   reference?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  settledAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  outcome?: Prisma.SortOrderInput | Prisma.SortOrder
+  reconcileLease?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.PaymentCountOrderByAggregateInput
   _avg?: Prisma.PaymentAvgOrderByAggregateInput
   _max?: Prisma.PaymentMaxOrderByAggregateInput
@@ -323,6 +356,9 @@ export type PaymentScalarWhereWithAggregatesInput = {
   cardLast4?: Prisma.StringWithAggregatesFilter<"Payment"> | string
   reference?: Prisma.JsonWithAggregatesFilter<"Payment">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Payment"> | Date | string
+  settledAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Payment"> | Date | string | null
+  outcome?: Prisma.StringNullableWithAggregatesFilter<"Payment"> | string | null
+  reconcileLease?: Prisma.DateTimeNullableWithAggregatesFilter<"Payment"> | Date | string | null
 }
 
 export type PaymentCreateInput = {
@@ -336,6 +372,9 @@ export type PaymentCreateInput = {
   cardLast4: string
   reference: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt: Date | string
+  settledAt?: Date | string | null
+  outcome?: string | null
+  reconcileLease?: Date | string | null
 }
 
 export type PaymentUncheckedCreateInput = {
@@ -349,6 +388,9 @@ export type PaymentUncheckedCreateInput = {
   cardLast4: string
   reference: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt: Date | string
+  settledAt?: Date | string | null
+  outcome?: string | null
+  reconcileLease?: Date | string | null
 }
 
 export type PaymentUpdateInput = {
@@ -362,6 +404,9 @@ export type PaymentUpdateInput = {
   cardLast4?: Prisma.StringFieldUpdateOperationsInput | string
   reference?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  settledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  reconcileLease?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type PaymentUncheckedUpdateInput = {
@@ -375,6 +420,9 @@ export type PaymentUncheckedUpdateInput = {
   cardLast4?: Prisma.StringFieldUpdateOperationsInput | string
   reference?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  settledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  reconcileLease?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type PaymentCreateManyInput = {
@@ -388,6 +436,9 @@ export type PaymentCreateManyInput = {
   cardLast4: string
   reference: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt: Date | string
+  settledAt?: Date | string | null
+  outcome?: string | null
+  reconcileLease?: Date | string | null
 }
 
 export type PaymentUpdateManyMutationInput = {
@@ -401,6 +452,9 @@ export type PaymentUpdateManyMutationInput = {
   cardLast4?: Prisma.StringFieldUpdateOperationsInput | string
   reference?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  settledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  reconcileLease?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type PaymentUncheckedUpdateManyInput = {
@@ -414,6 +468,9 @@ export type PaymentUncheckedUpdateManyInput = {
   cardLast4?: Prisma.StringFieldUpdateOperationsInput | string
   reference?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  settledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  outcome?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  reconcileLease?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
 export type PaymentCountOrderByAggregateInput = {
@@ -427,6 +484,9 @@ export type PaymentCountOrderByAggregateInput = {
   cardLast4?: Prisma.SortOrder
   reference?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  settledAt?: Prisma.SortOrder
+  outcome?: Prisma.SortOrder
+  reconcileLease?: Prisma.SortOrder
 }
 
 export type PaymentAvgOrderByAggregateInput = {
@@ -445,6 +505,9 @@ export type PaymentMaxOrderByAggregateInput = {
   currency?: Prisma.SortOrder
   cardLast4?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  settledAt?: Prisma.SortOrder
+  outcome?: Prisma.SortOrder
+  reconcileLease?: Prisma.SortOrder
 }
 
 export type PaymentMinOrderByAggregateInput = {
@@ -457,6 +520,9 @@ export type PaymentMinOrderByAggregateInput = {
   currency?: Prisma.SortOrder
   cardLast4?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  settledAt?: Prisma.SortOrder
+  outcome?: Prisma.SortOrder
+  reconcileLease?: Prisma.SortOrder
 }
 
 export type PaymentSumOrderByAggregateInput = {
@@ -478,6 +544,9 @@ export type PaymentSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   cardLast4?: boolean
   reference?: boolean
   createdAt?: boolean
+  settledAt?: boolean
+  outcome?: boolean
+  reconcileLease?: boolean
 }, ExtArgs["result"]["payment"]>
 
 export type PaymentSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -491,6 +560,9 @@ export type PaymentSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   cardLast4?: boolean
   reference?: boolean
   createdAt?: boolean
+  settledAt?: boolean
+  outcome?: boolean
+  reconcileLease?: boolean
 }, ExtArgs["result"]["payment"]>
 
 export type PaymentSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -504,6 +576,9 @@ export type PaymentSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   cardLast4?: boolean
   reference?: boolean
   createdAt?: boolean
+  settledAt?: boolean
+  outcome?: boolean
+  reconcileLease?: boolean
 }, ExtArgs["result"]["payment"]>
 
 export type PaymentSelectScalar = {
@@ -517,9 +592,12 @@ export type PaymentSelectScalar = {
   cardLast4?: boolean
   reference?: boolean
   createdAt?: boolean
+  settledAt?: boolean
+  outcome?: boolean
+  reconcileLease?: boolean
 }
 
-export type PaymentOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "buyerId" | "logicalShard" | "status" | "amountCents" | "refundedCents" | "currency" | "cardLast4" | "reference" | "createdAt", ExtArgs["result"]["payment"]>
+export type PaymentOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "buyerId" | "logicalShard" | "status" | "amountCents" | "refundedCents" | "currency" | "cardLast4" | "reference" | "createdAt" | "settledAt" | "outcome" | "reconcileLease", ExtArgs["result"]["payment"]>
 
 export type $PaymentPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Payment"
@@ -535,6 +613,12 @@ export type $PaymentPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     cardLast4: string
     reference: runtime.JsonValue
     createdAt: Date
+    /**
+     * When the outcome (confirmed, refunded, …) was decided; NULL: the reconciler drives it.
+     */
+    settledAt: Date | null
+    outcome: string | null
+    reconcileLease: Date | null
   }, ExtArgs["result"]["payment"]>
   composites: {}
 }
@@ -968,6 +1052,9 @@ export interface PaymentFieldRefs {
   readonly cardLast4: Prisma.FieldRef<"Payment", 'String'>
   readonly reference: Prisma.FieldRef<"Payment", 'Json'>
   readonly createdAt: Prisma.FieldRef<"Payment", 'DateTime'>
+  readonly settledAt: Prisma.FieldRef<"Payment", 'DateTime'>
+  readonly outcome: Prisma.FieldRef<"Payment", 'String'>
+  readonly reconcileLease: Prisma.FieldRef<"Payment", 'DateTime'>
 }
     
 
