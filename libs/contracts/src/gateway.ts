@@ -83,6 +83,8 @@ export const httpCreateEventBodySchema = z
 export type HttpCreateEventBody = z.infer<typeof httpCreateEventBodySchema>;
 
 export const httpSeatsResponseSchema = z.object({ seats: z.array(seatSchema) });
+/** `?section=<sectionId>` (v1.1): that section's seats only. */
+export const httpSeatsQuerySchema = z.object({ section: z.string().max(40).optional() });
 
 /** `{quantity}` (best available) or `{seatIds}`, 1 to 8 either way. */
 export const httpHoldBodySchema = z.union([

@@ -50,7 +50,7 @@ export {
   sectionSchema,
 } from "./events.ts";
 export type { CatalogueEvent, EventStatus, Section, SectionInput } from "./events.ts";
-export { httpCreateEventBodySchema, httpErrorBodySchema, httpEventIdParamsSchema, httpEventListQuerySchema, httpEventListResponseSchema, httpEventResponseSchema, httpEventSchema, httpEventSummarySchema, httpHoldBodySchema, httpHoldIdParamsSchema, httpHoldResponseSchema, httpIdempotencyHeadersSchema, httpLiveMessageSchema, httpOrderBodySchema, httpOrderIdParamsSchema, httpOrderResponseSchema, httpOrdersResponseSchema, httpQueuePatchBodySchema, httpQueueResponseSchema, httpQueueSchema, httpQueueStatsResponseSchema, httpQueueStatsSchema, httpSeatsResponseSchema, httpSectionSchema, httpSignInBodySchema, httpSignUpBodySchema, httpUserResponseSchema } from "./gateway.ts";
+export { httpCreateEventBodySchema, httpErrorBodySchema, httpEventIdParamsSchema, httpEventListQuerySchema, httpEventListResponseSchema, httpEventResponseSchema, httpEventSchema, httpEventSummarySchema, httpHoldBodySchema, httpHoldIdParamsSchema, httpHoldResponseSchema, httpIdempotencyHeadersSchema, httpLiveMessageSchema, httpOrderBodySchema, httpOrderIdParamsSchema, httpOrderResponseSchema, httpOrdersResponseSchema, httpQueuePatchBodySchema, httpQueueResponseSchema, httpQueueSchema, httpQueueStatsResponseSchema, httpQueueStatsSchema, httpSeatsQuerySchema, httpSeatsResponseSchema, httpSectionSchema, httpSignInBodySchema, httpSignUpBodySchema, httpUserResponseSchema } from "./gateway.ts";
 export type { HttpCreateEventBody, HttpEvent, HttpEventSummary, HttpHoldBody, HttpOrderBody, HttpQueue, HttpQueuePatchBody, HttpQueueStats } from "./gateway.ts";
 export * from "./inventory.ts";
 export * from "./payments.ts";

@@ -166,6 +166,8 @@ export const inventorySeatsV1 = defineMethod({
     eventId: idSchema,
     after: idSchema.optional(),
     limit: z.number().int().min(1).max(MAX_SEAT_PAGE_LIMIT).default(DEFAULT_SEAT_PAGE_LIMIT),
+    /** Only this section's seats (v1.1: a stadium's plan loads one section at a time). */
+    sectionId: idSchema.optional(),
   }),
   response: z.object({ seats: z.array(seatSchema), nextCursor: idSchema.nullable().default(null) }),
 });

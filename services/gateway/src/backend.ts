@@ -32,7 +32,8 @@ export interface GatewayBackend {
   listEvents(input: { limit: number; cursor?: string }): Promise<{ events: HttpEventSummary[]; nextCursor: string | null }>;
   getEvent(eventId: string): Promise<HttpEvent>;
   createEvent(input: HttpCreateEventBody, options: CallOptions): Promise<HttpEvent>;
-  getSeats(eventId: string): Promise<Seat[]>;
+  /** Every seat of the event, or of one section (`sectionId`). */
+  getSeats(eventId: string, options?: { sectionId?: string }): Promise<Seat[]>;
   /** `admission`: the waiting room's signed admission, checked by inventory where the seats are. */
   hold(eventId: string, input: HttpHoldBody, options: CallOptions & { admission?: string }): Promise<Hold>;
   releaseHold(holdId: string, options: CallOptions): Promise<void>;

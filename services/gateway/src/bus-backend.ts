@@ -154,13 +154,13 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
         sections: event.sections.map((s) => ({ id: s.id, available: s.capacity })),
       });
     },
-    async getSeats(eventId) {
+    async getSeats(eventId, options) {
       // A big event's seat map does not fit in one bus message: inventory answers it in pages (seat
       // id order), read one after another, each call with its own deadline.
       const seats: Seat[] = [];
       let after: string | undefined;
       for (let pages = 0; pages < MAX_SEAT_PAGES; pages++) {
-        const page = await call(inventorySeatsV1, { eventId, after, limit: MAX_SEAT_PAGE_LIMIT });
+        const page = await call(inventorySeatsV1, { eventId, after, limit: MAX_SEAT_PAGE_LIMIT, sectionId: options?.sectionId });
         seats.push(...page.seats);
         if (page.nextCursor === null) return seats;
         if (page.nextCursor === after || page.seats.length === 0) break;

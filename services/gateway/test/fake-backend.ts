@@ -138,10 +138,13 @@ export function createFakeBackend(): FakeBackend {
       events.set(id, event);
       return event;
     },
-    async getSeats(eventId): Promise<Seat[]> {
+    async getSeats(eventId, options): Promise<Seat[]> {
       track("getSeats");
       const event = events.get(eventId);
       if (!event) throw new RpcError("NOT_FOUND", "no such event");
+      if (options?.sectionId !== undefined && options.sectionId !== "101") {
+        throw new RpcError("VALIDATION_FAILED", "this event has no such section", { details: { fields: [{ path: "query.section", message: "not a section of this event" }] } });
+      }
       return [{ id: "1001", sectionId: "101", section: "Floor", row: 1, number: 1, status: "available" }];
     },
     async hold(eventId, input, options) {

@@ -25,9 +25,13 @@ const asked: Array<{ after?: string; limit: number }> = [];
 inventory.handle(inventorySeatsV1, async (input) => {
   if (input.eventId !== EVENT_ID) throw new RpcError("NOT_FOUND", "no seats for this event", { retryable: false });
   asked.push({ after: input.after, limit: input.limit });
-  const from = input.after === undefined ? 0 : seats.findIndex((s) => s.id === input.after) + 1;
-  const page = seats.slice(from, from + input.limit);
-  return { seats: page, nextCursor: from + input.limit < seats.length ? page[page.length - 1].id : null };
+  if (input.sectionId !== undefined && !seats.some((s) => s.sectionId === input.sectionId)) {
+    throw new RpcError("VALIDATION_FAILED", "this event has no such section", { details: { fields: [{ path: "query.section", message: "not a section of this event" }] } });
+  }
+  const of = input.sectionId === undefined ? seats : seats.filter((s) => s.sectionId === input.sectionId);
+  const from = input.after === undefined ? 0 : of.findIndex((s) => s.id === input.after) + 1;
+  const page = of.slice(from, from + input.limit);
+  return { seats: page, nextCursor: from + input.limit < of.length ? page[page.length - 1].id : null };
 });
 inventory.start();
 
@@ -52,6 +56,19 @@ describe("the seat map of a big event", () => {
     expect(body.seats.map((s) => s.id)).toEqual(seats.map((s) => s.id));
     expect(body.seats[0]).toMatchObject({ id: "1000000", section: "Floor", row: 1, number: 1, status: "sold" });
     expect(body.seats.filter((s) => s.status === "sold")).toHaveLength(seats.filter((s) => s.status === "sold").length);
+  });
+
+  it("when ?section= names one section, only its seats come back (v1.1); an unknown or malformed section is 400 in the error shape", async () => {
+    const response = await gateway.app.inject({ method: "GET", url: `/api/events/${EVENT_ID}/seats?section=802` });
+    expect(response.statusCode).toBe(200);
+    const tier = response.json<{ seats: Array<{ id: string; section: string }> }>().seats;
+    expect(tier).toHaveLength(4000);
+    expect(new Set(tier.map((s) => s.section))).toEqual(new Set(["Tier"]));
+    for (const bad of ["999", "abc", "1;drop"]) {
+      const refused = await gateway.app.inject({ method: "GET", url: `/api/events/${EVENT_ID}/seats?section=${encodeURIComponent(bad)}` });
+      expect(refused.statusCode, bad).toBe(400);
+      expect(refused.json<{ error: { code: string } }>().error.code).toBe("VALIDATION_FAILED");
+    }
   });
 
   it("when the event has no seats, 404", async () => {

@@ -117,6 +117,27 @@ describe.each(kinds)("holds (%s)", (kind) => {
     expect(await codeOf(seatMapPageOf({ eventId: catalogueEvent([]).id, limit: 10 }, f.deps))).toBe("NOT_FOUND");
   });
 
+  it("when the seat map is asked for one section, only that section's seats come back, paged; a section of no such event is refused", async () => {
+    const event = catalogueEvent([
+      { name: "Stalls", rows: 2, seatsPerRow: 5, priceCents: 3000 },
+      { name: "Balcony", rows: 3, seatsPerRow: 4, priceCents: 2000 },
+    ]);
+    await seatEvent(event, f.deps);
+    const everything = await seatPages(event.id, f.deps, 100);
+    const balconyId = everything.flat().find((s) => s.section === "Balcony")!.sectionId;
+    const first = await seatMapPageOf({ eventId: event.id, sectionId: balconyId, limit: 7 }, f.deps);
+    const rest = await seatMapPageOf({ eventId: event.id, sectionId: balconyId, after: first.nextCursor!, limit: 7 }, f.deps);
+    const balcony = [...first.seats, ...rest.seats];
+    expect(rest.nextCursor).toBeNull();
+    expect(balcony).toHaveLength(12);
+    expect(new Set(balcony.map((s) => s.section))).toEqual(new Set(["Balcony"]));
+    expect(balcony.map((s) => s.id)).toEqual(everything.flat().filter((s) => s.section === "Balcony").map((s) => s.id));
+    const other = catalogueEvent([{ name: "Elsewhere", rows: 1, seatsPerRow: 2, priceCents: 1000 }]);
+    await seatEvent(other, f.deps);
+    const elsewhere = (await seatMapPageOf({ eventId: other.id, limit: 10 }, f.deps)).seats[0].sectionId;
+    expect(await codeOf(seatMapPageOf({ eventId: event.id, sectionId: elsewhere, limit: 10 }, f.deps))).toBe("VALIDATION_FAILED");
+  });
+
   it("when a buyer holds by quantity, they get adjacent seats in one row of the cheapest section", async () => {
     const event = catalogueEvent([
       { name: "Stalls", rows: 3, seatsPerRow: 10, priceCents: 3000 },

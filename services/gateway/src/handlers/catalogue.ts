@@ -9,6 +9,7 @@ import {
   httpEventListResponseSchema,
   httpEventResponseSchema,
   httpErrorBodySchema,
+  httpSeatsQuerySchema,
   httpSeatsResponseSchema,
 } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
@@ -65,11 +66,16 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
   app.get("/events/:eventId/seats", {
     schema: {
       tags: ["catalogue"],
-      summary: "Every seat of an event with its status (available, held, sold)",
+      summary: "Every seat of an event with its status (available, held, sold); ?section=<sectionId> for one section's",
       params: httpEventIdParamsSchema,
-      response: { 200: httpSeatsResponseSchema, 404: httpErrorBodySchema },
+      querystring: httpSeatsQuerySchema,
+      response: { 200: httpSeatsResponseSchema, 400: httpErrorBodySchema, 404: httpErrorBodySchema },
     },
   }, async (request) => {
-    return { seats: await backend.getSeats(requireWellFormedId(request.params.eventId, "event")) };
+    const eventId = requireWellFormedId(request.params.eventId, "event");
+    const section = request.query.section;
+    if (section === undefined) return { seats: await backend.getSeats(eventId) };
+    if (!/^[0-9]{1,19}$/.test(section)) throw new GatewayError("VALIDATION_FAILED", "section must be a section id of this event", { details: { fields: [{ path: "query.section", message: "not a section id" }] } });
+    return { seats: await backend.getSeats(eventId, { sectionId: section }) };
   });
 }

@@ -164,12 +164,19 @@ export interface SeatMapPage {
 
 /** One page of an event's seat map in seat id order; NOT_FOUND when inventory has no seats for it. */
 export async function seatMapPageOf(
-  page: { eventId: string; after?: string; limit: number },
+  page: { eventId: string; after?: string; limit: number; sectionId?: string },
   deps: Pick<InventoryDeps, "shards" | "now">,
 ): Promise<SeatMapPage> {
   // One seat more than the page tells whether another page follows (no empty last page to fetch).
   const rows = await readSeatMapPage(eventShard(deps, page.eventId), { ...page, limit: page.limit + 1 }, deps.now());
   if (!rows) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no seats for this event", { eventId: page.eventId });
+  if (rows === "UNKNOWN_SECTION") {
+    throw inventoryError(InventoryErrorCodes.VALIDATION_FAILED, "this event has no such section", {
+      fields: [{ path: "query.section", message: "not a section of this event" }],
+      eventId: page.eventId,
+      sectionId: page.sectionId,
+    });
+  }
   const seats: Seat[] = [];
   let bytes = 0;
   for (const row of rows.slice(0, page.limit)) {

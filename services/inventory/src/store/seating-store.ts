@@ -106,21 +106,27 @@ export interface SeatRow {
  */
 export async function readSeatMapPage(
   sql: Sql,
-  page: { eventId: string; after?: string; limit: number },
+  page: { eventId: string; after?: string; limit: number; sectionId?: string },
   now: Date,
-): Promise<SeatRow[] | undefined> {
+): Promise<SeatRow[] | undefined | "UNKNOWN_SECTION"> {
   const result = await sql.query<SeatRow>(
     `SELECT s.id, s.section_id AS "sectionId", sec.name AS section, s.row, s.number,
             CASE WHEN s.status = 'held' AND h.expires_at <= $2 THEN 'available' ELSE s.status END AS status
-     FROM (SELECT * FROM inventory.seats WHERE event_id = $1 AND ($3::text IS NULL OR id > $3::text) ORDER BY id LIMIT $4) s
+     FROM (SELECT * FROM inventory.seats WHERE event_id = $1 AND ($3::text IS NULL OR id > $3::text) AND ($5::text IS NULL OR section_id = $5::text)
+           ORDER BY id LIMIT $4) s
      JOIN inventory.sections sec ON sec.id = s.section_id
      LEFT JOIN inventory.holds h ON h.id = s.hold_id
      ORDER BY s.id`,
-    [page.eventId, now, page.after ?? null, page.limit],
+    [page.eventId, now, page.after ?? null, page.limit, page.sectionId ?? null],
   );
   if (result.rows.length === 0) {
     const exists = await sql.query(`SELECT 1 FROM inventory.event_seating WHERE event_id = $1`, [page.eventId]);
-    return exists.rows.length === 0 ? undefined : [];
+    if (exists.rows.length === 0) return undefined;
+    if (page.sectionId !== undefined && page.after === undefined) {
+      const section = await sql.query(`SELECT 1 FROM inventory.sections WHERE id = $1 AND event_id = $2`, [page.sectionId, page.eventId]);
+      if (section.rows.length === 0) return "UNKNOWN_SECTION";
+    }
+    return [];
   }
   return result.rows;
 }
