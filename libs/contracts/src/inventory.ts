@@ -212,6 +212,8 @@ export const inventoryGetOrderV1 = defineMethod({
  */
 export const inventorySettleV1 = defineMethod({
   name: "inventory.settle.v1",
+  // Only payments' reconciler may ask inventory to act on a payment (checked where service identities are configured).
+  access: { services: ["payments"] },
   request: z.object({
     paymentId: idSchema,
     buyerId: idSchema,
