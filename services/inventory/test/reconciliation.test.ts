@@ -65,7 +65,8 @@ describe.each(targets)("reconciliation from the payments database (%s)", (target
     expect((failed as RpcError).code).toBe("INTERNAL");
     const [payment] = (await f.rpc.call(paymentsListV1, {}, { token })).payments;
     expect(payment?.status).toBe("captured");
-    expect(lost).toContain(`payment.captured:${payment.id}`);
+    // The relay publishes after the commit, on its own time: wait for the event that gets lost.
+    await waitFor(() => lost.includes(`payment.captured:${payment.id}`), { what: "payments to publish (and lose) payment.captured.v1" });
     // Nothing on the firehose will bring it: only the payments database knows.
     const order = await waitFor(async () => (await f.rpc.call(inventoryOrdersV1, {}, { token })).orders.find((o) => o.holdId === hold.id), {
       what: "the order the reconciler confirms",
