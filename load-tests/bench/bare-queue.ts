@@ -7,4 +7,9 @@ const app = Fastify({ logger: false });
 app.post("/api/events/:eventId/queue", async (_request, reply) => reply.type("application/json").send(body));
 const url = await app.listen({ port: 0, host: "127.0.0.1" });
 console.log(`listening ${url}`);
-process.once("SIGTERM", () => void app.close().then(() => process.exit(0)));
+process.once("SIGTERM", () => {
+  app.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+});

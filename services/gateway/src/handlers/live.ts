@@ -30,6 +30,8 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
     method: "GET",
     url: "/events/:eventId/live",
     async preValidation(request) {
+      // A plain GET is answered 426 by the handler; the caps and the event check are for sockets.
+      if (request.headers.upgrade?.toLowerCase() !== "websocket") return;
       const { eventId } = request.params as { eventId: string };
       if (open >= config.LIVE_SOCKETS_MAX) throw new GatewayError("BUSY", "too many live connections on this server; retry in a moment");
       if ((perAddress.get(request.ip) ?? 0) >= config.LIVE_SOCKETS_PER_ADDRESS) {
