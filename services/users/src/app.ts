@@ -8,7 +8,7 @@ import { redisTlsOf, serviceTrust, withRedisCredentials, type Logger } from "@bo
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
-import { seedDemoOrganizer } from "./domain/accounts.ts";
+import { seedDemoAccount } from "./domain/accounts.ts";
 import { createLoginLimiter, createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from "./domain/login-limiter.ts";
 import { createPasswordHasher } from "./domain/password-hasher.ts";
 import { createMemoryRefreshLedger, createRedisRefreshLedger, type RefreshLedger } from "./domain/refresh-ledger.ts";
@@ -81,11 +81,14 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
       const refreshVerifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys(), audience: REFRESH_AUDIENCE });
       const accounts = { store, hasher, newUserId: (email: string) => ids.forKey(email) };
       if (config.SEED_DEMO ?? config.BUS_URL.startsWith("memory://")) {
-        const outcome = await seedDemoOrganizer(
-          { email: config.DEMO_ORGANIZER_EMAIL.toLowerCase(), password: config.DEMO_ORGANIZER_PASSWORD, displayName: "Demo Organizer" },
-          accounts,
-        );
-        logger.info({ email: config.DEMO_ORGANIZER_EMAIL, outcome }, "demo organiser seeded");
+        const demo = [
+          { email: config.DEMO_ORGANIZER_EMAIL.toLowerCase(), password: config.DEMO_ORGANIZER_PASSWORD, displayName: "Demo Organizer", role: "organizer" as const },
+          { email: config.DEMO_OPERATOR_EMAIL.toLowerCase(), password: config.DEMO_OPERATOR_PASSWORD, displayName: "Demo Operator", role: "operator" as const },
+        ];
+        for (const account of demo) {
+          const outcome = await seedDemoAccount(account, accounts);
+          logger.info({ email: account.email, role: account.role, outcome }, "demo account seeded");
+        }
       }
       registerUsersHandlers(server, {
         ...accounts,

@@ -1,7 +1,7 @@
 // The browser's client of the gateway's HTTP API: JSON in and out, errors as ApiError with the
 // stable code of shared/reference/http-api.md (and Retry-After when the gateway is shedding load).
 
-export interface User { id: string; email: string; displayName: string; role: "buyer" | "organizer" }
+export interface User { id: string; email: string; displayName: string; role: "buyer" | "organizer" | "operator" }
 export interface EventSummary { id: string; title: string; venue: string; startsAt: string; minPriceCents: number; available: number; status: string }
 export interface Section { id: string; name: string; priceCents: number; capacity: number; available: number; rows?: number; seatsPerRow?: number }
 export interface EventDetail { id: string; title: string; venue: string; startsAt: string; salesStartAt?: string; status: string; organizerId?: string; available?: number; sections: Section[] }
