@@ -2,7 +2,7 @@
 // runs in its own process (main.ts) or inside the embedded host beside the other services.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcServer, logRedisStateChanges, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
+import { createOpsReporter, createRpcServer, logRedisStateChanges, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
 import { redisTlsOf, serviceTrust, withRedisCredentials, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
@@ -69,6 +69,8 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
   });
   const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger, identities: serviceTrust(config, "users").identities });
+  // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
+  const reporter = createOpsReporter({ layer: deps.layer, service: "users", rpcServer: server, router });
   const keys = resolveSigningKeys(config);
   const signerReady = createTokenSigner({ keys: keys.keys, ttlSeconds: config.USERS_TOKEN_TTL_SECONDS });
 
@@ -102,8 +104,10 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
         ledger,
       });
       server.start();
+      reporter.start();
     },
     async stop() {
+      await reporter.stop();
       await server.stop();
       await Promise.allSettled([counter.close(), ledger.close(), router.close()]);
     },
