@@ -2,7 +2,7 @@
 // shows every process that reports to the ops.reports group — two instances of a service, each
 // on its own connection to the bus like two processes, and the gateway itself — with their RPC
 // methods, request channel and shards; one that stops reporting is shown as gone, not hidden.
-import { createChannelLayer, createOpsReporter, createRpcClient, createRpcServer, defineMethod, type ChannelLayer, type OpsProbedRouter, type OpsReporter, type RpcServer } from "@boxoffice/bus";
+import { createChannelLayer, createOpsReporter, createRedisFirehose, createRpcClient, createRpcServer, defineMethod, type ChannelLayer, type OpsProbedRouter, type OpsReporter, type RpcServer } from "@boxoffice/bus";
 import { requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -45,7 +45,7 @@ describe.each(targets)("the operator console ($name)", (target) => {
       return layer;
     };
     if (shared) cleanups.push(() => shared.close());
-    const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", BUS_PREFIX: prefix });
+    const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", BUS_URL: target.url(), BUS_PREFIX: prefix, FIREHOSE_URL: target.url() });
     const gateway: Gateway = await buildGateway(config, {
       layer: layerOf(),
       firehose: { subscribe: () => ({ ready: Promise.resolve(), close: async () => {} }) },
@@ -72,7 +72,7 @@ describe.each(targets)("the operator console ($name)", (target) => {
     }
     const client = createRpcClient({ layer: layerOf(), service: "gateway" });
     cleanups.push(() => client.close());
-    return { gateway, instances, client };
+    return { gateway, instances, client, prefix };
   }
 
   async function signIn(gateway: Gateway, email: string, password: string): Promise<string> {
@@ -146,5 +146,35 @@ describe.each(targets)("the operator console ($name)", (target) => {
       return list.find((i) => i.instance === "opsdemo-b")?.gone ? list : undefined;
     }, { what: "opsdemo-b shown as gone", timeoutMs: 15_000, intervalMs: 200 });
     expect(after.find((i) => i.instance === "opsdemo-a")?.gone).toBe(false);
+  });
+
+  it.skipIf(!target.available || target.url() === "memory://")("when a consumer group reads the Redis firehose, the overview shows its stream, pending count, lag and dead letters", async () => {
+    const { gateway, prefix } = await platform();
+    const firehose = createRedisFirehose({ url: target.url(), prefix });
+    cleanups.push(() => firehose.close());
+    const consumer = firehose.consume("inventory", { group: "ops-console-test", consumer: "c1", visibilityTimeoutMs: 60_000, maxAttempts: 3, batchSize: 10 }, async () => {});
+    cleanups.push(async () => consumer.close());
+    await consumer.ready;
+    await firehose.publish("inventory", { type: "inventory.test.v1", version: 1, key: "k", data: {} });
+    const operator = await signIn(gateway, "operator@boxoffice.test", "operator-password");
+    const row = await waitFor(async () => {
+      const { overview } = (await gateway.app.inject({ method: "GET", url: "/api/ops/overview", headers: { cookie: operator } })).json();
+      return (overview.firehose as Array<{ group: string; lag: number | null }>).find((r) => r.group === "ops-console-test" && r.lag === 0);
+    }, { what: "the consumer group caught up in the overview", timeoutMs: 15_000, intervalMs: 100 });
+    expect(row).toEqual({ stream: "inventory", group: "ops-console-test", lag: 0, pending: 0, deadLetters: 0 });
+  });
+
+  it.skipIf(!target.available)("when a buyer is in an event's waiting room, the overview lists that room with its title and counts", async () => {
+    const { gateway } = await platform();
+    const signUp = await gateway.app.inject({ method: "POST", url: "/api/users", payload: { email: "queuer@example.test", password: "long-enough", displayName: "Q" } });
+    expect(signUp.statusCode).toBe(201);
+    const buyer = await signIn(gateway, "queuer@example.test", "long-enough");
+    const join = await gateway.app.inject({ method: "POST", url: "/api/events/100/queue", headers: { cookie: buyer } });
+    expect(join.statusCode, join.body).toBeLessThan(300);
+    const operator = await signIn(gateway, "operator@boxoffice.test", "operator-password");
+    const { overview } = (await gateway.app.inject({ method: "GET", url: "/api/ops/overview", headers: { cookie: operator } })).json();
+    expect(overview.rooms).toHaveLength(1);
+    expect(overview.rooms[0]).toMatchObject({ eventId: "100", title: "Fake Festival", paused: false });
+    expect(overview.rooms[0].waiting + overview.rooms[0].admitted).toBe(1);
   });
 });
