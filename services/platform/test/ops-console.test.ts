@@ -4,7 +4,11 @@
 import { waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_OPERATOR } from "../src/demo-data.ts";
+import { launchChromium, requireChromium } from "./chromium.ts";
 import { smallEvent, startPlatformFixture, type PlatformFixture } from "./platform-fixture.ts";
+import { screenshot } from "./screenshots.ts";
+
+const chromiumProbe = requireChromium();
 
 let fixture: PlatformFixture;
 beforeAll(async () => {
@@ -46,4 +50,34 @@ describe("the operator console on the embedded platform", () => {
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ error: { code: "FORBIDDEN" } });
   });
+});
+
+describe.skipIf(!chromiumProbe.available)("the operator console in a browser", () => {
+  it("when the operator opens #/ops at phone and desktop width, every service is a box with a live instance and reachable shards, updating by itself", async () => {
+    const browser = await launchChromium();
+    try {
+      for (const [width, height, name] of [[390, 844, "ops-console-phone"], [1200, 900, "ops-console"]] as const) {
+        const page = await (await browser.newContext({ viewport: { width, height } })).newPage();
+        await page.goto(`${fixture.url}/#/signin?next=%2Fops`);
+        await page.getByLabel("Email").fill(DEMO_OPERATOR.email);
+        await page.getByLabel("Password").fill(DEMO_OPERATOR.password);
+        await page.getByRole("button", { name: "Sign in" }).click();
+        await page.getByRole("heading", { name: "Operator console" }).waitFor();
+        for (const service of ["gateway", "users", "events", "inventory", "payments"]) {
+          await page.locator(`[data-service="${service}"] .ops-live`).first().waitFor({ timeout: 20_000 });
+        }
+        await page.locator('[data-service="inventory"] .ops-shard').first().waitFor();
+        expect(await page.locator(".ops-unreachable").count()).toBe(0);
+        // It refreshes by itself: the "Updated" line changes without a reload.
+        const first = await page.getByText(/^Updated /).textContent();
+        await waitFor(async () => ((await page.getByText(/^Updated /).textContent()) !== first ? true : undefined), { what: "the console to refresh", timeoutMs: 10_000, intervalMs: 250 });
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        expect(overflow, "no sideways scrolling").toBeLessThanOrEqual(0);
+        await screenshot(page, name);
+        await page.context().close();
+      }
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
 });
