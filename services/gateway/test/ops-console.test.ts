@@ -2,7 +2,7 @@
 // shows every process that reports to the ops.reports group — two instances of a service, each
 // on its own connection to the bus like two processes, and the gateway itself — with their RPC
 // methods, request channel and shards; one that stops reporting is shown as gone, not hidden.
-import { createChannelLayer, createOpsReporter, createRedisFirehose, createRpcClient, createRpcServer, defineMethod, type ChannelLayer, type OpsProbedRouter, type OpsReporter, type RpcServer } from "@boxoffice/bus";
+import { createChannelLayer, createInMemoryFirehose, createOpsReporter, createRedisFirehose, createRpcClient, createRpcServer, defineMethod, type ChannelLayer, type OpsProbedRouter, type OpsReporter, type RpcServer } from "@boxoffice/bus";
 import { requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -46,9 +46,11 @@ describe.each(targets)("the operator console ($name)", (target) => {
     };
     if (shared) cleanups.push(() => shared.close());
     const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", BUS_URL: target.url(), BUS_PREFIX: prefix, FIREHOSE_URL: target.url() });
+    const firehose = createInMemoryFirehose();
+    cleanups.push(() => firehose.close());
     const gateway: Gateway = await buildGateway(config, {
       layer: layerOf(),
-      firehose: { subscribe: () => ({ ready: Promise.resolve(), close: async () => {} }) },
+      firehose,
       backend: createFakeBackend(),
       opsReportIntervalMs: 200,
     });
