@@ -87,6 +87,7 @@ export type {
   OpsReporter,
   OpsReporterOptions,
   OpsSample,
+  OpsSeenReport,
   OpsShardReport,
   OpsShardView,
 } from "./ops/ops-reports.ts";

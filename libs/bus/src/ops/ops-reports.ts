@@ -232,7 +232,8 @@ export interface OpsCollector {
   overview(): OpsOverviewPart;
 }
 
-interface Seen {
+/** A report as a gateway received it. */
+export interface OpsSeenReport {
   receivedAt: number;
   report: OpsReport;
 }
@@ -260,7 +261,7 @@ function isReport(message: unknown): message is OpsReport {
 }
 
 /** Rates and percentiles from reports kept per instance (oldest first). Pure: tested without a bus. */
-export function summariseOpsReports(histories: ReadonlyMap<string, readonly Seen[]>, now: number, options: { goneAfterMs: number; windowMs: number }): OpsOverviewPart {
+export function summariseOpsReports(histories: ReadonlyMap<string, readonly OpsSeenReport[]>, now: number, options: { goneAfterMs: number; windowMs: number }): OpsOverviewPart {
   const instances: OpsInstanceView[] = [];
   const methodTotals = new Map<string, { calls: number; errors: number; buckets: number[] }>();
   const channels = new Map<string, OpsChannelReport & { at: number }>();
@@ -322,7 +323,7 @@ export function createOpsCollector(options: OpsCollectorOptions): OpsCollector {
   const forgetAfterMs = options.forgetAfterMs ?? DEFAULT_OPS_COLLECTOR_OPTIONS.forgetAfterMs;
   const windowMs = options.windowMs ?? DEFAULT_OPS_COLLECTOR_OPTIONS.windowMs;
   const now = options.now ?? Date.now;
-  const histories = new Map<string, Seen[]>();
+  const histories = new Map<string, OpsSeenReport[]>();
   let channel: string | undefined;
   let abort = new AbortController();
   let loop: Promise<void> | undefined;
