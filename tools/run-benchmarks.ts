@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
-const order = ["libs/bus", "libs/sharding", "services/users", "services/events", "services/inventory", "services/payments", "services/gateway", "load-tests"];
+const order = ["libs/bus", "libs/sharding", "services/users", "services/events", "services/inventory", "services/payments", "services/gateway", "services/platform", "load-tests"];
 const only = process.argv.slice(2);
 let failures = 0;
 for (const dir of order) {

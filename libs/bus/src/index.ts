@@ -63,3 +63,31 @@ export { createRpcClient, DEFAULT_RPC_CLIENT_OPTIONS } from "./rpc/rpc-client.ts
 export type { CallOptions, RpcClient, RpcClientOptions } from "./rpc/rpc-client.ts";
 export { createRpcServer, DEFAULT_RPC_SERVER_OPTIONS, methodsServedBy } from "./rpc/rpc-server.ts";
 export type { RpcHandler, RpcLogger, RpcServer, RpcServerOptions } from "./rpc/rpc-server.ts";
+export { RPC_LATENCY_BUCKETS_MS } from "./rpc/rpc-server.ts";
+export type { RpcMethodStats, RpcServerStats } from "./rpc/rpc-server.ts";
+// Operator console: every process reports to a group; gateways collect (ops/ops-reports.ts).
+export {
+  createOpsCollector,
+  createOpsReporter,
+  DEFAULT_OPS_COLLECTOR_OPTIONS,
+  DEFAULT_OPS_REPORTER_OPTIONS,
+  OPS_REPORTS_GROUP,
+  quantileFromBuckets,
+  summariseOpsReports,
+} from "./ops/ops-reports.ts";
+export type {
+  OpsChannelReport,
+  OpsCollector,
+  OpsCollectorOptions,
+  OpsInstanceView,
+  OpsMethodView,
+  OpsOverviewPart,
+  OpsProbedRouter,
+  OpsReport,
+  OpsReporter,
+  OpsReporterOptions,
+  OpsSample,
+  OpsSeenReport,
+  OpsShardReport,
+  OpsShardView,
+} from "./ops/ops-reports.ts";

@@ -48,7 +48,8 @@ export const healthResponseSchema = z.object({
 });
 export type HealthResponse = z.infer<typeof healthResponseSchema>;
 
-export const roleSchema = z.enum(["buyer", "organizer"]);
+/** `operator` (v1.1): sees the operator console (`GET /api/ops/overview`); buys and organises nothing. */
+export const roleSchema = z.enum(["buyer", "organizer", "operator"]);
 export type Role = z.infer<typeof roleSchema>;
 
 /**

@@ -139,3 +139,21 @@ export const httpQueuePatchBodySchema = z
   })
   .strict();
 export type HttpQueuePatchBody = z.infer<typeof httpQueuePatchBodySchema>;
+
+// The operator console (v1.1): GET /api/ops/overview, role "operator".
+export const httpOpsOverviewSchema = z.object({
+  generatedAt: z.string(),
+  instances: z.array(z.object({
+    service: z.string(), instance: z.string(), startedAt: z.string(), lastSeenAt: z.string(),
+    inFlight: z.number(), handledPerSecond: z.number(), errorsPerSecond: z.number(),
+    /** Not heard of for more than a few seconds: shown as gone, not hidden. */
+    gone: z.boolean(),
+  })),
+  methods: z.array(z.object({ method: z.string(), callsPerSecond: z.number(), p50Ms: z.number().nullable(), p99Ms: z.number().nullable(), errorsPerSecond: z.number() })),
+  channels: z.array(z.object({ name: z.string(), depth: z.number(), capacity: z.number() })),
+  shards: z.array(z.object({ service: z.string(), shard: z.string(), logicalShards: z.array(z.tuple([z.number(), z.number()])), reachable: z.boolean(), replicas: z.number() })),
+  firehose: z.array(z.object({ stream: z.string(), group: z.string(), lag: z.number().nullable(), pending: z.number(), deadLetters: z.number() })),
+  rooms: z.array(z.object({ eventId: z.string(), title: z.string(), waiting: z.number(), admitted: z.number(), admittedPerMinute: z.number(), paused: z.boolean() })),
+});
+export type HttpOpsOverview = z.infer<typeof httpOpsOverviewSchema>;
+export const httpOpsOverviewResponseSchema = z.object({ overview: httpOpsOverviewSchema });

@@ -23,7 +23,7 @@ export const DEFAULT_REFRESH_TTL_SECONDS = 7 * 24 * 3600;
 /** The signed-in caller, as handlers see it. */
 export interface Identity {
   userId: string;
-  role: "buyer" | "organizer";
+  role: "buyer" | "organizer" | "operator";
   email: string;
 }
 

@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
+import { createOpsReporter, createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
 import { createTokenVerifier, pinnedKeysFrom } from "@boxoffice/identity";
 import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
@@ -52,6 +52,8 @@ export function buildEventsService(config: EventsConfig, deps: EventsDeps): Even
   const client = createRpcClient({ layer: deps.layer, service: "events", defaultDeadlineMs: config.RPC_DEADLINE_MS, identity: trust.identity });
   const verifier = createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE, fetchKeys: pinnedKeysFrom(config.IDENTITY_TRUSTED_JWKS) });
   const server = createRpcServer({ layer: deps.layer, service: "events", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities });
+  // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
+  const reporter = createOpsReporter({ layer: deps.layer, service: "events", rpcServer: server, router });
 
   return {
     async start() {
@@ -69,8 +71,10 @@ export function buildEventsService(config: EventsConfig, deps: EventsDeps): Even
       });
       relay.start();
       server.start();
+      reporter.start();
     },
     async stop() {
+      await reporter.stop();
       await server.stop();
       await relay.stop();
       await client.close();

@@ -23,6 +23,8 @@ import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
 import { registerLiveRoute } from "./handlers/live.ts";
 import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/operations.ts";
 import { registerQueueRoutes } from "./handlers/queue.ts";
+import { registerOpsConsoleRoutes } from "./handlers/ops-console.ts";
+import { createOpsConsole, type OpsConsole } from "./ops-console.ts";
 import { createAdmissionRate, type AdmissionRate } from "./domain/admission-rate.ts";
 import { createWaitingRoom, type WaitingRoom } from "./domain/waiting-room.ts";
 import { createEdgeShedding } from "./edge-shedding.ts";
@@ -49,6 +51,8 @@ export interface GatewayDeps {
   readonly roomStore?: RoomStore;
   /** The clock of the waiting room (tests of admission expiry). */
   readonly now?: () => number;
+  /** How often this gateway reports to the operator console (default 2000 ms; tests). */
+  readonly opsReportIntervalMs?: number;
 }
 
 export interface GatewayContext {
@@ -64,6 +68,8 @@ export interface GatewayContext {
   readonly admissionRate: AdmissionRate;
   /** Queue joins per client address. */
   readonly joinLimiter: SignInLimiter;
+  /** The operator console: reports of every process, firehose groups, rooms. */
+  readonly ops: OpsConsole;
 }
 
 export interface Gateway {
@@ -186,6 +192,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     earlyPollAllowance: config.QUEUE_EARLY_POLL_ALLOWANCE,
     now: deps.now,
   });
+  // This gateway's own counters for its ops report (the onResponse hook below counts).
+  const httpCounts = { handled: 0, errors: 0 };
+  const ops = createOpsConsole({ config, layer: deps.layer, room, sample: () => ({ ...httpCounts, inFlight: inFlightRequests() }), reportIntervalMs: deps.opsReportIntervalMs });
   const context: GatewayContext = {
     config,
     backend,
@@ -197,6 +206,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     room,
     admissionRate,
     joinLimiter: createSignInLimiter({ maxFailures: config.QUEUE_JOINS_PER_ADDRESS_PER_MINUTE, windowMs: 60_000 }),
+    ops,
   };
 
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
@@ -244,11 +254,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
   });
   app.addHook("onRequest", shedding.onRequest);
+  const inFlightRequests = () => shedding.inFlight("checkout") + shedding.inFlight("queue") + shedding.inFlight("other");
 
   app.addHook("onResponse", (request, reply, done) => {
     const labels = { method: request.method, route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) };
     metrics.httpRequests.inc(labels);
     metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    httpCounts.handled += 1;
+    if (reply.statusCode >= 500) httpCounts.errors += 1;
     done();
   });
 
@@ -269,6 +282,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     registerBuyingRoutes(api, context);
     registerQueueRoutes(api, context);
     registerLiveRoute(api, context);
+    registerOpsConsoleRoutes(api, context);
   }, { prefix: "/api" });
   registerOperationsRoutes(app, context);
   if (config.SERVE_WEB) await registerWebUi(app, app.log);
@@ -288,6 +302,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     );
   }
 
+  await ops.start();
+
   return {
     app,
     context,
@@ -295,6 +311,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       return app.listen({ port: config.PORT, host: config.HOST });
     },
     async stop() {
+      await ops.stop();
       for (const subscription of subscriptions) await subscription.close();
       shedding.close();
       await live.close();

@@ -30,11 +30,15 @@ export function createFakeBackend(): FakeBackend {
   const holds = new Map<string, Hold & { userId: string }>();
   const orders = new Map<string, Order & { userId: string; key: string }>();
   let gate: Promise<void> | undefined;
-  let sequence = 1;
+  let sequence = 2; // ids 1 and 2: the organiser and the operator
 
   users.set("organizer@boxoffice.test", {
     user: { id: "1", email: "organizer@boxoffice.test", displayName: "Organiser", role: "organizer" },
     password: "organizer-password",
+  });
+  users.set("operator@boxoffice.test", {
+    user: { id: "2", email: "operator@boxoffice.test", displayName: "Operator", role: "operator" },
+    password: "operator-password",
   });
   events.set("100", {
     id: "100",

@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Consumer, type Firehose } from "@boxoffice/bus";
+import { createOpsReporter, createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Consumer, type Firehose } from "@boxoffice/bus";
 import { createAdmissionKeys, createTokenVerifier, pinnedKeysFrom, type TokenVerifier } from "@boxoffice/identity";
 import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import {
@@ -66,6 +66,8 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
   const client = createRpcClient({ layer: deps.layer, service: "inventory", defaultDeadlineMs: config.RPC_DEADLINE_MS, identity: trust.identity });
   const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE, fetchKeys: pinnedKeysFrom(config.IDENTITY_TRUSTED_JWKS) });
   const server = createRpcServer({ layer: deps.layer, service: "inventory", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities });
+  // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
+  const reporter = createOpsReporter({ layer: deps.layer, service: "inventory", rpcServer: server, router });
   const publisher = createAvailabilityPublisher({
     layer: deps.layer,
     firehose: deps.firehose,
@@ -112,9 +114,11 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
       }, config.INVENTORY_SWEEP_INTERVAL_MS);
       sweeper.unref();
       server.start();
+      reporter.start();
     },
     async stop() {
       if (sweeper) clearInterval(sweeper);
+      await reporter.stop();
       await server.stop();
       await Promise.all(consumers.map((c) => c.close()));
       await sweeping?.catch(() => 0);

@@ -2,7 +2,7 @@
 // build runs in its own process (main.ts) or inside the embedded host beside the other services.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
+import { createOpsReporter, createRpcClient, createRpcServer, methodsServedBy, type ChannelLayer, type Firehose } from "@boxoffice/bus";
 import { createTokenVerifier, pinnedKeysFrom, type TokenVerifier } from "@boxoffice/identity";
 import { serviceTrust, type Logger } from "@boxoffice/runtime";
 import {
@@ -66,6 +66,8 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
   // Refunds are for inventory, or for an organiser through any service (the token's role decides).
   const userRole = async (token: string | undefined) => (await verifier.requireUser({ token }).catch(() => undefined))?.role;
   const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities, userRole });
+  // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
+  const reporter = createOpsReporter({ layer: deps.layer, service: "payments", rpcServer: server, router });
   // The simulated processor keeps its books in its own table, so every instance honours one key.
   const processor =
     deps.processor ??
@@ -90,10 +92,12 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
       registerPaymentsHandlers(server, { domain, verifier, shards: shards.all });
       relay.start();
       server.start();
+      reporter.start();
       reconciler.start();
     },
     async stop() {
       await reconciler.stop();
+      await reporter.stop();
       await server.stop();
       await relay.stop();
       await client.close();

@@ -6,6 +6,8 @@ import { createRpcClient, RpcError, type ServiceIdentity } from "@boxoffice/bus"
 import { eventsCreateV1, eventsListV1, usersLoginV1, usersRegisterV1 } from "@boxoffice/contracts";
 
 export const DEMO_ORGANIZER = { email: "organizer@boxoffice.test", password: "organizer-password" };
+/** Seeded by the users service beside the organiser (SEED_DEMO); sees the operator console. */
+export const DEMO_OPERATOR = { email: "operator@boxoffice.test", password: "operator-password" };
 export const DEMO_BUYER = { email: "buyer@boxoffice.test", password: "buyer-password", displayName: "Demo Buyer" };
 export const HOT_EVENT_TITLE = "The Big On-Sale: Stadium Night";
 

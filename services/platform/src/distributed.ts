@@ -89,7 +89,7 @@ boxoffice is running distributed (${((Date.now() - started) / 1000).toFixed(1)} 
   services     ${services}
   databases    ${platform.databases.join(", ")}
   shard maps   ${Object.values(platform.shardMapFiles).join(", ")}
-  demo data    ${seeded.length > 0 ? `created ${seeded.length} event(s)` : "already there"}; organiser organizer@boxoffice.test / organizer-password
+  demo data    ${seeded.length > 0 ? `created ${seeded.length} event(s)` : "already there"}; organiser organizer@boxoffice.test / organizer-password, operator operator@boxoffice.test / operator-password
 Ctrl-C stops everything.`);
 } catch (error) {
   console.error(`start:distributed failed: ${(error as Error).message}`);

@@ -1,7 +1,7 @@
 // `npm start`: the whole platform in one process (embedded mode). `--fresh` (or FRESH=true) starts
 // from empty data; PORT, HOST, DATA_DIR and HOLD_TTL_SECONDS as in the HTTP reference.
 import { loadPlatformConfig } from "./config.ts";
-import { DEMO_BUYER, DEMO_ORGANIZER } from "./demo-data.ts";
+import { DEMO_BUYER, DEMO_OPERATOR, DEMO_ORGANIZER } from "./demo-data.ts";
 import { startEmbeddedPlatform } from "./embedded.ts";
 
 const config = loadPlatformConfig(process.env, process.argv.slice(2));
@@ -14,6 +14,7 @@ console.log(
     `  data:        ${config.DATA_DIR}${config.FRESH ? " (fresh)" : ""}`,
     `  organiser:   ${DEMO_ORGANIZER.email} / ${DEMO_ORGANIZER.password}`,
     `  buyer:       ${DEMO_BUYER.email} / ${DEMO_BUYER.password}`,
+    `  operator:    ${DEMO_OPERATOR.email} / ${DEMO_OPERATOR.password}  (the console: ${shown}/#/ops)`,
     `  API docs:    ${shown}/docs`,
     "",
   ].join("\n"),

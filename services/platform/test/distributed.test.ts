@@ -179,6 +179,23 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
     expect(platform.loadBalancer.healthyTargets()).toHaveLength(2);
   });
 
+  /** The operator console's instances, as the demo operator sees them through the load balancer. */
+  async function consoleInstances(): Promise<Array<{ service: string; instance: string; gone: boolean }>> {
+    const operator = new Client(platform.url);
+    await operator.signIn("operator@boxoffice.test", "operator-password");
+    const reply = await operator.request("GET", "/api/ops/overview");
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+    return (reply.body.overview as { instances: Array<{ service: string; instance: string; gone: boolean }> }).instances;
+  }
+  const liveCount = (instances: Array<{ service: string; gone: boolean }>, service: string) => instances.filter((i) => i.service === service && !i.gone).length;
+
+  it("when the operator opens the console, every process of the topology is there and live", async () => {
+    await waitFor(async () => {
+      const instances = await consoleInstances();
+      return ["gateway", "users", "events", "inventory", "payments"].every((s) => liveCount(instances, s) === 2) || undefined;
+    }, { timeoutMs: 15_000, intervalMs: 500, what: "two live instances of every service and gateway in the console" });
+  }, 30_000);
+
   it("when a browser opens the live socket through the load balancer, a hold made on the other side arrives on it", async () => {
     const organizer = new Client(platform.url);
     await organizer.signIn(ORGANIZER.email, ORGANIZER.password);
@@ -349,4 +366,13 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
     expect(captured - refunded).toBe(confirmedOrders.reduce((sum, o) => sum + Number(o.total_cents), 0));
     expect(confirmedOrders).toHaveLength(outcomes.filter((o) => o.order).length);
   }, 110_000);
+
+  it("when inventory instance 0 was killed with SIGKILL, the console shows one inventory instance gone within 10 s and everything else live", async () => {
+    const instances = await waitFor(async () => {
+      const list = await consoleInstances();
+      return list.filter((i) => i.service === "inventory" && i.gone).length === 1 ? list : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 500, what: "the killed inventory instance shown as gone" });
+    expect(liveCount(instances, "inventory")).toBe(1);
+    for (const service of ["gateway", "users", "events", "payments"]) expect(liveCount(instances, service), service).toBe(2);
+  }, 30_000);
 });

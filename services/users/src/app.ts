@@ -2,13 +2,13 @@
 // runs in its own process (main.ts) or inside the embedded host beside the other services.
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRpcServer, logRedisStateChanges, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
+import { createOpsReporter, createRpcServer, logRedisStateChanges, methodsServedBy, type ChannelLayer } from "@boxoffice/bus";
 import { createTokenSigner, createTokenVerifier, REFRESH_AUDIENCE } from "@boxoffice/identity";
 import { redisTlsOf, serviceTrust, withRedisCredentials, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createShardRouter, loadShardMap, migrate, type ShardMap } from "@boxoffice/sharding";
 import { Redis } from "ioredis";
 import type { UsersConfig } from "./config.ts";
-import { seedDemoOrganizer } from "./domain/accounts.ts";
+import { seedDemoAccount } from "./domain/accounts.ts";
 import { createLoginLimiter, createMemoryFailureCounter, createRedisFailureCounter, type FailureCounter } from "./domain/login-limiter.ts";
 import { createPasswordHasher } from "./domain/password-hasher.ts";
 import { createMemoryRefreshLedger, createRedisRefreshLedger, type RefreshLedger } from "./domain/refresh-ledger.ts";
@@ -69,6 +69,8 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
   });
   const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger, identities: serviceTrust(config, "users").identities });
+  // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
+  const reporter = createOpsReporter({ layer: deps.layer, service: "users", rpcServer: server, router });
   const keys = resolveSigningKeys(config);
   const signerReady = createTokenSigner({ keys: keys.keys, ttlSeconds: config.USERS_TOKEN_TTL_SECONDS });
 
@@ -81,11 +83,14 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
       const refreshVerifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys(), audience: REFRESH_AUDIENCE });
       const accounts = { store, hasher, newUserId: (email: string) => ids.forKey(email) };
       if (config.SEED_DEMO ?? config.BUS_URL.startsWith("memory://")) {
-        const outcome = await seedDemoOrganizer(
-          { email: config.DEMO_ORGANIZER_EMAIL.toLowerCase(), password: config.DEMO_ORGANIZER_PASSWORD, displayName: "Demo Organizer" },
-          accounts,
-        );
-        logger.info({ email: config.DEMO_ORGANIZER_EMAIL, outcome }, "demo organiser seeded");
+        const demo = [
+          { email: config.DEMO_ORGANIZER_EMAIL.toLowerCase(), password: config.DEMO_ORGANIZER_PASSWORD, displayName: "Demo Organizer", role: "organizer" as const },
+          { email: config.DEMO_OPERATOR_EMAIL.toLowerCase(), password: config.DEMO_OPERATOR_PASSWORD, displayName: "Demo Operator", role: "operator" as const },
+        ];
+        for (const account of demo) {
+          const outcome = await seedDemoAccount(account, accounts);
+          logger.info({ email: account.email, role: account.role, outcome }, "demo account seeded");
+        }
       }
       registerUsersHandlers(server, {
         ...accounts,
@@ -99,8 +104,10 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
         ledger,
       });
       server.start();
+      reporter.start();
     },
     async stop() {
+      await reporter.stop();
       await server.stop();
       await Promise.allSettled([counter.close(), ledger.close(), router.close()]);
     },

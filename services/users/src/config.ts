@@ -3,6 +3,7 @@ import { commonConfigShape, envBoolean, type PublicDefaults } from "@boxoffice/r
 import { z } from "zod";
 
 const DEV_DEMO_ORGANIZER_PASSWORD = "organizer-password";
+const DEV_DEMO_OPERATOR_PASSWORD = "operator-password";
 
 export const usersConfigSchema = z.object({
   ...commonConfigShape,
@@ -28,10 +29,13 @@ export const usersConfigSchema = z.object({
    * BUS_URL host when the bus is Redis, else in memory (one process).
    */
   RATE_LIMIT_REDIS_URL: z.string().optional(),
-  /** Create the demo organiser at start-up. Default: true with the in-memory bus (embedded), else false. */
+  /** Create the demo organiser and the demo operator at start-up. Default: true with the in-memory bus (embedded), else false. */
   SEED_DEMO: envBoolean.optional(),
   DEMO_ORGANIZER_EMAIL: z.string().default("organizer@boxoffice.test"),
   DEMO_ORGANIZER_PASSWORD: z.string().min(8).default(DEV_DEMO_ORGANIZER_PASSWORD),
+  /** The demo operator (role `operator`: the operator console). */
+  DEMO_OPERATOR_EMAIL: z.string().default("operator@boxoffice.test"),
+  DEMO_OPERATOR_PASSWORD: z.string().min(8).default(DEV_DEMO_OPERATOR_PASSWORD),
 }).refine((c) => c.NODE_ENV !== "production" || c.USERS_SIGNING_KEYS, {
   path: ["USERS_SIGNING_KEYS"],
   message: "required when NODE_ENV=production (the development key is public)",
@@ -42,4 +46,5 @@ export type UsersConfig = z.infer<typeof usersConfigSchema>;
 /** Public development values refused when NODE_ENV=production (the signing key is refused by the schema). */
 export const usersPublicDefaults: PublicDefaults<UsersConfig> = {
   DEMO_ORGANIZER_PASSWORD: (c) => c.SEED_DEMO === true && c.DEMO_ORGANIZER_PASSWORD === DEV_DEMO_ORGANIZER_PASSWORD,
+  DEMO_OPERATOR_PASSWORD: (c) => c.SEED_DEMO === true && c.DEMO_OPERATOR_PASSWORD === DEV_DEMO_OPERATOR_PASSWORD,
 };

@@ -117,6 +117,12 @@ describe.each(targets)("users service on $name", (target) => {
       expect(login.user.role).toBe("organizer");
     });
 
+    it("when the service starts with SEED_DEMO, the demo operator exists once and logs in with the operator role", async () => {
+      await h.startInstance();
+      const login = await h.client.call(usersLoginV1, { email: "operator@boxoffice.test", password: "operator-password" });
+      expect(login.user.role).toBe("operator");
+    });
+
     it("when another service verifies a login token with the published keys, it reads the caller; no password reaches the logs", async () => {
       await h.client.call(usersRegisterV1, { email: "grace@example.com", password: "grace-secret-pw", displayName: "Grace" });
       const login = await h.client.call(usersLoginV1, { email: "grace@example.com", password: "grace-secret-pw" });

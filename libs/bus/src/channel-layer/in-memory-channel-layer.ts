@@ -95,8 +95,15 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
   };
 
   return {
-    extensions: ["groups", "flush"],
+    extensions: ["groups", "flush", "depth"],
     stats,
+
+    async depth(channel: string) {
+      assertChannelName(channel);
+      ensureOpen();
+      const queue = queues.get(channel);
+      return { depth: queue ? purgeExpired(channel, queue, Date.now()).length : 0, capacity: opts.capacityOf(channel) };
+    },
 
     async send(channel: string, message: Message): Promise<void> {
       assertChannelName(channel);

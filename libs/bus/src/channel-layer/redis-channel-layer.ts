@@ -250,8 +250,15 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   };
 
   return {
-    extensions: ["groups", "flush"],
+    extensions: ["groups", "flush", "depth"],
     stats,
+
+    async depth(channel: string) {
+      assertChannelName(channel);
+      ensureOpen();
+      const depth = await onHost(hostFor(channel), (conn) => conn.llen(channelKey(channel)));
+      return { depth, capacity: opts.capacityOf(channel) };
+    },
 
     async send(channel: string, message: Message): Promise<void> {
       assertChannelName(channel);

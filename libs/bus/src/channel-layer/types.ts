@@ -28,6 +28,11 @@ export interface ChannelLayer {
   /** Live counters; both built-in backends provide them. */
   readonly stats?: Readonly<ChannelLayerStats>;
   send(channel: string, message: Message): Promise<void>;
+  /**
+   * Messages waiting on a named channel now, and its capacity (extension "depth"; both built-in
+   * backends have it). Redis counts unread entries that may already have expired.
+   */
+  depth?(channel: string): Promise<{ depth: number; capacity: number }>;
   receive(channel: string, options?: ReceiveOptions): Promise<Message>;
   newChannel(prefix?: string): Promise<string>;
   groupAdd(group: string, channel: string): Promise<void>;

@@ -53,6 +53,26 @@ export interface RpcServer {
   readonly inFlight: number;
   /** Replies this server could not deliver (the caller's inbox stayed full until the deadline, or was gone); each is logged. */
   readonly repliesDropped: number;
+  /** Live counters since the server was created (the operator console reads them; see ops/ops-reports.ts). */
+  readonly stats: Readonly<RpcServerStats>;
+}
+
+/** Upper bounds (ms) of the latency histogram buckets; a last bucket counts everything slower. */
+export const RPC_LATENCY_BUCKETS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] as const;
+
+export interface RpcMethodStats {
+  calls: number;
+  /** Calls answered with an error (validation, domain or internal). */
+  errors: number;
+  /** Cumulative counts per RPC_LATENCY_BUCKETS_MS bucket, plus one for slower calls. */
+  latencyBuckets: number[];
+}
+
+export interface RpcServerStats {
+  /** Requests answered (successfully or not). */
+  handled: number;
+  errors: number;
+  methods: Record<string, RpcMethodStats>;
 }
 
 interface Registration {
@@ -121,6 +141,22 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const wakeAll = () => slotWaiters.splice(0).forEach((wake) => wake());
 
   let repliesDropped = 0;
+  const stats: RpcServerStats = { handled: 0, errors: 0, methods: {} };
+
+  /** Counted in memory only: an answered request costs a few increments, never a bus round trip. */
+  function record(method: string, startedAt: number, ok: boolean): void {
+    const ms = performance.now() - startedAt;
+    const entry = (stats.methods[method] ??= { calls: 0, errors: 0, latencyBuckets: new Array<number>(RPC_LATENCY_BUCKETS_MS.length + 1).fill(0) });
+    let bucket = RPC_LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
+    if (bucket < 0) bucket = RPC_LATENCY_BUCKETS_MS.length;
+    entry.latencyBuckets[bucket] += 1;
+    entry.calls += 1;
+    stats.handled += 1;
+    if (!ok) {
+      entry.errors += 1;
+      stats.errors += 1;
+    }
+  }
 
   async function reply(replyTo: string, message: RpcReplyWire, method: unknown, deadline = Date.now()): Promise<void> {
     try {
@@ -196,13 +232,16 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     if (!parsed.success) return fail(validationFailed("request", parsed.error.issues));
     const ctx = makeContext(message, method as string, deadline as number, caller);
     let result: unknown;
+    const startedAt = performance.now();
     try {
       result = await registration.handler(parsed.data, ctx);
     } catch (error) {
+      record(method as string, startedAt, false);
       const rpcError = toRpcError(error);
       if (!(error instanceof RpcError)) logger.error({ err: error, method, requestId: id }, "RPC handler failed");
       return fail(rpcError);
     }
+    record(method as string, startedAt, true);
     await reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method, typeof deadline === "number" ? deadline : undefined);
   }
 
@@ -270,6 +309,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     get repliesDropped() {
       return repliesDropped;
     },
+    stats,
   };
   servedMethods.set(server, handlers);
   return server;

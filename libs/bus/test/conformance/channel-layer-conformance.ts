@@ -51,6 +51,17 @@ export function channelLayerConformance(target: ConformanceTarget): void {
       expect(layer().extensions).toEqual(expect.arrayContaining(["groups", "flush"]));
     });
 
+    it("when messages wait on a channel, depth counts them against the channel's capacity", async () => {
+      const l = layer();
+      const channel = fresh("depth");
+      expect(await l.depth!(channel)).toEqual({ depth: 0, capacity: 100 });
+      await l.send(channel, { n: 1 });
+      await l.send(channel, { n: 2 });
+      expect(await l.depth!(channel)).toEqual({ depth: 2, capacity: 100 });
+      await l.receive(channel, { timeoutMs: 5000 });
+      expect((await l.depth!(channel)).depth).toBe(1);
+    });
+
     it("when a message is sent, a receive on that channel returns it", async () => {
       const l = layer();
       const channel = fresh("round-trip");

@@ -34,11 +34,23 @@ export interface WaitingRoom {
   configure(eventId: string, organizerId: string, change: { paused?: boolean; maxAdmitted?: number | null }): Promise<HttpQueueStats>;
   /** From inventory's availability on the firehose: nothing left to hold tells every waiting buyer. */
   availabilityChanged(eventId: string, available: number): Promise<void>;
+  /** The operator console: every room with anyone waiting or admitted, busiest first. */
+  occupiedRooms(): Promise<OccupiedRoom[]>;
+}
+
+export interface OccupiedRoom {
+  eventId: string;
+  title: string;
+  waiting: number;
+  admitted: number;
+  admittedPerMinute: number;
+  paused: boolean;
 }
 
 interface EventInfo {
   salesStartAt: number;
   organizerId: string | undefined;
+  title: string;
 }
 
 export function queuePath(eventId: string): string {
@@ -56,6 +68,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     const info = options.backend.getEvent(eventId).then((event) => ({
       salesStartAt: Date.parse(event.salesStartAt ?? new Date(0).toISOString()),
       organizerId: event.organizerId,
+      title: event.title,
     }));
     // Concurrent callers share one lookup; a failure is not kept.
     infos.set(eventId, { info, at: now() });
@@ -154,6 +167,21 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     },
     async availabilityChanged(eventId, available) {
       await options.store.setSoldOut(eventId, available === 0).catch(() => undefined);
+    },
+    async occupiedRooms() {
+      const rooms: OccupiedRoom[] = [];
+      for (const eventId of await guarded(options.store.rooms())) {
+        let info: EventInfo;
+        try {
+          info = await eventInfo(eventId);
+        } catch {
+          continue; // an event the catalogue no longer knows (or cannot tell now): its room is not shown
+        }
+        const stats = await guarded(options.store.stats(eventId, clock(info)));
+        if (stats.waiting + stats.admitted === 0) continue;
+        rooms.push({ eventId, title: info.title, waiting: stats.waiting, admitted: stats.admitted, admittedPerMinute: stats.admittedLastMinute, paused: stats.paused });
+      }
+      return rooms.sort((a, b) => b.waiting - a.waiting || b.admitted - a.admitted);
     },
   };
 }

@@ -185,6 +185,9 @@ export function createMemoryRoomStore(): RoomStore {
       if (soldOut) room(eventId).soldOut = true;
       else if (rooms.has(eventId)) room(eventId).soldOut = false;
     },
+    async rooms() {
+      return [...rooms.keys()];
+    },
     async close() {
       rooms.clear();
     },

@@ -194,6 +194,22 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
       if (change.maxAdmitted !== undefined) fields.push("maxAdmitted", change.maxAdmitted === null ? "" : String(change.maxAdmitted));
       if (fields.length > 0) await redis.hset(meta, ...fields);
     },
+    async rooms() {
+      // SCAN, not KEYS: an operator's poll never blocks Redis; bounded to the first 10,000 keys of rooms.
+      const found = new Set<string>();
+      let cursor = "0";
+      let seen = 0;
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${options.prefix}room:{*}:*`, "COUNT", 1000);
+        cursor = next;
+        seen += keys.length;
+        for (const key of keys) {
+          const id = /room:\{([^}]*)\}:/.exec(key)?.[1];
+          if (id) found.add(id);
+        }
+      } while (cursor !== "0" && seen < 10_000);
+      return [...found];
+    },
     async setSoldOut(eventId, soldOut) {
       // Availability changes of every event arrive here: only a room that exists (or an event that just
       // sold out) is written, so quiet events leave no keys behind.

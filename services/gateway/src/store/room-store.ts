@@ -56,6 +56,8 @@ export interface RoomStore {
   configure(eventId: string, change: { paused?: boolean; maxAdmitted?: number | null }): Promise<void>;
   /** Nothing left to hold (or something again): waiting buyers are told `sold_out`. */
   setSoldOut(eventId: string, soldOut: boolean): Promise<void>;
+  /** Events that have a room (the operator console reads each one's stats). */
+  rooms(): Promise<string[]>;
   close(): Promise<void>;
 }
 

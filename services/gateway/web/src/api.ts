@@ -1,7 +1,7 @@
 // The browser's client of the gateway's HTTP API: JSON in and out, errors as ApiError with the
 // stable code of shared/reference/http-api.md (and Retry-After when the gateway is shedding load).
 
-export interface User { id: string; email: string; displayName: string; role: "buyer" | "organizer" }
+export interface User { id: string; email: string; displayName: string; role: "buyer" | "organizer" | "operator" }
 export interface EventSummary { id: string; title: string; venue: string; startsAt: string; minPriceCents: number; available: number; status: string }
 export interface Section { id: string; name: string; priceCents: number; capacity: number; available: number; rows?: number; seatsPerRow?: number }
 export interface EventDetail { id: string; title: string; venue: string; startsAt: string; salesStartAt?: string; status: string; organizerId?: string; available?: number; sections: Section[] }
@@ -13,6 +13,16 @@ export interface Hold { id: string; eventId: string; seats: HeldSeat[]; totalCen
 export interface Ticket { id: string; seatId: string; code: string; section?: string; row?: number; number?: number }
 export interface Order { id: string; status: string; eventId: string; tickets: Ticket[]; totalCents: number; createdAt?: string }
 export interface Availability { type: "availability"; eventId: string; available: number; sections: Array<{ id: string; available: number }> }
+
+export interface OpsOverview {
+  generatedAt: string;
+  instances: Array<{ service: string; instance: string; startedAt: string; lastSeenAt: string; inFlight: number; handledPerSecond: number; errorsPerSecond: number; gone: boolean }>;
+  methods: Array<{ method: string; callsPerSecond: number; p50Ms: number | null; p99Ms: number | null; errorsPerSecond: number }>;
+  channels: Array<{ name: string; depth: number; capacity: number }>;
+  shards: Array<{ service: string; shard: string; logicalShards: Array<[number, number]>; reachable: boolean; replicas: number }>;
+  firehose: Array<{ stream: string; group: string; lag: number | null; pending: number; deadLetters: number }>;
+  rooms: Array<{ eventId: string; title: string; waiting: number; admitted: number; admittedPerMinute: number; paused: boolean }>;
+}
 
 export class ApiError extends Error {
   readonly code: string;
@@ -85,6 +95,7 @@ export const api = {
   controlQueue: (eventId: string, body: { paused?: boolean; maxAdmitted?: number | null }) =>
     request<{ stats: QueueStats }>("PATCH", `/api/events/${encodeURIComponent(eventId)}/queue`, body).then((r) => r.stats),
   orders: () => request<{ orders: Order[] }>("GET", "/api/orders").then((r) => r.orders),
+  opsOverview: () => request<{ overview: OpsOverview }>("GET", "/api/ops/overview").then((r) => r.overview),
   getOrder: (id: string) => request<{ order: Order }>("GET", `/api/orders/${encodeURIComponent(id)}`).then((r) => r.order),
 };
 

@@ -7,6 +7,7 @@ import { checkoutView } from "./views/checkout.ts";
 import { eventPageView } from "./views/event-page.ts";
 import { eventsListView } from "./views/events-list.ts";
 import { organiserView, salesView } from "./views/organiser.ts";
+import { opsView } from "./views/ops.ts";
 import { queueView } from "./views/queue.ts";
 import { myTicketsView, orderView } from "./views/tickets.ts";
 import { loadUser, navigate, onUserChange, setUser, user } from "./state.ts";
@@ -29,6 +30,7 @@ function paintNav(): void {
     link("#/", "Events"),
     me ? link("#/tickets", "My tickets") : null,
     me?.role === "organizer" ? link("#/organiser", "Create event") : null,
+    me?.role === "operator" ? link("#/ops", "Console") : null,
     me ? h("li", { class: "meta" }, me.displayName) : null,
     me ? h("li", {}, signOut) : link("#/signin", "Sign in"),
     me ? null : link("#/signup", "Sign up"),
@@ -53,6 +55,7 @@ async function route(): Promise<void> {
   else if (parts[0] === "signup") signUpView(params.get("next"));
   else if (parts[0] === "organiser" && parts[1] === "events" && parts[2]) cleanup = await salesView(parts[2]);
   else if (parts[0] === "organiser") organiserView();
+  else if (parts[0] === "ops") cleanup = opsView();
   else await eventsListView();
 }
 

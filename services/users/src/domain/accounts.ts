@@ -151,9 +151,9 @@ export async function getProfile(userId: string, deps: Pick<AccountsDeps, "store
   return toUser(record);
 }
 
-/** Creates the demo organiser unless it exists; safe to run on every start of every instance. */
-export async function seedDemoOrganizer(
-  account: { email: string; password: string; displayName: string },
+/** Creates a demo account (the organiser, the operator) unless it exists; safe to run on every start of every instance. */
+export async function seedDemoAccount(
+  account: { email: string; password: string; displayName: string; role: "organizer" | "operator" },
   deps: AccountsDeps,
 ): Promise<"created" | "existed"> {
   if (await deps.store.findByEmail(account.email)) return "existed";
@@ -161,7 +161,7 @@ export async function seedDemoOrganizer(
     id: deps.newUserId(account.email),
     email: account.email,
     displayName: account.displayName,
-    role: "organizer" as const,
+    role: account.role,
     passwordHash: await deps.hasher.hash(account.password),
   };
   return (await deps.store.insert(record)) === "created" ? "created" : "existed";

@@ -52,7 +52,7 @@ function toRecord(row: UserRow): UserRecord {
     id: String(row.id),
     email: row.email,
     displayName: row.display_name,
-    role: row.role === "organizer" ? "organizer" : "buyer",
+    role: row.role === "organizer" || row.role === "operator" ? row.role : "buyer",
     passwordHash: row.password_hash,
     createdAt: new Date(row.created_at),
   };

@@ -29,7 +29,7 @@ export function signInView(next: string | null): void {
     h("h1", {}, "Sign in"),
     form,
     h("p", {}, "New here? ", h("a", { href: `#/signup${next ? `?next=${encodeURIComponent(next)}` : ""}` }, "Create an account")),
-    h("p", { class: "hint" }, "Demo logins: buyer@boxoffice.test / buyer-password · organizer@boxoffice.test / organizer-password"),
+    h("p", { class: "hint" }, "Demo logins: buyer@boxoffice.test / buyer-password · organizer@boxoffice.test / organizer-password · operator@boxoffice.test / operator-password"),
   );
 }
 
