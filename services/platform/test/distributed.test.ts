@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requirePostgres, requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client, type Reply } from "./http-client.ts";
 import pg from "pg";
 import { databaseUrl } from "../src/distributed/databases.ts";
 import { startDistributedPlatform, type DistributedPlatform } from "../src/distributed/topology.ts";
@@ -19,44 +20,6 @@ const postgres = await requirePostgres();
 const HOLD_TTL_SECONDS = 6;
 const CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };
 const ORGANIZER = { email: "organizer@boxoffice.test", password: "organizer-password" };
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-/** One browser-less client with its own session cookie, talking to the load balancer. */
-class Client {
-  cookie = "";
-  readonly base: string;
-  constructor(base: string) {
-    this.base = base;
-  }
-
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(this.cookie ? { cookie: this.cookie } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const cookies = response.headers.getSetCookie().map((c) => c.split(";")[0]);
-    if (cookies.length > 0) this.cookie = cookies.join("; ");
-    const text = await response.text();
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-    } catch {
-      parsed = { text };
-    }
-    return { status: response.status, body: parsed };
-  }
-
-  async signIn(email: string, password: string): Promise<void> {
-    const reply = await this.request("POST", "/api/session", { email, password });
-    expect(reply.status, `sign-in of ${email}: ${JSON.stringify(reply.body)}`).toBe(200);
-  }
-}
 
 interface Order {
   id: string;
@@ -107,7 +70,7 @@ async function purchase(client: Client, buyer: number, eventId: string, deadline
   let retried = 0;
   let holdId: string | undefined;
   while (!holdId) {
-    const hold = await client.request("POST", `/api/events/${eventId}/holds`, { quantity: 1 }).catch(() => ({ status: 0, body: {} }) as Reply);
+    const hold = await client.request("POST", `/api/events/${eventId}/holds`, { quantity: 1 }).catch(() => ({ status: 0, body: {}, retryAfter: null }) as Reply);
     if (hold.status === 201) holdId = (hold.body.hold as { id: string }).id;
     else if (!isTransient(hold.status)) return { buyer, final: String((hold.body.error as { code?: string } | undefined)?.code ?? hold.status), retried };
     else if (Date.now() > deadline) return { buyer, final: `hold kept failing (${hold.status})`, retried };
@@ -120,7 +83,7 @@ async function purchase(client: Client, buyer: number, eventId: string, deadline
     ordersInFlight++;
     const order = await client
       .request("POST", "/api/orders", { holdId, payment: CARD }, { "idempotency-key": key })
-      .catch(() => ({ status: 0, body: {} }) as Reply)
+      .catch(() => ({ status: 0, body: {}, retryAfter: null }) as Reply)
       .finally(() => ordersInFlight--);
     if (order.status === 201) return { buyer, order: order.body.order as Order, retried, orderRetried, holdId, idempotencyKey: key, recoveredBeforeRetry };
     if (!isTransient(order.status)) return { buyer, final: String((order.body.error as { code?: string } | undefined)?.code ?? order.status), retried };

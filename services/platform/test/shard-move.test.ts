@@ -25,6 +25,7 @@ import {
 } from "@boxoffice/sharding";
 import { requirePostgres, requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Client, type Reply } from "./http-client.ts";
 import { startDistributedPlatform, type DistributedPlatform } from "../src/distributed/topology.ts";
 
 const run = promisify(execFile);
@@ -36,12 +37,6 @@ const CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc:
 const ORGANIZER = { email: "organizer@boxoffice.test", password: "organizer-password" };
 const BUYERS = 16;
 const PURCHASES_EACH = 6;
-
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfter: string | null;
-}
 
 /** What the buyers saw, by request kind. */
 class Tally {
@@ -58,30 +53,6 @@ class Tally {
     let n = 0;
     for (const [key, value] of this.statuses) if (predicate(key)) n += value;
     return n;
-  }
-}
-
-class Client {
-  cookie = "";
-  readonly base: string;
-  constructor(base: string) {
-    this.base = base;
-  }
-  async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-    const response = await fetch(`${this.base}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...(this.cookie ? { cookie: this.cookie } : {}), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const cookies = response.headers.getSetCookie().map((c) => c.split(";")[0]);
-    if (cookies.length > 0) this.cookie = cookies.join("; ");
-    const text = await response.text();
-    return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, retryAfter: response.headers.get("retry-after") };
-  }
-  async signIn(email: string, password: string): Promise<void> {
-    const reply = await this.request("POST", "/api/session", { email, password });
-    expect(reply.status, `sign-in of ${email}: ${JSON.stringify(reply.body)}`).toBe(200);
   }
 }
 
