@@ -62,7 +62,6 @@ export interface MoveResult {
   readonly cleanedUp: boolean;
 }
 
-const FENCE_TABLE = FENCE_TABLE_SQL;
 const FENCE_FUNCTION = `create or replace function public.boxoffice_shard_fence_check() returns trigger language plpgsql as $fence$
 declare
   l int;
@@ -175,7 +174,7 @@ async function installFence(sql: SqlExecutor, tables: readonly string[], lockTim
     sql.transaction(async (tx) => {
       // Concurrent movers (two tools at once) serialise here instead of racing on DDL.
       await tx.query("select pg_advisory_xact_lock(727017002)");
-      await tx.exec(FENCE_TABLE);
+      await tx.exec(FENCE_TABLE_SQL);
       await tx.exec(FENCE_FUNCTION);
       const missing: string[] = [];
       for (const table of tables) {
@@ -312,7 +311,7 @@ export async function moveLogicalShards(options: MoveOptions): Promise<MoveResul
         await tx.query("set local session_replication_role = replica");
         // The target may have given these logical shards away before: lift its old fence, and drop
         // any rows left there by a move away that never finished its cleanup.
-        await tx.exec(FENCE_TABLE);
+        await tx.exec(FENCE_TABLE_SQL);
         await tx.query("delete from public.boxoffice_shard_fence where logical_shard = any($1::int[])", [logicalShards]);
         for (const table of tables) await tx.query(`delete from ${table} where logical_shard = any($1::int[])`, [logicalShards]);
         for (const table of tables) {
@@ -413,7 +412,7 @@ interface Fence {
 async function readFences(sql: SqlExecutor): Promise<Fence[]> {
   const exists = await sql.query<{ t: string | null }>("select to_regclass('public.boxoffice_shard_fence')::text as t");
   if (!exists.rows[0]?.t) return [];
-  await sql.exec(FENCE_TABLE);
+  await sql.exec(FENCE_TABLE_SQL);
   const { rows } = await sql.query<{ logical_shard: number; state: string; age_ms: number | null }>(
     "select logical_shard, state, (extract(epoch from (now() - moved_at)) * 1000)::float8 as age_ms from public.boxoffice_shard_fence",
   );

@@ -1,6 +1,7 @@
 // Creating and dropping the physical shard databases of a distributed run. This is server
 // administration (CREATE DATABASE), not data access: the services themselves reach their
 // databases only through @boxoffice/sharding, and migrate them at start-up.
+import { ensureDatabase } from "@boxoffice/sharding";
 import pg from "pg";
 
 const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -27,24 +28,11 @@ async function withAdmin<T>(serverUrl: string, fn: (client: pg.Client) => Promis
   }
 }
 
-/** Creates each database that does not exist yet; returns the ones it created. */
+/** Creates each database that does not exist yet (the sharding lib's ensureDatabase); returns the ones it created. */
 export async function ensureDatabases(serverUrl: string, names: string[]): Promise<string[]> {
-  return withAdmin(serverUrl, async (client) => {
-    const existing = await client.query<{ datname: string }>("select datname from pg_database where datname = any($1)", [names]);
-    const have = new Set(existing.rows.map((row) => row.datname));
-    const created: string[] = [];
-    for (const name of names.map(checkName)) {
-      if (have.has(name)) continue;
-      try {
-        await client.query(`create database "${name}"`);
-        created.push(name);
-      } catch (error) {
-        // 42P04 duplicate_database: another run created it at the same moment, which is as good.
-        if ((error as { code?: string }).code !== "42P04") throw error;
-      }
-    }
-    return created;
-  });
+  const created: string[] = [];
+  for (const name of names) if (await ensureDatabase(databaseUrl(serverUrl, name))) created.push(name);
+  return created;
 }
 
 export async function dropDatabases(serverUrl: string, names: string[]): Promise<void> {
