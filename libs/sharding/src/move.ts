@@ -412,7 +412,7 @@ interface Fence {
 async function readFences(sql: SqlExecutor): Promise<Fence[]> {
   const exists = await sql.query<{ t: string | null }>("select to_regclass('public.boxoffice_shard_fence')::text as t");
   if (!exists.rows[0]?.t) return [];
-  await sql.exec(FENCE_TABLE_SQL);
+  // No DDL here (an ALTER would lock the table every write's fence trigger reads): migrate and the move create it.
   const { rows } = await sql.query<{ logical_shard: number; state: string; age_ms: number | null }>(
     "select logical_shard, state, (extract(epoch from (now() - moved_at)) * 1000)::float8 as age_ms from public.boxoffice_shard_fence",
   );
