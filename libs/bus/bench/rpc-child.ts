@@ -20,7 +20,7 @@ async function serveBoxoffice(): Promise<() => Promise<void>> {
 }
 
 async function serveMoleculer(): Promise<() => Promise<void>> {
-  const broker = new moleculer.ServiceBroker({ nodeID: `server-${process.pid}`, namespace, transporter: url, serializer: "JSON", logger: false });
+  const broker = new moleculer.ServiceBroker({ nodeID: `server-${process.pid}`, namespace, transporter: new moleculer.Transporters.Redis(url), serializer: "JSON", logger: false });
   broker.createService({ name: "bench", actions: { echo: (ctx: { params: unknown }) => ctx.params } });
   await broker.start();
   return () => broker.stop();

@@ -79,7 +79,7 @@ async function boxofficeDriver(): Promise<Driver> {
 }
 
 async function moleculerDriver(): Promise<Driver> {
-  const broker = new moleculer.ServiceBroker({ nodeID: `client-${process.pid}`, namespace, transporter: url, serializer: "JSON", logger: false });
+  const broker = new moleculer.ServiceBroker({ nodeID: `client-${process.pid}`, namespace, transporter: new moleculer.Transporters.Redis(url), serializer: "JSON", logger: false });
   await broker.start();
   await broker.waitForServices(["bench"], 10_000);
   return { call: () => broker.call("bench.echo", BENCH_PAYLOAD), close: () => broker.stop() };
