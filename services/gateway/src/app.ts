@@ -326,6 +326,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 /** ROOM_URL, else the first Redis of BUS_URL (every gateway of a platform shares it), else memory. */
 function createRoomStore(config: GatewayConfig): RoomStore {
   const url = config.ROOM_URL ?? config.BUS_URL.split(",")[0].trim();
-  if (url.startsWith("redis://") || url.startsWith("rediss://")) return createRedisRoomStore({ url, prefix: `${config.BUS_PREFIX}:` });
-  return createMemoryRoomStore();
+  const expiry = { idleTtlMs: config.ROOM_IDLE_TTL_SECONDS * 1000, soldOutTtlMs: config.ROOM_SOLD_OUT_TTL_SECONDS * 1000 };
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) return createRedisRoomStore({ url, prefix: `${config.BUS_PREFIX}:`, expiry });
+  return createMemoryRoomStore({ expiry });
 }

@@ -98,6 +98,13 @@ export const gatewayConfigSchema = z.object({
   CHECKOUT_LATENCY_TARGET_MS: z.coerce.number().int().min(1).default(500),
   /** Buyers admitted at once at most per event (the organiser may cap lower). */
   ADMISSION_MAX_CONCURRENT: z.coerce.number().int().min(1).default(5000),
+  /**
+   * A waiting room nobody used for this long is forgotten (its Redis keys expire), never before the
+   * event opens or its last admission ends. Default 3600.
+   */
+  ROOM_IDLE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /** A sold-out room is forgotten this long after it sold out (never before its last admission ends). Default 900. */
+  ROOM_SOLD_OUT_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
   /** Polls sooner than pollAfterSeconds tolerated in a row before 429 RATE_LIMITED. */
   QUEUE_EARLY_POLL_ALLOWANCE: z.coerce.number().int().min(0).default(3),
   /** Queue joins per client address per minute (per gateway) before 429 RATE_LIMITED. */

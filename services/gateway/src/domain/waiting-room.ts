@@ -162,11 +162,11 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     },
     async configure(eventId, organizerId, change) {
       const at = clock(await requireOrganiser(eventId, organizerId));
-      await guarded(options.store.configure(eventId, change));
+      await guarded(options.store.configure(eventId, change, at));
       return toStats(await guarded(options.store.stats(eventId, at)));
     },
     async availabilityChanged(eventId, available) {
-      await options.store.setSoldOut(eventId, available === 0).catch(() => undefined);
+      await options.store.setSoldOut(eventId, available === 0, now()).catch(() => undefined);
     },
     async occupiedRooms() {
       const rooms: OccupiedRoom[] = [];
