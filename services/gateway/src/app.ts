@@ -181,6 +181,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     min: config.ADMISSION_RATE_MIN,
     max: config.ADMISSION_RATE_MAX,
     latencyTargetMs: config.CHECKOUT_LATENCY_TARGET_MS,
+    now: deps.now,
   });
   const room = createWaitingRoom({
     store: roomStore,
@@ -252,6 +253,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const shedding = createEdgeShedding({
     limits: { checkout: config.INFLIGHT_MAX_CHECKOUT, queue: config.INFLIGHT_MAX_QUEUE, other: config.INFLIGHT_MAX_OTHER },
     maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
+    // Checkout this gateway had to shed is checkout overloaded: admit fewer.
+    onShed: (routeClass) => {
+      if (routeClass === "checkout") admissionRate.observe(0, true);
+    },
   });
   app.addHook("onRequest", shedding.onRequest);
   const inFlightRequests = () => shedding.inFlight("checkout") + shedding.inFlight("queue") + shedding.inFlight("other");

@@ -94,7 +94,7 @@ export const gatewayConfigSchema = z.object({
   ADMISSION_RATE_INITIAL: z.coerce.number().min(0.1).max(100_000).default(20),
   ADMISSION_RATE_MIN: z.coerce.number().min(0.1).max(100_000).default(1),
   ADMISSION_RATE_MAX: z.coerce.number().min(0.1).max(100_000).default(500),
-  /** p90 latency of admitted buyers' holds and orders above which admissions slow down. */
+  /** p99 latency (ms, per 2 s window) of admitted buyers' holds and orders above which admissions are halved. */
   CHECKOUT_LATENCY_TARGET_MS: z.coerce.number().int().min(1).default(500),
   /** Buyers admitted at once at most per event (the organiser may cap lower). */
   ADMISSION_MAX_CONCURRENT: z.coerce.number().int().min(1).default(5000),
