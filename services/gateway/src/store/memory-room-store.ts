@@ -110,6 +110,22 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     }
   }
 
+  /** Takes a buyer out of the line (their key is unique in it), keeping the order arrays in step. */
+  function dequeue(r: Room, userId: string): boolean {
+    const key = r.line.get(userId);
+    if (key === undefined) return false;
+    r.line.delete(userId);
+    if (r.dirty) return true;
+    const at = r.head + rankOf(r, key);
+    if (r.order[at] === userId) {
+      r.order.splice(at, 1);
+      r.orderKeys.splice(at, 1);
+    } else {
+      r.dirty = true;
+    }
+    return true;
+  }
+
   /** 0-based place among those waiting: a binary search over the order keys. */
   function rankOf(r: Room, key: number): number {
     tidy(r);
@@ -226,6 +242,15 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
       if (!r) return;
       r.admitted.delete(userId);
       r.nextPollAt.delete(userId);
+    },
+    async leave(eventId, userId) {
+      const r = rooms.get(eventId);
+      if (!r) return false;
+      const had = dequeue(r, userId) || r.admitted.delete(userId);
+      r.nextPollAt.delete(userId);
+      r.earlyPolls.delete(userId);
+      r.expired.delete(userId);
+      return had;
     },
     async stats(eventId, clock) {
       const r = room(eventId, clock.now);

@@ -132,6 +132,12 @@ elseif op == 'finish' then
   redis.call('ZREM', adm, user)
   redis.call('HDEL', pollnext, user)
   return { 'ok' }
+elseif op == 'leave' then
+  local had = redis.call('ZREM', line, user) + redis.call('ZREM', adm, user)
+  redis.call('HDEL', pollnext, user)
+  redis.call('HDEL', early, user)
+  redis.call('SREM', exp, user)
+  return { had > 0 and 'left' or 'none' }
 elseif op == 'stats' then
   step()
   local result = snapshot('')
@@ -222,6 +228,9 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     },
     async finish(eventId, userId) {
       await call("finish", eventId, userId, undefined);
+    },
+    async leave(eventId, userId) {
+      return (await call("leave", eventId, userId, undefined))[0] === "left";
     },
     async stats(eventId, clock) {
       return toSnapshot(await call("stats", eventId, "", clock));

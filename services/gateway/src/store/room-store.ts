@@ -76,8 +76,13 @@ export interface RoomStore {
    * nothing is left to hold.
    */
   admitForHold(eventId: string, userId: string, clock: RoomClock): Promise<number | null | "sold_out">;
-  /** The buyer's order is confirmed (or they left): their admission ends, freeing a place. */
+  /** The buyer's order is confirmed: their admission ends, freeing a place. */
   finish(eventId: string, userId: string): Promise<void>;
+  /**
+   * The buyer leaves: their place in line (everyone behind moves up) or their admission (freeing it)
+   * is given up. False: they had neither.
+   */
+  leave(eventId: string, userId: string): Promise<boolean>;
   stats(eventId: string, clock: RoomClock): Promise<RoomSnapshot>;
   configure(eventId: string, change: { paused?: boolean; maxAdmitted?: number | null }, clock: RoomClock): Promise<void>;
   /** Nothing left to hold (or something again): waiting buyers are told `sold_out`. `now`: epoch ms. */
