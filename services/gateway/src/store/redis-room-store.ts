@@ -75,7 +75,9 @@ local function snapshot(member)
     state, untilAt = 'admitted', tonumber(score)
   else
     local r = redis.call('ZRANK', line, member)
-    if r then state, rank = 'waiting', r
+    if r then
+      state = 'waiting'
+      if now >= salesStartAt then rank = r end
     elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
   end
   local m = redis.call('HGET', meta, 'maxAdmitted')

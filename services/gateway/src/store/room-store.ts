@@ -48,7 +48,7 @@ export type RoomState = "waiting" | "admitted" | "expired" | "none";
 /** One buyer's situation plus the room's counters, read in the same atomic step. */
 export interface RoomSnapshot {
   readonly state: RoomState;
-  /** 0-based among those waiting; null when not waiting. */
+  /** 0-based among those waiting; null when not waiting, and in the pre-queue (no order before opening). */
   readonly rank: number | null;
   readonly admittedUntil: number | null;
   readonly waiting: number;
