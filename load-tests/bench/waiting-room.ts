@@ -8,6 +8,7 @@
 // window with the room paused), and queue join throughput against a bare fastify route.
 // Everything goes to 127.0.0.1; every phase has a deadline, and the platforms are stopped at the end.
 import { spawn, type ChildProcess } from "node:child_process";
+import { Agent, request as httpRequest } from "node:http";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { loadavg, tmpdir } from "node:os";
@@ -36,6 +37,14 @@ const MAX_RUN_S = Number(process.env.BENCH_ROOM_MAX_RUN_S ?? 900);
 const SETUP_CONCURRENCY = Number(process.env.BENCH_ROOM_SETUP_CONCURRENCY ?? 32);
 const SCRYPT_LOG_N = "10";
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * Sockets the load generator keeps open to one server. fetch's pool has no bound, so 40,000 buyers
+ * in flight at once opened a socket each and ran this machine out of ephemeral ports (28,000):
+ * connection errors that were the client's, not the server's. A request waiting here for a socket
+ * is the client's delay; its timeout starts when it has a socket.
+ */
+const MAX_SOCKETS = Number(process.env.BENCH_ROOM_MAX_SOCKETS ?? 4096);
+const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
 const TICKS = 100; // /proc clock ticks per second
 /**
  * Every simulated buyer comes from 127.0.0.1: the per-address join limit and the per-address login
@@ -125,33 +134,55 @@ function newTally(): Tally {
   return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0 };
 }
 
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/** One HTTP exchange: status, body and headers, or "timeout" (no answer REQUEST_TIMEOUT_MS after it had a socket) / "connection". */
+function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> } | "timeout" | "connection"> {
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const request = httpRequest(url, { method, headers: { ...headers, ...(body === undefined ? {} : { "content-length": Buffer.byteLength(body) }) }, agent }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on("data", (chunk: Buffer) => chunks.push(chunk));
+      response.on("end", () => {
+        clearTimeout(timer);
+        resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString(), headers: response.headers });
+      });
+      response.on("error", () => {
+        clearTimeout(timer);
+        resolve("connection");
+      });
+    });
+    request.once("socket", () => {
+      timer = setTimeout(() => request.destroy(new TimeoutError("no answer")), REQUEST_TIMEOUT_MS);
+    });
+    request.on("error", (error) => {
+      clearTimeout(timer);
+      resolve(error instanceof TimeoutError ? "timeout" : "connection");
+    });
+    request.end(body);
+  });
+}
+
 async function call(tally: Tally, base: string, method: string, path: string, options: { cookie?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply | "timeout" | "connection"> {
   tally.requests++;
-  let response: Response;
-  try {
-    response = await fetch(base + path, {
-      method,
-      headers: { ...(options.body === undefined ? {} : { "content-type": "application/json" }), ...(options.cookie ? { cookie: options.cookie } : {}), ...options.headers },
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-  } catch (error) {
-    if ((error as Error).name === "TimeoutError") {
-      tally.timeouts++;
-      return "timeout";
-    }
+  const response = await exchange(new URL(base + path), method, {
+    ...(options.body === undefined ? {} : { "content-type": "application/json" }),
+    ...(options.cookie ? { cookie: options.cookie } : {}),
+    ...options.headers,
+  }, options.body === undefined ? undefined : JSON.stringify(options.body));
+  if (response === "timeout") {
+    tally.timeouts++;
+    return "timeout";
+  }
+  if (response === "connection") {
     tally.connectionErrors++;
     return "connection";
   }
-  let text: string;
-  try {
-    text = await response.text();
-  } catch {
-    tally.connectionErrors++;
-    return "connection";
-  }
+  const text = response.text;
   tally.byStatus[response.status] = (tally.byStatus[response.status] ?? 0) + 1;
-  const retryAfterHeader = response.headers.get("retry-after");
+  const retryAfterHeader = response.headers["retry-after"] as string | undefined;
   if (response.status >= 500 && response.status !== 503) tally.serverErrors++;
   if (response.status === 503 && !retryAfterHeader) tally.unavailableWithoutRetryAfter++;
   let json: unknown;
@@ -160,7 +191,15 @@ async function call(tally: Tally, base: string, method: string, path: string, op
   } catch {
     json = text;
   }
-  return { status: response.status, json, retryAfter: retryAfterHeader ? Number(retryAfterHeader) : undefined, cookie: (response.headers.get("set-cookie") ?? "").split(";")[0] };
+  const setCookie = response.headers["set-cookie"];
+  return { status: response.status, json, retryAfter: retryAfterHeader ? Number(retryAfterHeader) : undefined, cookie: (Array.isArray(setCookie) ? setCookie[0] : (setCookie ?? "")).split(";")[0] };
+}
+
+/** An answer the run cannot go on without: retried while shed or lost, then it must have `status`. */
+async function required(tally: Tally, deadline: number, what: string, status: number, attempt: () => Promise<Reply | "timeout" | "connection">): Promise<Reply> {
+  const reply = await persist(tally, deadline, attempt);
+  if (reply?.status !== status) throw new Error(`${what}: ${reply ? `${reply.status} ${JSON.stringify(reply.json).slice(0, 300)}` : "no answer before the deadline"}`);
+  return reply;
 }
 
 const codeOf = (reply: Reply) => (reply.json as { error?: { code?: string } } | null)?.error?.code;
@@ -211,6 +250,8 @@ interface RunResult {
   waitingDuringWindow: number;
   pollsDuringWindow: number;
   joinVsBare: { join: AutocannonResult; bare: AutocannonResult };
+  /** The organiser's pause and resume, each from first try to answer (retries included). */
+  organiserCallsMs: number[];
 }
 
 /** `gatewayUrl`: the gateway itself (not the load balancer) for the join-vs-bare comparison. */
@@ -218,8 +259,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const setupTally = newTally();
   const setupStarted = Date.now();
   const setupDeadline = setupStarted + MAX_RUN_S * 1000;
-  const organiser = await persist(setupTally, setupDeadline, () => call(setupTally, base, "POST", "/api/session", { body: { email: "organizer@boxoffice.test", password: "organizer-password" } }));
-  if (organiser?.status !== 200) throw new Error(`organiser sign-in: ${organiser?.status}`);
+  const organiser = await required(setupTally, setupDeadline, "organiser sign-in", 200, () => call(setupTally, base, "POST", "/api/session", { body: { email: "organizer@boxoffice.test", password: "organizer-password" } }));
   const organiserCookie = organiser.cookie;
 
   // Accounts and sessions exist before the on-sale (people sign in ahead); a cheap KDF keeps this short.
@@ -237,14 +277,14 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
 
   // Queue join throughput against a bare fastify route, on a small event of its own (the same account
   // joining again: the whole path — session, event lookup, room script — minus a new place).
-  const small = await call(setupTally, base, "POST", "/api/events", {
+  const small = await required(setupTally, setupDeadline, "the join bench's event", 201, () => call(setupTally, base, "POST", "/api/events", {
     cookie: organiserCookie,
     body: { title: `join bench ${tag}`, venue: "Bench Hall", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), sections: [{ name: "Floor", rows: 1, seatsPerRow: 10, priceCents: 1000 }] },
-  });
-  const smallId = ((small as Reply).json as { event: { id: string } }).event.id;
+  }));
+  const smallId = (small.json as { event: { id: string } }).event.id;
   const joinPath = `/api/events/${smallId}/queue`;
-  const sample = await call(setupTally, base, "POST", joinPath, { cookie: cookies[0] });
-  const bareBody = JSON.stringify((sample as Reply).json);
+  const sample = await required(setupTally, setupDeadline, "a sample join", 200, () => call(setupTally, base, "POST", joinPath, { cookie: cookies[0] }));
+  const bareBody = JSON.stringify(sample.json);
   const bare = await startChild(join(import.meta.dirname, "bare-queue.ts"), { BODY: bareBody }, /listening (http:\/\/\S+)/);
   const load = (url: string, headers: Record<string, string>) => autocannon({ url, method: "POST", headers, connections: 50, duration: 5, pipelining: 1 });
   const bareRun = await load(`${bare.match[1]}${joinPath}`, {});
@@ -256,7 +296,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const arrivalsStart = Date.now() + 3000;
   const opensAt = arrivalsStart + OPENS_AFTER_S * 1000;
   const rows = Math.ceil(SEATS / 100);
-  const created = await call(setupTally, base, "POST", "/api/events", {
+  const created = await required(setupTally, setupDeadline, "the hot event", 201, () => call(setupTally, base, "POST", "/api/events", {
     cookie: organiserCookie,
     body: {
       title: `Waiting room bench ${tag}`,
@@ -265,9 +305,8 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
       salesStartAt: new Date(opensAt).toISOString(),
       sections: [{ name: "Bowl", rows, seatsPerRow: 100, priceCents: 5000 }],
     },
-  });
-  if ((created as Reply).status !== 201) throw new Error(`event creation ${(created as Reply).status}`);
-  const eventId = ((created as Reply).json as { event: { id: string } }).event.id;
+  }));
+  const eventId = (created.json as { event: { id: string } }).event.id;
 
   const tally = newTally();
   const outcomes: Record<string, number> = {};
@@ -338,10 +377,20 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   }
 
   // The CPU window: once everyone has arrived, the room pauses for PAUSE_S while buyers keep polling.
+  // The organiser's calls are retried like a person would (shed: after Retry-After; lost: after 1 s)
+  // and timed; an organiser who never gets an answer ends the window without a figure, not the run.
+  const organiserCalls: number[] = [];
+  const organiserCall = async (body: object) => {
+    const started = performance.now();
+    const reply = await persist(tally, deadline, () => call(tally, base, "PATCH", queuePath, { cookie: organiserCookie, body }));
+    organiserCalls.push(performance.now() - started);
+    return reply?.status === 200 ? (reply.json as { stats: { waiting: number } }).stats : undefined;
+  };
   const cpuWindow = (async () => {
     await sleep(arrivalsStart + (ARRIVAL_S + 3) * 1000 - Date.now());
-    const paused = await call(tally, base, "PATCH", queuePath, { cookie: organiserCookie, body: { paused: true } });
-    const waiting = ((paused as Reply).json as { stats: { waiting: number } }).stats.waiting;
+    const paused = await organiserCall({ paused: true });
+    if (!paused) return { cpuPerWaitingBuyerMinuteMs: Number.NaN, waiting: 0, pausedMs: 0 };
+    const waiting = paused.waiting;
     const cpuBefore = await serverCpu();
     windowOpen = true;
     const windowStarted = Date.now();
@@ -349,7 +398,8 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
     windowOpen = false;
     const cpuSeconds = (await serverCpu()) - cpuBefore;
     const minutes = (Date.now() - windowStarted) / 60_000;
-    await call(tally, base, "PATCH", queuePath, { cookie: organiserCookie, body: { paused: false } });
+    // Retried until answered (within the run's deadline): buyers wait for it.
+    await organiserCall({ paused: false });
     return { cpuPerWaitingBuyerMinuteMs: waiting > 0 ? (cpuSeconds * 1000) / waiting / minutes : 0, waiting, pausedMs: Date.now() - windowStarted };
   })();
 
@@ -374,6 +424,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
     waitingDuringWindow: window.waiting,
     pollsDuringWindow,
     joinVsBare: { join: joinRun, bare: bareRun },
+    organiserCallsMs: organiserCalls,
   };
 }
 
@@ -449,8 +500,9 @@ const lines = [
   `| time until nothing was left to hold (first buyer told sold_out), from opening | ${column((r) => (r.nothingLeftSeconds === undefined ? "–" : `${r.nothingLeftSeconds.toFixed(1)} s`))} |`,
   `| wait, join → admitted, p50 / p90 / p99 | ${column((r) => `${s(r.waitFromJoinMs, 50)} / ${s(r.waitFromJoinMs, 90)} / ${s(r.waitFromJoinMs, 99)}`)} |`,
   `| wait, max(join, opening) → admitted, p50 / p99 | ${column((r) => `${s(r.waitFromOpeningMs, 50)} / ${s(r.waitFromOpeningMs, 99)}`)} |`,
+  `| organiser's pause / resume (PATCH …/queue) answered after, retries included | ${column((r) => r.organiserCallsMs.map((v) => `${fmt(v)} ms`).join(" / ") || "never")} |`,
   `| polls while waiting | ${column((r) => fmt(r.polls))} |`,
-  `| **server CPU per waiting buyer per minute** (room paused ${PAUSE_S} s; waiting, polls in the window) | ${column((r) => `**${r.cpuPerWaitingBuyerMinuteMs.toFixed(2)} ms** (${fmt(r.waitingDuringWindow)} waiting, ${fmt(r.pollsDuringWindow)} polls)`)} |`,
+  `| **server CPU per waiting buyer per minute** (room paused ${PAUSE_S} s; waiting, polls in the window) | ${column((r) => `**${Number.isNaN(r.cpuPerWaitingBuyerMinuteMs) ? "– (the pause was not answered)" : `${r.cpuPerWaitingBuyerMinuteMs.toFixed(2)} ms`}** (${fmt(r.waitingDuringWindow)} waiting, ${fmt(r.pollsDuringWindow)} polls)`)} |`,
   `| queue join (POST …/queue to the gateway itself, signed in, same account again) vs bare fastify, requests/s | ${column((r) => `${fmt(r.joinVsBare.join.requests.average)} vs ${fmt(r.joinVsBare.bare.requests.average)} (${(r.joinVsBare.join.requests.average / r.joinVsBare.bare.requests.average).toFixed(2)}×)`)} |`,
   `| queue join p50 / p99 latency (autocannon, 50 connections, 5 s) | ${column((r) => `${r.joinVsBare.join.latency.p50} ms / ${r.joinVsBare.join.latency.p99} ms`)} |`,
   `| setup: ${fmt(BUYERS)} sign-ups + sign-ins, join comparison | ${column((r) => `${r.setupSeconds.toFixed(0)} s`)} |`,
@@ -458,7 +510,7 @@ const lines = [
   "",
   ...(BUYERS === 40_000 && SEATS === 20_000
     ? []
-    : [`Scaled down from the defaults (40,000 buyers, 20,000 seats) with \`BENCH_ROOM_BUYERS=${BUYERS} BENCH_ROOM_SEATS=${SEATS}\`: on this shared 2-core machine the room admits what checkout serves under its 500 ms latency target (a few buyers a second here), so 20,000 seats would take over an hour per mode.`, ""]),
+    : [`Scaled down from the defaults (40,000 buyers, 20,000 seats) with \`BENCH_ROOM_BUYERS=${BUYERS} BENCH_ROOM_SEATS=${SEATS}\`: on this shared 2-core machine (load average below) 40,000 sign-ups and sign-ins (PGlite in embedded) and 20,000 purchases at the rate checkout serves under its latency target (a dozen a second here) would take well over an hour per mode.`, ""]),
   `Server CPU: the platform's process tree from /proc (distributed: every process plus the Redis server's own CPU from INFO). The load generator runs on the same 2 cores. Load average (1 min) at the start: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other engineers' work shares the machine).`,
 ];
 console.log(lines.join("\n"));

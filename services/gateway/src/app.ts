@@ -181,6 +181,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     min: config.ADMISSION_RATE_MIN,
     max: config.ADMISSION_RATE_MAX,
     latencyTargetMs: config.CHECKOUT_LATENCY_TARGET_MS,
+    now: deps.now,
   });
   const room = createWaitingRoom({
     store: roomStore,
@@ -252,6 +253,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const shedding = createEdgeShedding({
     limits: { checkout: config.INFLIGHT_MAX_CHECKOUT, queue: config.INFLIGHT_MAX_QUEUE, other: config.INFLIGHT_MAX_OTHER },
     maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
+    // Checkout this gateway had to shed is checkout overloaded: admit fewer.
+    onShed: (routeClass) => {
+      if (routeClass === "checkout") admissionRate.observe(0, true);
+    },
   });
   app.addHook("onRequest", shedding.onRequest);
   const inFlightRequests = () => shedding.inFlight("checkout") + shedding.inFlight("queue") + shedding.inFlight("other");
@@ -326,6 +331,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
 /** ROOM_URL, else the first Redis of BUS_URL (every gateway of a platform shares it), else memory. */
 function createRoomStore(config: GatewayConfig): RoomStore {
   const url = config.ROOM_URL ?? config.BUS_URL.split(",")[0].trim();
-  if (url.startsWith("redis://") || url.startsWith("rediss://")) return createRedisRoomStore({ url, prefix: `${config.BUS_PREFIX}:` });
-  return createMemoryRoomStore();
+  const expiry = { idleTtlMs: config.ROOM_IDLE_TTL_SECONDS * 1000, soldOutTtlMs: config.ROOM_SOLD_OUT_TTL_SECONDS * 1000 };
+  if (url.startsWith("redis://") || url.startsWith("rediss://")) return createRedisRoomStore({ url, prefix: `${config.BUS_PREFIX}:`, expiry });
+  return createMemoryRoomStore({ expiry });
 }

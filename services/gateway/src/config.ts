@@ -94,10 +94,17 @@ export const gatewayConfigSchema = z.object({
   ADMISSION_RATE_INITIAL: z.coerce.number().min(0.1).max(100_000).default(20),
   ADMISSION_RATE_MIN: z.coerce.number().min(0.1).max(100_000).default(1),
   ADMISSION_RATE_MAX: z.coerce.number().min(0.1).max(100_000).default(500),
-  /** p90 latency of admitted buyers' holds and orders above which admissions slow down. */
+  /** p99 latency (ms, per 2 s window) of admitted buyers' holds and orders above which admissions are halved. */
   CHECKOUT_LATENCY_TARGET_MS: z.coerce.number().int().min(1).default(500),
   /** Buyers admitted at once at most per event (the organiser may cap lower). */
   ADMISSION_MAX_CONCURRENT: z.coerce.number().int().min(1).default(5000),
+  /**
+   * A waiting room nobody used for this long is forgotten (its Redis keys expire), never before the
+   * event opens or its last admission ends. Default 3600.
+   */
+  ROOM_IDLE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
+  /** A sold-out room is forgotten this long after it sold out (never before its last admission ends). Default 900. */
+  ROOM_SOLD_OUT_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
   /** Polls sooner than pollAfterSeconds tolerated in a row before 429 RATE_LIMITED. */
   QUEUE_EARLY_POLL_ALLOWANCE: z.coerce.number().int().min(0).default(3),
   /** Queue joins per client address per minute (per gateway) before 429 RATE_LIMITED. */

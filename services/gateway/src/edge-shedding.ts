@@ -13,6 +13,8 @@ export interface EdgeSheddingOptions {
   readonly limits: Record<RouteClass, number>;
   /** Mean delay over the last second above which new API requests are shed. */
   readonly maxEventLoopDelayMs: number;
+  /** Told of every request shed (the waiting room slows admissions when checkout is shed). */
+  readonly onShed?: (routeClass: RouteClass) => void;
 }
 
 export interface EdgeShedding {
@@ -44,8 +46,14 @@ export function createEdgeShedding(options: EdgeSheddingOptions): EdgeShedding {
     onRequest(request, reply, done) {
       const routeClass = routeClassOf(request.method, request.routeOptions.url ?? request.url.split("?")[0]);
       if (routeClass === undefined) return done();
-      if (loopTooSlow) return done(new GatewayError("BUSY", "this server is overloaded; retry in a moment"));
-      if (inFlight[routeClass] >= options.limits[routeClass]) return done(new GatewayError("BUSY", "we are very busy; retry in a moment"));
+      if (loopTooSlow) {
+        options.onShed?.(routeClass);
+        return done(new GatewayError("BUSY", "this server is overloaded; retry in a moment"));
+      }
+      if (inFlight[routeClass] >= options.limits[routeClass]) {
+        options.onShed?.(routeClass);
+        return done(new GatewayError("BUSY", "we are very busy; retry in a moment"));
+      }
       inFlight[routeClass]++;
       // 'close' fires once whether the answer was sent or the client went away.
       reply.raw.once("close", () => {

@@ -281,6 +281,36 @@ describe.each(targets)("the waiting room $name", (target) => {
     expect((await t.gateway.app.inject({ method: "POST", url: "/api/events/999/queue", headers: { cookie: await buyer() } })).statusCode).toBe(404);
   });
 
+  it("when a waiting buyer leaves (DELETE, an extension), everyone behind moves up; an admitted buyer who leaves frees the admission for the next; leaving without a place is 404 NOT_IN_QUEUE", async () => {
+    const leave = (cookie: string) => t.gateway.app.inject({ method: "DELETE", url: QUEUE, headers: { cookie } });
+    const organizerCookie = await organiser();
+    now = OPENS + 1000;
+    await patch(organizerCookie, { paused: true });
+    const [first, second, third] = [await buyer(), await buyer(), await buyer()];
+    for (const [i, cookie] of [first, second, third].entries()) expect((await join(cookie)).json().queue.position).toBe(i + 1);
+    const left = await leave(second);
+    expect(left.statusCode, left.body).toBe(204);
+    expect(left.body).toBe("");
+    now += 30_000;
+    expect((await poll(third)).json().queue).toMatchObject({ status: "waiting", position: 2 });
+    expect((await poll(second)).json().error.code).toBe("NOT_IN_QUEUE");
+    const again = await leave(second);
+    expect(again.statusCode).toBe(404);
+    expect(again.json().error).toMatchObject({ code: "NOT_IN_QUEUE", details: { queuePath: QUEUE } });
+    // One admission at a time: the first is admitted, leaves, and the third takes the admission.
+    await patch(organizerCookie, { paused: false, maxAdmitted: 1 });
+    now += 30_000;
+    expect((await poll(first)).json().queue.status).toBe("admitted");
+    expect((await poll(third)).json().queue).toMatchObject({ status: "waiting", position: 1 });
+    expect((await leave(first)).statusCode).toBe(204);
+    now += 30_000;
+    expect((await poll(third)).json().queue.status).toBe("admitted");
+    expect(await stats(organizerCookie)).toMatchObject({ waiting: 0, admitted: 1 });
+    // Having left, the first buyer holds like anyone without a place: the one admission is taken.
+    expect((await hold(first)).json().error.code).toBe("NOT_ADMITTED");
+    expect((await t.gateway.app.inject({ method: "DELETE", url: QUEUE })).statusCode).toBe(401);
+  });
+
   it("when the organiser caps the room, no more than the cap are admitted at once; buyers cannot see or change the controls", async () => {
     const organizerCookie = await organiser();
     const capped = await patch(organizerCookie, { maxAdmitted: 1 });

@@ -338,4 +338,70 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
     expect(liveCount(instances, "inventory")).toBe(1);
     for (const service of ["gateway", "users", "events", "payments"]) expect(liveCount(instances, service), service).toBe(2);
   }, 30_000);
+
+  // Last in this file: it kills a gateway, and the tests above count two live ones.
+  it("when a gateway is killed with SIGKILL while buyers wait in the room, every buyer keeps their place on the other one and is admitted in turn", async () => {
+    const organizer = new Client(platform.url);
+    await organizer.signIn(ORGANIZER.email, ORGANIZER.password);
+    const created = await organizer.request("POST", "/api/events", {
+      title: "Waiting room night",
+      venue: "Queue Hall",
+      startsAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      sections: [{ name: "Floor", rows: 1, seatsPerRow: 20, priceCents: 1_500 }],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const eventId = (created.body.event as { id: string }).id;
+    const queuePath = `/api/events/${eventId}/queue`;
+    // Paused, so nobody is admitted while we look: every buyer who joins waits.
+    const paused = await organizer.request("PATCH", queuePath, { paused: true });
+    expect(paused.status, JSON.stringify(paused.body)).toBe(200);
+
+    // Eight buyers, half talking to each gateway directly, join one after another.
+    const [doomed, survivor] = platform.processes.filter((p) => p.service === "gateway");
+    const buyers: Client[] = [];
+    const joinedAt: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const client = new Client((i % 2 === 0 ? doomed : survivor).url!);
+      const email = `room-${i}-${randomUUID().slice(0, 8)}@example.test`;
+      expect((await client.request("POST", "/api/users", { email, password: "a-long-password", displayName: `Waiting ${i}` })).status).toBe(201);
+      await client.signIn(email, "a-long-password");
+      const joined = await client.request("POST", queuePath);
+      expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+      expect(joined.body.queue).toMatchObject({ status: "waiting", position: i + 1 });
+      joinedAt.push((joined.body.queue as { position: number }).position);
+      buyers.push(client);
+    }
+
+    doomed.child.kill("SIGKILL");
+    await doomed.exited;
+    expect(doomed.exitSignal()).toBe("SIGKILL");
+
+    // Everyone now goes through the load balancer (the dead gateway's buyers with the same cookie):
+    // each one's place is exactly the one they had.
+    const moved = buyers.map((client) => Object.assign(new Client(platform.url), { cookie: client.cookie }));
+    for (const [i, client] of moved.entries()) {
+      const polled = await waitFor(async () => {
+        const reply = await client.request("GET", queuePath);
+        return reply.status === 200 ? reply : undefined; // a 502 while the balancer learns the gateway is gone
+      }, { timeoutMs: 15_000, intervalMs: 300, what: `buyer ${i}'s place after the kill` });
+      expect(polled.body.queue, `buyer ${i} (joined at position ${joinedAt[i]})`).toMatchObject({ status: "waiting", position: joinedAt[i] });
+    }
+    const stats = await organizer.request("GET", `${queuePath}/stats`);
+    expect(stats.body.stats).toMatchObject({ waiting: 8, admitted: 0, paused: true });
+
+    // Reopened with one admission at a time: they are admitted in the order they joined, and buy.
+    expect((await organizer.request("PATCH", queuePath, { paused: false, maxAdmitted: 1 })).status).toBe(200);
+    for (const [i, client] of moved.entries()) {
+      await waitFor(async () => {
+        const reply = await client.request("GET", queuePath);
+        return (reply.body.queue as { status: string } | undefined)?.status === "admitted" || undefined;
+      }, { timeoutMs: 20_000, intervalMs: 1000, what: `buyer ${i} (joined at position ${joinedAt[i]}) admitted` });
+      // One admitted at a time, and it is this buyer: nobody behind went first.
+      expect((await organizer.request("GET", `${queuePath}/stats`)).body.stats, `when buyer ${i} is admitted`).toMatchObject({ waiting: 7 - i, admitted: 1 });
+      const hold = await client.request("POST", `/api/events/${eventId}/holds`, { quantity: 1 });
+      expect(hold.status, JSON.stringify(hold.body)).toBe(201);
+      const order = await client.request("POST", "/api/orders", { holdId: (hold.body.hold as { id: string }).id, payment: CARD }, { "idempotency-key": randomUUID() });
+      expect(order.status, JSON.stringify(order.body)).toBe(201);
+    }
+  }, 90_000);
 });

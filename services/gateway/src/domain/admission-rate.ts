@@ -1,7 +1,9 @@
 // How fast the waiting room admits, set by what checkout does right now (no person sets a fixed
-// threshold): every window, if admitted buyers' checkout calls stayed under the latency target and
-// nothing was shed, admit a quarter more; if checkout slowed down or answered 503, halve it (AIMD,
-// the way TCP finds a link's capacity). Kept per gateway: each measures the checkout it sends.
+// threshold): every window, if the p99 of admitted buyers' checkout calls stayed under the latency
+// target and nothing was shed, admit a quarter more; if that p99 rose above the target or checkout
+// answered 503 (shed by a service, a deadline, or this gateway's own checkout bound), halve it (the
+// way TCP finds a link's capacity: multiplicative decrease, gentler increase). p99, not the median:
+// the buyers the on-sale loses are the slow tail. Kept per gateway: each measures what it sends.
 
 export interface AdmissionRateOptions {
   /** Admissions per second at start. Default 20. */
@@ -10,7 +12,7 @@ export interface AdmissionRateOptions {
   readonly min: number;
   /** Never above. Default 500. */
   readonly max: number;
-  /** p90 of checkout calls (hold, order) above this slows admissions. Default 500 ms. */
+  /** p99 of checkout calls (hold, order) in a window above this halves admissions. Default 500 ms. */
   readonly latencyTargetMs: number;
   /** How often the rate is reconsidered. Default 2000 ms. */
   readonly windowMs: number;
@@ -24,6 +26,11 @@ export interface AdmissionRate {
   observe(latencyMs: number, overloaded: boolean): void;
   /** Admissions per second now. */
   current(): number;
+}
+
+/** The 99th percentile (nearest rank) of sorted latencies. */
+function checkoutP99(sorted: number[]): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
 }
 
 export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {}): AdmissionRate {
@@ -40,8 +47,7 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       rate = Math.max(settings.min, rate / 2);
     } else if (samples.length > 0) {
       samples.sort((a, b) => a - b);
-      const p90 = samples[Math.min(samples.length - 1, Math.floor(samples.length * 0.9))];
-      rate = p90 > settings.latencyTargetMs ? Math.max(settings.min, rate / 2) : Math.min(settings.max, rate * 1.25);
+      rate = checkoutP99(samples) > settings.latencyTargetMs ? Math.max(settings.min, rate / 2) : Math.min(settings.max, rate * 1.25);
     }
     windowStart = now();
     samples = [];
@@ -50,9 +56,10 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
 
   return {
     observe(latencyMs, overloaded) {
+      // A window that ended is judged first: this call belongs to the next one.
+      reconsider();
       if (overloaded) overloads++;
       else if (samples.length < 10_000) samples.push(latencyMs);
-      reconsider();
     },
     current() {
       reconsider();

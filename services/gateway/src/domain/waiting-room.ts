@@ -30,6 +30,8 @@ export interface WaitingRoom {
   admissionForHold(eventId: string, userId: string): Promise<string>;
   /** The buyer's order is confirmed: the admission ends and frees its place. Never throws. */
   finish(eventId: string, userId: string): Promise<void>;
+  /** The buyer leaves the line (or gives up their admission); NOT_IN_QUEUE when they had neither. */
+  leave(eventId: string, userId: string): Promise<void>;
   stats(eventId: string, organizerId: string): Promise<HttpQueueStats>;
   configure(eventId: string, organizerId: string, change: { paused?: boolean; maxAdmitted?: number | null }): Promise<HttpQueueStats>;
   /** From inventory's availability on the firehose: nothing left to hold tells every waiting buyer. */
@@ -156,17 +158,23 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     async finish(eventId, userId) {
       await options.store.finish(eventId, userId).catch(() => undefined);
     },
+    async leave(eventId, userId) {
+      await eventInfo(eventId); // an event that does not exist is 404 NOT_FOUND, as for joining
+      if (!(await guarded(options.store.leave(eventId, userId)))) {
+        throw new GatewayError("NOT_IN_QUEUE", "you have no place in this event's waiting room", { details: { queuePath: queuePath(eventId) } });
+      }
+    },
     async stats(eventId, organizerId) {
       const at = clock(await requireOrganiser(eventId, organizerId));
       return toStats(await guarded(options.store.stats(eventId, at)));
     },
     async configure(eventId, organizerId, change) {
       const at = clock(await requireOrganiser(eventId, organizerId));
-      await guarded(options.store.configure(eventId, change));
+      await guarded(options.store.configure(eventId, change, at));
       return toStats(await guarded(options.store.stats(eventId, at)));
     },
     async availabilityChanged(eventId, available) {
-      await options.store.setSoldOut(eventId, available === 0).catch(() => undefined);
+      await options.store.setSoldOut(eventId, available === 0, now()).catch(() => undefined);
     },
     async occupiedRooms() {
       const rooms: OccupiedRoom[] = [];

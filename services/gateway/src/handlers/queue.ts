@@ -2,6 +2,7 @@
 // controls. The rules live in domain/waiting-room.ts; these routes check the session and shapes.
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
 import {
   httpErrorBodySchema,
   httpEventIdParamsSchema,
@@ -45,6 +46,20 @@ export function registerQueueRoutes(parent: FastifyInstance, context: GatewayCon
   }, async (request) => {
     const caller = await authenticatedCaller(request, backend, ttl);
     return { queue: await room.poll(requireWellFormedId(request.params.eventId, "event"), caller.user.id) };
+  });
+
+  // Not in the contract (v1.1 has no way out of the line): an extension, see the gateway README.
+  app.delete("/events/:eventId/queue", {
+    schema: {
+      tags: ["waiting room"],
+      summary: "Leave the event's waiting room: give up your place (or your admission) so the next buyer moves up",
+      params: httpEventIdParamsSchema,
+      response: { 204: z.null().describe("left"), 401: httpErrorBodySchema, 404: httpErrorBodySchema },
+    },
+  }, async (request, reply) => {
+    const caller = await authenticatedCaller(request, backend, ttl);
+    await room.leave(requireWellFormedId(request.params.eventId, "event"), caller.user.id);
+    return reply.status(204).send(null);
   });
 
   app.get("/events/:eventId/queue/stats", {

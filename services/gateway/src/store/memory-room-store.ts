@@ -1,6 +1,16 @@
 // Waiting rooms in this process's memory: the embedded platform (one gateway). Every operation is
 // synchronous inside, so it is as atomic as the Redis scripts it mirrors (redis-room-store.ts).
-import { MAX_ADMITTED_PER_STEP, pollAfterSecondsFor, type PollResult, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+import {
+  DEFAULT_ROOM_EXPIRY,
+  MAX_ADMITTED_PER_STEP,
+  pollAfterSecondsFor,
+  roomExpiresAt,
+  type PollResult,
+  type RoomClock,
+  type RoomExpiryOptions,
+  type RoomSnapshot,
+  type RoomStore,
+} from "./room-store.ts";
 
 interface Room {
   /** Waiting buyers by their order key (pre-queue: random in [0,1); after opening: 1 + arrival number). */
@@ -21,18 +31,58 @@ interface Room {
   paused: boolean;
   maxAdmitted: number | null;
   soldOut: boolean;
+  soldOutAt: number | null;
+  lastAdmissionEnd: number;
+  /** When this room is forgotten (roomExpiresAt), as Redis expires a room's keys. */
+  expiresAt: number;
 }
 
-export function createMemoryRoomStore(): RoomStore {
-  const rooms = new Map<string, Room>();
+function emptyRoom(): Room {
+  return { line: new Map(), order: [], orderKeys: [], head: 0, dirty: false, admitted: new Map(), expired: new Set(), admissionLog: [], nextPollAt: new Map(), earlyPolls: new Map(), seq: 0, tokens: 0, refilledAt: 0, paused: false, maxAdmitted: null, soldOut: false, soldOutAt: null, lastAdmissionEnd: 0, expiresAt: Infinity };
+}
 
-  function room(eventId: string): Room {
+/** What a room that does not exist looks like (read only). */
+const EMPTY_ROOM = emptyRoom();
+
+export interface MemoryRoomStoreOptions {
+  /** When a room is forgotten; default DEFAULT_ROOM_EXPIRY. */
+  readonly expiry?: RoomExpiryOptions;
+}
+
+export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): RoomStore {
+  const expiry = options.expiry ?? DEFAULT_ROOM_EXPIRY;
+  const rooms = new Map<string, Room>();
+  let latestNow = 0;
+  let sweptAt = 0;
+
+  /** The event's room as of `now`: a room past its expiry is gone (and others are swept now and then). */
+  function room(eventId: string, now: number): Room {
+    latestNow = Math.max(latestNow, now);
+    if (now - sweptAt >= 60_000) {
+      sweptAt = now;
+      for (const [id, other] of rooms) if (other.expiresAt <= now) rooms.delete(id);
+    }
     let r = rooms.get(eventId);
+    if (r && r.expiresAt <= now) {
+      rooms.delete(eventId);
+      r = undefined;
+    }
     if (!r) {
-      r = { line: new Map(), order: [], orderKeys: [], head: 0, dirty: false, admitted: new Map(), expired: new Set(), admissionLog: [], nextPollAt: new Map(), earlyPolls: new Map(), seq: 0, tokens: 0, refilledAt: 0, paused: false, maxAdmitted: null, soldOut: false };
+      r = { ...emptyRoom(), expiresAt: now + expiry.idleTtlMs };
       rooms.set(eventId, r);
     }
     return r;
+  }
+
+  /** After each use: when the room will be forgotten. */
+  function keep(r: Room, now: number, salesStartAt: number): void {
+    r.expiresAt = roomExpiresAt({ now, salesStartAt, soldOutAt: r.soldOutAt, lastAdmissionEnd: r.lastAdmissionEnd }, expiry);
+  }
+
+  function admit(r: Room, userId: string, clock: RoomClock): void {
+    r.admitted.set(userId, clock.now + clock.admissionTtlMs);
+    r.admissionLog.push(clock.now);
+    r.lastAdmissionEnd = Math.max(r.lastAdmissionEnd, clock.now + clock.admissionTtlMs);
   }
 
   function tidy(r: Room): void {
@@ -58,6 +108,22 @@ export function createMemoryRoomStore(): RoomStore {
     } else {
       r.dirty = true;
     }
+  }
+
+  /** Takes a buyer out of the line (their key is unique in it), keeping the order arrays in step. */
+  function dequeue(r: Room, userId: string): boolean {
+    const key = r.line.get(userId);
+    if (key === undefined) return false;
+    r.line.delete(userId);
+    if (r.dirty) return true;
+    const at = r.head + rankOf(r, key);
+    if (r.order[at] === userId) {
+      r.order.splice(at, 1);
+      r.orderKeys.splice(at, 1);
+    } else {
+      r.dirty = true;
+    }
+    return true;
   }
 
   /** 0-based place among those waiting: a binary search over the order keys. */
@@ -96,8 +162,7 @@ export function createMemoryRoomStore(): RoomStore {
     r.head += n;
     for (const user of front) {
       r.line.delete(user);
-      r.admitted.set(user, clock.now + clock.admissionTtlMs);
-      r.admissionLog.push(clock.now);
+      admit(r, user, clock);
     }
     r.tokens -= n;
   }
@@ -106,7 +171,9 @@ export function createMemoryRoomStore(): RoomStore {
     const until = r.admitted.get(userId);
     const key = r.line.get(userId);
     const state = until !== undefined ? "admitted" : key !== undefined ? "waiting" : r.expired.has(userId) ? "expired" : "none";
-    const rank = key !== undefined ? rankOf(r, key) : null;
+    // The pre-queue has no order until opening (nobody is told a position): ranking it then would
+    // sort the whole line on every join (20,000 pre-queue joins cost 155 s of CPU that way).
+    const rank = key !== undefined && clock.now >= clock.salesStartAt ? rankOf(r, key) : null;
     return {
       state,
       rank,
@@ -123,8 +190,9 @@ export function createMemoryRoomStore(): RoomStore {
 
   return {
     async join(eventId, userId, clock, preQueueKey) {
-      const r = room(eventId);
+      const r = room(eventId, clock.now);
       step(r, clock);
+      keep(r, clock.now, clock.salesStartAt);
       if (!r.admitted.has(userId) && !r.line.has(userId)) {
         if (r.soldOut) return "sold_out";
         r.expired.delete(userId);
@@ -133,10 +201,15 @@ export function createMemoryRoomStore(): RoomStore {
       }
       const result = snapshot(r, userId, clock);
       r.nextPollAt.set(userId, clock.now + result.pollAfterSeconds * 1000);
+      keep(r, clock.now, clock.salesStartAt);
       return result;
     },
     async poll(eventId, userId, clock, earlyPollAllowance) {
-      const r = room(eventId);
+      // Asking about a room that does not exist (never made, or forgotten) must not make one.
+      latestNow = Math.max(latestNow, clock.now);
+      const existing = rooms.get(eventId);
+      if (!existing || existing.expiresAt <= clock.now) return { kind: "snapshot", snapshot: snapshot(EMPTY_ROOM, userId, clock) } satisfies PollResult;
+      const r = room(eventId, clock.now);
       const next = r.nextPollAt.get(userId);
       if (next !== undefined && clock.now < next - 1000) {
         const early = (r.earlyPolls.get(userId) ?? 0) + 1;
@@ -148,11 +221,13 @@ export function createMemoryRoomStore(): RoomStore {
       step(r, clock);
       const result = snapshot(r, userId, clock);
       if (result.state !== "none") r.nextPollAt.set(userId, clock.now + result.pollAfterSeconds * 1000);
+      keep(r, clock.now, clock.salesStartAt);
       return { kind: "snapshot", snapshot: result };
     },
     async admitForHold(eventId, userId, clock) {
-      const r = room(eventId);
+      const r = room(eventId, clock.now);
       step(r, clock);
+      keep(r, clock.now, clock.salesStartAt);
       const until = r.admitted.get(userId);
       if (until !== undefined) return until;
       if (r.soldOut) return "sold_out";
@@ -160,8 +235,8 @@ export function createMemoryRoomStore(): RoomStore {
       if (r.tokens < 1 || r.admitted.size >= (r.maxAdmitted ?? clock.maxConcurrent)) return null;
       r.tokens -= 1;
       r.expired.delete(userId);
-      r.admitted.set(userId, clock.now + clock.admissionTtlMs);
-      r.admissionLog.push(clock.now);
+      admit(r, userId, clock);
+      keep(r, clock.now, clock.salesStartAt);
       return clock.now + clock.admissionTtlMs;
     },
     async finish(eventId, userId) {
@@ -170,23 +245,45 @@ export function createMemoryRoomStore(): RoomStore {
       r.admitted.delete(userId);
       r.nextPollAt.delete(userId);
     },
+    async leave(eventId, userId) {
+      const r = rooms.get(eventId);
+      if (!r) return false;
+      const had = dequeue(r, userId) || r.admitted.delete(userId);
+      r.nextPollAt.delete(userId);
+      r.earlyPolls.delete(userId);
+      r.expired.delete(userId);
+      return had;
+    },
     async stats(eventId, clock) {
-      const r = room(eventId);
+      const r = room(eventId, clock.now);
       step(r, clock);
+      keep(r, clock.now, clock.salesStartAt);
       return snapshot(r, "", clock);
     },
-    async configure(eventId, change) {
-      const r = room(eventId);
+    async configure(eventId, change, clock) {
+      const r = room(eventId, clock.now);
       if (change.paused !== undefined) r.paused = change.paused;
       if (change.maxAdmitted !== undefined) r.maxAdmitted = change.maxAdmitted;
+      keep(r, clock.now, clock.salesStartAt);
     },
-    async setSoldOut(eventId, soldOut) {
-      // Every event's availability changes arrive here; a quiet event gets no room.
-      if (soldOut) room(eventId).soldOut = true;
-      else if (rooms.has(eventId)) room(eventId).soldOut = false;
+    async setSoldOut(eventId, soldOut, now) {
+      // Every event's availability changes arrive here; a quiet event gets no room (one that sells out
+      // gets one for its sold-out time).
+      if (soldOut) {
+        const r = room(eventId, now);
+        if (!r.soldOut) {
+          r.soldOut = true;
+          r.soldOutAt = now;
+        }
+        keep(r, now, 0);
+      } else if (rooms.has(eventId)) {
+        const r = room(eventId, now);
+        r.soldOut = false;
+        r.soldOutAt = null;
+      }
     },
     async rooms() {
-      return [...rooms.keys()];
+      return [...rooms].filter(([, r]) => r.expiresAt > latestNow).map(([id]) => id);
     },
     async close() {
       rooms.clear();

@@ -4,13 +4,14 @@
 // 1 + an arrival counter), admissions a sorted set by their end, so a place is ZRANK and positions
 // come from one source.
 import { Redis } from "ioredis";
-import { MAX_ADMITTED_PER_STEP, type PollResult, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+import { DEFAULT_ROOM_EXPIRY, MAX_ADMITTED_PER_STEP, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
 
 const SCRIPT = `
 local line, adm, exp, log, meta, pollnext, early = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local op, user = ARGV[1], ARGV[2]
 local now, salesStartAt, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local rate, maxConcurrent, extra = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
+local idleTtl, soldOutTtl, extra2 = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 local maxStep = ${MAX_ADMITTED_PER_STEP}
 
 local function flag(name) return redis.call('HGET', meta, name) == '1' end
@@ -23,6 +24,17 @@ end
 local function admit(member)
   redis.call('ZADD', adm, now + ttl, member)
   redis.call('ZADD', log, now, member .. ':' .. now)
+  redis.call('HSET', meta, 'lastAdmissionEnd', now + ttl)
+end
+
+-- Every key of the room expires together (roomExpiresAt in room-store.ts): idleTtl after its last
+-- use but not before opening, soldOutTtl after it sold out, never before its last admission ends.
+local function keep()
+  local soldOutAt = tonumber(redis.call('HGET', meta, 'soldOutAt'))
+  local deadline
+  if soldOutAt then deadline = soldOutAt + soldOutTtl else deadline = math.max(now, salesStartAt) + idleTtl end
+  deadline = math.max(deadline, tonumber(redis.call('HGET', meta, 'lastAdmissionEnd')) or 0)
+  for _, key in ipairs(KEYS) do redis.call('PEXPIREAT', key, deadline) end
 end
 
 local function step()
@@ -63,7 +75,9 @@ local function snapshot(member)
     state, untilAt = 'admitted', tonumber(score)
   else
     local r = redis.call('ZRANK', line, member)
-    if r then state, rank = 'waiting', r
+    if r then
+      state = 'waiting'
+      if now >= salesStartAt then rank = r end
     elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
   end
   local m = redis.call('HGET', meta, 'maxAdmitted')
@@ -86,8 +100,11 @@ if op == 'join' then
   end
   local result = snapshot(user)
   redis.call('HSET', pollnext, user, now + result[11] * 1000)
+  keep()
   return result
 elseif op == 'poll' then
+  -- Asking about a room that does not exist (never made, or forgotten) must not make one.
+  if redis.call('EXISTS', meta) == 0 and redis.call('EXISTS', line) == 0 and redis.call('EXISTS', adm) == 0 then return snapshot(user) end
   local nextAt = tonumber(redis.call('HGET', pollnext, user))
   if nextAt and now < nextAt - 1000 then
     if redis.call('HINCRBY', early, user, 1) > tonumber(extra) then return { 'too_soon', nextAt - now } end
@@ -97,9 +114,11 @@ elseif op == 'poll' then
   step()
   local result = snapshot(user)
   if result[2] ~= 'none' then redis.call('HSET', pollnext, user, now + result[11] * 1000) end
+  keep()
   return result
 elseif op == 'hold' then
   step()
+  keep()
   local score = redis.call('ZSCORE', adm, user)
   if score then return { 'admitted', tonumber(score) } end
   if flag('soldOut') then return { 'sold_out' } end
@@ -109,14 +128,38 @@ elseif op == 'hold' then
   redis.call('HSET', meta, 'tokens', tostring(tokens - 1))
   redis.call('SREM', exp, user)
   admit(user)
+  keep()
   return { 'admitted', now + ttl }
 elseif op == 'finish' then
   redis.call('ZREM', adm, user)
   redis.call('HDEL', pollnext, user)
   return { 'ok' }
+elseif op == 'leave' then
+  local had = redis.call('ZREM', line, user) + redis.call('ZREM', adm, user)
+  redis.call('HDEL', pollnext, user)
+  redis.call('HDEL', early, user)
+  redis.call('SREM', exp, user)
+  return { had > 0 and 'left' or 'none' }
 elseif op == 'stats' then
   step()
-  return snapshot('')
+  local result = snapshot('')
+  keep()
+  return result
+elseif op == 'configure' then
+  if extra ~= '' then redis.call('HSET', meta, 'paused', extra) end
+  if extra2 ~= 'keep' then redis.call('HSET', meta, 'maxAdmitted', extra2) end
+  keep()
+  return { 'ok' }
+elseif op == 'soldout' then
+  if extra == '1' then
+    if not flag('soldOut') then redis.call('HSET', meta, 'soldOut', '1', 'soldOutAt', now) end
+    keep()
+  elseif redis.call('EXISTS', meta) == 1 then
+    -- Seats came back: the room lives by the idle rule again from its next use.
+    redis.call('HSET', meta, 'soldOut', '0')
+    redis.call('HDEL', meta, 'soldOutAt')
+  end
+  return { 'ok' }
 end
 return redis.error_reply('unknown room operation ' .. op)
 `;
@@ -128,6 +171,8 @@ export interface RedisRoomStoreOptions {
   readonly url: string;
   /** Key prefix, so several platforms (and test files) can share one Redis. */
   readonly prefix: string;
+  /** When a room's keys expire; default DEFAULT_ROOM_EXPIRY. */
+  readonly expiry?: RoomExpiryOptions;
 }
 
 export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore {
@@ -146,8 +191,10 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     return ["line", "adm", "exp", "log", "meta", "pollnext", "early"].map((k) => base + k);
   }
 
-  function call(op: string, eventId: string, userId: string, clock: RoomClock | undefined, extra: string | number = ""): Promise<Reply> {
-    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra);
+  const expiry = options.expiry ?? DEFAULT_ROOM_EXPIRY;
+
+  function call(op: string, eventId: string, userId: string, clock: Pick<RoomClock, "now"> & Partial<RoomClock> | undefined, extra: string | number = "", extra2 = ""): Promise<Reply> {
+    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2);
   }
 
   function toSnapshot(reply: Reply): RoomSnapshot {
@@ -184,15 +231,16 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
     async finish(eventId, userId) {
       await call("finish", eventId, userId, undefined);
     },
+    async leave(eventId, userId) {
+      return (await call("leave", eventId, userId, undefined))[0] === "left";
+    },
     async stats(eventId, clock) {
       return toSnapshot(await call("stats", eventId, "", clock));
     },
-    async configure(eventId, change) {
-      const meta = keys(eventId)[4];
-      const fields: string[] = [];
-      if (change.paused !== undefined) fields.push("paused", change.paused ? "1" : "0");
-      if (change.maxAdmitted !== undefined) fields.push("maxAdmitted", change.maxAdmitted === null ? "" : String(change.maxAdmitted));
-      if (fields.length > 0) await redis.hset(meta, ...fields);
+    async configure(eventId, change, clock) {
+      const paused = change.paused === undefined ? "" : change.paused ? "1" : "0";
+      const maxAdmitted = change.maxAdmitted === undefined ? "keep" : change.maxAdmitted === null ? "" : String(change.maxAdmitted);
+      await call("configure", eventId, "", clock, paused, maxAdmitted);
     },
     async rooms() {
       // SCAN, not KEYS: an operator's poll never blocks Redis; bounded to the first 10,000 keys of rooms.
@@ -210,11 +258,10 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
       } while (cursor !== "0" && seen < 10_000);
       return [...found];
     },
-    async setSoldOut(eventId, soldOut) {
+    async setSoldOut(eventId, soldOut, now) {
       // Availability changes of every event arrive here: only a room that exists (or an event that just
-      // sold out) is written, so quiet events leave no keys behind.
-      if (soldOut) await redis.hset(keys(eventId)[4], "soldOut", "1");
-      else await redis.eval("if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'soldOut', '0') end return 0", 1, keys(eventId)[4]);
+      // sold out, for its sold-out time) is written, so quiet events leave no keys behind.
+      await call("soldout", eventId, "", { now }, soldOut ? "1" : "0");
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());

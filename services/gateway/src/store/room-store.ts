@@ -1,7 +1,9 @@
 // Where waiting rooms live: one room per event, shared by every gateway. Each operation is one
 // atomic step (a Lua script on Redis, a synchronous function in memory), so positions come from one
 // source: no two buyers share a place and nobody's place ever rises. Both stores implement exactly
-// these rules; the same tests run on both (test/waiting-room.test.ts).
+// these rules; the same tests run on both (test/waiting-room.test.ts). A room's state is forgotten
+// some time after it goes idle or sells out (RoomExpiryOptions), so Redis does not keep every
+// event's room for ever.
 
 /** What every operation needs to know besides the buyer: time, opening, and the admission controls. */
 export interface RoomClock {
@@ -17,12 +19,36 @@ export interface RoomClock {
   readonly maxConcurrent: number;
 }
 
+/** How long a room's state outlives its last use. */
+export interface RoomExpiryOptions {
+  /**
+   * A room nobody has used for this long is forgotten (its keys expire in Redis), but never before
+   * its opening or before its last admission runs out: a pre-queue joined days ahead is kept.
+   * Default 3,600,000 (an hour: waiting buyers poll at least every 30 s, so a room with anyone
+   * really waiting is never idle that long).
+   */
+  readonly idleTtlMs: number;
+  /**
+   * A sold-out room is forgotten this long after it sold out, even while buyers told `sold_out` keep
+   * asking, but never before its last admission runs out. Default 900,000 (15 minutes).
+   */
+  readonly soldOutTtlMs: number;
+}
+
+export const DEFAULT_ROOM_EXPIRY: RoomExpiryOptions = { idleTtlMs: 3_600_000, soldOutTtlMs: 900_000 };
+
+/** When a room's state may be forgotten (the same rule in both stores). */
+export function roomExpiresAt(room: { now: number; salesStartAt: number; soldOutAt: number | null; lastAdmissionEnd: number }, expiry: RoomExpiryOptions): number {
+  const base = room.soldOutAt !== null ? room.soldOutAt + expiry.soldOutTtlMs : Math.max(room.now, room.salesStartAt) + expiry.idleTtlMs;
+  return Math.max(base, room.lastAdmissionEnd);
+}
+
 export type RoomState = "waiting" | "admitted" | "expired" | "none";
 
 /** One buyer's situation plus the room's counters, read in the same atomic step. */
 export interface RoomSnapshot {
   readonly state: RoomState;
-  /** 0-based among those waiting; null when not waiting. */
+  /** 0-based among those waiting; null when not waiting, and in the pre-queue (no order before opening). */
   readonly rank: number | null;
   readonly admittedUntil: number | null;
   readonly waiting: number;
@@ -50,12 +76,17 @@ export interface RoomStore {
    * nothing is left to hold.
    */
   admitForHold(eventId: string, userId: string, clock: RoomClock): Promise<number | null | "sold_out">;
-  /** The buyer's order is confirmed (or they left): their admission ends, freeing a place. */
+  /** The buyer's order is confirmed: their admission ends, freeing a place. */
   finish(eventId: string, userId: string): Promise<void>;
+  /**
+   * The buyer leaves: their place in line (everyone behind moves up) or their admission (freeing it)
+   * is given up. False: they had neither.
+   */
+  leave(eventId: string, userId: string): Promise<boolean>;
   stats(eventId: string, clock: RoomClock): Promise<RoomSnapshot>;
-  configure(eventId: string, change: { paused?: boolean; maxAdmitted?: number | null }): Promise<void>;
-  /** Nothing left to hold (or something again): waiting buyers are told `sold_out`. */
-  setSoldOut(eventId: string, soldOut: boolean): Promise<void>;
+  configure(eventId: string, change: { paused?: boolean; maxAdmitted?: number | null }, clock: RoomClock): Promise<void>;
+  /** Nothing left to hold (or something again): waiting buyers are told `sold_out`. `now`: epoch ms. */
+  setSoldOut(eventId: string, soldOut: boolean, now: number): Promise<void>;
   /** Events that have a room (the operator console reads each one's stats). */
   rooms(): Promise<string[]>;
   close(): Promise<void>;

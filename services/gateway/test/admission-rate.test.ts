@@ -1,0 +1,94 @@
+// The waiting room's adaptive admission rate (src/domain/admission-rate.ts), on the test's clock:
+// it steers on the p99 of admitted buyers' checkout latency against the target and on 503s.
+import { describe, expect, it } from "vitest";
+import { createAdmissionRate } from "../src/domain/admission-rate.ts";
+import { createFakeBackend } from "./fake-backend.ts";
+import { createTestGateway, sessionCookie } from "./helpers.ts";
+import { waitFor } from "@boxoffice/testkit";
+
+function controller(options: { initial?: number; min?: number; max?: number } = {}) {
+  let now = 0;
+  const rate = createAdmissionRate({ initial: 20, min: 1, max: 100, latencyTargetMs: 500, windowMs: 2000, now: () => now, ...options });
+  /** One 2 s window of checkout calls; then the window is judged. */
+  const windowOf = (latencies: number[], overloads = 0) => {
+    for (const latency of latencies) rate.observe(latency, false);
+    for (let i = 0; i < overloads; i++) rate.observe(0, true);
+    now += 2000;
+    return rate.current();
+  };
+  return { rate, windowOf };
+}
+
+const fast = (n: number) => Array.from({ length: n }, () => 100);
+
+describe("the adaptive admission rate", () => {
+  it("when checkout p99 stays under the target, admissions rise by a quarter each window up to the maximum", () => {
+    const { windowOf } = controller();
+    expect(windowOf(fast(100))).toBe(25);
+    expect(windowOf(fast(100))).toBe(31.25);
+    for (let i = 0; i < 20; i++) windowOf(fast(100));
+    expect(windowOf(fast(100))).toBe(100);
+  });
+
+  it("when the slowest 1% of checkouts exceed the target (the median and p90 well under it), admissions are halved", () => {
+    const { windowOf } = controller();
+    // 98 fast, 2 slow: p90 is 100 ms, p99 is 900 ms.
+    expect(windowOf([...fast(98), 900, 900])).toBe(10);
+    // One slow call in a hundred is the 1% the p99 allows: admissions rise again.
+    expect(windowOf([...fast(99), 900])).toBe(12.5);
+    // One in fifty is over it.
+    expect(windowOf([...fast(49), 900])).toBe(6.25);
+  });
+
+  it("when checkout answers 503 or runs out of deadline, admissions are halved however fast the rest was", () => {
+    const { windowOf } = controller();
+    expect(windowOf(fast(1000), 1)).toBe(10);
+  });
+
+  it("never goes below the minimum or above the maximum, and a window without checkouts leaves the rate alone", () => {
+    const { windowOf } = controller({ initial: 4, min: 2, max: 5 });
+    expect(windowOf([], 1)).toBe(2);
+    expect(windowOf([], 1)).toBe(2);
+    expect(windowOf([])).toBe(2);
+    expect(windowOf(fast(10))).toBe(2.5);
+    for (let i = 0; i < 10; i++) windowOf(fast(10));
+    expect(windowOf(fast(10))).toBe(5);
+  });
+
+  it("a call that arrives after its window ended counts in the next one, not the judged one", () => {
+    let now = 0;
+    const rate = createAdmissionRate({ initial: 20, latencyTargetMs: 500, windowMs: 2000, now: () => now });
+    rate.observe(100, false);
+    now = 2500;
+    rate.observe(5000, false); // the judged window had only the 100 ms call: ×1.25
+    expect(rate.current()).toBe(25);
+    now = 4500;
+    expect(rate.current()).toBe(12.5); // the 5 s call was in this window
+  });
+
+  it("when this gateway sheds a checkout itself (its in-flight bound), the room's admission rate is halved", async () => {
+    let now = Date.parse("2030-06-01T10:00:00.000Z");
+    const backend = createFakeBackend();
+    const t = await createTestGateway({ INFLIGHT_MAX_CHECKOUT: "1", ADMISSION_RATE_INITIAL: "40" }, backend, { now: () => now });
+    try {
+      const email = "shed@rate.test";
+      await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      // The first hold waits on the catalogue and keeps the one checkout slot; the second is shed.
+      const release = backend.holdGetEvent();
+      const first = t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      await waitFor(() => backend.calls.getEvent > 0, { what: "the first hold to be in progress" });
+      const shed = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      expect(shed.statusCode).toBe(503);
+      expect(shed.json().error.code).toBe("BUSY");
+      release();
+      expect((await first).statusCode).toBe(201);
+      const rate = t.gateway.context.admissionRate;
+      expect(rate.current()).toBe(40);
+      now += 2000;
+      expect(rate.current(), "the window with a shed checkout is judged overloaded").toBe(20);
+    } finally {
+      await t.close();
+    }
+  });
+});
