@@ -4,6 +4,7 @@
 // Run: npm run bench -w @boxoffice/bus -- rpc  (BENCH_ROUNDS=n, default 3; BENCH_WRITE=0 skips BENCHMARKS.md;
 // BENCH_MODES=boxoffice,moleculer runs some systems only and writes nothing)
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadavg } from "node:os";
 import { createInterface, type Interface } from "node:readline";
@@ -14,10 +15,10 @@ import { createChannelLayer, createRpcClient } from "../src/index.ts";
 import { BENCH_ENCRYPTION_KEYS, BENCH_PAYLOAD, benchEchoV1 } from "./rpc-method.ts";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SEQUENTIAL_CALLS = 3000;
+const SEQUENTIAL_CALLS = Number(process.env.BENCH_SEQUENTIAL ?? 3000);
 const WARMUP_CALLS = 1000;
 const IN_FLIGHT = 64;
-const THROUGHPUT_SECONDS = 5;
+const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ALL_MODES = ["bare", "boxoffice", "boxoffice-encrypted", "moleculer"] as const;
 type Mode = (typeof ALL_MODES)[number];
 /** BENCH_MODES=boxoffice,moleculer runs only those (for profiling; BENCHMARKS.md needs all four). */
@@ -33,6 +34,10 @@ interface Costs {
   clientUs: number;
   serverUs: number;
   redisUs: number;
+  /** read + write system calls per call (/proc/<pid>/io syscr + syscw): socket writes are a large share of the CPU. */
+  clientSyscalls: number;
+  serverSyscalls: number;
+  redisSyscalls: number;
   /** Redis commands per call by name (commands run inside a script are listed too). */
   commands: Map<string, number>;
 }
@@ -158,17 +163,38 @@ async function commandCounts(): Promise<Map<string, number>> {
   return counts;
 }
 
+/** read + write system calls a process has made so far (Linux /proc; NaN elsewhere). */
+function syscalls(pid: number | "self"): number {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    return Number(/^syscr: (\d+)/m.exec(io)![1]) + Number(/^syscw: (\d+)/m.exec(io)![1]);
+  } catch {
+    return NaN;
+  }
+}
+
 /** Runs `phase` and charges each process's CPU and Redis's commands to the calls it completed. */
 async function costed(server: Server, phase: () => Promise<number>): Promise<Costs> {
   await admin.config("RESETSTAT");
   const [redisBefore, serverBefore] = [await redis.cpuMicros(), await serverCpu(server)];
+  const sys = () => [syscalls("self"), syscalls(server.child.pid!), syscalls(redis.pid)];
+  const sysBefore = sys();
   const clientBefore = process.cpuUsage();
   const calls = await phase();
   const client = process.cpuUsage(clientBefore);
+  const sysAfter = sys();
   const [redisAfter, serverAfter] = [await redis.cpuMicros(), await serverCpu(server)];
   const commands = new Map<string, number>();
   for (const [name, count] of await commandCounts()) if (!["info", "config"].includes(name)) commands.set(name, count / calls);
-  return { clientUs: (client.user + client.system) / calls, serverUs: (serverAfter - serverBefore) / calls, redisUs: (redisAfter - redisBefore) / calls, commands };
+  return {
+    clientUs: (client.user + client.system) / calls,
+    serverUs: (serverAfter - serverBefore) / calls,
+    redisUs: (redisAfter - redisBefore) / calls,
+    clientSyscalls: (sysAfter[0] - sysBefore[0]) / calls,
+    serverSyscalls: (sysAfter[1] - sysBefore[1]) / calls,
+    redisSyscalls: (sysAfter[2] - sysBefore[2]) / calls,
+    commands,
+  };
 }
 
 async function measure(mode: Mode): Promise<Round> {
@@ -216,6 +242,7 @@ const fmtCommands = (c: Map<string, number>) =>
     .map(([name, n]) => `${name} ${n < 0.1 ? n.toFixed(3) : n.toFixed(2)}`)
     .join(", ");
 
+const sc = (c: Costs) => `${c.clientSyscalls.toFixed(2)}/${c.serverSyscalls.toFixed(2)}/${c.redisSyscalls.toFixed(2)}`;
 const rounds: Record<Mode, Round[]> = { bare: [], boxoffice: [], "boxoffice-encrypted": [], moleculer: [] };
 try {
   // Rounds alternate the systems (order rotated each round), so load from other work on a shared
@@ -229,6 +256,7 @@ try {
         `round ${r + 1} ${mode}: p50 ${round.p50.toFixed(3)} ms, p99 ${round.p99.toFixed(3)} ms, ${Math.round(round.throughput)} calls/s; ` +
           `CPU µs/call at 64 in flight: client ${round.loaded.clientUs.toFixed(1)}, server ${round.loaded.serverUs.toFixed(1)}, Redis ${round.loaded.redisUs.toFixed(1)}; ` +
           `at 1 in flight: client ${round.sequential.clientUs.toFixed(1)}, server ${round.sequential.serverUs.toFixed(1)}, Redis ${round.sequential.redisUs.toFixed(1)}; ` +
+          `syscalls/call client/server/Redis loaded ${sc(round.loaded)}, sequential ${sc(round.sequential)}; ` +
           `commands/call loaded: ${fmtCommands(round.loaded.commands)}; sequential: ${fmtCommands(round.sequential.commands)}`,
       );
     }

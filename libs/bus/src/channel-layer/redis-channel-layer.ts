@@ -4,8 +4,9 @@
 // on the non-local part on both sides); a group send stores one message per member process; a
 // message taken from Redis for a receive that gave up is handed back (normal channels: pushed back
 // at the head; process-local: kept for the next receive), so aborts and timeouts lose nothing.
-// Sends to one host in the same tick share one script call (redis-send-batch.ts), and one pop per
-// key serves every receive waiting on it, receiveMany taking several messages at once.
+// Sends to one host in the same tick share one script call, and a receive loop's next pop rides in
+// the same write (redis-send-batch.ts); one pop per key serves every receive waiting on it,
+// receiveMany taking several messages at once.
 import { crc32 } from "node:zlib";
 import type { Redis } from "ioredis";
 import { createMessageCodec } from "./codec.ts";
@@ -15,8 +16,8 @@ import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
 import { resolveOptions } from "./options.ts";
 import { maxOf, ReceiveWaiters, type Waiter } from "./receive-waiters.ts";
 import { BLOCK_SECONDS, redactRedisUrl, RedisHost } from "./redis-connections.ts";
-import { PUSH_BACK_SCRIPT, runScript, SEND_SCRIPT } from "./redis-scripts.ts";
-import { SendBatch } from "./redis-send-batch.ts";
+import { PUSH_BACK_SCRIPT, runScript } from "./redis-scripts.ts";
+import { HostBatch } from "./redis-send-batch.ts";
 import type { ChannelLayer, ChannelLayerStats, Message, ReceiveManyOptions, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
 
 /** Most frames one non-blocking pop takes for the receives waiting on a key. */
@@ -239,7 +240,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         const want = Math.min(MAX_BATCH, state.waiters.total());
         // One command per pass: returns at once with up to `want` frames when the list has any,
         // blocks otherwise. Expired frames are dropped by dispatch, never delivered.
-        const popped = (await conn.callBuffer("BLMPOP", BLOCK_SECONDS, 1, state.key, "LEFT", "COUNT", want)) as [Buffer, Buffer[]] | null;
+        const popped = await batches.get(state.host)!.pop(conn, [BLOCK_SECONDS, 1, state.key, "LEFT", "COUNT", want]);
         const raws = popped ? popped[1] : [];
         const leftover = dispatch(state, raws);
         if (leftover.length) {
@@ -269,14 +270,24 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     pump(state).catch((error: unknown) => state.waiters.failAll(state.host.unavailable(error)));
   };
 
-  // One batch per host: every send of this tick to that host goes in one script call.
-  const batches = new Map<RedisHost, SendBatch>(
-    hosts.map((host) => [host, new SendBatch((keys, args) => onHost(host, (conn) => runScript(conn, SEND_SCRIPT, keys, args)) as Promise<number[]>, keyTtlMs)]),
+  // One batch per host: every send of this tick to that host goes in one script call, with a pop.
+  const batches = new Map<RedisHost, HostBatch>(
+    hosts.map((host) => [
+      host,
+      new HostBatch({
+        keyTtlMs,
+        command: async () => {
+          if (host.command.status !== "ready") await host.ready();
+          return host.command;
+        },
+        unavailable: (error) => (error instanceof BusUnavailableError ? error : host.unavailable(error)),
+      }),
+    ]),
   );
 
   /** Queues one frame for its list; resolves true when stored, false when the list was full. */
   const push = (host: RedisHost, key: string, capacity: number, frame: Buffer): Promise<boolean> =>
-    new Promise((resolve, reject) => batches.get(host)!.enqueue({ key, capacity, frame, settle: resolve, fail: reject }));
+    new Promise((resolve, reject) => batches.get(host)!.send({ key, capacity, frame, settle: resolve, fail: reject }));
 
   /** Takes up to `max` messages this process already holds for `channel`. */
   const takeBufferedUpTo = (state: KeyState, channel: string, max: number): Message[] => {
