@@ -1,6 +1,6 @@
 // The calling side: requests go to "<service>.rpc"; replies come back on one process-local "!"
-// channel per client, read by one receive loop (a few receives deep) that hands each reply to its
-// call by request id.
+// channel per client, read by two receiveMany loops (or 32 receives on a layer without it) that hand
+// each reply to its call by request id.
 import { randomBytes } from "node:crypto";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";

@@ -23,7 +23,8 @@ export interface RpcServerOptions {
    * Receives waiting on the channel at once (never more than free slots), so that one round trip
    * to the bus does not cap the instance's throughput: the layer takes up to one request per
    * waiting receive in one round trip. Default 32, the default concurrency (4 capped a loaded
-   * instance at ~4 requests per round trip).
+   * instance at ~4 requests per round trip). Used only when the layer lacks the "receiveMany"
+   * extension; with it, two loops each take a batch of up to half the free slots per call.
    */
   receivers?: number;
   /** Default: console. */
