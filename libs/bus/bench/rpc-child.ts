@@ -1,15 +1,17 @@
 // The serving side of the RPC benchmark, in its own process as in production. Usage:
-//   node rpc-child.ts <boxoffice|moleculer|bare> <redis-url> <namespace>
-// Prints "ready" when it serves; exits on SIGTERM.
+//   node rpc-child.ts <boxoffice|boxoffice-encrypted|moleculer|bare> <redis-url> <namespace>
+// Prints "ready" when it serves; answers a "cpu" line on stdin with "cpu <µs of user + system CPU
+// so far>", so the bench can charge the server's CPU per call; exits on SIGTERM.
+import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
 import moleculer from "moleculer";
 import { createChannelLayer, createRpcServer } from "../src/index.ts";
-import { benchEchoV1 } from "./rpc-method.ts";
+import { BENCH_ENCRYPTION_KEYS, benchEchoV1 } from "./rpc-method.ts";
 
 const [mode, url, namespace] = process.argv.slice(2);
 
-async function serveBoxoffice(): Promise<() => Promise<void>> {
-  const layer = createChannelLayer(url, { prefix: namespace, capacity: 10_000 });
+async function serveBoxoffice(encrypted: boolean): Promise<() => Promise<void>> {
+  const layer = createChannelLayer(url, { prefix: namespace, capacity: 10_000, symmetricEncryptionKeys: encrypted ? BENCH_ENCRYPTION_KEYS : [] });
   const server = createRpcServer({ layer, service: "bench", concurrency: 256 });
   server.handle(benchEchoV1, (input) => input);
   server.start();
@@ -50,9 +52,14 @@ async function serveBare(): Promise<() => Promise<void>> {
   };
 }
 
-const serve = { boxoffice: serveBoxoffice, moleculer: serveMoleculer, bare: serveBare }[mode];
+const serve = { boxoffice: () => serveBoxoffice(false), "boxoffice-encrypted": () => serveBoxoffice(true), moleculer: serveMoleculer, bare: serveBare }[mode];
 if (!serve) throw new Error(`unknown mode ${mode}`);
 const stop = await serve();
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line !== "cpu") return;
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(`cpu ${user + system}\n`);
+});
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => {
   void stop().finally(() => process.exit(0));

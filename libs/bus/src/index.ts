@@ -1,6 +1,6 @@
 // @boxoffice/bus: the channel layer (send/receive/groups), RPC over it, and the firehose.
 // This file names every public export; nothing else in the package is importable.
-export type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions, RedisTlsOptions } from "./channel-layer/types.ts";
+export type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveManyOptions, ReceiveOptions, RedisChannelLayerOptions, RedisTlsOptions } from "./channel-layer/types.ts";
 export { DEFAULT_CHANNEL_LAYER_OPTIONS } from "./channel-layer/types.ts";
 export {
   BusUnavailableError,

@@ -6,8 +6,8 @@ import { createMessageCodec } from "./codec.ts";
 import { createChannelNamer, newInstanceId } from "./local-channels.ts";
 import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
 import { resolveOptions } from "./options.ts";
-import { ReceiveWaiters } from "./receive-waiters.ts";
-import type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveOptions } from "./types.ts";
+import { maxOf, ReceiveWaiters } from "./receive-waiters.ts";
+import type { ChannelLayer, ChannelLayerOptions, ChannelLayerStats, Message, ReceiveManyOptions, ReceiveOptions } from "./types.ts";
 
 interface Entry {
   expiresAt: number;
@@ -48,7 +48,7 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
     const remaining: string[] = [];
     for (const channel of channels) {
       const waiter = waiters.take(channel);
-      if (waiter) waiter.deliver(codec.decode(data));
+      if (waiter) waiter.deliver([codec.decode(data)]);
       else remaining.push(channel);
     }
     if (remaining.length === 0) return true;
@@ -95,7 +95,7 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
   };
 
   return {
-    extensions: ["groups", "flush", "depth"],
+    extensions: ["groups", "flush", "depth", "receiveMany"],
     stats,
 
     async depth(channel: string) {
@@ -125,6 +125,18 @@ export function createInMemoryChannelLayer(options: ChannelLayerOptions = {}): C
       const queued = takeQueued(channel);
       if (queued) return queued;
       return waiters.wait(channel, receiveOptions, () => {});
+    },
+
+    async receiveMany(channel: string, receiveOptions: ReceiveManyOptions = {}): Promise<Message[]> {
+      assertChannelName(channel);
+      namer.assertOwned(channel);
+      ensureOpen();
+      const max = maxOf(receiveOptions);
+      if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
+      const taken: Message[] = [];
+      for (let message = takeQueued(channel); message; message = taken.length < max ? takeQueued(channel) : undefined) taken.push(message);
+      if (taken.length) return taken;
+      return waiters.waitMany(channel, receiveOptions, max, () => {});
     },
 
     async newChannel(prefix?: string): Promise<string> {

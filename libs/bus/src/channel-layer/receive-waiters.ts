@@ -6,7 +6,10 @@ import type { Message, ReceiveOptions } from "./types.ts";
 
 export interface Waiter {
   readonly channel: string;
-  deliver(message: Message): void;
+  /** Most messages this waiter takes at once: 1 for receive, more for receiveMany. */
+  readonly max: number;
+  /** Hands over 1 to `max` messages, oldest first. */
+  deliver(messages: Message[]): void;
   fail(error: unknown): void;
 }
 
@@ -23,10 +26,10 @@ export class ReceiveWaiters {
     return this.#byChannel.size === 0;
   }
 
-  /** Number of waiting receives over all channels. */
+  /** Messages the waiting receives would take, over all channels. */
   total(): number {
     let sum = 0;
-    for (const list of this.#byChannel.values()) sum += list.length;
+    for (const list of this.#byChannel.values()) for (const waiter of list) sum += waiter.max;
     return sum;
   }
 
@@ -65,12 +68,21 @@ export class ReceiveWaiters {
    * or abort after removing itself. `onQueued` runs once the waiter is queued.
    */
   wait(channel: string, options: ReceiveOptions, onQueued: () => void): Promise<Message> {
+    return this.#enqueue(channel, options, onQueued, 1, (messages) => messages[0]);
+  }
+
+  /** As `wait`, for up to `max` messages at once. */
+  waitMany(channel: string, options: ReceiveOptions, max: number, onQueued: () => void): Promise<Message[]> {
+    return this.#enqueue(channel, options, onQueued, max, (messages) => messages);
+  }
+
+  #enqueue<T>(channel: string, options: ReceiveOptions, onQueued: () => void, max: number, result: (messages: Message[]) => T): Promise<T> {
     const { signal, timeoutMs } = options;
     if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs >= 0))) {
       return Promise.reject(new InvalidOptionError("timeoutMs", `must be a non-negative number, got ${String(timeoutMs)}`));
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<Message>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const cleanup = () => {
         if (timer) clearTimeout(timer);
@@ -78,9 +90,10 @@ export class ReceiveWaiters {
       };
       const waiter: Waiter = {
         channel,
-        deliver: (message) => {
+        max,
+        deliver: (messages) => {
           cleanup();
-          resolve(message);
+          resolve(result(messages));
         },
         fail: (error) => {
           cleanup();
@@ -107,3 +120,12 @@ export class ReceiveWaiters {
     });
   }
 }
+
+/** Checks receiveMany's `max` (default 64). */
+export function maxOf(options: { max?: unknown } | undefined): number {
+  const max = options?.max ?? DEFAULT_RECEIVE_MANY_MAX;
+  if (typeof max !== "number" || !Number.isInteger(max) || max < 1) throw new InvalidOptionError("max", `must be a positive integer, got ${String(max)}`);
+  return max;
+}
+
+export const DEFAULT_RECEIVE_MANY_MAX = 64;

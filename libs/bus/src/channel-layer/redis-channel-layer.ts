@@ -4,6 +4,9 @@
 // on the non-local part on both sides); a group send stores one message per member process; a
 // message taken from Redis for a receive that gave up is handed back (normal channels: pushed back
 // at the head; process-local: kept for the next receive), so aborts and timeouts lose nothing.
+// Sends to one host in the same tick share one script call, and a receive loop's next pop rides in
+// the same write (redis-send-batch.ts); one pop per key serves every receive waiting on it,
+// receiveMany taking several messages at once.
 import { crc32 } from "node:zlib";
 import type { Redis } from "ioredis";
 import { createMessageCodec } from "./codec.ts";
@@ -11,13 +14,14 @@ import { BusUnavailableError, ChannelFullError, InvalidOptionError } from "./err
 import { createChannelNamer, newInstanceId } from "./local-channels.ts";
 import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
 import { resolveOptions } from "./options.ts";
-import { ReceiveWaiters } from "./receive-waiters.ts";
+import { maxOf, ReceiveWaiters, type Waiter } from "./receive-waiters.ts";
 import { BLOCK_SECONDS, redactRedisUrl, RedisHost } from "./redis-connections.ts";
-import { PUSH_BACK_SCRIPT, runScript, SEND_SCRIPT } from "./redis-scripts.ts";
-import type { ChannelLayer, ChannelLayerStats, Message, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
+import { PUSH_BACK_SCRIPT, runScript } from "./redis-scripts.ts";
+import { HostBatch } from "./redis-send-batch.ts";
+import type { ChannelLayer, ChannelLayerStats, Message, ReceiveManyOptions, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
 
 /** Most frames one non-blocking pop takes for the receives waiting on a key. */
-const MAX_BATCH = 64;
+const MAX_BATCH = 256;
 
 interface Frame {
   expiresAt: number;
@@ -174,27 +178,52 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   const dispatch = (state: KeyState, raws: Buffer[]): Buffer[] => {
     const leftover: Buffer[] = [];
     const now = Date.now();
+    // The waiter being filled per channel: the oldest takes frames until its max, then the next.
+    const filling = new Map<string, { waiter: Waiter; messages: Message[] }>();
+    const waiting = (channel: string) => filling.has(channel) || state.waiters.has(channel);
+    const hand = (channel: string, message: Message) => {
+      let filler = filling.get(channel);
+      if (!filler) filling.set(channel, (filler = { waiter: state.waiters.take(channel)!, messages: [] }));
+      filler.messages.push(message);
+      if (filler.messages.length < filler.waiter.max) return;
+      filling.delete(channel);
+      filler.waiter.deliver(filler.messages);
+    };
     for (const raw of raws) {
       const frame = decodeFrame(raw);
       if (frame.expiresAt <= now) {
         stats.expiredDropped += 1;
         continue;
       }
-      const channels = state.nonLocal === undefined ? [state.key.slice(opts.prefix.length + 3)] : frame.locals.map((l) => state.nonLocal + l);
-      if (state.nonLocal === undefined && !state.waiters.has(channels[0])) {
-        leftover.push(raw);
+      if (state.nonLocal === undefined) {
+        const channel = state.key.slice(opts.prefix.length + 3);
+        if (!waiting(channel)) {
+          leftover.push(raw);
+          continue;
+        }
+        const message = decode(frame);
+        if (message) hand(channel, message);
         continue;
       }
-      const message = decode(frame);
-      if (!message) continue;
-      channels.forEach((channel, i) => {
-        const waiter = state.waiters.take(channel);
-        // Each member channel gets its own object, so one receiver's edits never show in another's.
-        if (waiter) waiter.deliver(i === 0 ? message : codec.decode(frame.payload));
-        else if (state.nonLocal === undefined) leftover.push(raw);
-        else keep(state, channel, frame);
-      });
+      let decoded = false;
+      for (const local of frame.locals) {
+        const channel = state.nonLocal + local;
+        if (!waiting(channel)) {
+          keep(state, channel, frame);
+          continue;
+        }
+        if (decoded) {
+          // Each member channel gets its own object, so one receiver's edits never show in another's.
+          hand(channel, codec.decode(frame.payload));
+          continue;
+        }
+        const message = decode(frame);
+        if (!message) break;
+        decoded = true;
+        hand(channel, message);
+      }
     }
+    for (const { waiter, messages } of filling.values()) waiter.deliver(messages);
     return leftover;
   };
 
@@ -211,7 +240,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         const want = Math.min(MAX_BATCH, state.waiters.total());
         // One command per pass: returns at once with up to `want` frames when the list has any,
         // blocks otherwise. Expired frames are dropped by dispatch, never delivered.
-        const popped = (await conn.callBuffer("BLMPOP", BLOCK_SECONDS, 1, state.key, "LEFT", "COUNT", want)) as [Buffer, Buffer[]] | null;
+        const popped = await batches.get(state.host)!.pop(conn, [BLOCK_SECONDS, 1, state.key, "LEFT", "COUNT", want]);
         const raws = popped ? popped[1] : [];
         const leftover = dispatch(state, raws);
         if (leftover.length) {
@@ -241,16 +270,54 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     pump(state).catch((error: unknown) => state.waiters.failAll(state.host.unavailable(error)));
   };
 
-  /** Sends one frame per destination key on one host; returns the keys that were full. */
-  const push = async (host: RedisHost, entries: Array<{ key: string; capacity: number; frame: Buffer }>): Promise<Set<string>> => {
-    const args: Array<string | number | Buffer> = [Date.now(), keyTtlMs];
-    for (const e of entries) args.push(e.capacity, e.frame);
-    const full = (await onHost(host, (conn) => runScript(conn, SEND_SCRIPT, entries.map((e) => e.key), args))) as number[];
-    return new Set(full.map((i) => entries[i - 1].key));
+  // One batch per host: every send of this tick to that host goes in one script call, with a pop.
+  const batches = new Map<RedisHost, HostBatch>(
+    hosts.map((host) => [
+      host,
+      new HostBatch({
+        keyTtlMs,
+        command: async () => {
+          if (host.command.status !== "ready") await host.ready();
+          return host.command;
+        },
+        unavailable: (error) => (error instanceof BusUnavailableError ? error : host.unavailable(error)),
+      }),
+    ]),
+  );
+
+  /** Queues one frame for its list; resolves true when stored, false when the list was full. */
+  const push = (host: RedisHost, key: string, capacity: number, frame: Buffer): Promise<boolean> =>
+    new Promise((resolve, reject) => batches.get(host)!.send({ key, capacity, frame, settle: resolve, fail: reject }));
+
+  /** Takes up to `max` messages this process already holds for `channel`. */
+  const takeBufferedUpTo = (state: KeyState, channel: string, max: number): Message[] => {
+    const taken: Message[] = [];
+    for (let message = takeBuffered(state, channel); message; message = taken.length < max ? takeBuffered(state, channel) : undefined) taken.push(message);
+    return taken;
+  };
+
+  const receiveUpTo = async (channel: string, receiveOptions: ReceiveOptions, max: number): Promise<Message[]> => {
+    assertChannelName(channel);
+    namer.assertOwned(channel);
+    ensureOpen();
+    if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
+    const buffered = takeBufferedUpTo(stateFor(channel), channel, max);
+    if (buffered.length) return buffered;
+    const host = hostFor(nonLocalPart(channel) ?? channel);
+    if (host.command.status !== "ready") {
+      await host.ready();
+      ensureOpen(); // closed while waiting for the connection
+    }
+    // Looked up again: the key's loop may have finished and forgotten its state meanwhile, and
+    // one key must never have two loops (a second inbox loop would strand messages).
+    const state = stateFor(channel);
+    const late = takeBufferedUpTo(state, channel, max);
+    if (late.length) return late;
+    return state.waiters.waitMany(channel, receiveOptions, max, () => startPump(state));
   };
 
   return {
-    extensions: ["groups", "flush", "depth"],
+    extensions: ["groups", "flush", "depth", "receiveMany"],
     stats,
 
     async depth(channel: string) {
@@ -268,28 +335,16 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       const key = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
       const capacity = opts.capacityOf(nonLocal ?? channel);
       const frame = encodeFrame(Date.now() + opts.expiryMs, nonLocal === undefined ? null : [channel.slice(nonLocal.length)], payload);
-      const full = await push(hostFor(nonLocal ?? channel), [{ key, capacity, frame }]);
-      if (full.size) throw new ChannelFullError(channel, capacity);
+      if (!(await push(hostFor(nonLocal ?? channel), key, capacity, frame))) throw new ChannelFullError(channel, capacity);
     },
 
     async receive(channel: string, receiveOptions: ReceiveOptions = {}): Promise<Message> {
-      assertChannelName(channel);
-      namer.assertOwned(channel);
-      ensureOpen();
-      if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
-      const buffered = takeBuffered(stateFor(channel), channel);
-      if (buffered) return buffered;
-      const host = hostFor(nonLocalPart(channel) ?? channel);
-      if (host.command.status !== "ready") {
-        await host.ready();
-        ensureOpen(); // closed while waiting for the connection
-      }
-      // Looked up again: the key's loop may have finished and forgotten its state meanwhile, and
-      // one key must never have two loops (a second inbox loop would strand messages).
-      const state = stateFor(channel);
-      const late = takeBuffered(state, channel);
-      if (late) return late;
-      return state.waiters.wait(channel, receiveOptions, () => startPump(state));
+      const [message] = await receiveUpTo(channel, receiveOptions, 1);
+      return message;
+    },
+
+    async receiveMany(channel: string, receiveOptions: ReceiveManyOptions = {}): Promise<Message[]> {
+      return receiveUpTo(channel, receiveOptions, maxOf(receiveOptions));
     },
 
     async newChannel(prefix?: string): Promise<string> {
@@ -333,22 +388,11 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         else byKey.set(destination, { host: hostFor(nonLocal ?? channel), nonLocal, channels: [channel] });
       }
       const expiresAt = now + opts.expiryMs;
-      const byHost = new Map<RedisHost, Array<{ key: string; capacity: number; frame: Buffer; members: number }>>();
-      for (const [destination, entry] of byKey) {
-        const locals = entry.nonLocal === undefined ? null : entry.channels.map((c) => c.slice(entry.nonLocal!.length));
-        const list = byHost.get(entry.host) ?? [];
-        list.push({
-          key: destination,
-          capacity: opts.capacityOf(entry.nonLocal ?? entry.channels[0]),
-          frame: encodeFrame(expiresAt, locals, payload),
-          members: entry.channels.length,
-        });
-        byHost.set(entry.host, list);
-      }
       await Promise.all(
-        [...byHost].map(async ([host, entries]) => {
-          const full = await push(host, entries);
-          for (const e of entries) if (full.has(e.key)) stats.groupSendSkippedFull += e.members;
+        [...byKey].map(async ([destination, entry]) => {
+          const locals = entry.nonLocal === undefined ? null : entry.channels.map((c) => c.slice(entry.nonLocal!.length));
+          const capacity = opts.capacityOf(entry.nonLocal ?? entry.channels[0]);
+          if (!(await push(entry.host, destination, capacity, encodeFrame(expiresAt, locals, payload)))) stats.groupSendSkippedFull += entry.channels.length;
         }),
       );
     },

@@ -14,19 +14,26 @@ function script(lua: string): LuaScript {
 }
 
 /**
- * KEYS: destination lists. ARGV[1] now (ms), ARGV[2] key ttl (ms), then for each key a capacity
- * and a frame. When a list is at capacity, drops expired frames at its head first; refuses lists still full, appends the rest.
- * Returns the 1-based indexes of the keys that were full.
+ * Every send to one host issued in the same tick, as one call. KEYS: destination lists, each once.
+ * ARGV[1] now (ms), ARGV[2] key ttl (ms), then for each key: its capacity, a count n, and n frames
+ * oldest first. Each list takes as many of its frames as it has room for, in order, and refuses the
+ * rest: exactly what n separate sends would do, one message at a time. Expired frames at a list's
+ * head are dropped first when they would cost a message its room. One RPUSH and one PEXPIRE per
+ * list, whatever n is. Returns, per key, how many of its frames were accepted.
  */
 export const SEND_SCRIPT = script(`
 local now = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-local full = {}
+local accepted = {}
+local at = 3
 for i, key in ipairs(KEYS) do
-  local capacity = tonumber(ARGV[1 + i * 2])
+  local capacity = tonumber(ARGV[at])
+  local count = tonumber(ARGV[at + 1])
+  local first = at + 2
+  at = first + count
   local length = redis.call('LLEN', key)
   -- Expired frames only matter when they would count against capacity: trim them then.
-  while length >= capacity do
+  while length > 0 and length + count > capacity do
     local head = redis.call('LINDEX', key, 0)
     if not head then break end
     local expires = tonumber(string.sub(head, 1, 15))
@@ -34,14 +41,17 @@ for i, key in ipairs(KEYS) do
     redis.call('LPOP', key)
     length = length - 1
   end
-  if length >= capacity then
-    full[#full + 1] = i
-  else
-    redis.call('RPUSH', key, ARGV[2 + i * 2])
+  local room = capacity - length
+  if room > count then room = count end
+  if room > 0 then
+    redis.call('RPUSH', key, unpack(ARGV, first, first + room - 1))
     redis.call('PEXPIRE', key, ttl)
+  else
+    room = 0
   end
+  accepted[i] = room
 end
-return full
+return accepted
 `);
 
 /** KEYS[1]: a list. ARGV[1] key ttl (ms), then frames oldest first: puts them back at the head, in order. */

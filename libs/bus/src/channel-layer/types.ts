@@ -10,6 +10,11 @@ export interface ReceiveOptions {
   timeoutMs?: number;
 }
 
+export interface ReceiveManyOptions extends ReceiveOptions {
+  /** Most messages one call returns. Default 64. */
+  max?: number;
+}
+
 /** Counters a layer exposes so operators can see what it dropped on purpose. */
 export interface ChannelLayerStats {
   /** Member channels a groupSend skipped because they were full (groupSend never throws for that). */
@@ -34,6 +39,12 @@ export interface ChannelLayer {
    */
   depth?(channel: string): Promise<{ depth: number; capacity: number }>;
   receive(channel: string, options?: ReceiveOptions): Promise<Message>;
+  /**
+   * Extension "receiveMany" (both built-in backends): waits like `receive` for the first message,
+   * and returns it with those behind it that the layer already holds, up to `max`, oldest first.
+   * Each message is delivered once, as by `receive`; an aborted or timed-out call loses none.
+   */
+  receiveMany?(channel: string, options?: ReceiveManyOptions): Promise<Message[]>;
   newChannel(prefix?: string): Promise<string>;
   groupAdd(group: string, channel: string): Promise<void>;
   groupDiscard(group: string, channel: string): Promise<void>;

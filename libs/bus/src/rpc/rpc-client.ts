@@ -1,6 +1,6 @@
 // The calling side: requests go to "<service>.rpc"; replies come back on one process-local "!"
-// channel per client, read by one receive loop (a few receives deep) that hands each reply to its
-// call by request id.
+// channel per client, read by two receiveMany loops (or 32 receives on a layer without it) that hand
+// each reply to its call by request id.
 import { randomBytes } from "node:crypto";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
@@ -53,6 +53,12 @@ const MAX_CAPACITY_BACKOFF_MS = 500;
  * round trip; several let the layer hand over a batch of replies per round trip.
  */
 const REPLY_RECEIVERS = 32;
+/**
+ * With receiveMany, two loops each take a batch of replies per call: while one hands its batch to
+ * the calls, the other already waits, so the layer's pop for the next batch is never held up.
+ */
+const REPLY_BATCH_LOOPS = 2;
+const REPLY_BATCH_MAX = 256;
 const MAX_LOOP_BACKOFF_MS = 2000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -76,6 +82,8 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   const pending = new Map<string, PendingCall>();
   const stopLoop = new AbortController();
   let replyChannel: Promise<string> | undefined;
+  /** Set once the reply channel exists, so a call need not wait a turn for it. */
+  let replyChannelName: string | undefined;
   let loopDone: Promise<void> | undefined;
 
   function dispatch(message: Record<string, unknown>): void {
@@ -93,11 +101,18 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   }
 
   async function replyLoop(channel: string): Promise<void> {
+    const many = layer.receiveMany?.bind(layer);
     for (let failures = 0; !closed; ) {
       try {
-        const message = await layer.receive(channel, { signal: stopLoop.signal });
-        failures = 0;
-        dispatch(message);
+        if (many) {
+          const messages = await many(channel, { signal: stopLoop.signal, max: REPLY_BATCH_MAX });
+          failures = 0;
+          for (const message of messages) dispatch(message);
+        } else {
+          const message = await layer.receive(channel, { signal: stopLoop.signal });
+          failures = 0;
+          dispatch(message);
+        }
       } catch {
         if (closed) return;
         // The bus is down or hiccuped: callers already fail or time out; keep listening.
@@ -109,7 +124,9 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   function ensureReplyChannel(): Promise<string> {
     replyChannel ??= layer.newChannel("rpc").then(
       (channel) => {
-        loopDone = Promise.all(Array.from({ length: REPLY_RECEIVERS }, () => replyLoop(channel))).then(() => undefined);
+        const loops = layer.receiveMany ? REPLY_BATCH_LOOPS : REPLY_RECEIVERS;
+        loopDone = Promise.all(Array.from({ length: loops }, () => replyLoop(channel))).then(() => undefined);
+        replyChannelName = channel;
         return channel;
       },
       (error: unknown) => {
@@ -153,10 +170,13 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       if (deadline <= now) throw deadlineExceeded(method.name, "the deadline had passed before the call");
 
       let replyTo: string;
-      try {
-        replyTo = await ensureReplyChannel();
-      } catch (error) {
-        throw toRpcError(error);
+      if (replyChannelName !== undefined) replyTo = replyChannelName;
+      else {
+        try {
+          replyTo = await ensureReplyChannel();
+        } catch (error) {
+          throw toRpcError(error);
+        }
       }
       const id = `${clientId}.${++counter}`;
       const token = callOptions.token ?? context?.token;
