@@ -105,7 +105,8 @@ export interface CostTable {
   ordersPerSecond: number;
   ticketsPerSecond: number;
   rows: CostRow[];
-  total: { cpuMs: number; msPerOrder: number; idleMsPerSecond: number };
+  /** msPerOrder with what the processes burn idle (idle rate × spike length) taken out: the part the orders themselves cost. */
+  total: { cpuMs: number; msPerOrder: number; idleMsPerSecond: number; netOfIdleMsPerOrder: number };
 }
 
 /**
@@ -122,6 +123,7 @@ export function costTable(input: {
   idlePerSecond?: Record<string, number>;
 }): CostTable {
   const idle = (process: string) => input.idlePerSecond?.[process] ?? Number.NaN;
+  const idleTotal = input.idlePerSecond ? Object.keys(input.after).reduce((sum, process) => sum + idle(process), 0) : Number.NaN;
   const used = Object.entries(input.after).map(([process, after]) => ({ process, cpuMs: Math.max(0, after - (input.before[process] ?? 0)) }));
   const totalMs = used.reduce((sum, row) => sum + row.cpuMs, 0);
   const perOrder = (ms: number) => (input.orders > 0 ? ms / input.orders : Number.NaN);
@@ -134,7 +136,7 @@ export function costTable(input: {
     rows: used
       .map((row) => ({ ...row, msPerOrder: perOrder(row.cpuMs), share: totalMs > 0 ? row.cpuMs / totalMs : 0, idleMsPerSecond: idle(row.process) }))
       .sort((a, b) => b.cpuMs - a.cpuMs),
-    total: { cpuMs: totalMs, msPerOrder: perOrder(totalMs), idleMsPerSecond: input.idlePerSecond ? used.reduce((sum, row) => sum + idle(row.process), 0) : Number.NaN },
+    total: { cpuMs: totalMs, msPerOrder: perOrder(totalMs), idleMsPerSecond: idleTotal, netOfIdleMsPerOrder: perOrder(totalMs - idleTotal * input.seconds) },
   };
 }
 
@@ -185,6 +187,8 @@ export function costTableMarkdown(table: CostTable): string {
     `|---|---:|---:|---:|---:|`,
     ...table.rows.map((row) => `| ${row.process} | ${Math.round(row.cpuMs)} | ${fixed(row.msPerOrder, 2)} | ${fixed(row.share * 100, 0)}% | ${fixed(row.idleMsPerSecond, 1)} |`),
     `| **all processes** | **${Math.round(table.total.cpuMs)}** | **${fixed(table.total.msPerOrder, 2)}** | 100% | ${fixed(table.total.idleMsPerSecond, 1)} |`,
+    "",
+    `Net of idle (the idle rate × ${fixed(table.seconds, 1)} s taken out): **${fixed(table.total.netOfIdleMsPerOrder, 2)} ms** per confirmed order.`,
   ].join("\n");
 }
 

@@ -33,7 +33,8 @@ describe("checkout cost table", () => {
       ["gateway", 600, 3],
       ["redis", 200, 1],
     ]);
-    expect(table.total).toEqual({ cpuMs: 2600, msPerOrder: 13, idleMsPerSecond: 10 });
+    // 10 ms/s idle for 4 s is 40 ms of the 2600 that the orders did not cause.
+    expect(table.total).toEqual({ cpuMs: 2600, msPerOrder: 13, idleMsPerSecond: 10, netOfIdleMsPerOrder: 12.8 });
     expect(table.rows.reduce((sum, r) => sum + r.share, 0)).toBeCloseTo(1, 10);
     expect(costTableMarkdown(table)).toContain("| **all processes** | **2600** | **13.00** | 100% | 10.0 |");
   });
