@@ -15,8 +15,14 @@ export interface OnSaleOptions {
   signUpConcurrency?: number;
   /** Seats the organiser puts on sale (one section). */
   seats: number;
-  /** Seats each buyer asks for. */
-  quantity?: number;
+  /** Seats each buyer asks for: a number, or one per buyer (n counts from 0). */
+  quantity?: number | ((buyer: number) => number);
+  /** Event page reads (GET /api/events/:id) each buyer makes before holding, as a browser does. Default 0. */
+  eventPageReads?: number;
+  /** Called once every buyer is signed in, right before the spike (e.g. to read CPU counters). */
+  onSpikeStart?: () => void | Promise<void>;
+  /** Called when the last buyer is done, before the report's own reads. */
+  onSpikeEnd?: () => void | Promise<void>;
   /**
    * The event opens for sale this many seconds after it is created (v1.1): buyers join the waiting
    * room's pre-queue first and hold once admitted. Unset: on sale at once, buyers just hold.
@@ -101,7 +107,7 @@ function errorCode(json: unknown): string | undefined {
 
 export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   assertLoopback(options.baseUrl);
-  const quantity = options.quantity ?? 2;
+  const quantityOf = typeof options.quantity === "function" ? options.quantity : () => (options.quantity as number | undefined) ?? 2;
   const deadline = Date.now() + (options.maxDurationMs ?? 120_000);
   const organizer = new Client(options.baseUrl);
   const login = await organizer.request("POST", "/api/session", options.organizer ?? DEFAULT_ORGANIZER);
@@ -198,7 +204,13 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     }
   }
 
-  async function buy(client: Client): Promise<BuyerOutcome> {
+  async function buy(client: Client, n: number): Promise<BuyerOutcome> {
+    const quantity = quantityOf(n);
+    for (let read = 0; read < (options.eventPageReads ?? 0); read++) {
+      const page = await client.request("GET", `/api/events/${eventId}`);
+      noteStatus(page.status, page.headers);
+      if (page.status !== 200 && page.status !== 503) throw new Error(`event page ${page.status} ${JSON.stringify(page.json)}`);
+    }
     if (options.salesOpenInSeconds !== undefined) {
       const room = await waitInRoom(client);
       if (room !== "admitted") return room;
@@ -253,16 +265,18 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     }
   });
 
+  await options.onSpikeStart?.();
   const started = Date.now();
   await inPool(clients.length, options.concurrency, async (n) => {
     try {
-      outcomes[await buy(clients[n])]++;
+      outcomes[await buy(clients[n], n)]++;
     } catch (error) {
       outcomes.error++;
       if (errors.length < 10) errors.push((error as Error).message);
     }
   });
   const durationMs = Date.now() - started;
+  await options.onSpikeEnd?.();
   const page = await organizer.request("GET", `/api/events/${eventId}`);
   const seatsAvailableAfter = (page.json as { event: { sections: Array<{ available: number }> } }).event.sections.reduce((s, x) => s + x.available, 0);
   return {

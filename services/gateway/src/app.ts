@@ -19,7 +19,7 @@ import type { GatewayConfig } from "./config.ts";
 import { clientErrorResponse, forbiddenCharacterPaths, GatewayError, toHttpError } from "./errors.ts";
 import { registerAccountRoutes } from "./handlers/accounts.ts";
 import { registerBuyingRoutes } from "./handlers/buying.ts";
-import { registerCatalogueRoutes } from "./handlers/catalogue.ts";
+import { cachedPageFastPath, registerCatalogueRoutes } from "./handlers/catalogue.ts";
 import { registerLiveRoute } from "./handlers/live.ts";
 import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/operations.ts";
 import { registerQueueRoutes } from "./handlers/queue.ts";
@@ -169,6 +169,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const metrics = deps.metrics ?? createGatewayMetrics();
   const cache = createCatalogueCache({
     ttlMs: config.CATALOGUE_CACHE_TTL_MS,
+    staleAfterChangeMs: config.CATALOGUE_STALE_AFTER_CHANGE_MS,
     onHit: () => metrics.cacheLookups.inc({ result: "hit" }),
     onMiss: () => metrics.cacheLookups.inc({ result: "miss" }),
   });
@@ -231,6 +232,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   app.setNotFoundHandler((request, reply) => {
     return reply.status(404).send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
   });
+
+  // A cached event page is answered before any other per-request work (session cookie, shedding,
+  // validation): it is the page every buyer reads during an on-sale, and the bytes are ready.
+  app.addHook("onRequest", cachedPageFastPath(cache));
 
   // Same-origin check for browser writes: an Origin from elsewhere is refused; no Origin at all
   // is a non-browser client (curl, k6) and allowed, as the HTTP reference says.
@@ -300,9 +305,14 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
         if (event.type === inventoryAvailabilityChangedV1.type) {
           await room.availabilityChanged(event.key, (event.data as { available: number }).available);
         }
-        // Both event types are keyed by event id.
-        cache.invalidate(`event:${event.key}`);
-        cache.invalidate("events:");
+        // Both event types are keyed by event id. Availability may lag a moment; the event itself may not.
+        if (event.type === inventoryAvailabilityChangedV1.type) {
+          cache.changed(`event:${event.key}`);
+          cache.changed("events:");
+        } else {
+          cache.invalidate(`event:${event.key}`);
+          cache.invalidate("events:");
+        }
       }),
     );
   }

@@ -1,12 +1,20 @@
 // A per-instance cache for the read-heavy pages (event list, event page): entries live about a
 // second, a hundred concurrent misses for one key make one bus call (they share its promise), and
-// the firehose invalidates entries early. Values are kept serialised, so a hit costs no JSON work.
+// changes end entries early. Values are kept serialised, so a hit costs no JSON work.
+//
+// Two kinds of change: `invalidate` (the event itself changed: its title, its times) drops the
+// entries at once; `changed` (availability moved: a hold, an order) lets an entry be served for at
+// most `staleAfterChangeMs` more, so a hot event's page is loaded a few times a second during an
+// on-sale instead of after every hold. Both act on the keys they name only: a change to one event
+// never stops another event's page from being cached.
 
 export interface CatalogueCacheOptions {
   /** Milliseconds an entry is served. 0 disables caching (coalescing still applies). */
   readonly ttlMs: number;
   /** Upper bound on entries; the oldest are dropped first. */
   readonly maxEntries?: number;
+  /** How long an entry may still be served after `changed` names it. Default 0 (same as invalidate). */
+  readonly staleAfterChangeMs?: number;
   readonly now?: () => number;
   readonly onHit?: () => void;
   readonly onMiss?: () => void;
@@ -14,72 +22,98 @@ export interface CatalogueCacheOptions {
 
 interface Entry {
   readonly value: Buffer;
-  readonly expiresAt: number;
-  /** Bumped by invalidation so a load that started before it does not store a stale value. */
-  readonly generation: number;
+  expiresAt: number;
+}
+
+interface Load {
+  readonly promise: Promise<Buffer>;
+  /** Set by `changed` while the load runs: what it stores is served until then at the latest. */
+  expiresBy: number;
 }
 
 export interface CatalogueCache {
   /** The cached bytes for `key`, or the bytes `load` produces (one load per key at a time). */
   get(key: string, load: () => Promise<unknown>): Promise<Buffer>;
-  /** Drops every entry whose key starts with `prefix` (all entries when omitted). */
+  /** The cached bytes for `key` when fresh, without loading (counts a hit); undefined otherwise. */
+  peek(key: string): Buffer | undefined;
+  /** Drops every entry whose key starts with `prefix` (all entries when omitted); loads under way do not store. */
   invalidate(prefix?: string): void;
+  /** What entries starting with `prefix` show has changed: they are served for at most `staleAfterChangeMs` more. */
+  changed(prefix: string): void;
   readonly size: number;
 }
 
 export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueCache {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntries ?? 10_000;
+  const staleAfterChangeMs = Math.max(0, options.staleAfterChangeMs ?? 0);
   const entries = new Map<string, Entry>();
-  const inflight = new Map<string, Promise<Buffer>>();
-  let generation = 0;
+  const loads = new Map<string, Load>();
 
-  function store(key: string, value: Buffer, startedGeneration: number): void {
-    if (options.ttlMs <= 0 || startedGeneration !== generation) return;
-    if (entries.size >= maxEntries) {
+  function store(key: string, value: Buffer, load: Load): void {
+    // Invalidated while loading (or a newer load took its place): what it read may be stale.
+    if (options.ttlMs <= 0 || loads.get(key) !== load) return;
+    const expiresAt = Math.min(now() + options.ttlMs, load.expiresBy);
+    if (expiresAt <= now()) return;
+    if (entries.size >= maxEntries && !entries.has(key)) {
       const oldest = entries.keys().next().value;
       if (oldest !== undefined) entries.delete(oldest);
     }
-    entries.set(key, { value, expiresAt: now() + options.ttlMs, generation: startedGeneration });
+    entries.set(key, { value, expiresAt });
+  }
+
+  function peek(key: string): Buffer | undefined {
+    const entry = entries.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt > now()) {
+      options.onHit?.();
+      return entry.value;
+    }
+    entries.delete(key);
+    return undefined;
   }
 
   return {
     get(key, load) {
-      const entry = entries.get(key);
-      if (entry && entry.expiresAt > now()) {
-        options.onHit?.();
-        return Promise.resolve(entry.value);
-      }
-      if (entry) entries.delete(key);
-      const pending = inflight.get(key);
+      const hit = peek(key);
+      if (hit) return Promise.resolve(hit);
+      const pending = loads.get(key);
       if (pending) {
         // Coalesced onto a load already under way: no bus call of its own.
         options.onHit?.();
-        return pending;
+        return pending.promise;
       }
       options.onMiss?.();
-      const startedGeneration = generation;
-      const promise = load()
-        .then((value) => {
-          const bytes = Buffer.from(JSON.stringify(value));
-          store(key, bytes, startedGeneration);
-          return bytes;
-        })
-        .finally(() => inflight.delete(key));
-      inflight.set(key, promise);
-      return promise;
+      const started = load().then((value) => {
+        const bytes = Buffer.from(JSON.stringify(value));
+        store(key, bytes, current);
+        return bytes;
+      });
+      const current: Load = {
+        promise: started.finally(() => {
+          if (loads.get(key) === current) loads.delete(key);
+        }),
+        expiresBy: Number.POSITIVE_INFINITY,
+      };
+      loads.set(key, current);
+      return current.promise;
     },
+    peek,
     invalidate(prefix) {
-      // Invalidation is rare next to reads and the map small: a scan is fine, and bumping the
-      // generation keeps loads already in flight from writing back what they read before it.
-      generation++;
+      // Invalidation is rare next to reads and the map small: a scan is fine. A load under way for
+      // a named key is forgotten, so it cannot write back what it read before the change.
       if (prefix === undefined) {
         entries.clear();
-        inflight.clear();
+        loads.clear();
         return;
       }
       for (const key of entries.keys()) if (key.startsWith(prefix)) entries.delete(key);
-      for (const key of inflight.keys()) if (key.startsWith(prefix)) inflight.delete(key);
+      for (const key of loads.keys()) if (key.startsWith(prefix)) loads.delete(key);
+    },
+    changed(prefix) {
+      const by = now() + staleAfterChangeMs;
+      for (const [key, entry] of entries) if (key.startsWith(prefix) && entry.expiresAt > by) entry.expiresAt = by;
+      for (const [key, load] of loads) if (key.startsWith(prefix) && load.expiresBy > by) load.expiresBy = by;
     },
     get size() {
       return entries.size;

@@ -58,6 +58,12 @@ export const gatewayConfigSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(64 * 1024),
   /** Lifetime of the catalogue cache entries (event list and event page). */
   CATALOGUE_CACHE_TTL_MS: z.coerce.number().int().min(0).default(1000),
+  /**
+   * After availability changes (a hold, an order, inventory's availability event), how long a cached
+   * page may still be served: a hot event's page is then loaded a few times a second during an
+   * on-sale, not after every hold. Changes to the event itself (title, times) drop it at once.
+   */
+  CATALOGUE_STALE_AFTER_CHANGE_MS: z.coerce.number().int().min(0).default(250),
   /** The server closes each live socket after this long (plus jitter) so load rebalances. */
   LIVE_SOCKET_LIFETIME_MS: z.coerce.number().int().min(1000).default(5 * 60_000),
   LIVE_SOCKET_JITTER_MS: z.coerce.number().int().min(0).default(60_000),

@@ -18,6 +18,7 @@ import {
 } from "@boxoffice/contracts";
 import { requirePostgres, requireRedis, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alreadyConfirmed } from "../src/domain/checkout.ts";
 import { createCheckoutFixture, type CheckoutFixture, type Target } from "./support/checkout-fixture.ts";
 
 const redis = await requireRedis();
@@ -164,5 +165,18 @@ describe.each(targets)("checkout (%s)", (target) => {
     expect(health.shards).toHaveLength(2);
     expect((await f.rpc.call(paymentsHealthV1, {})).ok).toBe(true);
     expect(f.inventories[0].servedMethods()).toEqual(inventoryMethods.map((m) => m.name).sort());
+  });
+});
+
+describe("recovery's shortcut for a payment the checkout already confirmed", () => {
+  const hold = { holdId: "10", buyerId: "b1" };
+  it("when the recorded decision confirmed this buyer's hold with an order, recovery takes it as it is; anything else is settled in full", () => {
+    expect(alreadyConfirmed({ outcome: "confirmed", holdId: "10", buyerId: "b1", orderId: "20" }, hold)).toBe(true);
+    expect(alreadyConfirmed(undefined, hold)).toBe(false);
+    // A refund decision is replayed in full so that the (idempotent) refund call is made again.
+    expect(alreadyConfirmed({ outcome: "refund", holdId: "10", buyerId: "b1", orderId: "20" }, hold)).toBe(false);
+    expect(alreadyConfirmed({ outcome: "confirmed", holdId: "11", buyerId: "b1", orderId: "20" }, hold)).toBe(false);
+    expect(alreadyConfirmed({ outcome: "confirmed", holdId: "10", buyerId: "b2", orderId: "20" }, hold)).toBe(false);
+    expect(alreadyConfirmed({ outcome: "confirmed", holdId: "10", buyerId: "b1", orderId: null }, hold)).toBe(false);
   });
 });

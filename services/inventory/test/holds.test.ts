@@ -2,7 +2,7 @@ import { RpcError } from "@boxoffice/bus";
 import { DEFAULT_SEAT_PAGE_LIMIT, inventorySeatsV1, type Seat } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availabilityOf, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
+import { availabilityOf, certainlySoldOut, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
 import { catalogueEvent } from "./support/events.ts";
 
@@ -211,6 +211,29 @@ describe.each(kinds)("holds (%s)", (kind) => {
     expect((await availabilityOf(event.id, f.deps)).available).toBe(4);
   });
 
+  it("when an event has sold out, later buyers hear SOLD_OUT with the seats left, and a release or a hold running out still sells again", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 3, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const first = await placeHold({ buyerId: "first", eventId: event.id, quantity: 2 }, f.deps);
+    clock += 55_000;
+    await placeHold({ buyerId: "second", eventId: event.id, quantity: 1 }, f.deps);
+    // Sold out: from here on this process answers from one read while nothing can be freed.
+    for (const buyer of ["late-1", "late-2"]) {
+      const refused = await placeHold({ buyerId: buyer, eventId: event.id, quantity: 1 }, f.deps).catch((error: unknown) => error as RpcError);
+      expect(refused).toBeInstanceOf(RpcError);
+      expect((refused as RpcError).code).toBe("SOLD_OUT");
+      expect((refused as RpcError).details).toMatchObject({ available: 0 });
+    }
+    // 61 s after it was taken, the first hold has run out (the sold-out answer is 6 s old): its seats sell.
+    clock += 6_000;
+    const resold = await placeHold({ buyerId: "late-1", eventId: event.id, quantity: 2 }, f.deps);
+    expect(resold.seats.map((s) => s.id).sort()).toEqual(first.seats.map((s) => s.id).sort());
+    expect(await codeOf(placeHold({ buyerId: "late-2", eventId: event.id, quantity: 1 }, f.deps))).toBe("SOLD_OUT");
+    await releaseHold({ buyerId: "late-1", holdId: resold.id }, f.deps);
+    expect(await codeOf(placeHold({ buyerId: "late-2", eventId: event.id, quantity: 2 }, f.deps))).toBe("OK");
+    expect((await availabilityOf(event.id, f.deps)).available).toBe(0);
+  });
+
   it("when 40 buyers hold 2 seats each of 50 at once, exactly 25 get seats and no seat is held twice", async () => {
     const event = catalogueEvent([{ name: "Stalls", rows: 5, seatsPerRow: 10, priceCents: 1000 }]);
     await seatEvent(event, f.deps);
@@ -224,5 +247,16 @@ describe.each(kinds)("holds (%s)", (kind) => {
     const seatIds = won.flatMap((h) => h.seats.map((s) => s.id));
     expect(new Set(seatIds).size).toBe(50);
     expect((await availabilityOf(event.id, f.deps)).available).toBe(0);
+  });
+});
+
+describe("the sold-out shortcut's rule", () => {
+  it("when fewer seats are available than asked and no hold ran out, the hold certainly fails; otherwise the full hold decides", () => {
+    expect(certainlySoldOut({ status: "on_sale", available: 1, expiredHolds: false }, 2)).toBe(1);
+    expect(certainlySoldOut({ status: "on_sale", available: 0, expiredHolds: false }, 1)).toBe(0);
+    expect(certainlySoldOut({ status: "on_sale", available: 2, expiredHolds: false }, 2)).toBeUndefined();
+    expect(certainlySoldOut({ status: "on_sale", available: 0, expiredHolds: true }, 1)).toBeUndefined();
+    expect(certainlySoldOut({ status: "cancelled", available: 0, expiredHolds: false }, 1)).toBeUndefined();
+    expect(certainlySoldOut(undefined, 1)).toBeUndefined();
   });
 });

@@ -38,7 +38,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     // Admitted by the room (or on the spot while nobody waits); inventory checks the signature.
     const admission = await context.room.admissionForHold(eventId, caller.user.id);
     const hold = await measuredCheckout(context, () => backend.hold(eventId, request.body, { token: caller.token, admission }));
-    cache.invalidate(`event:${request.params.eventId}`);
+    cache.changed(`event:${eventId}`);
     return reply.status(201).send({ hold });
   });
 
@@ -77,7 +77,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
         { token: caller.token },
       ),
     );
-    cache.invalidate(`event:${order.eventId}`);
+    cache.changed(`event:${order.eventId}`);
     // A confirmed order ends the admission: its place goes to the next buyer in line.
     await context.room.finish(order.eventId, caller.user.id);
     return reply.status(201).send({ order });

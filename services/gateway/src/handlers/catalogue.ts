@@ -1,6 +1,7 @@
 // The catalogue: event list and event page (cached per instance, ~1 s, coalesced), seat map,
 // and event creation for organisers.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
+import type { CatalogueCache } from "../catalogue-cache.ts";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import {
   httpCreateEventBodySchema,
@@ -78,4 +79,25 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
     if (!/^[0-9]{1,19}$/.test(section)) throw new GatewayError("VALIDATION_FAILED", "section must be a section id of this event", { details: { fields: [{ path: "query.section", message: "not a section id" }] } });
     return { seats: await backend.getSeats(eventId, { sectionId: section }) };
   });
+}
+
+const EVENT_PAGE_ROUTE = "/api/events/:eventId";
+
+/**
+ * An onRequest hook, registered before every other: a GET of an event page whose bytes are cached
+ * and fresh is answered from them at once. Only well-formed ids are ever cached, so a hit needs no
+ * validation; anything else (a miss, another route) goes the ordinary way.
+ */
+export function cachedPageFastPath(cache: CatalogueCache): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
+  return (request, reply, done) => {
+    if (request.method === "GET" && request.routeOptions.url === EVENT_PAGE_ROUTE) {
+      const bytes = cache.peek(`event:${(request.params as { eventId: string }).eventId}`);
+      if (bytes) {
+        // Answering from an onRequest hook skips the remaining hooks and the handler.
+        reply.type("application/json").send(bytes);
+        return;
+      }
+    }
+    done();
+  };
 }

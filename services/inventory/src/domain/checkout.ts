@@ -10,7 +10,7 @@ import { automaticRefundKeyOf, type Order, type PaymentCard } from "@boxoffice/c
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold } from "../store/hold-store.ts";
-import { confirmHold, listOrders, readOrder, readOrderOfHold, voidRefundedOrder, type OrderRecord } from "../store/order-store.ts";
+import { confirmHold, listOrders, readOrder, readOrderOfHold, readPaymentOutcome, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
 import { eventShard } from "./holds.ts";
 import type { InventoryDeps } from "./ports.ts";
@@ -199,6 +199,31 @@ export async function settlePayment(
     reason: outcome.reason,
   });
   return { kind: "refunded", order: outcome.order };
+}
+
+/**
+ * Whether a recorded decision already settles this payment for this buyer's hold: only a
+ * confirmation is final for recovery; a refund decision goes the full way again, so the refund call
+ * (idempotent) is repeated should the first one have been lost.
+ */
+export function alreadyConfirmed(decided: PaymentOutcomeRecord | undefined, input: { holdId: string; buyerId: string }): decided is PaymentOutcomeRecord & { orderId: string } {
+  return decided?.outcome === "confirmed" && decided.holdId === input.holdId && decided.buyerId === input.buyerId && decided.orderId !== null;
+}
+
+/**
+ * Settlement for recovery (the payment.captured.v1 consumer, payments' reconciler through
+ * inventory.settle.v1): both arrive for every payment, nearly always after the checkout confirmed
+ * it, so a confirmed decision is answered from one lock-free read instead of a transaction that
+ * queues on the hold's row lock; anything else is settled in full.
+ */
+export async function settleCapturedPayment(
+  input: { holdId: string; paymentId: string; amountCents: number; buyerId: string; firehoseEventId?: string },
+  deps: InventoryDeps,
+): Promise<{ kind: SettleResult["kind"]; orderId: string | null }> {
+  const decided = await readPaymentOutcome(eventShard(deps, input.holdId, "hold"), input.paymentId);
+  if (alreadyConfirmed(decided, input)) return { kind: "confirmed", orderId: decided.orderId };
+  const result = await settlePayment(input, deps);
+  return { kind: result.kind, orderId: result.kind === "ignored" ? null : (result.order?.id ?? null) };
 }
 
 /** Seats of a refunded order go back on sale only while the event is still selling. */

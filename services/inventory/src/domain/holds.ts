@@ -3,7 +3,7 @@
 import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
-import { holdByQuantity, holdSeats, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome } from "../store/hold-store.ts";
+import { holdByQuantity, holdSeats, readSellingState, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome, type SellingState } from "../store/hold-store.ts";
 import { createSeating, markSeatingCancelled, readAvailability, readSeatMapPage } from "../store/seating-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
 import type { InventoryDeps } from "./ports.ts";
@@ -57,6 +57,23 @@ async function reclaimEventHolds(sql: Sql, eventId: string, deps: Pick<Inventory
   return events.length;
 }
 
+// Once an event answered SOLD_OUT in this process, its holds by quantity look at one lock-free read
+// first for this long: a sold-out on-sale's late buyers then cost one statement each instead of a
+// transaction that locks counters, finds nothing, rolls back and forces a reclaim.
+const SOLD_OUT_HINT_MS = 10_000;
+const soldOutSeen = new WeakMap<object, Map<string, number>>();
+
+/**
+ * The seats available when a hold of `quantity` certainly fails for want of seats (on sale, fewer
+ * available than asked, and no hold ran out that a reclaim would free); undefined otherwise. The
+ * read is one snapshot of committed state, so answering SOLD_OUT from it is the answer the buyer
+ * would have had a moment earlier; it never takes a seat.
+ */
+export function certainlySoldOut(state: SellingState | undefined, quantity: number): number | undefined {
+  if (!state || state.status !== "on_sale" || state.expiredHolds) return undefined;
+  return state.available < quantity ? state.available : undefined;
+}
+
 function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: string): Error {
   switch (outcome.reason) {
     case "NOT_FOUND":
@@ -77,6 +94,12 @@ export async function placeHold(
   deps: InventoryDeps,
 ): Promise<Hold> {
   const sql = eventShard(deps, input.eventId);
+  let seen = soldOutSeen.get(deps.shards);
+  if (!seen) soldOutSeen.set(deps.shards, (seen = new Map()));
+  if (!input.seatIds && deps.now().getTime() - (seen.get(input.eventId) ?? -Infinity) < SOLD_OUT_HINT_MS) {
+    const available = certainlySoldOut(await readSellingState(sql, input.eventId, deps.now()), input.quantity ?? 1);
+    if (available !== undefined) throw toHoldError({ ok: false, reason: "SOLD_OUT", available }, input.eventId);
+  }
   const reclaimed = await reclaimEventHolds(sql, input.eventId, deps, false);
   const holdId = deps.ids.childOf(input.eventId);
   const newHold = {
@@ -93,7 +116,13 @@ export async function placeHold(
   if (!outcome.ok && (outcome.reason === "SOLD_OUT" || outcome.reason === "SEAT_UNAVAILABLE") && reclaimed === 0) {
     if ((await reclaimEventHolds(sql, input.eventId, deps, true)) > 0) outcome = await attempt();
   }
-  if (!outcome.ok) throw toHoldError(outcome, input.eventId);
+  if (!outcome.ok) {
+    if (outcome.reason === "SOLD_OUT") {
+      seen.set(input.eventId, deps.now().getTime());
+      if (seen.size > 10_000) seen.clear();
+    }
+    throw toHoldError(outcome, input.eventId);
+  }
   deps.availability.changed(input.eventId);
   const { hold } = outcome;
   return { id: hold.id, eventId: hold.eventId, seats: hold.seats, totalCents: hold.totalCents, expiresAt: hold.expiresAt };

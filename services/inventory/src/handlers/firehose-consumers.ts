@@ -14,7 +14,7 @@ import {
   paymentRefundedV1,
 } from "@boxoffice/contracts";
 import type { Logger } from "@boxoffice/runtime";
-import { applyRefund, settlePayment } from "../domain/checkout.ts";
+import { applyRefund, settleCapturedPayment } from "../domain/checkout.ts";
 import { seatEvent } from "../domain/holds.ts";
 import type { InventoryDeps } from "../domain/ports.ts";
 
@@ -72,7 +72,7 @@ export function startInventoryConsumers(options: {
       const { paymentId, buyerId, amountCents, reference } = parsed.data;
       // Payments for something other than a hold are not inventory's.
       if (!reference.holdId) return;
-      const result = await settlePayment({ holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id }, domain);
+      const result = await settleCapturedPayment({ holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id }, domain);
       if (result.kind === "refunded") logger.info({ paymentId, holdId: reference.holdId }, "captured payment could not be confirmed: refunded");
     },
   );

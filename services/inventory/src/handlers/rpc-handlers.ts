@@ -13,7 +13,7 @@ import {
   inventorySettleV1,
 } from "@boxoffice/contracts";
 import type { AdmissionKeys, TokenVerifier } from "@boxoffice/identity";
-import { getBuyerOrder, listBuyerOrders, placeOrder, settlePayment } from "../domain/checkout.ts";
+import { getBuyerOrder, listBuyerOrders, placeOrder, settleCapturedPayment } from "../domain/checkout.ts";
 import { availabilitiesOf, availabilityOf, placeHold, releaseHold, seatMapPageOf } from "../domain/holds.ts";
 import type { InventoryDeps } from "../domain/ports.ts";
 import { InventoryErrorCodes, inventoryError } from "../errors.ts";
@@ -73,9 +73,9 @@ export function registerInventoryHandlers(server: RpcServer, deps: InventoryHand
 
   // Payments' reconciler: a captured payment with no decided outcome, read from payments' own database.
   server.handle(inventorySettleV1, async (input) => {
-    const result = await settlePayment(input, domain);
-    if (result.kind === "confirmed") return { outcome: "confirmed" as const, orderId: result.order.id };
-    if (result.kind === "refunded") return { outcome: "refunded" as const, orderId: result.order?.id ?? null };
+    const result = await settleCapturedPayment(input, domain);
+    if (result.kind === "confirmed") return { outcome: "confirmed" as const, orderId: result.orderId };
+    if (result.kind === "refunded") return { outcome: "refunded" as const, orderId: result.orderId };
     return { outcome: "unknown-hold" as const, orderId: null };
   });
 

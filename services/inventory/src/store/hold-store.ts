@@ -347,6 +347,28 @@ export async function reclaimExpired(sql: Sql, now: Date, options: { eventId?: s
   });
 }
 
+export interface SellingState {
+  status: string;
+  /** Seats on every sub-counter of the event. */
+  available: number;
+  /** Whether an active hold of the event ran out by `now` (a reclaim would free seats). */
+  expiredHolds: boolean;
+}
+
+/** One read, no locks: the event's selling status, its available seats, and whether a hold ran out. */
+export async function readSellingState(sql: Sql, eventId: string, now: Date): Promise<SellingState | undefined> {
+  const row = (
+    await sql.query<{ status: string; available: number; expired_holds: boolean }>(
+      `SELECT e.status,
+              (SELECT coalesce(sum(c.available), 0)::int FROM inventory.section_counters c WHERE c.event_id = e.event_id) AS available,
+              EXISTS (SELECT 1 FROM inventory.holds h WHERE h.event_id = e.event_id AND h.status = 'active' AND h.expires_at <= $2) AS expired_holds
+       FROM inventory.event_seating e WHERE e.event_id = $1`,
+      [eventId, now],
+    )
+  ).rows[0];
+  return row ? { status: row.status, available: Number(row.available), expiredHolds: row.expired_holds } : undefined;
+}
+
 export interface HoldView {
   id: string;
   eventId: string;

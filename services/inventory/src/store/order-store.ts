@@ -128,6 +128,24 @@ export async function listOrders(sql: Sql, buyerId: string, limit: number, befor
   return rows.rows.map((r) => toOrder(r, tickets.get(r.id) ?? []));
 }
 
+export interface PaymentOutcomeRecord {
+  outcome: "confirmed" | "refund";
+  holdId: string;
+  buyerId: string;
+  orderId: string | null;
+}
+
+/** The decision recorded for a payment (no lock: it is written once, with its effect). */
+export async function readPaymentOutcome(sql: Sql, paymentId: string): Promise<PaymentOutcomeRecord | undefined> {
+  const row = (
+    await sql.query<{ outcome: "confirmed" | "refund"; hold_id: string; buyer_id: string; order_id: string | null }>(
+      `SELECT outcome, hold_id, buyer_id, order_id FROM inventory.payment_outcomes WHERE payment_id = $1`,
+      [paymentId],
+    )
+  ).rows[0];
+  return row ? { outcome: row.outcome, holdId: row.hold_id, buyerId: row.buyer_id, orderId: row.order_id } : undefined;
+}
+
 /**
  * Confirms the hold paid by `paymentId`, exactly once: the hold row lock serialises the checkout
  * and the recovery consumer, and the payment's outcome row records the decision with its effect.
