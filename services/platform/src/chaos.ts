@@ -40,6 +40,8 @@ const platform = await startDistributedPlatform({
   port: 0,
   logLevel: "error",
   dropDatabasesOnStop: true,
+  // Ten processes starting on a machine that is busy with other work take minutes, not seconds.
+  startTimeoutMs: 300_000,
   env: {
     HOLD_TTL_SECONDS: "6",
     INVENTORY_CONSUMER_VISIBILITY_MS: "2000",
