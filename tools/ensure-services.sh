@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts the local Redis and Postgres when they do not answer (the commands this machine kind
-# documents), and installs Debian's Chromium for the browser tests when it is missing.
+# documents), and installs what the tests drive when it is missing: Debian's Chromium (browser
+# tests), kubectl (manifest tests) and redis-server (private servers for the fault tests).
 # With REQUIRE_SERVICES=1 (CI) a service that still does not answer is an error; without it, a
 # warning (the tests that need it then skip and say why).
 set -uo pipefail
@@ -32,5 +33,19 @@ if ! command -v chromium >/dev/null 2>&1; then
   else
     echo "ensure-services: not root; install chromium yourself (apt-get install chromium)"
   fi
+fi
+# The Kubernetes manifest tests render each overlay with `kubectl kustomize` (Debian's kubectl when none is installed).
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "ensure-services: installing Debian's kubernetes-client (kubectl) for the manifest tests"
+  if [ "$(id -u)" = "0" ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null) || echo "ensure-services: could not install kubectl"
+  else
+    echo "ensure-services: not root; install kubectl yourself (apt-get install kubernetes-client)"
+  fi
+fi
+# The chaos run and the Redis outage tests start private redis-servers (never the shared one).
+if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
+  echo "ensure-services: installing Debian's redis-server for the private servers of the fault tests"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) || echo "ensure-services: could not install redis-server"
 fi
 exit 0

@@ -64,10 +64,6 @@ const SERVICE_MODULES: Record<ServiceName, () => Promise<Record<string, unknown>
   gateway: () => import("@boxoffice/gateway"),
 };
 
-/** A service exists once its package has a public index; before that its checks are skipped. */
-export function serviceExists(service: ServiceName): boolean {
-  return existsSync(join(ROOT, "services", service, "src", "index.ts"));
-}
 
 interface ZodInternals {
   shape?: Record<string, z.ZodType>;

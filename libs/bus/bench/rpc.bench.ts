@@ -180,7 +180,7 @@ function syscalls(pid: number | "self"): number {
 async function costed(server: Server, phase: () => Promise<number>): Promise<Costs> {
   await admin.config("RESETSTAT");
   const [redisBefore, serverBefore] = [await redis.cpuMicros(), await serverCpu(server)];
-  const sys = () => [syscalls("self"), syscalls(server.child.pid!), syscalls(redis.pid)];
+  const sys = () => [syscalls("self"), syscalls(server.child.pid!), syscalls(redis.pid!)];
   const sysBefore = sys();
   const clientBefore = process.cpuUsage();
   const calls = await phase();

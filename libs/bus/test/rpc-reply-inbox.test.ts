@@ -9,13 +9,10 @@ import { createInMemoryChannelLayer, createRedisChannelLayer, createRpcServer, d
 
 const redis = await requireRedis();
 const INBOX_CAPACITY = 1;
-const targets: Array<[name: string, make: () => ChannelLayer]> = [
-  ["in-memory layer", () => createInMemoryChannelLayer({ channelCapacity: [[/!/, INBOX_CAPACITY]] })],
-  ...(redis.available
-    ? ([["Redis layer", () => createRedisChannelLayer({ hosts: [redis.url], prefix: uniqueName("inbox"), channelCapacity: [[/!/, INBOX_CAPACITY]] })]] as Array<
-        [string, () => ChannelLayer]
-      >)
-    : []),
+// The Redis variant is always declared: without Redis it shows as skipped, never vanishes.
+const targets: Array<[name: string, make: () => ChannelLayer, available: boolean]> = [
+  ["in-memory layer", () => createInMemoryChannelLayer({ channelCapacity: [[/!/, INBOX_CAPACITY]] }), true],
+  ["Redis layer", () => createRedisChannelLayer({ hosts: [redis.url], prefix: uniqueName("inbox"), channelCapacity: [[/!/, INBOX_CAPACITY]] }), redis.available],
 ];
 
 const pingV1 = defineMethod({ name: "inbox.ping.v1", request: z.object({}), response: z.object({ pong: z.literal(true) }) });
@@ -24,7 +21,7 @@ function request(replyTo: string, deadlineMs: number) {
   return { id: randomUUID(), method: pingV1.name, body: {}, replyTo, deadline: Date.now() + deadlineMs, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", caller: "test" };
 }
 
-describe.each(targets)("RPC replies into a full inbox (%s)", (_name, make) => {
+for (const [name, make, available] of targets) describe.skipIf(!available)(`RPC replies into a full inbox (${name})`, () => {
   it("when the caller's inbox is full for a moment, the reply waits for room and arrives; nothing is dropped", async () => {
     const layer = make();
     const warnings: string[] = [];

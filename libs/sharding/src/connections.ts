@@ -68,7 +68,11 @@ export function translateDriverError(shard: string, error: unknown): unknown {
   if (error instanceof AggregateError && error.errors.some((e) => UNAVAILABLE_CODES.has((e as { code?: string }).code ?? ""))) {
     return new ShardUnavailableError(shard, error);
   }
-  if (/Connection terminated|connect ECONNREFUSED|timeout expired/i.test(message)) return new ShardUnavailableError(shard, error);
+  // "not queryable": the client lost its backend earlier (terminated between two queries); "not
+  // currently accepting connections": the database was taken off line (ALLOW_CONNECTIONS false, 55000).
+  if (/Connection terminated|connect ECONNREFUSED|timeout expired|not queryable|is not currently accepting connections/i.test(message)) {
+    return new ShardUnavailableError(shard, error);
+  }
   return error;
 }
 
@@ -228,6 +232,13 @@ export function openConnection(shard: string, url: string, options: ConnectionOp
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on("error", () => {});
+  // A client the pool has lent out loses the pool's idle listener: its backend terminated then
+  // (failover, pg_terminate_backend, a database taken off line) would emit 'error' with nobody
+  // listening, and that ends the process. The work on it fails through its query instead (translated
+  // to ShardUnavailableError) and the pool drops the client when it comes back.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   return {
     url,
     kind: "postgres",

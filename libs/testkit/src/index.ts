@@ -135,5 +135,4 @@ export async function waitFor<T>(check: () => T | Promise<T>, options: { timeout
 }
 
 export { BENCHMARKS_FILE, machineDescription, percentile, writeBenchmarkSection } from "./benchmarks.ts";
-export { freePort, startPrivateRedis } from "./private-redis.ts";
-export type { PrivateRedis } from "./private-redis.ts";
+export { freePort, hasRedisServer, startPrivateRedis, type PrivateRedis } from "./private-redis.ts";

@@ -10,7 +10,9 @@ import { createCheckoutFixture, type CheckoutFixture, type Target } from "./supp
 
 const redis = await requireRedis();
 const postgres = await requirePostgres();
-const targets: Target[] = ["memory", ...(redis.available && postgres.available ? (["redis"] as const) : [])];
+// The Redis + Postgres variant is always declared: without those services it shows as skipped, never vanishes.
+const targets: Target[] = ["memory", "redis"];
+const missing = (target: Target) => target === "redis" && !(redis.available && postgres.available);
 
 async function refusal(promise: Promise<unknown>): Promise<{ code: string; details?: unknown }> {
   try {
@@ -22,7 +24,7 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string; detai
   }
 }
 
-describe.each(targets)("holds behind the waiting room (%s)", (target) => {
+for (const target of targets) describe.skipIf(missing(target))(`holds behind the waiting room (${target})`, () => {
   const key = randomBytes(32).toString("hex");
   const room = createAdmissionKeys([key]);
   let f: CheckoutFixture;

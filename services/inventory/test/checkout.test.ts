@@ -23,7 +23,9 @@ import { createCheckoutFixture, type CheckoutFixture, type Target } from "./supp
 
 const redis = await requireRedis();
 const postgres = await requirePostgres();
-const targets: Target[] = ["memory", ...(redis.available && postgres.available ? (["redis"] as const) : [])];
+// The Redis + Postgres variant is always declared: without those services it shows as skipped, never vanishes.
+const targets: Target[] = ["memory", "redis"];
+const missing = (target: Target) => target === "redis" && !(redis.available && postgres.available);
 
 const GOOD_CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };
 const DECLINED_CARD = { ...GOOD_CARD, cardNumber: "4000000000000002" };
@@ -37,7 +39,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-describe.each(targets)("checkout (%s)", (target) => {
+for (const target of targets) describe.skipIf(missing(target))(`checkout (${target})`, () => {
   let f: CheckoutFixture;
   beforeAll(async () => {
     f = await createCheckoutFixture(target);

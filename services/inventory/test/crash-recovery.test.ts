@@ -8,11 +8,13 @@ import { expectCheckoutInvariants, settled } from "./support/invariants.ts";
 
 const redis = await requireRedis();
 const postgres = await requirePostgres();
-const targets: Target[] = ["memory", ...(redis.available && postgres.available ? (["redis"] as const) : [])];
+// The Redis + Postgres variant is always declared: without those services it shows as skipped, never vanishes.
+const targets: Target[] = ["memory", "redis"];
+const missing = (target: Target) => target === "redis" && !(redis.available && postgres.available);
 
 const CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };
 
-describe.each(targets)("checkout crash recovery (%s)", (target) => {
+for (const target of targets) describe.skipIf(missing(target))(`checkout crash recovery (${target})`, () => {
   let f: CheckoutFixture;
   // Holds whose orchestrator "dies" (the hook throws: nothing after it runs) at that point.
   const dieAfterCharge = new Set<string>();

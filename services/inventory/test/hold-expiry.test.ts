@@ -9,7 +9,9 @@ import { expectCheckoutInvariants, settled } from "./support/invariants.ts";
 
 const redis = await requireRedis();
 const postgres = await requirePostgres();
-const targets: Target[] = ["memory", ...(redis.available && postgres.available ? (["redis"] as const) : [])];
+// The Redis + Postgres variant is always declared: without those services it shows as skipped, never vanishes.
+const targets: Target[] = ["memory", "redis"];
+const missing = (target: Target) => target === "redis" && !(redis.available && postgres.available);
 
 const CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };
 
@@ -21,7 +23,7 @@ async function attempt<T>(call: () => Promise<T>): Promise<T | string> {
   }
 }
 
-describe.each(targets)("hold expiry under load (%s)", (target) => {
+for (const target of targets) describe.skipIf(missing(target))(`hold expiry under load (${target})`, () => {
   let f: CheckoutFixture;
   beforeAll(async () => {
     f = await createCheckoutFixture(target, { instances: 2, holdTtlSeconds: 2, sweepIntervalMs: 100 });

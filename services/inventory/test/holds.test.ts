@@ -7,7 +7,8 @@ import { createDomainFixture, type DomainFixture } from "./support/domain-fixtur
 import { catalogueEvent } from "./support/events.ts";
 
 const postgres = await requirePostgres();
-const kinds = ["pglite", ...(postgres.available ? (["postgres"] as const) : [])] as const;
+// The Postgres variant is always declared: without Postgres it shows as skipped, never vanishes.
+const kinds = ["pglite", "postgres"] as const;
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -34,7 +35,7 @@ async function seatMapOf(eventId: string, deps: DomainFixture["deps"]): Promise<
   return (await seatPages(eventId, deps)).flat();
 }
 
-describe.each(kinds)("holds (%s)", (kind) => {
+for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.available)(`holds (${kind})`, () => {
   let f: DomainFixture;
   let clock = Date.now();
   beforeAll(async () => {

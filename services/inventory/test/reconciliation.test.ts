@@ -11,7 +11,9 @@ import { expectCheckoutInvariants } from "./support/invariants.ts";
 
 const redis = await requireRedis();
 const postgres = await requirePostgres();
-const targets: Target[] = ["memory", ...(redis.available && postgres.available ? (["redis"] as const) : [])];
+// The Redis + Postgres variant is always declared: without those services it shows as skipped, never vanishes.
+const targets: Target[] = ["memory", "redis"];
+const missing = (target: Target) => target === "redis" && !(redis.available && postgres.available);
 
 const CARD = { cardNumber: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123" };
 const RECONCILE_AFTER_MS = 300;
@@ -31,7 +33,7 @@ function losingPaymentEvents(firehose: Firehose, lost: string[]): Firehose {
   };
 }
 
-describe.each(targets)("reconciliation from the payments database (%s)", (target) => {
+for (const target of targets) describe.skipIf(missing(target))(`reconciliation from the payments database (${target})`, () => {
   let f: CheckoutFixture;
   const dieAfterCharge = new Set<string>();
   const eventIds: string[] = [];

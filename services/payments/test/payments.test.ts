@@ -11,7 +11,8 @@ import { createPaymentsFixture, type PaymentsFixture } from "./support/payments-
 
 const postgres = await requirePostgres();
 const silent = createLogger({ service: "test", level: "silent" });
-const kinds = ["pglite", ...(postgres.available ? (["postgres"] as const) : [])] as const;
+// The Postgres variant is always declared: without Postgres it shows as skipped, never vanishes.
+const kinds = ["pglite", "postgres"] as const;
 
 const GOOD = { cardNumber: "4242 4242 4242 4242", expMonth: 12, expYear: 2030, cvc: "123" };
 const request = (buyerId: string, key: string, overrides: Partial<Parameters<typeof charge>[0]> = {}) => ({
@@ -33,7 +34,7 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-describe.each(kinds)("payments (%s)", (kind) => {
+for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.available)(`payments (${kind})`, () => {
   let f: PaymentsFixture;
   let failNext = false;
   // The processor's own count of charges it made (not our ledger's rows), per processor key.

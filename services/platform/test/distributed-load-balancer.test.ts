@@ -80,6 +80,19 @@ describe("the load balancer in front of the gateways", () => {
     await waitFor(() => lb.healthyTargets().length === 1, { what: "the down gateway to be marked down" });
   });
 
+  it("when a gateway leaves the list (a scale-down), new requests go only to the others, and it comes back when listed again", async () => {
+    const { backends, lb } = await setup(2);
+    lb.setTargets([backends[1].url]);
+    expect(lb.targets()).toEqual([backends[1].url]);
+    const names = new Set<string>();
+    for (let i = 0; i < 6; i++) names.add(((await (await fetch(`${lb.url}/api/events?i=${i}`)).json()) as { name: string }).name);
+    expect([...names]).toEqual(["gateway-1"]);
+    lb.setTargets(backends.map((b) => b.url));
+    names.clear();
+    for (let i = 0; i < 6; i++) names.add(((await (await fetch(`${lb.url}/api/events?i=${i}`)).json()) as { name: string }).name);
+    expect([...names].sort()).toEqual(["gateway-0", "gateway-1"]);
+  });
+
   it("when no gateway is reachable, the client gets 503 with Retry-After instead of a hang", async () => {
     const { backends, lb } = await setup(1);
     await backends[0].close();

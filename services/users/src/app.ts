@@ -109,7 +109,8 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
     async stop() {
       await reporter.stop();
       await server.stop();
-      await Promise.allSettled([counter.close(), ledger.close(), router.close()]);
+      // A counter or ledger handed in is shared with other instances: its owner closes it, not us.
+      await Promise.allSettled([deps.failureCounter ? undefined : counter.close(), deps.refreshLedger ? undefined : ledger.close(), router.close()]);
     },
     servedMethods: () => methodsServedBy(server),
   };

@@ -74,6 +74,8 @@ export async function startUsers(target: Target, env: Record<string, string> = {
       await client.close();
       for (const instance of instances) await instance.stop();
       await layer.close();
+      await sharedCounter?.close();
+      await sharedLedger?.close();
       await shards.drop();
     },
   };

@@ -40,3 +40,23 @@ export async function dropDatabases(serverUrl: string, names: string[]): Promise
     for (const name of names.map(checkName)) await client.query(`drop database if exists "${name}" with (force)`);
   });
 }
+
+/**
+ * Takes one database off line the way a failing shard looks to its clients: new connections are
+ * refused (ALLOW_CONNECTIONS false) and every backend connected to it is terminated. Only that
+ * database: the server and every other database carry on. Returns how many backends were ended.
+ */
+export async function takeDatabaseOffline(serverUrl: string, name: string): Promise<number> {
+  return withAdmin(serverUrl, async (client) => {
+    await client.query(`alter database "${checkName(name)}" allow_connections false`);
+    const { rows } = await client.query<{ ended: boolean }>(`select pg_terminate_backend(pid) as ended from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [name]);
+    return rows.filter((r) => r.ended).length;
+  });
+}
+
+/** Lets clients connect to the database again (the end of takeDatabaseOffline's fault). */
+export async function bringDatabaseOnline(serverUrl: string, name: string): Promise<void> {
+  await withAdmin(serverUrl, async (client) => {
+    await client.query(`alter database "${checkName(name)}" allow_connections true`);
+  });
+}

@@ -27,6 +27,13 @@ export interface LoadBalancer {
   readonly url: string;
   /** Gateways currently believed up. */
   healthyTargets(): string[];
+  /** Every gateway in its list, up or not. */
+  targets(): string[];
+  /**
+   * Replaces the list of gateways (a scale-down, a config reload): requests already sent to a
+   * gateway that leaves the list finish there; new ones go only to the listed ones.
+   */
+  setTargets(urls: string[]): void;
   /** Stops accepting connections, closes idle ones and WebSockets, and resolves when closed. */
   close(): Promise<void>;
 }
@@ -61,7 +68,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | "
 
 export async function startLoadBalancer(options: LoadBalancerOptions): Promise<LoadBalancer> {
   const { healthIntervalMs, maxBodyBytes } = { ...DEFAULT_LOAD_BALANCER_OPTIONS, ...options };
-  const targets: Target[] = options.targets.map((url) => ({ url, up: true }));
+  let targets: Target[] = options.targets.map((url) => ({ url, up: true }));
   const proxy = httpProxy.createProxyServer({ xfwd: true, ws: true });
   const sockets = new Set<Socket>();
   const upgraded = new Set<Socket>();
@@ -147,6 +154,11 @@ export async function startLoadBalancer(options: LoadBalancerOptions): Promise<L
   return {
     url,
     healthyTargets: () => targets.filter((target) => target.up).map((target) => target.url),
+    targets: () => targets.map((target) => target.url),
+    setTargets(urls) {
+      // A gateway that stays keeps what its health check knows of it.
+      targets = urls.map((url) => targets.find((target) => target.url === url) ?? { url, up: true });
+    },
     async close() {
       clearInterval(poll);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

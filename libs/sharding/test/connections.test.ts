@@ -1,0 +1,97 @@
+// A Postgres backend terminated under a client the pool has lent out (a failover, an operator's
+// pg_terminate_backend, a database taken offline) must fail that work with the lib's retryable
+// error, never end the process: node-postgres emits 'error' on the client, and a checked-out client
+// no longer has the pool's idle listener.
+import pg from "pg";
+import { createTestDatabases, requirePostgres, waitFor, type TestDatabases } from "@boxoffice/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ShardUnavailableError } from "../src/index.ts";
+import { openConnection } from "../src/connections.ts";
+
+const postgres = await requirePostgres();
+
+describe.skipIf(!postgres.available)("a pooled connection whose backend is terminated", () => {
+  let databases: TestDatabases;
+  const uncaught: unknown[] = [];
+  const record = (error: unknown) => void uncaught.push(error);
+
+  beforeAll(async () => {
+    databases = await createTestDatabases(1, "bo_conn");
+    // Collect what would kill a service process; vitest reports it too, but this names the test.
+    process.on("uncaughtException", record);
+  });
+  afterAll(async () => {
+    process.off("uncaughtException", record);
+    await databases?.drop();
+  });
+
+  async function terminate(pid: number): Promise<void> {
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query("select pg_terminate_backend($1)", [pid]);
+      await waitFor(async () => (await admin.query("select 1 from pg_stat_activity where pid = $1", [pid])).rowCount === 0, { what: `backend ${pid} to be gone` });
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it("when the backend of a session in use is terminated, the session's next query fails as SHARD_UNAVAILABLE and the process lives on", async () => {
+    const connection = openConnection("shard0", databases.urls[0]);
+    try {
+      const failure = await connection
+        .withSession(async (session) => {
+          const { rows } = await session.query<{ pid: number }>("select pg_backend_pid() as pid");
+          await terminate(rows[0].pid);
+          // The client hears of the termination on its own (no query in flight); then we ask.
+          for (;;) await session.query("select 1");
+        })
+        .catch((error: unknown) => error);
+      expect(uncaught, "an 'error' event on a checked-out client reached the process").toEqual([]);
+      expect(failure).toBeInstanceOf(ShardUnavailableError);
+      // The broken client is not lent out again: the next session works.
+      const again = await connection.withSession(async (session) => (await session.query<{ one: number }>("select 1 as one")).rows[0].one);
+      expect(again).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("when the backend of an open transaction is terminated, the transaction fails as SHARD_UNAVAILABLE and the process lives on", async () => {
+    const connection = openConnection("shard0", databases.urls[0]);
+    try {
+      const failure = await connection.sql
+        .transaction(async (tx) => {
+          const { rows } = await tx.query<{ pid: number }>("select pg_backend_pid() as pid");
+          await terminate(rows[0].pid);
+          for (;;) await tx.query("select 1");
+        })
+        .catch((error: unknown) => error);
+      expect(uncaught, "an 'error' event on a checked-out client reached the process").toEqual([]);
+      expect(failure).toBeInstanceOf(ShardUnavailableError);
+      const { rows } = await connection.sql.query<{ one: number }>("select 1 as one");
+      expect(rows[0].one).toBe(1);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("when the database refuses new connections (taken off line), a query fails as SHARD_UNAVAILABLE, and works again once it accepts them", async () => {
+    const connection = openConnection("shard0", databases.urls[0]);
+    const name = new URL(databases.urls[0]).pathname.slice(1);
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query(`alter database "${name}" allow_connections false`);
+      const failure = await connection.sql.query("select 1").catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(ShardUnavailableError);
+      await admin.query(`alter database "${name}" allow_connections true`);
+      const { rows } = await connection.sql.query<{ one: number }>("select 1 as one");
+      expect(rows[0].one).toBe(1);
+    } finally {
+      await admin.query(`alter database "${name}" allow_connections true`).catch(() => {});
+      await admin.end();
+      await connection.close();
+    }
+  });
+});
