@@ -2,7 +2,7 @@
 // signed in. Each view may return a cleanup (close its socket, stop its timers) run on leaving.
 // Views are imported when their route is opened: a page never downloads another page's code
 // (the bundle budget in services/gateway/test/web-ui.test.ts checks it).
-import { api } from "./api.ts";
+import { api, prefetchEvent } from "./api.ts";
 import { clearStaleNotice, h, notify } from "./dom.ts";
 import { loadUser, navigate, onUserChange, setUser, user } from "./state.ts";
 
@@ -98,8 +98,10 @@ window.addEventListener("boxoffice:signed-out", () => {
 onUserChange(paintNav);
 
 void (async () => {
-  // The first page's code downloads while we ask who is signed in, not after.
-  void viewModule(currentParts()).catch(() => {});
+  // The first page's code (and an event page's event) download while we ask who is signed in, not after.
+  const first = currentParts();
+  void viewModule(first).catch(() => {});
+  if (first[0] === "events" && first[1] && first.length === 2) prefetchEvent(first[1]);
   await loadUser().catch(() => setUser(null));
   paintNav();
   await route();
