@@ -82,7 +82,8 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     cache.invalidate(`event:${order.eventId}`);
     // A confirmed order ends the admission: its place goes to the next buyer in line.
     await context.room.finish(order.eventId, caller.user.id);
-    if (order.status === "confirmed") void context.live.announceSale(saleOf(order));
+    // Not awaited: the buyer's answer does not wait for the organiser's view (announceSale logs its own failures).
+    if (order.status === "confirmed") context.live.announceSale(saleOf(order)).catch(() => {});
     return reply.status(201).send({ order });
   });
 

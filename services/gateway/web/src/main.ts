@@ -49,19 +49,9 @@ async function route(): Promise<void> {
 let routeSeq = 0;
 
 type Parts = string[];
-type Views = {
-  queue: typeof import("./views/queue.ts");
-  event: typeof import("./views/event-page.ts");
-  checkout: typeof import("./views/checkout.ts");
-  tickets: typeof import("./views/tickets.ts");
-  account: typeof import("./views/account.ts");
-  organiser: typeof import("./views/organiser.ts");
-  ops: typeof import("./views/ops.ts");
-  list: typeof import("./views/events-list.ts");
-};
 
-/** The code of the page at `parts` (a module the browser fetches once, then keeps). */
-function viewModule(parts: Parts): Promise<Views[keyof Views]> {
+/** Starts downloading the code of the page at `parts` (the browser keeps the module for the route). */
+function preloadView(parts: Parts): Promise<unknown> {
   if (parts[0] === "events" && parts[1] && parts[2] === "queue") return import("./views/queue.ts");
   if (parts[0] === "events" && parts[1]) return import("./views/event-page.ts");
   if (parts[0] === "checkout" && parts[1]) return import("./views/checkout.ts");
@@ -73,18 +63,17 @@ function viewModule(parts: Parts): Promise<Views[keyof Views]> {
 }
 
 async function openRoute(parts: Parts, params: URLSearchParams): Promise<Cleanup> {
-  const view = await viewModule(parts);
-  if (parts[0] === "events" && parts[1] && parts[2] === "queue") return (view as Views["queue"]).queueView(parts[1]);
-  if (parts[0] === "events" && parts[1]) return (view as Views["event"]).eventPageView(parts[1]);
-  if (parts[0] === "checkout" && parts[1]) return (view as Views["checkout"]).checkoutView(parts[1]);
-  if (parts[0] === "orders" && parts[1]) return (view as Views["tickets"]).orderView(parts[1]);
-  if (parts[0] === "tickets") return (view as Views["tickets"]).myTicketsView();
-  if (parts[0] === "signin") return (view as Views["account"]).signInView(params.get("next"));
-  if (parts[0] === "signup") return (view as Views["account"]).signUpView(params.get("next"));
-  if (parts[0] === "organiser" && parts[1] === "events" && parts[2]) return (view as Views["organiser"]).salesView(parts[2]);
-  if (parts[0] === "organiser") return (view as Views["organiser"]).organiserView();
-  if (parts[0] === "ops") return (view as Views["ops"]).opsView();
-  return (view as Views["list"]).eventsListView();
+  if (parts[0] === "events" && parts[1] && parts[2] === "queue") return (await import("./views/queue.ts")).queueView(parts[1]);
+  if (parts[0] === "events" && parts[1]) return (await import("./views/event-page.ts")).eventPageView(parts[1]);
+  if (parts[0] === "checkout" && parts[1]) return (await import("./views/checkout.ts")).checkoutView(parts[1]);
+  if (parts[0] === "orders" && parts[1]) return (await import("./views/tickets.ts")).orderView(parts[1]);
+  if (parts[0] === "tickets") return (await import("./views/tickets.ts")).myTicketsView();
+  if (parts[0] === "signin") return (await import("./views/account.ts")).signInView(params.get("next"));
+  if (parts[0] === "signup") return (await import("./views/account.ts")).signUpView(params.get("next"));
+  if (parts[0] === "organiser" && parts[1] === "events" && parts[2]) return (await import("./views/organiser.ts")).salesView(parts[2]);
+  if (parts[0] === "organiser") return (await import("./views/organiser.ts")).organiserView();
+  if (parts[0] === "ops") return (await import("./views/ops.ts")).opsView();
+  return (await import("./views/events-list.ts")).eventsListView();
 }
 
 function currentParts(): Parts {
@@ -100,7 +89,7 @@ onUserChange(paintNav);
 void (async () => {
   // The first page's code (and an event page's event) download while we ask who is signed in, not after.
   const first = currentParts();
-  void viewModule(first).catch(() => {});
+  preloadView(first).catch(() => {});
   if (first[0] === "events" && first[1] && first.length === 2) prefetchEvent(first[1]);
   await loadUser().catch(() => setUser(null));
   paintNav();
