@@ -106,6 +106,24 @@ export const httpOrderIdParamsSchema = z.object({ orderId: idSchema });
 /** What `/api/events/:eventId/live` sends on every availability change. */
 export const httpLiveMessageSchema = availabilityMessageSchema;
 
+/**
+ * A confirmed order, as the organiser's live view sees it: sent by the gateway that confirmed it to
+ * the event's live group (at most once; a replayed order may be sent again, hence the order id), and
+ * forwarded only to sockets opened with `?sales=1` by the event's organiser.
+ */
+export const saleMessageSchema = z.object({
+  type: z.literal("sale"),
+  eventId: idSchema,
+  orderId: idSchema,
+  at: z.string(),
+  tickets: z.number().int().min(0),
+  totalCents: z.number().int().min(0),
+  /** Tickets per section name. */
+  sections: z.array(z.object({ section: z.string(), tickets: z.number().int().min(1) })),
+});
+export type SaleMessage = z.infer<typeof saleMessageSchema>;
+export const httpLiveQuerySchema = z.object({ sales: z.enum(["1"]).optional() });
+
 /** A buyer's place in an event's waiting room (v1.1). */
 export const httpQueueSchema = z.object({
   status: z.enum(["waiting", "admitted", "sold_out", "expired"]),

@@ -50,7 +50,8 @@ export {
   sectionSchema,
 } from "./events.ts";
 export type { CatalogueEvent, EventStatus, Section, SectionInput } from "./events.ts";
-export { httpCreateEventBodySchema, httpErrorBodySchema, httpEventIdParamsSchema, httpEventListQuerySchema, httpEventListResponseSchema, httpEventResponseSchema, httpEventSchema, httpEventSummarySchema, httpHoldBodySchema, httpHoldIdParamsSchema, httpHoldResponseSchema, httpIdempotencyHeadersSchema, httpLiveMessageSchema, httpOrderBodySchema, httpOrderIdParamsSchema, httpOrderResponseSchema, httpOpsOverviewResponseSchema, httpOpsOverviewSchema, httpOrdersResponseSchema, httpQueuePatchBodySchema, httpQueueResponseSchema, httpQueueSchema, httpQueueStatsResponseSchema, httpQueueStatsSchema, httpSeatsQuerySchema, httpSeatsResponseSchema, httpSectionSchema, httpSignInBodySchema, httpSignUpBodySchema, httpUserResponseSchema } from "./gateway.ts";
+export { httpCreateEventBodySchema, httpErrorBodySchema, httpEventIdParamsSchema, httpEventListQuerySchema, httpEventListResponseSchema, httpEventResponseSchema, httpEventSchema, httpEventSummarySchema, httpHoldBodySchema, httpHoldIdParamsSchema, httpHoldResponseSchema, httpIdempotencyHeadersSchema, httpLiveMessageSchema, httpLiveQuerySchema, saleMessageSchema, httpOrderBodySchema, httpOrderIdParamsSchema, httpOrderResponseSchema, httpOpsOverviewResponseSchema, httpOpsOverviewSchema, httpOrdersResponseSchema, httpQueuePatchBodySchema, httpQueueResponseSchema, httpQueueSchema, httpQueueStatsResponseSchema, httpQueueStatsSchema, httpSeatsQuerySchema, httpSeatsResponseSchema, httpSectionSchema, httpSignInBodySchema, httpSignUpBodySchema, httpUserResponseSchema } from "./gateway.ts";
+export type { SaleMessage } from "./gateway.ts";
 export type { HttpCreateEventBody, HttpEvent, HttpEventSummary, HttpHoldBody, HttpOpsOverview, HttpOrderBody, HttpQueue, HttpQueuePatchBody, HttpQueueStats } from "./gateway.ts";
 export * from "./inventory.ts";
 export * from "./payments.ts";

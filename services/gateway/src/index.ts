@@ -3,4 +3,5 @@ export { buildGateway } from "./app.ts";
 export type { Gateway, GatewayDeps } from "./app.ts";
 export { gatewayConfigSchema, loadGatewayConfig } from "./config.ts";
 export type { GatewayConfig } from "./config.ts";
-export { ensureWebUiBuilt } from "./web-ui.ts";
+export { ensureWebUiBuilt, formatBundleSizes, readBundleSizes } from "./web-ui.ts";
+export type { BundleSizes } from "./web-ui.ts";

@@ -1,18 +1,26 @@
 // Live availability for WebSockets. One process-local channel per watched event joins the bus
 // group `event-<id>`; whatever inventory sends to the group arrives once per gateway instance and
 // is fanned out here to that instance's sockets. The channel leaves the group with its last socket.
+// Gateways add the orders they confirm (`sale`), which only organisers' sockets pass on.
 import type { ChannelLayer } from "@boxoffice/bus";
-import { availabilityMessageSchema, eventLiveGroup, type AvailabilityMessage } from "@boxoffice/contracts";
+import { z } from "zod";
+import { availabilityMessageSchema, eventLiveGroup, saleMessageSchema, type AvailabilityMessage, type SaleMessage } from "@boxoffice/contracts";
+
+export type LiveMessage = AvailabilityMessage | SaleMessage;
 
 export interface LiveListener {
-  (message: AvailabilityMessage): void;
+  (message: LiveMessage): void;
 }
 
 export interface LiveHub {
   /** Starts forwarding `event-<eventId>` messages to `listener`; the returned function stops. */
   watch(eventId: string, listener: LiveListener): Promise<() => Promise<void>>;
+  /** Sends a confirmed order to the event's group (every gateway's organiser sockets); never throws. */
+  announceSale(message: SaleMessage): Promise<void>;
   close(): Promise<void>;
 }
+
+const liveMessageSchema = z.discriminatedUnion("type", [availabilityMessageSchema, saleMessageSchema]);
 
 interface Watch {
   readonly channel: string;
@@ -45,7 +53,7 @@ export function createLiveHub(options: { layer: ChannelLayer; logger?: { warn(ob
         await new Promise((resolve) => setTimeout(resolve, 500));
         continue;
       }
-      const parsed = availabilityMessageSchema.safeParse(message);
+      const parsed = liveMessageSchema.safeParse(message);
       if (!parsed.success || parsed.data.eventId !== eventId) continue;
       for (const listener of watch.listeners) listener(parsed.data);
     }
@@ -100,6 +108,9 @@ export function createLiveHub(options: { layer: ChannelLayer; logger?: { warn(ob
         current.listeners.delete(listener);
         if (current.listeners.size === 0 && watches.get(eventId) === current) await stop(eventId, current);
       };
+    },
+    async announceSale(message) {
+      await layer.groupSend(eventLiveGroup(message.eventId), message).catch((error: unknown) => logger?.warn({ err: error, eventId: message.eventId }, "could not announce a sale to live sockets"));
     },
     async close() {
       await Promise.all([...watches.entries()].map(([eventId, watch]) => stop(eventId, watch)));

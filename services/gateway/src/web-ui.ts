@@ -5,6 +5,7 @@
 // build is served as is.
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { join, relative } from "node:path";
 import fastifyStatic from "@fastify/static";
 import type { FastifyBaseLogger, FastifyInstance } from "fastify";
@@ -13,6 +14,75 @@ import type * as Vite from "vite";
 export const WEB_SOURCE_DIR = join(import.meta.dirname, "..", "web");
 export const WEB_DIST_DIR = join(import.meta.dirname, "..", "web-dist");
 const STAMP_FILE = ".source-hash";
+/** Written beside the build: what each page costs, gzipped (the bundle budget's test reads it). */
+export const BUNDLE_SIZES_FILE = "bundle-sizes.json";
+
+export interface AssetSize { file: string; bytes: number; gzipBytes: number }
+export interface BundleSizes {
+  /** Every JS and CSS file of the build. */
+  assets: AssetSize[];
+  /** What index.html loads before any page's own code (the entry, its static imports and CSS). */
+  firstPage: { files: string[]; gzipBytes: number };
+  /** Per page module (web/src/views/*): the code loaded when the router opens it, beyond firstPage. */
+  pages: Record<string, { files: string[]; gzipBytes: number }>;
+  total: { bytes: number; gzipBytes: number };
+}
+
+interface ManifestChunk { file: string; isEntry?: boolean; isDynamicEntry?: boolean; imports?: string[]; dynamicImports?: string[]; css?: string[]; src?: string }
+
+/**
+ * Writes a .gz beside each JS and CSS file (served as is when the browser accepts gzip) and
+ * measures what each page loads, from Vite's manifest.
+ */
+export function compressAssets(dir: string): BundleSizes {
+  const manifest = JSON.parse(readFileSync(join(dir, ".vite", "manifest.json"), "utf8")) as Record<string, ManifestChunk>;
+  const assets: AssetSize[] = [];
+  for (const file of sourceFiles(join(dir, "assets")).filter((f) => /\.(js|css)$/.test(f)).sort()) {
+    const content = readFileSync(file);
+    const zipped = gzipSync(content, { level: 9 });
+    writeFileSync(`${file}.gz`, zipped);
+    assets.push({ file: relative(dir, file), bytes: content.length, gzipBytes: zipped.length });
+  }
+  const sizeOf = new Map(assets.map((a) => [a.file, a.gzipBytes]));
+  // A chunk and everything it imports statically: what the browser fetches to run it.
+  const closure = (key: string, into = new Set<string>()): Set<string> => {
+    const chunk = manifest[key];
+    if (!chunk) return into;
+    into.add(chunk.file);
+    for (const css of chunk.css ?? []) into.add(css);
+    for (const imported of chunk.imports ?? []) if (!into.has(manifest[imported]?.file)) closure(imported, into);
+    return into;
+  };
+  const entry = Object.keys(manifest).find((key) => manifest[key].isEntry) as string;
+  const first = closure(entry);
+  const sum = (files: Iterable<string>) => [...files].reduce((total, f) => total + (sizeOf.get(f) ?? 0), 0);
+  const pages: BundleSizes["pages"] = {};
+  for (const [key, chunk] of Object.entries(manifest)) {
+    if (!chunk.isDynamicEntry) continue;
+    const files = [...closure(key)].filter((f) => !first.has(f));
+    pages[(chunk.src ?? key).replace(/^.*\//, "").replace(/\.ts$/, "")] = { files, gzipBytes: sum(files) };
+  }
+  return {
+    assets,
+    firstPage: { files: [...first], gzipBytes: sum(first) },
+    pages,
+    total: { bytes: assets.reduce((t, a) => t + a.bytes, 0), gzipBytes: assets.reduce((t, a) => t + a.gzipBytes, 0) },
+  };
+}
+
+/** The sizes of the current build (build it first). */
+export function readBundleSizes(dir = WEB_DIST_DIR): BundleSizes {
+  return JSON.parse(readFileSync(join(dir, BUNDLE_SIZES_FILE), "utf8")) as BundleSizes;
+}
+
+/** The sizes as the lines a build prints. */
+export function formatBundleSizes(sizes: BundleSizes): string {
+  const kb = (n: number) => `${(n / 1024).toFixed(1)} KB`;
+  return [
+    `web UI, gzipped: first page ${kb(sizes.firstPage.gzipBytes)} (${sizes.firstPage.files.join(", ")}), all JS+CSS ${kb(sizes.total.gzipBytes)} (${kb(sizes.total.bytes)} raw)`,
+    ...Object.entries(sizes.pages).sort().map(([page, { gzipBytes, files }]) => `  + ${page}: ${kb(gzipBytes)} (${files.join(", ") || "nothing more"})`),
+  ].join("\n");
+}
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
@@ -57,8 +127,10 @@ export async function ensureWebUiBuilt(logger?: Pick<FastifyBaseLogger, "info" |
     configFile: false,
     logLevel: "warn",
     base: "/",
-    build: { outDir: temporary, emptyOutDir: true, target: "es2022", sourcemap: false, reportCompressedSize: false },
+    build: { outDir: temporary, emptyOutDir: true, target: "es2022", sourcemap: false, reportCompressedSize: false, manifest: true },
   });
+  const sizes = compressAssets(temporary);
+  writeFileSync(join(temporary, BUNDLE_SIZES_FILE), `${JSON.stringify(sizes, null, 2)}\n`);
   writeFileSync(join(temporary, STAMP_FILE), hash);
   rmSync(WEB_DIST_DIR, { recursive: true, force: true });
   try {
@@ -68,7 +140,7 @@ export async function ensureWebUiBuilt(logger?: Pick<FastifyBaseLogger, "info" |
     rmSync(temporary, { recursive: true, force: true });
     if (!isWebUiCurrent()) throw error;
   }
-  logger?.info({ ms: Date.now() - started }, "built the web UI");
+  logger?.info({ ms: Date.now() - started, firstPageGzipBytes: sizes.firstPage.gzipBytes, totalGzipBytes: sizes.total.gzipBytes }, "built the web UI");
   return WEB_DIST_DIR;
 }
 
@@ -79,6 +151,8 @@ export async function registerWebUi(app: FastifyInstance, logger?: Pick<FastifyB
     root,
     prefix: "/",
     index: ["index.html"],
+    // The .gz files written beside the assets at build time, for browsers that accept gzip.
+    preCompressed: true,
     // Hashed asset names change with their content: cache them for long; index.html never.
     setHeaders(reply, path) {
       reply.header("cache-control", path.includes(`${join("assets", "")}`) ? "public, max-age=31536000, immutable" : "no-cache");

@@ -1,7 +1,12 @@
 import { join } from "node:path";
 import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatBundleSizes, readBundleSizes } from "../src/web-ui.ts";
 import { createTestGateway, type TestGateway } from "./helpers.ts";
+
+/** The UI's budget, JS+CSS gzipped (figures in BENCHMARKS.md): generous over today's sizes, a limit on drift. */
+const BUDGET = { firstPageBytes: 20 * 1024, perPageBytes: 16 * 1024, totalBytes: 64 * 1024 };
+const PAGES = ["account", "checkout", "event-page", "events-list", "ops", "organiser", "queue", "tickets"];
 
 let t: TestGateway;
 beforeAll(async () => {
@@ -28,6 +33,33 @@ describe("the browser UI", () => {
     const response = await t.gateway.app.inject({ method: "GET", url: "/api/unknown" });
     expect(response.statusCode).toBe(404);
     expect(response.json().error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("the browser UI's bundle budget", () => {
+  it("when built, the first page, each page's own code and the whole UI stay within the gzipped budget, and no page loads another page's code", () => {
+    const sizes = readBundleSizes();
+    console.log(formatBundleSizes(sizes));
+    expect(sizes.firstPage.gzipBytes, "first page (entry + CSS), gzipped bytes").toBeLessThanOrEqual(BUDGET.firstPageBytes);
+    expect(sizes.total.gzipBytes, "every JS and CSS file, gzipped bytes").toBeLessThanOrEqual(BUDGET.totalBytes);
+    expect(Object.keys(sizes.pages).sort(), "each view is its own chunk, imported when its route opens").toEqual(PAGES);
+    const ownChunk = (page: string) => new RegExp(`^assets/${page}-[^/]+\\.js$`);
+    for (const page of PAGES) {
+      expect(sizes.firstPage.files.some((f) => ownChunk(page).test(f)), `the first page does not load ${page}`).toBe(false);
+      expect(sizes.pages[page].gzipBytes, `${page}'s own code, gzipped bytes`).toBeLessThanOrEqual(BUDGET.perPageBytes);
+      for (const other of PAGES.filter((p) => p !== page)) {
+        expect(sizes.pages[page].files.some((f) => ownChunk(other).test(f)), `${page} does not load ${other}`).toBe(false);
+      }
+    }
+  });
+
+  it("when the browser accepts gzip, a script is served from its pre-compressed copy", async () => {
+    const page = await t.gateway.app.inject({ method: "GET", url: "/" });
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(page.body)?.[1] as string;
+    const plain = await t.gateway.app.inject({ method: "GET", url: script });
+    const zipped = await t.gateway.app.inject({ method: "GET", url: script, headers: { "accept-encoding": "gzip" } });
+    expect(zipped.headers["content-encoding"]).toBe("gzip");
+    expect(zipped.rawPayload.length).toBeLessThan(plain.rawPayload.length / 2);
   });
 });
 

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { DEMO_BUYER, DEMO_ORGANIZER } from "../src/demo-data.ts";
+import { expectAccessible } from "./accessibility.ts";
 import { launchChromium, requireChromium } from "./chromium.ts";
 import { startPlatformFixture, type PlatformFixture } from "./platform-fixture.ts";
 import { screenshot } from "./screenshots.ts";
@@ -60,6 +61,7 @@ describe.skipIf(!chromiumProbe.available)("accounts and organising in a browser"
     await page.getByLabel("Title").fill("Organiser's Gala");
     await page.getByLabel("Venue").fill("Grand Hall");
     await screenshot(page, "organiser-create");
+    await expectAccessible(page, "the organiser's event form");
     await page.getByRole("button", { name: "Create event and put it on sale" }).click();
     await page.getByRole("heading", { name: "Sales: Organiser's Gala" }).waitFor();
     await page.getByText("● Live").waitFor();
@@ -67,8 +69,10 @@ describe.skipIf(!chromiumProbe.available)("accounts and organising in a browser"
     // Inventory creates the seats from the firehose a moment after creation.
     await fixture.eventId("Organiser's Gala");
     await buyOneSeat(fixture.url, eventId);
-    await page.locator("td", { hasText: /^1 \/ (200|80)$/ }).waitFor({ timeout: 10_000 });
+    await page.locator(".sell-through li", { hasText: /: 1 sold, 0 held of (200|80) / }).waitFor({ timeout: 10_000 });
+    await page.locator("[data-stat='sold']", { hasText: /^1$/ }).waitFor({ timeout: 10_000 });
     await screenshot(page, "organiser-sales");
+    await expectAccessible(page, "the organiser's live view");
     await page.context().close();
   });
 });

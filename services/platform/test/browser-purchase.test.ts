@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, Page } from "playwright-core";
 import { DEMO_BUYER } from "../src/demo-data.ts";
+import { expectAccessible } from "./accessibility.ts";
 import { launchChromium, requireChromium } from "./chromium.ts";
 import { smallEvent, startPlatformFixture, type PlatformFixture } from "./platform-fixture.ts";
 import { screenshot } from "./screenshots.ts";
@@ -63,19 +64,24 @@ describe.skipIf(!chromiumProbe.available)("buying tickets in a browser", () => {
   it("when a buyer signs in, holds two seats and pays with the test card, the confirmation shows two tickets with QR codes", async () => {
     const page = await signedInPage();
     await screenshot(page, "events");
+    await expectAccessible(page, "the event list");
     await openEvent(page, EVENTS.purchase);
+    await page.getByRole("button", { name: "Stalls, row 1, seat 1, $25.00, available" }).waitFor();
     await screenshot(page, "event-page");
     await holdBestAvailable(page, 2);
     await page.locator("#hold-countdown", { hasText: /^\d+:\d\d$/ }).waitFor();
     await screenshot(page, "checkout");
+    await expectAccessible(page, "the checkout");
     await pay(page, "4242 4242 4242 4242");
     await page.getByRole("heading", { name: /You're going/ }).waitFor();
     await page.locator(".ticket img[src^='data:image/png']").nth(1).waitFor();
     expect(await page.locator(".ticket").count()).toBe(2);
     await screenshot(page, "confirmation");
+    await expectAccessible(page, "the order confirmation");
     await page.getByRole("link", { name: "My tickets", exact: true }).click();
     await page.getByRole("heading", { name: "My tickets" }).waitFor();
     expect(await page.locator(".ticket").count()).toBeGreaterThanOrEqual(2);
+    await expectAccessible(page, "my tickets");
     await page.context().close();
   });
 
@@ -102,7 +108,7 @@ describe.skipIf(!chromiumProbe.available)("buying tickets in a browser", () => {
   it("when the buyer picks a seat on the map and the card is declined, the buyer sees why, keeps the seat, and a second card succeeds", async () => {
     const page = await signedInPage();
     await openEvent(page, EVENTS.declined);
-    await page.getByRole("button", { name: "Stalls, row 2, seat 5, available" }).click();
+    await page.getByRole("button", { name: "Stalls, row 2, seat 5, $25.00, available" }).click();
     await page.getByRole("button", { name: "Hold 1 selected seat" }).click();
     await page.getByRole("heading", { name: "Checkout" }).waitFor();
     expect(await page.locator("tbody tr").first().innerText()).toMatch(/Stalls\s+2\s+5/);

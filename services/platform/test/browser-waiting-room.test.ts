@@ -4,6 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { DEMO_ORGANIZER } from "../src/demo-data.ts";
 import { launchChromium, requireChromium } from "./chromium.ts";
 import { startPlatformFixture, type PlatformFixture } from "./platform-fixture.ts";
+import { expectAccessible } from "./accessibility.ts";
 import { screenshot } from "./screenshots.ts";
 
 const chromiumProbe = requireChromium();
@@ -66,6 +67,7 @@ describe.skipIf(!chromiumProbe.available)("the waiting room in a browser", () =>
       await page.locator("#queue-status", { hasText: /The sale opens in/ }).waitFor();
     }
     await screenshot(ann, "waiting-room-pre-queue");
+    await expectAccessible(ann, "the waiting room (pre-queue)");
 
     // At the opening one of them is admitted and taken to seat selection; the other is next in line.
     const firstIn = await Promise.any([ann, bob].map(async (page) => {
@@ -75,6 +77,7 @@ describe.skipIf(!chromiumProbe.available)("the waiting room in a browser", () =>
     const second = firstIn === ann ? bob : ann;
     await second.locator("#queue-status", { hasText: "You are next in line." }).waitFor({ timeout: 30_000 });
     await screenshot(second, "waiting-room-next");
+    await expectAccessible(second, "the waiting room (next in line)");
     await firstIn.locator("#room-line", { hasText: /It's your turn: hold and pay within/ }).waitFor();
 
     await firstIn.getByLabel("Number of tickets").selectOption("2");
@@ -100,6 +103,7 @@ describe.skipIf(!chromiumProbe.available)("the waiting room in a browser", () =>
     await organiserPage.getByRole("button", { name: "Pause admissions" }).click();
     await organiserPage.locator("[data-stat='paused']", { hasText: "paused" }).waitFor();
     await screenshot(organiserPage, "organiser-waiting-room");
+    await expectAccessible(organiserPage, "the organiser's live view with the waiting room");
     for (const page of [ann, bob, organiserPage]) await page.context().close();
   });
 });

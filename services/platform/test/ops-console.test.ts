@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_OPERATOR } from "../src/demo-data.ts";
 import { launchChromium, requireChromium } from "./chromium.ts";
 import { smallEvent, startPlatformFixture, type PlatformFixture } from "./platform-fixture.ts";
+import { expectAccessible } from "./accessibility.ts";
 import { screenshot } from "./screenshots.ts";
 
 const chromiumProbe = requireChromium();
@@ -74,6 +75,7 @@ describe.skipIf(!chromiumProbe.available)("the operator console in a browser", (
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         expect(overflow, "no sideways scrolling").toBeLessThanOrEqual(0);
         await screenshot(page, name);
+        await expectAccessible(page, `the operator console (${name})`);
         await page.context().close();
       }
     } finally {

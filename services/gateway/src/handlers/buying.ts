@@ -14,6 +14,8 @@ import {
   httpOrderIdParamsSchema,
   httpOrderResponseSchema,
   httpOrdersResponseSchema,
+  type Order,
+  type SaleMessage,
 } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
 import { RpcError } from "@boxoffice/bus";
@@ -80,6 +82,8 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     cache.changed(`event:${order.eventId}`);
     // A confirmed order ends the admission: its place goes to the next buyer in line.
     await context.room.finish(order.eventId, caller.user.id);
+    // Not awaited: the buyer's answer does not wait for the organiser's view (announceSale logs its own failures).
+    if (order.status === "confirmed") context.live.announceSale(saleOf(order)).catch(() => {});
     return reply.status(201).send({ order });
   });
 
@@ -117,4 +121,19 @@ async function measuredCheckout<T>(context: GatewayContext, work: () => Promise<
     context.admissionRate.observe(performance.now() - started, overloaded);
     throw error;
   }
+}
+
+/** What the organiser's live view learns of an order: counts and money, no buyer. */
+function saleOf(order: Order): SaleMessage {
+  const perSection = new Map<string, number>();
+  for (const ticket of order.tickets) perSection.set(ticket.section, (perSection.get(ticket.section) ?? 0) + 1);
+  return {
+    type: "sale",
+    eventId: order.eventId,
+    orderId: order.id,
+    at: order.createdAt,
+    tickets: order.tickets.length,
+    totalCents: order.totalCents,
+    sections: [...perSection].map(([section, tickets]) => ({ section, tickets })),
+  };
 }

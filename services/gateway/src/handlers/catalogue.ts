@@ -1,5 +1,7 @@
 // The catalogue: event list and event page (cached per instance, ~1 s, coalesced), seat map,
 // and event creation for organisers.
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import type { CatalogueCache } from "../catalogue-cache.ts";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -17,6 +19,10 @@ import type { GatewayContext } from "../app.ts";
 import { GatewayError } from "../errors.ts";
 import { requireWellFormedId } from "../ids.ts";
 import { authenticatedCaller } from "../session.ts";
+
+const gzipAsync = promisify(gzip);
+/** Seat lists smaller than this go as they are: gzip would not pay for its own time. */
+const GZIP_FROM_BYTES = 2048;
 
 export function registerCatalogueRoutes(parent: FastifyInstance, context: GatewayContext): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
@@ -72,12 +78,17 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
       querystring: httpSeatsQuerySchema,
       response: { 200: httpSeatsResponseSchema, 400: httpErrorBodySchema, 404: httpErrorBodySchema },
     },
-  }, async (request) => {
+  }, async (request, reply) => {
     const eventId = requireWellFormedId(request.params.eventId, "event");
     const section = request.query.section;
-    if (section === undefined) return { seats: await backend.getSeats(eventId) };
-    if (!/^[0-9]{1,19}$/.test(section)) throw new GatewayError("VALIDATION_FAILED", "section must be a section id of this event", { details: { fields: [{ path: "query.section", message: "not a section id" }] } });
-    return { seats: await backend.getSeats(eventId, { sectionId: section }) };
+    if (section !== undefined && !/^[0-9]{1,19}$/.test(section)) throw new GatewayError("VALIDATION_FAILED", "section must be a section id of this event", { details: { fields: [{ path: "query.section", message: "not a section id" }] } });
+    const seats = await backend.getSeats(eventId, section === undefined ? undefined : { sectionId: section });
+    // A stadium section is ~110 bytes a seat in JSON and repeats itself: gzip makes it ~15 times
+    // smaller (the venue plan's byte budget counts on it). Bytes skip the serialiser (hence the cast).
+    const json = Buffer.from(JSON.stringify({ seats }));
+    reply.header("vary", "accept-encoding").type("application/json");
+    if (json.length < GZIP_FROM_BYTES || !/\bgzip\b/.test(String(request.headers["accept-encoding"] ?? ""))) return reply.send(json as never);
+    return reply.header("content-encoding", "gzip").send((await gzipAsync(json, { level: 6 })) as never);
   });
 }
 

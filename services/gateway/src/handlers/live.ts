@@ -5,10 +5,11 @@
 // before the upgrade, so a refused client gets a plain HTTP error).
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { httpEventIdParamsSchema } from "@boxoffice/contracts";
+import { httpEventIdParamsSchema, httpLiveQuerySchema } from "@boxoffice/contracts";
 import type { GatewayContext } from "../app.ts";
 import { GatewayError } from "../errors.ts";
 import { requireWellFormedId } from "../ids.ts";
+import { authenticatedCaller } from "../session.ts";
 
 /** Close code the client treats as "reconnect now, nothing is wrong". */
 export const LIVE_CLOSE_REBALANCE = 4000;
@@ -40,14 +41,26 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
       // Only events that exist (404 otherwise), through the page cache the event page fills anyway.
       const id = requireWellFormedId(eventId, "event");
       await cache.get(`event:${id}`, async () => ({ event: await backend.getEvent(id) }));
+      // ?sales=1 adds each confirmed order ({type:"sale"}): the event's organiser only.
+      if ((request.query as { sales?: string }).sales === "1") {
+        const caller = await authenticatedCaller(request, backend, config.SESSION_TTL_SECONDS);
+        const event = await backend.getEvent(id);
+        if (event.organizerId !== caller.user.id) throw new GatewayError("FORBIDDEN", "only the event's organiser sees its sales live");
+      }
     },
-    schema: { tags: ["live"], summary: "WebSocket of availability changes: {type:'availability', eventId, available, sections}", params: httpEventIdParamsSchema },
+    schema: {
+      tags: ["live"],
+      summary: "WebSocket of availability changes: {type:'availability', eventId, available, sections}; ?sales=1 (the event's organiser) adds {type:'sale', …} per confirmed order",
+      params: httpEventIdParamsSchema,
+      querystring: httpLiveQuerySchema,
+    },
     // A plain GET (no Upgrade) gets an answer in the API's shape, not a bare 404.
     handler: async () => {
       throw new GatewayError("UPGRADE_REQUIRED", "this address speaks WebSocket only: connect with an Upgrade: websocket request");
     },
     wsHandler: (socket, request) => {
       const { eventId } = request.params;
+      const withSales = request.query.sales === "1";
       const address = request.ip;
       open++;
       perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
@@ -75,6 +88,7 @@ export function registerLiveRoute(parent: FastifyInstance, context: GatewayConte
       socket.on("message", () => {});
       live
         .watch(eventId, (message) => {
+          if (message.type === "sale" && !withSales) return;
           if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
         })
         .then((unwatch) => {

@@ -12,6 +12,8 @@ export interface HeldSeat { id: string; section: string; row: number; number: nu
 export interface Hold { id: string; eventId: string; seats: HeldSeat[]; totalCents: number; expiresAt: string }
 export interface Ticket { id: string; seatId: string; code: string; section?: string; row?: number; number?: number }
 export interface Order { id: string; status: string; eventId: string; tickets: Ticket[]; totalCents: number; createdAt?: string }
+/** A confirmed order on the organiser's live socket (?sales=1). */
+export interface SaleMessage { type: "sale"; eventId: string; orderId: string; at: string; tickets: number; totalCents: number; sections: Array<{ section: string; tickets: number }> }
 export interface Availability { type: "availability"; eventId: string; available: number; sections: Array<{ id: string; available: number }> }
 
 export interface OpsOverview {
@@ -74,14 +76,35 @@ async function request<T>(method: string, path: string, body?: unknown, headers:
   return parsed as T;
 }
 
+let prefetched: { id: string; at: number; event: Promise<EventDetail> } | null = null;
+
+/**
+ * Starts fetching an event before its page's code has arrived (the first page load of an event's
+ * address): the page then takes this answer instead of asking again, if it is under 2 s old.
+ */
+export function prefetchEvent(id: string): void {
+  const event = request<{ event: EventDetail }>("GET", `/api/events/${encodeURIComponent(id)}`).then((r) => r.event);
+  event.catch(() => {});
+  prefetched = { id, at: Date.now(), event };
+}
+
+function takePrefetched(id: string): Promise<EventDetail> | undefined {
+  const taken = prefetched;
+  prefetched = null;
+  return taken && taken.id === id && Date.now() - taken.at < 2000 ? taken.event : undefined;
+}
+
 export const api = {
   me: () => request<{ user: User }>("GET", "/api/me").then((r) => r.user),
   signUp: (body: { email: string; password: string; displayName: string }) => request<{ user: User }>("POST", "/api/users", body).then((r) => r.user),
   signIn: (body: { email: string; password: string }) => request<{ user: User }>("POST", "/api/session", body).then((r) => r.user),
   signOut: () => request<void>("DELETE", "/api/session"),
   events: (cursor?: string) => request<{ events: EventSummary[]; nextCursor: string | null }>("GET", `/api/events?limit=12${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
-  event: (id: string) => request<{ event: EventDetail }>("GET", `/api/events/${encodeURIComponent(id)}`).then((r) => r.event),
+  event: (id: string) => takePrefetched(id) ?? request<{ event: EventDetail }>("GET", `/api/events/${encodeURIComponent(id)}`).then((r) => r.event),
   seats: (id: string) => request<{ seats: Seat[] }>("GET", `/api/events/${encodeURIComponent(id)}/seats`).then((r) => r.seats),
+  /** One section's seats only (the venue plan never asks for a whole stadium). */
+  sectionSeats: (id: string, sectionId: string) =>
+    request<{ seats: Seat[] }>("GET", `/api/events/${encodeURIComponent(id)}/seats?section=${encodeURIComponent(sectionId)}`).then((r) => r.seats),
   createEvent: (body: { title: string; venue: string; startsAt: string; salesStartAt?: string; sections: Array<{ name: string; rows: number; seatsPerRow: number; priceCents: number }> }) =>
     request<{ event: EventDetail }>("POST", "/api/events", body).then((r) => r.event),
   hold: (eventId: string, body: { quantity: number } | { seatIds: string[] }) =>

@@ -1,7 +1,7 @@
 // Live availability over a WebSocket that is expected to die: the server closes it on purpose
 // from time to time and networks drop it. Reconnect with exponential backoff and jitter; the page
 // also refreshes on focus, so it stays correct with no socket at all.
-import type { Availability } from "./api.ts";
+import type { Availability, SaleMessage } from "./api.ts";
 
 export interface LiveConnection {
   close(): void;
@@ -9,8 +9,9 @@ export interface LiveConnection {
 
 export function watchAvailability(
   eventId: string,
-  onMessage: (message: Availability) => void,
+  onMessage: (message: Availability | SaleMessage) => void,
   onState: (state: "live" | "reconnecting") => void,
+  options: { sales?: boolean } = {},
 ): LiveConnection {
   let socket: WebSocket | undefined;
   let attempt = 0;
@@ -20,14 +21,14 @@ export function watchAvailability(
   const connect = () => {
     if (stopped) return;
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/api/events/${encodeURIComponent(eventId)}/live`);
+    socket = new WebSocket(`${scheme}://${location.host}/api/events/${encodeURIComponent(eventId)}/live${options.sales ? "?sales=1" : ""}`);
     socket.addEventListener("message", (event) => {
       const data = JSON.parse(String(event.data)) as { type: string };
       if (data.type === "ready") {
         attempt = 0;
         onState("live");
-      } else if (data.type === "availability") {
-        onMessage(data as Availability);
+      } else if (data.type === "availability" || data.type === "sale") {
+        onMessage(data as Availability | SaleMessage);
       }
     });
     socket.addEventListener("close", (event) => {

@@ -1,15 +1,9 @@
 // The browser UI's entry: a hash router over the views, and the navigation that follows who is
 // signed in. Each view may return a cleanup (close its socket, stop its timers) run on leaving.
-import { api } from "./api.ts";
+// Views are imported when their route is opened: a page never downloads another page's code
+// (the bundle budget in services/gateway/test/web-ui.test.ts checks it).
+import { api, prefetchEvent } from "./api.ts";
 import { clearStaleNotice, h, notify } from "./dom.ts";
-import { signInView, signUpView } from "./views/account.ts";
-import { checkoutView } from "./views/checkout.ts";
-import { eventPageView } from "./views/event-page.ts";
-import { eventsListView } from "./views/events-list.ts";
-import { organiserView, salesView } from "./views/organiser.ts";
-import { opsView } from "./views/ops.ts";
-import { queueView } from "./views/queue.ts";
-import { myTicketsView, orderView } from "./views/tickets.ts";
 import { loadUser, navigate, onUserChange, setUser, user } from "./state.ts";
 
 type Cleanup = (() => void) | void;
@@ -45,18 +39,45 @@ async function route(): Promise<void> {
   const params = new URLSearchParams(query);
   const parts = path.split("/").filter(Boolean);
   clearStaleNotice();
-  if (parts.length === 0) return eventsListView();
-  if (parts[0] === "events" && parts[1] && parts[2] === "queue") cleanup = await queueView(parts[1]);
-  else if (parts[0] === "events" && parts[1]) cleanup = await eventPageView(parts[1]);
-  else if (parts[0] === "checkout" && parts[1]) cleanup = checkoutView(parts[1]);
-  else if (parts[0] === "orders" && parts[1]) await orderView(parts[1]);
-  else if (parts[0] === "tickets") await myTicketsView();
-  else if (parts[0] === "signin") signInView(params.get("next"));
-  else if (parts[0] === "signup") signUpView(params.get("next"));
-  else if (parts[0] === "organiser" && parts[1] === "events" && parts[2]) cleanup = await salesView(parts[2]);
-  else if (parts[0] === "organiser") organiserView();
-  else if (parts[0] === "ops") cleanup = opsView();
-  else await eventsListView();
+  const seq = ++routeSeq;
+  const next = await openRoute(parts, params);
+  // The buyer moved on while this page's code or data was loading: drop it at once.
+  if (seq !== routeSeq && typeof next === "function") next();
+  else cleanup = next;
+}
+
+let routeSeq = 0;
+
+type Parts = string[];
+
+/** Starts downloading the code of the page at `parts` (the browser keeps the module for the route). */
+function preloadView(parts: Parts): Promise<unknown> {
+  if (parts[0] === "events" && parts[1] && parts[2] === "queue") return import("./views/queue.ts");
+  if (parts[0] === "events" && parts[1]) return import("./views/event-page.ts");
+  if (parts[0] === "checkout" && parts[1]) return import("./views/checkout.ts");
+  if (parts[0] === "orders" || parts[0] === "tickets") return import("./views/tickets.ts");
+  if (parts[0] === "signin" || parts[0] === "signup") return import("./views/account.ts");
+  if (parts[0] === "organiser") return import("./views/organiser.ts");
+  if (parts[0] === "ops") return import("./views/ops.ts");
+  return import("./views/events-list.ts");
+}
+
+async function openRoute(parts: Parts, params: URLSearchParams): Promise<Cleanup> {
+  if (parts[0] === "events" && parts[1] && parts[2] === "queue") return (await import("./views/queue.ts")).queueView(parts[1]);
+  if (parts[0] === "events" && parts[1]) return (await import("./views/event-page.ts")).eventPageView(parts[1]);
+  if (parts[0] === "checkout" && parts[1]) return (await import("./views/checkout.ts")).checkoutView(parts[1]);
+  if (parts[0] === "orders" && parts[1]) return (await import("./views/tickets.ts")).orderView(parts[1]);
+  if (parts[0] === "tickets") return (await import("./views/tickets.ts")).myTicketsView();
+  if (parts[0] === "signin") return (await import("./views/account.ts")).signInView(params.get("next"));
+  if (parts[0] === "signup") return (await import("./views/account.ts")).signUpView(params.get("next"));
+  if (parts[0] === "organiser" && parts[1] === "events" && parts[2]) return (await import("./views/organiser.ts")).salesView(parts[2]);
+  if (parts[0] === "organiser") return (await import("./views/organiser.ts")).organiserView();
+  if (parts[0] === "ops") return (await import("./views/ops.ts")).opsView();
+  return (await import("./views/events-list.ts")).eventsListView();
+}
+
+function currentParts(): Parts {
+  return (location.hash.replace(/^#/, "") || "/").split("?")[0].split("/").filter(Boolean);
 }
 
 window.addEventListener("hashchange", () => void route());
@@ -66,6 +87,10 @@ window.addEventListener("boxoffice:signed-out", () => {
 onUserChange(paintNav);
 
 void (async () => {
+  // The first page's code (and an event page's event) download while we ask who is signed in, not after.
+  const first = currentParts();
+  preloadView(first).catch(() => {});
+  if (first[0] === "events" && first[1] && first.length === 2) prefetchEvent(first[1]);
   await loadUser().catch(() => setUser(null));
   paintNav();
   await route();

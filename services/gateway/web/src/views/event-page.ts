@@ -1,13 +1,18 @@
-// The event page: sections with live availability, best-available by quantity or seats picked on
-// the map, then a hold. Live updates come over a WebSocket; focus and every action refresh too.
-import { api, ApiError, describeError, formatDate, formatMoney, type Availability, type EventDetail, type Seat } from "../api.ts";
+// The event page: the venue plan (sections with live availability), best-available by quantity or
+// seats picked in one section's grid (only that section's seats are fetched), then a hold. Live
+// updates come over a WebSocket; focus and every action refresh too.
+import { api, ApiError, describeError, formatDate, formatMoney, type Availability, type EventDetail, type SaleMessage } from "../api.ts";
 import { h, notify, render } from "../dom.ts";
 import { watchAvailability } from "../live.ts";
+import { createSeatGrid, type SeatGrid } from "../seat-grid.ts";
+import { bandColour, createVenuePlan, priceBands } from "../venue-plan.ts";
 import { navigate, recallAdmission, rememberHold, user } from "../state.ts";
 
 const MAX_TICKETS = 8;
-/** Above this many seats the map is not offered: the seat list is too big to send and to draw. */
-const MAX_MAP_SEATS = 5000;
+/** Small events open their first section at once; bigger ones wait for the buyer to choose. */
+const OPEN_FIRST_SECTION_UP_TO = 600;
+/** The open section is fetched again at most this often while live changes come in. */
+const SECTION_REFETCH_MS = 1000;
 
 export async function eventPageView(eventId: string): Promise<() => void> {
   let event: EventDetail;
@@ -19,123 +24,104 @@ export async function eventPageView(eventId: string): Promise<() => void> {
   }
 
   const selected = new Set<string>();
-  let seats: Seat[] | null = null;
-  let seatsLoading: Promise<void> | null = null;
-  let lastSeatsFetch = 0;
+  let openSectionId: string | null = null;
+  let grid: SeatGrid | null = null;
+  let sectionLoad: Promise<void> | null = null;
+  let lastSectionFetch = 0;
+  let refetchTimer: number | undefined;
+  let stopped = false;
 
   const liveState = h("p", { class: "live", "data-state": "connecting" }, "Connecting to live availability…");
   const totalLine = h("p", { class: "meta", id: "event-available" });
-  const sectionsBox = h("div", { class: "sections" });
-  const selectionLine = h("p", { "aria-live": "polite" });
+  const selectionLine = h("p", { "aria-live": "polite", id: "selection" });
   const holdSelectedButton = h("button", { type: "button", disabled: true }, "Hold selected seats");
   const quantity = h("select", { id: "quantity", name: "quantity" }, ...Array.from({ length: MAX_TICKETS }, (_, i) => h("option", { value: i + 1 }, String(i + 1))));
   const holdBestButton = h("button", { type: "submit" }, "Hold best available");
+  const sectionHeading = h("h3", { id: "section-heading", tabindex: -1 }, "Choose a section on the plan");
+  const sectionCount = h("p", { class: "meta", id: "section-available" });
+  const gridBox = h("div", { class: "seat-grid-box" });
+  const sectionPanel = h("section", { class: "card section-panel", "aria-labelledby": "section-heading" }, sectionHeading, sectionCount, gridBox);
+
+  const plan = createVenuePlan(event.sections, (id) => void openSection(id, true));
+  const bands = priceBands(event.sections);
 
   function paintTotals(): void {
     const available = event.sections.reduce((sum, s) => sum + s.available, 0);
     totalLine.textContent = available === 0 ? "Sold out" : `${available.toLocaleString("en-US")} of ${event.sections.reduce((s, x) => s + x.capacity, 0).toLocaleString("en-US")} seats available`;
-    for (const section of event.sections) {
-      const label = sectionsBox.querySelector<HTMLElement>(`[data-section-count="${section.id}"]`);
-      if (label) label.textContent = `${section.available.toLocaleString("en-US")} of ${section.capacity.toLocaleString("en-US")} available`;
-    }
+    plan.update(event.sections);
+    const open = event.sections.find((s) => s.id === openSectionId);
+    sectionCount.textContent = open ? `${open.available.toLocaleString("en-US")} of ${open.capacity.toLocaleString("en-US")} seats left in ${open.name}` : "";
     holdBestButton.disabled = available === 0;
   }
 
   function paintSelection(): void {
-    selectionLine.textContent = selected.size === 0 ? "No seats selected. Pick seats on the map, or hold the best available." : `${selected.size} seat${selected.size === 1 ? "" : "s"} selected.`;
+    selectionLine.textContent = selected.size === 0 ? "No seats selected. Pick seats in a section, or hold the best available." : `${selected.size} seat${selected.size === 1 ? "" : "s"} selected.`;
     holdSelectedButton.disabled = selected.size === 0;
     holdSelectedButton.textContent = selected.size === 0 ? "Hold selected seats" : `Hold ${selected.size} selected seat${selected.size === 1 ? "" : "s"}`;
   }
 
-  function seatButton(seat: Seat): HTMLButtonElement {
-    const pressed = selected.has(seat.id);
-    const label = `${seat.section}, row ${seat.row}, seat ${seat.number}, ${seat.status === "available" ? (pressed ? "selected" : "available") : seat.status}`;
-    const button = h("button", {
-      type: "button",
-      class: "seat",
-      "data-seat-id": seat.id,
-      "data-status": seat.status,
-      "aria-pressed": pressed ? "true" : "false",
-      "aria-label": label,
-      title: label,
-      disabled: seat.status !== "available" && !pressed,
-    }, String(seat.number));
-    button.addEventListener("click", () => {
-      if (selected.has(seat.id)) selected.delete(seat.id);
-      else if (selected.size >= MAX_TICKETS) return notify(`You can pick at most ${MAX_TICKETS} seats.`, "warn");
-      else selected.add(seat.id);
-      button.replaceWith(seatButton(seat));
-      paintSelection();
-      (sectionsBox.querySelector(`[data-seat-id="${seat.id}"]`) as HTMLElement | null)?.focus();
-    });
-    return button;
-  }
-
-  function paintSeatGrid(sectionId: string): void {
-    const grid = sectionsBox.querySelector<HTMLElement>(`[data-grid="${sectionId}"]`);
-    if (!grid || !seats) return;
+  /** Fetches the open section's seats (only that section) and draws or patches its grid. */
+  async function loadSection(): Promise<void> {
+    if (sectionLoad) return sectionLoad;
+    const sectionId = openSectionId;
     const section = event.sections.find((s) => s.id === sectionId);
-    const mine = seats.filter((s) => (s.sectionId ? s.sectionId === sectionId : s.section === section?.name));
-    const rows = new Map<number, Seat[]>();
-    for (const seat of mine) rows.set(seat.row, [...(rows.get(seat.row) ?? []), seat]);
-    grid.replaceChildren(
-      ...[...rows.entries()].sort((a, b) => a[0] - b[0]).map(([row, rowSeats]) =>
-        h("div", { class: "seat-row", role: "group", "aria-label": `Row ${row}` },
-          h("span", { class: "row-label", "aria-hidden": "true" }, `R${row}`),
-          ...rowSeats.sort((a, b) => a.number - b.number).map(seatButton),
-        ),
-      ),
-    );
-    for (const id of [...selected]) {
-      const seat = seats.find((s) => s.id === id);
-      if (seat && seat.status !== "available") selected.delete(id);
-    }
-    paintSelection();
-  }
-
-  async function loadSeats(force = false): Promise<void> {
-    if (seatsLoading) return seatsLoading;
-    // Big events: never refetch the whole map more than once a second or so.
-    if (!force && seats && Date.now() - lastSeatsFetch < 1500) return;
-    seatsLoading = api.seats(eventId).then((next) => {
-      seats = next;
-      lastSeatsFetch = Date.now();
-      for (const details of sectionsBox.querySelectorAll<HTMLDetailsElement>("details[open]")) paintSeatGrid(details.dataset.section as string);
-    }).catch((error: unknown) => notify(describeError(error), "error")).finally(() => (seatsLoading = null));
-    return seatsLoading;
-  }
-
-  function paintSections(): void {
-    if (event.sections.reduce((sum, s) => sum + s.capacity, 0) > MAX_MAP_SEATS) {
-      sectionsBox.replaceChildren(...event.sections.map((section) =>
-        h("div", { class: "card" }, h("strong", {}, `${section.name} · ${formatMoney(section.priceCents)} · `), h("span", { "data-section-count": section.id })),
-      ));
-      paintTotals();
-      return;
-    }
-    sectionsBox.replaceChildren(...event.sections.map((section) => {
-      const details = h("details", { class: "section", "data-section": section.id },
-        h("summary", {},
-          `${section.name} · ${formatMoney(section.priceCents)} · `,
-          h("span", { "data-section-count": section.id }),
-        ),
-        h("div", { class: "seat-grid", "data-grid": section.id }, h("p", { class: "meta" }, "Loading seats…")),
-      );
-      details.addEventListener("toggle", () => {
-        if (!details.open) return;
-        if (seats) paintSeatGrid(section.id);
-        void loadSeats();
+    if (!sectionId || !section) return;
+    lastSectionFetch = Date.now();
+    sectionLoad = api.sectionSeats(eventId, sectionId).then((seats) => {
+      if (stopped || openSectionId !== sectionId) return;
+      if (grid && gridBox.dataset.section === sectionId) {
+        grid.update(seats);
+        return;
+      }
+      grid = createSeatGrid({
+        section,
+        seats,
+        selected,
+        canSelectMore: () => {
+          if (selected.size < MAX_TICKETS) return true;
+          notify(`You can pick at most ${MAX_TICKETS} seats.`, "warn");
+          return false;
+        },
+        onChange: paintSelection,
       });
-      return details;
-    }));
+      gridBox.dataset.section = sectionId;
+      gridBox.replaceChildren(grid.element);
+    }).catch((error: unknown) => notify(describeError(error), "error")).finally(() => (sectionLoad = null));
+    return sectionLoad;
+  }
+
+  async function openSection(sectionId: string, focus: boolean): Promise<void> {
+    const section = event.sections.find((s) => s.id === sectionId);
+    if (!section) return;
+    if (openSectionId !== sectionId) {
+      // Seats picked in another section stay picked: a hold may span sections.
+      openSectionId = sectionId;
+      grid = null;
+      gridBox.dataset.section = "";
+      gridBox.replaceChildren(h("p", { class: "meta" }, `Loading the seats of ${section.name}…`));
+    }
+    plan.select(sectionId);
+    sectionHeading.textContent = `${section.name} · ${formatMoney(section.priceCents)}`;
     paintTotals();
+    if (focus) sectionHeading.focus();
+    await loadSection();
+  }
+
+  /** A live change touched the open section: fetch it again, at most once a second. */
+  function sectionChanged(): void {
+    if (!openSectionId || refetchTimer !== undefined) return;
+    const wait = Math.max(0, lastSectionFetch + SECTION_REFETCH_MS - Date.now());
+    refetchTimer = window.setTimeout(() => {
+      refetchTimer = undefined;
+      void loadSection();
+    }, wait);
   }
 
   async function refresh(): Promise<void> {
     try {
       event = await api.event(eventId);
       paintTotals();
-      if (sectionsBox.querySelector("details[open]")) await loadSeats();
+      await loadSection();
     } catch {
       // A failed background refresh keeps the last known state; the next one may work.
     }
@@ -167,7 +153,6 @@ export async function eventPageView(eventId: string): Promise<() => void> {
       });
       if (error instanceof ApiError && error.code === "SEAT_UNAVAILABLE") selected.clear();
       await refresh();
-      await loadSeats(true);
     } finally {
       button.disabled = false;
       paintSelection();
@@ -207,7 +192,6 @@ export async function eventPageView(eventId: string): Promise<() => void> {
   };
   paintRoom();
   const roomTimer = window.setInterval(paintRoom, 1000);
-  const mapOffered = capacity <= MAX_MAP_SEATS;
   render(
     h("h1", {}, event.title),
     h("p", { class: "meta" }, `${event.venue} · ${formatDate(event.startsAt)}`),
@@ -217,31 +201,39 @@ export async function eventPageView(eventId: string): Promise<() => void> {
     me?.role === "organizer" && me.id === event.organizerId ? h("p", {}, h("a", { href: `#/organiser/events/${event.id}` }, "Sales dashboard for this event")) : null,
     h("h2", {}, "Best available"),
     bestForm,
-    mapOffered ? null : h("p", { class: "meta" }, `With ${capacity.toLocaleString("en-US")} seats this event sells by best available; per-section counts below update live.`),
-    h("h2", {}, mapOffered ? "Pick your seats" : "Sections"),
-    !mapOffered ? null : h("ul", { class: "legend", "aria-label": "Seat colours" },
+    h("h2", {}, "Pick your seats"),
+    h("p", { class: "meta" }, `Choose a section on the plan (${capacity.toLocaleString("en-US")} seats in ${event.sections.length} section${event.sections.length === 1 ? "" : "s"}), then your seats in it.`),
+    h("ul", { class: "legend", "aria-label": "Price bands" },
+      ...bands.map((price) => h("li", {}, h("span", { style: `background: ${bandColour(bands, price)}` }), formatMoney(price))),
+      h("li", {}, "colour fills as much of a section as is left"),
+    ),
+    h("div", { class: "plan-box" }, plan.element),
+    sectionPanel,
+    h("ul", { class: "legend", "aria-label": "Seat colours" },
       h("li", {}, h("span", { style: "background: var(--seat-available)" }), "available"),
       h("li", {}, h("span", { style: "background: var(--seat-selected)" }), "selected"),
       h("li", {}, h("span", { style: "background: var(--seat-held)" }), "held by someone"),
       h("li", {}, h("span", { style: "background: var(--seat-sold)" }), "sold"),
     ),
-    sectionsBox,
-    mapOffered ? selectionLine : null,
-    mapOffered ? h("p", {}, holdSelectedButton) : null,
+    selectionLine,
+    h("p", {}, holdSelectedButton),
   );
-  paintSections();
+  paintTotals();
   paintSelection();
-  // Small events open their first section at once; big ones let the buyer choose.
-  const first = sectionsBox.querySelector<HTMLDetailsElement>("details");
-  if (first && event.sections[0] && event.sections[0].capacity <= 600) first.open = true;
+  // The plan is drawn and takes clicks: what the browser test's time-to-interactive budget reads.
+  performance.mark("event-page-interactive");
+  const first = event.sections[0];
+  if (first && first.capacity <= OPEN_FIRST_SECTION_UP_TO) void openSection(first.id, false);
 
   const live = watchAvailability(
     eventId,
-    (message: Availability) => {
+    (message: Availability | SaleMessage) => {
+      if (message.type !== "availability") return;
       const bySection = new Map(message.sections.map((s) => [s.id, s.available]));
+      const before = event.sections.find((s) => s.id === openSectionId)?.available;
       event = { ...event, sections: event.sections.map((s) => ({ ...s, available: bySection.get(s.id) ?? s.available })) };
       paintTotals();
-      if (sectionsBox.querySelector("details[open]")) void loadSeats();
+      if (openSectionId && bySection.has(openSectionId) && bySection.get(openSectionId) !== before) sectionChanged();
     },
     (state) => {
       liveState.dataset.state = state;
@@ -253,6 +245,8 @@ export async function eventPageView(eventId: string): Promise<() => void> {
   window.addEventListener("focus", onFocus);
   document.addEventListener("visibilitychange", onVisible);
   return () => {
+    stopped = true;
+    window.clearTimeout(refetchTimer);
     live.close();
     window.clearInterval(roomTimer);
     window.removeEventListener("focus", onFocus);

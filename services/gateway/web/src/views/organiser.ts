@@ -1,8 +1,10 @@
-// Organisers: create an event with sections and prices (on sale at once), and watch sales per
-// section live.
-import { api, describeError, formatDate, formatMoney, type EventDetail, type QueueStats } from "../api.ts";
+// Organisers: create an event with sections and prices (on sale at once), and the live view of its
+// sale: tickets and revenue over time, sell-through per section, holds in flight, the waiting
+// room (with pause and cap) and the last orders.
+import { api, describeError, formatDate, formatMoney, type EventDetail, type QueueStats, type SaleMessage } from "../api.ts";
 import { h, notify, render } from "../dom.ts";
 import { watchAvailability } from "../live.ts";
+import { createSalesChart, type SalesChart } from "../sales-chart.ts";
 import { navigate, user } from "../state.ts";
 
 interface SectionInputs { name: HTMLInputElement; rows: HTMLInputElement; seatsPerRow: HTMLInputElement; price: HTMLInputElement }
@@ -99,45 +101,129 @@ export async function salesView(eventId: string): Promise<() => void> {
     render(h("h1", {}, "Sales"), h("p", {}, describeError(error)));
     return () => {};
   }
-  const body = h("tbody");
+  // Sold and held per section: counted once from each section's seats, then kept by the socket
+  // (sales add to sold; availability says how many are taken, sold or held).
+  const sold = new Map<string, number>();
+  const taken = new Map(event.sections.map((s) => [s.id, s.capacity - s.available]));
+  const seen = new Set<string>();
+  let counted = false;
   const liveState = h("p", { class: "live" }, "Connecting to live sales…");
+  const tiles = h("dl", { class: "sales-tiles", id: "sales-tiles" });
+  const bars = h("ul", { class: "sell-through", "aria-label": "Sell-through per section" });
+  const orders = h("ol", { class: "last-orders", id: "last-orders" }, h("li", { class: "meta" }, "No orders since this page opened."));
+  // Drawn once the counts are in, so its first point is the sale so far (not a jump from zero).
+  let chart: SalesChart | null = null;
+  const chartBox = h("div", { class: "card chart-box" }, h("p", { class: "meta" }, "Counting sold and held seats…"));
+  const totals = () => {
+    const tickets = [...sold.values()].reduce((a, b) => a + b, 0);
+    const revenueCents = event.sections.reduce((sum, s) => sum + (sold.get(s.id) ?? 0) * s.priceCents, 0);
+    const held = event.sections.reduce((sum, s) => sum + Math.max(0, (taken.get(s.id) ?? 0) - (sold.get(s.id) ?? 0)), 0);
+    const capacity = event.sections.reduce((sum, s) => sum + s.capacity, 0);
+    return { tickets, revenueCents, held, capacity };
+  };
   const paint = () => {
-    body.replaceChildren(...event.sections.map((s) => {
-      const sold = s.capacity - s.available;
-      return h("tr", { "data-section": s.id },
-        h("th", { scope: "row" }, s.name),
-        h("td", {}, formatMoney(s.priceCents)),
-        h("td", { "data-sold": s.id }, `${sold.toLocaleString("en-US")} / ${s.capacity.toLocaleString("en-US")}`),
-        h("td", {}, formatMoney(sold * s.priceCents)),
+    const { tickets, revenueCents, held, capacity } = totals();
+    const tile = (label: string, value: string, id: string) => h("div", { class: "tile" }, h("dt", {}, label), h("dd", { "data-stat": id }, value));
+    tiles.replaceChildren(
+      tile("Tickets sold", counted ? tickets.toLocaleString("en-US") : "…", "sold"),
+      tile("Revenue", counted ? formatMoney(revenueCents) : "…", "revenue"),
+      tile("Holds in flight (seats)", counted ? held.toLocaleString("en-US") : "…", "held"),
+      tile("Sell-through", counted ? `${((tickets / Math.max(1, capacity)) * 100).toFixed(1)}%` : "…", "sell-through"),
+    );
+    bars.replaceChildren(...event.sections.map((s) => {
+      const soldHere = sold.get(s.id) ?? 0;
+      const heldHere = Math.max(0, (taken.get(s.id) ?? 0) - soldHere);
+      const pct = (n: number) => `${((n / Math.max(1, s.capacity)) * 100).toFixed(2)}%`;
+      return h("li", { "data-section": s.id },
+        h("span", { class: "bar-label" }, `${s.name} · ${formatMoney(s.priceCents)}: ${soldHere.toLocaleString("en-US")} sold, ${heldHere.toLocaleString("en-US")} held of ${s.capacity.toLocaleString("en-US")} (${pct(soldHere)} sold)`),
+        h("span", { class: "bar", "aria-hidden": "true" },
+          h("span", { class: "bar-sold", style: `width: ${pct(soldHere)}` }),
+          h("span", { class: "bar-held", style: `width: ${pct(heldHere)}` }),
+        ),
       );
     }));
+  };
+  const addPoint = () => {
+    const { tickets, revenueCents } = totals();
+    chart?.add({ at: Date.now(), tickets, revenueCents });
   };
   render(
     h("h1", {}, `Sales: ${event.title}`),
     h("p", { class: "meta" }, `${event.venue} · ${formatDate(event.startsAt)} · `, h("a", { href: `#/events/${event.id}` }, "Buyer's page")),
     liveState,
-    h("table", {},
-      h("caption", { class: "meta" }, "Sold or held seats per section (held seats return when holds expire)"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Section"), h("th", { scope: "col" }, "Price"), h("th", { scope: "col" }, "Taken / capacity"), h("th", { scope: "col" }, "Value"))),
-      body,
+    tiles,
+    h("h2", {}, "Tickets sold and revenue"),
+    h("ul", { class: "legend", "aria-label": "Chart lines" },
+      h("li", {}, h("span", { class: "swatch-tickets" }), "tickets sold (left scale)"),
+      h("li", {}, h("span", { class: "swatch-revenue" }), "revenue (right scale)"),
     ),
+    chartBox,
+    h("h2", {}, "Sell-through per section"),
+    h("ul", { class: "legend", "aria-label": "Bar colours" },
+      h("li", {}, h("span", { class: "swatch-sold" }), "sold"),
+      h("li", {}, h("span", { class: "swatch-held" }), "held (returns when the hold expires)"),
+    ),
+    bars,
+    h("h2", {}, "Last orders"),
+    orders,
   );
   paint();
   const stopRoom = roomPanel(eventId);
+
+  const pending: SaleMessage[] = [];
+  const applySale = (sale: SaleMessage) => {
+    if (seen.has(sale.orderId)) return;
+    seen.add(sale.orderId);
+    for (const part of sale.sections) {
+      const section = event.sections.find((s) => s.name === part.section);
+      if (section) sold.set(section.id, (sold.get(section.id) ?? 0) + part.tickets);
+    }
+    if (orders.querySelector(".meta")) orders.replaceChildren();
+    orders.prepend(h("li", {}, h("time", { datetime: sale.at }, new Date(sale.at).toLocaleTimeString("en-GB")), ` · ${sale.tickets} ticket${sale.tickets === 1 ? "" : "s"} · ${formatMoney(sale.totalCents)} · ${sale.sections.map((p) => `${p.section} ×${p.tickets}`).join(", ")}`));
+    while (orders.children.length > 10) orders.lastElementChild?.remove();
+  };
   const live = watchAvailability(eventId, (message) => {
-    const bySection = new Map(message.sections.map((s) => [s.id, s.available]));
-    event = { ...event, sections: event.sections.map((s) => ({ ...s, available: bySection.get(s.id) ?? s.available })) };
+    if (message.type === "sale") {
+      // Sales that arrive while the counts load are applied after them (their seats may be counted already).
+      if (!counted) return void pending.push(message);
+      applySale(message);
+      addPoint();
+    } else {
+      event = { ...event, sections: event.sections.map((s) => ({ ...s, available: message.sections.find((m) => m.id === s.id)?.available ?? s.available })) };
+      for (const s of event.sections) taken.set(s.id, s.capacity - s.available);
+    }
     paint();
   }, (state) => {
     liveState.dataset.state = state;
     liveState.textContent = state === "live" ? "● Live" : "Reconnecting…";
-  });
-  const onFocus = () => void api.event(eventId).then((next) => { event = next; paint(); }).catch(() => {});
-  window.addEventListener("focus", onFocus);
+  }, { sales: true });
+
+  void (async () => {
+    try {
+      const counts = await Promise.all(event.sections.map(async (s) => {
+        const seats = await api.sectionSeats(eventId, s.id);
+        return { id: s.id, sold: seats.filter((x) => x.status === "sold").length, taken: seats.filter((x) => x.status !== "available").length };
+      }));
+      for (const c of counts) {
+        sold.set(c.id, c.sold);
+        taken.set(c.id, c.taken);
+      }
+      // A sale that came in while counting is in the counts already: remember it as seen.
+      for (const sale of pending.splice(0)) seen.add(sale.orderId);
+      counted = true;
+      const { tickets, revenueCents } = totals();
+      chart = createSalesChart({ at: Date.now(), tickets, revenueCents });
+      chartBox.replaceChildren(chart.element);
+      paint();
+    } catch (error) {
+      notify(describeError(error), "error");
+    }
+  })();
+  const tick = window.setInterval(() => chart?.paint(), 5000);
   return () => {
     live.close();
     stopRoom();
-    window.removeEventListener("focus", onFocus);
+    window.clearInterval(tick);
   };
 }
 
