@@ -2,10 +2,12 @@
 // channel per client, read by one receive loop (a few receives deep) that hands each reply to its
 // call by request id.
 import { randomBytes } from "node:crypto";
+import { context as otelContext } from "@opentelemetry/api";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import type { ServiceIdentity } from "./service-identity.ts";
+import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf } from "../tracing/spans.ts";
 import { channelErrorCode, InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 
 export interface RpcClientOptions {
@@ -160,13 +162,19 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       }
       const id = `${clientId}.${++counter}`;
       const token = callOptions.token ?? context?.token;
+      // The client span's id is the parent the server sees; untraced, a fresh span id in the same trace.
+      const parentTraceparent = callOptions.traceparent ?? context?.traceparent;
+      const active = otelContext.active();
+      const span = busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, parentTraceparent ? contextWithTraceparent(parentTraceparent, active) : active);
+      const traced = span.isRecording();
+      if (traced) span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": method.service, "rpc.method": method.name, "messaging.destination.name": requestChannelOf(method.service) });
       const request: RpcRequestWire = {
         id,
         method: method.name,
         body: input,
         replyTo,
         deadline,
-        traceparent: childTraceparent(callOptions.traceparent ?? context?.traceparent),
+        traceparent: traced ? traceparentOf(span) : childTraceparent(parentTraceparent),
         caller: service,
       };
       if (token !== undefined) request.token = token;
@@ -194,8 +202,10 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         return await settled;
       } catch (error) {
         pending.delete(id);
+        if (traced) recordFailure(span, error);
         throw error;
       } finally {
+        if (traced) span.end();
         clearTimeout(timer);
         if (onAbort) signal?.removeEventListener("abort", onAbort);
       }
