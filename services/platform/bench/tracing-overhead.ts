@@ -129,7 +129,7 @@ The embedded platform (every service, PGlite, the in-memory bus in one process),
 |---|---:|---:|---:|---:|---:|
 ${rows.join("\n")}
 
-On costs ${delta.toFixed(2)} ms of CPU per purchase more than off (${((delta / off.cpuMsPerPurchase) * 100).toFixed(1)} %), ${on.spansPerPurchase > 0 ? `${((delta * 1000) / on.spansPerPurchase).toFixed(1)} µs per span` : "no spans recorded"}; exporting over OTLP adds the batch exporter's encoding and a POST per batch on top, not measured here. One run per mode, not repeated: under that load the per-span figure is an upper bound to re-measure on a quiet machine, not a constant.
+On costs ${delta.toFixed(2)} ms of CPU per purchase more than off (${((delta / off.cpuMsPerPurchase) * 100).toFixed(1)} %), ${on.spansPerPurchase > 0 ? `${((delta * 1000) / on.spansPerPurchase).toFixed(1)} µs per span` : "no spans recorded"}; exporting over OTLP adds the batch exporter's encoding and a POST per batch on top, not measured here. One run per mode, not repeated, on a machine this loaded: re-measure on a quiet one before quoting the per-span figure.
 `);
   console.log(rows.join("\n"));
 }

@@ -3,7 +3,7 @@
 // dead-lettering after maxAttempts, and per-key order inside a batch.
 import { randomUUID } from "node:crypto";
 import { context as otelContext } from "@opentelemetry/api";
-import { busTracer, contextWithTraceparent, inSpan, recordFailure, SPAN_OPTIONS, traceparentOf } from "../tracing/spans.ts";
+import { busTracer, contextWithTraceparent, inSpan, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
 import { FirehoseInputError } from "./errors.ts";
 import type { FirehoseBackend, StoredEntry, StreamReader } from "./firehose-backend.ts";
 import {
@@ -254,9 +254,8 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
       checkName("stream", stream);
       const event = buildEvent(input);
       // The publish span: a child of the event's stored trace (an outbox row's) or of the span running now.
-      const parent = contextWithTraceparent(input.traceparent, otelContext.active());
-      const span = busTracer.startSpan(`publish ${stream}`, SPAN_OPTIONS.PRODUCER, parent);
-      if (!span.isRecording()) {
+      const span = tracingOn() ? busTracer.startSpan(`publish ${stream}`, SPAN_OPTIONS.PRODUCER, contextWithTraceparent(input.traceparent, otelContext.active())) : undefined;
+      if (!span?.isRecording()) {
         await backend.append(stream, event);
         return event;
       }
@@ -286,7 +285,7 @@ function handleTraced<T>(stream: string, group: string | undefined, entry: Store
   return inSpan(
     `process ${stream}`,
     SPAN_OPTIONS.CONSUMER,
-    contextWithTraceparent(entry.event.traceparent),
+    () => contextWithTraceparent(entry.event.traceparent),
     () => ({
       "messaging.system": "boxoffice-firehose",
       "messaging.operation.type": "process",

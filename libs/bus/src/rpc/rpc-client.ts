@@ -7,7 +7,7 @@ import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import type { ServiceIdentity } from "./service-identity.ts";
-import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf } from "../tracing/spans.ts";
+import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
 import { channelErrorCode, InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 
 export interface RpcClientOptions {
@@ -164,17 +164,16 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       const token = callOptions.token ?? context?.token;
       // The client span's id is the parent the server sees; untraced, a fresh span id in the same trace.
       const parentTraceparent = callOptions.traceparent ?? context?.traceparent;
-      const active = otelContext.active();
-      const span = busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, parentTraceparent ? contextWithTraceparent(parentTraceparent, active) : active);
-      const traced = span.isRecording();
-      if (traced) span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": method.service, "rpc.method": method.name, "messaging.destination.name": requestChannelOf(method.service) });
+      const span = tracingOn() ? busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, contextWithTraceparent(parentTraceparent, otelContext.active())) : undefined;
+      const traced = span?.isRecording() === true;
+      if (span && traced) span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": method.service, "rpc.method": method.name, "messaging.destination.name": requestChannelOf(method.service) });
       const request: RpcRequestWire = {
         id,
         method: method.name,
         body: input,
         replyTo,
         deadline,
-        traceparent: traced ? traceparentOf(span) : childTraceparent(parentTraceparent),
+        traceparent: span && traced ? traceparentOf(span) : childTraceparent(parentTraceparent),
         caller: service,
       };
       if (token !== undefined) request.token = token;
@@ -202,10 +201,10 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         return await settled;
       } catch (error) {
         pending.delete(id);
-        if (traced) recordFailure(span, error);
+        if (span && traced) recordFailure(span, error);
         throw error;
       } finally {
-        if (traced) span.end();
+        if (span && traced) span.end();
         clearTimeout(timer);
         if (onAbort) signal?.removeEventListener("abort", onAbort);
       }

@@ -1,13 +1,25 @@
 // Spans for what travels on the bus (RPC calls, firehose publishes and deliveries), written against
 // @opentelemetry/api only. Which SDK records them, and where they go, is the process's choice
-// (@boxoffice/runtime's startTracing). With no tracer provider registered the API hands out
-// non-recording spans: every helper here checks `isRecording()` once and then does nothing more,
-// so tracing off costs one no-op span per call and no context switching.
-import { context as otelContext, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
+// (@boxoffice/runtime's startTracing). With no tracer provider registered, the call sites check
+// `tracingOn()` (one global lookup) and take the untraced path: no span, no context, no parsing.
+import { context as otelContext, ProxyTracerProvider, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@opentelemetry/api";
 import { traceIdOf } from "../rpc/context.ts";
 
 /** The tracer every span of this package comes from (the instrumentation scope in exported spans). */
 export const busTracer = trace.getTracer("@boxoffice/bus");
+
+/** What the API's global proxy hands spans to while no provider is registered. */
+const NO_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a tracer provider is registered. False: the API would only hand out no-op spans, so the
+ * call sites skip spans altogether. (A provider registered through another copy of the API counts
+ * as on: the spans are then made and the provider decides.)
+ */
+export function tracingOn(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NO_PROVIDER;
+}
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
@@ -49,15 +61,17 @@ export function recordFailure(span: Span, error: unknown): void {
 }
 
 /**
- * Runs `fn` in a new span under `parent` (made current while `fn` runs, so SQL statements and
- * calls it makes become its children). Not recording: just `fn()`.
+ * Runs `fn` in a new span under `parent()` (made current while `fn` runs, so SQL statements and
+ * calls it makes become its children). Tracing off or not recording: just `fn()`.
  */
-export async function inSpan<T>(name: string, options: { kind: SpanKind }, parent: Context, attributes: () => Attributes, fn: (span: Span | undefined) => Promise<T> | T): Promise<T> {
-  const span = busTracer.startSpan(name, options, parent);
+export async function inSpan<T>(name: string, options: { kind: SpanKind }, parent: () => Context, attributes: () => Attributes, fn: (span: Span | undefined) => Promise<T> | T): Promise<T> {
+  if (!tracingOn()) return fn(undefined);
+  const parentContext = parent();
+  const span = busTracer.startSpan(name, options, parentContext);
   if (!span.isRecording()) return fn(undefined);
   span.setAttributes(attributes());
   try {
-    return await otelContext.with(trace.setSpan(parent, span), () => fn(span));
+    return await otelContext.with(trace.setSpan(parentContext, span), () => fn(span));
   } catch (error) {
     recordFailure(span, error);
     throw error;
