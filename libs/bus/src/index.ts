@@ -91,3 +91,5 @@ export type {
   OpsShardReport,
   OpsShardView,
 } from "./ops/ops-reports.ts";
+// Tracing: the bus's spans (RPC client/server, firehose publish/process) use @opentelemetry/api only.
+export { activeTraceparent, contextWithTraceparent, traceparentOf } from "./tracing/spans.ts";

@@ -78,6 +78,13 @@ export const commonConfigShape = {
   NODE_ENV: z.string().optional(),
   /** Apply pending migrations to every shard at start-up. */
   MIGRATE_ON_START: envBoolean.default(true),
+  /**
+   * OpenTelemetry: the OTLP collector's base URL (http/protobuf; spans go to `<url>/v1/traces`), e.g.
+   * http://otel-collector:4318. Unset: tracing is off — no tracer provider, spans are the API's no-ops.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess((v) => (v === "" ? undefined : v), z.url({ protocol: /^https?$/ }).optional()),
+  /** The `service.name` of this process's spans. Default: the service's own name. */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 };
 
 export const commonConfigSchema = z.object(commonConfigShape);

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { parseConfig, refusePublicDefaults, type CommonConfig, type PublicDefaults } from "./config.ts";
 import { connectInfrastructure, type Infrastructure } from "./infrastructure.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { startTracing } from "./tracing.ts";
 
 export interface RunningService {
   stop(): Promise<void>;
@@ -23,6 +24,8 @@ export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(optio
   const config = parseConfig(options.service, options.configSchema);
   refusePublicDefaults(options.service, config, options.publicDefaults);
   const logger = createLogger({ service: options.service, level: config.LOG_LEVEL });
+  // Before anything connects or serves, so the first request is traced too; off without an endpoint.
+  const tracing = startTracing({ service: config.OTEL_SERVICE_NAME ?? options.service, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
   const infrastructure = connectInfrastructure(config);
   let running: RunningService;
   try {
@@ -30,6 +33,7 @@ export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(optio
   } catch (error) {
     logger.fatal({ err: error }, "failed to start");
     await infrastructure.close();
+    await tracing?.stop();
     process.exitCode = 1;
     return;
   }
@@ -49,6 +53,8 @@ export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(optio
       await running.stop();
     } finally {
       await infrastructure.close();
+      // The last spans (the drain's) go out before the process ends.
+      await tracing?.stop().catch((error: unknown) => logger.warn({ err: error }, "flushing traces failed"));
       logger.info("stopped");
       clearTimeout(timer);
     }

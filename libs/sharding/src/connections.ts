@@ -7,6 +7,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ShardMovedError, ShardMovingError, ShardUnavailableError } from "./errors.ts";
+import { inSqlSpan } from "./sql-span.ts";
 
 export interface SqlResult<Row> {
   readonly rows: Row[];
@@ -85,7 +86,7 @@ function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.
     shard,
     async query<Row>(text: string, params: readonly unknown[] = []) {
       try {
-        const raw: pg.QueryResult | pg.QueryResult[] = await queryable.query({ text, values: params as unknown[], types: PG_TYPES });
+        const raw: pg.QueryResult | pg.QueryResult[] = await inSqlSpan(shard, text, () => queryable.query({ text, values: params as unknown[], types: PG_TYPES }));
         // A multi-statement script (no parameters) yields one result per statement: report the last.
         const result = Array.isArray(raw) ? raw[raw.length - 1] : raw;
         return { rows: (result?.rows ?? []) as Row[], rowCount: result?.rowCount ?? result?.rows.length ?? 0 };
@@ -135,7 +136,7 @@ function pgliteExecutor(shard: string, db: PGlite | PgliteTransaction): SqlExecu
     shard,
     async query<Row>(text: string, params: readonly unknown[] = []) {
       try {
-        const result = await db.query<Row>(text, params as unknown[]);
+        const result = await inSqlSpan(shard, text, () => db.query<Row>(text, params as unknown[]));
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
       } catch (error) {
         throw translateDriverError(shard, error);

@@ -9,7 +9,7 @@ import fastifyWebsocket from "@fastify/websocket";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { createProcessedEventLog, type ChannelLayer, type Firehose, type ProcessedEventLog } from "@boxoffice/bus";
 import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
-import { redisTlsOf, serviceTrust, withRedisCredentials } from "@boxoffice/runtime";
+import { redisTlsOf, serviceTrust, tracingEnabled, withRedisCredentials } from "@boxoffice/runtime";
 import { createAdmissionKeys } from "@boxoffice/identity";
 import { randomBytes } from "node:crypto";
 import { createBusBackend, type BusBackend } from "./bus-backend.ts";
@@ -28,11 +28,12 @@ import { createOpsConsole, type OpsConsole } from "./ops-console.ts";
 import { createAdmissionRate, type AdmissionRate } from "./domain/admission-rate.ts";
 import { createWaitingRoom, type WaitingRoom } from "./domain/waiting-room.ts";
 import { createEdgeShedding } from "./edge-shedding.ts";
+import { traceHttpRequests } from "./http-tracing.ts";
 import { createMemoryRoomStore } from "./store/memory-room-store.ts";
 import { createRedisRoomStore } from "./store/redis-room-store.ts";
 import type { RoomStore } from "./store/room-store.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
-import { createGatewayMetrics, type GatewayMetrics } from "./metrics.ts";
+import { createGatewayMetrics, registerOpsGauges, type GatewayMetrics } from "./metrics.ts";
 import { registerSessions } from "./session.ts";
 import { createSignInLimiter, type SignInLimiter } from "./sign-in-limiter.ts";
 import { registerWebUi } from "./web-ui.ts";
@@ -197,6 +198,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   // This gateway's own counters for its ops report (the onResponse hook below counts).
   const httpCounts = { handled: 0, errors: 0 };
   const ops = createOpsConsole({ config, layer: deps.layer, room, sample: () => ({ ...httpCounts, inFlight: inFlightRequests() }), reportIntervalMs: deps.opsReportIntervalMs });
+  registerOpsGauges(metrics.registry, () => ops.overview());
   const context: GatewayContext = {
     config,
     backend,
@@ -252,6 +254,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
     done(sameOrigin ? undefined : new GatewayError("CSRF_REJECTED"));
   });
+
+  if (tracingEnabled()) traceHttpRequests(app);
 
   // Edge shedding: a request this gateway cannot finish soon is answered 503 BUSY with Retry-After
   // at once, before any work, instead of queueing until the client gives up.

@@ -1,5 +1,6 @@
 // Prometheus metrics of one gateway instance. Each gateway gets its own registry so several
 // instances (tests, the embedded platform) never share counters.
+import type { HttpOpsOverview } from "@boxoffice/contracts";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 export interface GatewayMetrics {
@@ -48,4 +49,72 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       registers: [registry],
     }),
   };
+}
+
+/**
+ * The operator console's picture as Prometheus gauges on this gateway's /metrics (the dashboard in
+ * infra/grafana reads them): computed from the ops reports at scrape time, off every request's path.
+ * Every gateway sees the whole platform, so these are platform-wide: aggregate with max across gateways.
+ */
+export const OPS_GAUGES = {
+  instanceUp: { name: "boxoffice_instance_up", help: "1 while a process reports to the ops group, 0 once gone", labelNames: ["service", "instance"] },
+  instanceHandled: { name: "boxoffice_instance_handled_per_second", help: "Requests a process answered per second (RPC, or HTTP for gateways), over the console's window", labelNames: ["service", "instance"] },
+  instanceInFlight: { name: "boxoffice_instance_in_flight", help: "Requests a process is handling now", labelNames: ["service", "instance"] },
+  rpcCalls: { name: "boxoffice_rpc_calls_per_second", help: "RPC calls served per second by method, all instances, over the console's window", labelNames: ["method"] },
+  rpcErrors: { name: "boxoffice_rpc_errors_per_second", help: "RPC calls answered with an error per second by method", labelNames: ["method"] },
+  rpcLatency: { name: "boxoffice_rpc_latency_seconds", help: "RPC handler latency by method (quantile 0.5 or 0.99, from the servers' histograms)", labelNames: ["method", "quantile"] },
+  channelDepth: { name: "boxoffice_channel_depth", help: "Messages waiting on a service's request channel", labelNames: ["channel"] },
+  channelCapacity: { name: "boxoffice_channel_capacity", help: "Capacity of a service's request channel (BUSY when full)", labelNames: ["channel"] },
+  shardReachable: { name: "boxoffice_shard_reachable", help: "1 when a service's physical shard answered its probe", labelNames: ["service", "shard"] },
+  firehoseLag: { name: "boxoffice_firehose_group_lag", help: "Entries of the stream not yet delivered to the consumer group", labelNames: ["stream", "group"] },
+  firehosePending: { name: "boxoffice_firehose_group_pending", help: "Delivered to the consumer group and not acknowledged", labelNames: ["stream", "group"] },
+  firehoseDeadLetters: { name: "boxoffice_firehose_dead_letters", help: "Events in the stream's dead-letter stream (replay with npm run firehose -- replay)", labelNames: ["stream"] },
+  roomWaiting: { name: "boxoffice_waiting_room_waiting", help: "Buyers waiting in an event's waiting room", labelNames: ["event_id"] },
+  roomAdmittedPerMinute: { name: "boxoffice_waiting_room_admitted_per_minute", help: "Admissions per minute of an event's waiting room", labelNames: ["event_id"] },
+} as const;
+
+export function registerOpsGauges(registry: Registry, overview: () => Promise<HttpOpsOverview>): void {
+  const gauges = Object.fromEntries(
+    Object.entries(OPS_GAUGES).map(([key, spec]) => [key, new Gauge({ name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry] })]),
+  ) as { [K in keyof typeof OPS_GAUGES]: Gauge<string> };
+  // prom-client collects every metric at once: one overview per scrape fills them all, and each
+  // gauge's collect waits for it.
+  let filling: Promise<void> | undefined;
+  const fill = () => (filling ??= fillFrom().finally(() => (filling = undefined)));
+  for (const gauge of Object.values(gauges)) (gauge as Gauge<string> & { collect?: () => Promise<void> }).collect = fill;
+  async function fillFrom(): Promise<void> {
+    for (const gauge of Object.values(gauges)) gauge.reset();
+    let o: HttpOpsOverview;
+    try {
+      o = await overview();
+    } catch {
+      return; // the firehose cannot be read now: this scrape has no console gauges
+    }
+    for (const i of o.instances) {
+      const labels = { service: i.service, instance: i.instance };
+      gauges.instanceUp.set(labels, i.gone ? 0 : 1);
+      gauges.instanceHandled.set(labels, i.handledPerSecond);
+      gauges.instanceInFlight.set(labels, i.inFlight);
+    }
+    for (const m of o.methods) {
+      gauges.rpcCalls.set({ method: m.method }, m.callsPerSecond);
+      gauges.rpcErrors.set({ method: m.method }, m.errorsPerSecond);
+      if (m.p50Ms !== null) gauges.rpcLatency.set({ method: m.method, quantile: "0.5" }, m.p50Ms / 1000);
+      if (m.p99Ms !== null) gauges.rpcLatency.set({ method: m.method, quantile: "0.99" }, m.p99Ms / 1000);
+    }
+    for (const c of o.channels) {
+      gauges.channelDepth.set({ channel: c.name }, c.depth);
+      gauges.channelCapacity.set({ channel: c.name }, c.capacity);
+    }
+    for (const s of o.shards) gauges.shardReachable.set({ service: s.service, shard: s.shard }, s.reachable ? 1 : 0);
+    for (const f of o.firehose) {
+      if (f.lag !== null) gauges.firehoseLag.set({ stream: f.stream, group: f.group }, f.lag);
+      gauges.firehosePending.set({ stream: f.stream, group: f.group }, f.pending);
+      gauges.firehoseDeadLetters.set({ stream: f.stream }, f.deadLetters);
+    }
+    for (const r of o.rooms) {
+      gauges.roomWaiting.set({ event_id: r.eventId }, r.waiting);
+      gauges.roomAdmittedPerMinute.set({ event_id: r.eventId }, r.admittedPerMinute);
+    }
+  }
 }

@@ -136,6 +136,23 @@ describe.each(targets)("the operator console ($name)", (target) => {
     expect(seen.rooms).toEqual([]);
   });
 
+  it.skipIf(!target.available)("when Prometheus scrapes /metrics, the console's picture is there as gauges: instances, the method's rate and p99, the request channel, the unreachable shard", async () => {
+    const { gateway, client } = await platform();
+    for (let i = 0; i < 20; i++) await client.call(echo, { fail: false });
+    const scrape = async () => (await gateway.app.inject({ method: "GET", url: "/metrics" })).body;
+    const text = await waitFor(async () => {
+      const body = await scrape();
+      return /boxoffice_rpc_calls_per_second\{method="opsdemo\.echo\.v1"\} [1-9]/.test(body) && body.includes('instance="opsdemo-b"') ? body : undefined;
+    }, { what: "the echo method's rate and both instances on /metrics", timeoutMs: 15_000, intervalMs: 100 });
+    expect(text).toContain('boxoffice_instance_up{service="opsdemo",instance="opsdemo-a"} 1');
+    expect(text).toMatch(/boxoffice_rpc_latency_seconds\{method="opsdemo\.echo\.v1",quantile="0\.99"\} \d/);
+    expect(text).toContain('boxoffice_channel_depth{channel="opsdemo.rpc"} 0');
+    expect(text).toContain('boxoffice_channel_capacity{channel="opsdemo.rpc"} 100');
+    expect(text).toContain('boxoffice_shard_reachable{service="opsdemo",shard="shard0"} 1');
+    expect(text).toContain('boxoffice_shard_reachable{service="opsdemo",shard="shard1"} 0');
+    expect(text).toContain("gateway_http_requests_total");
+  });
+
   it.skipIf(!target.available)("when an instance stops reporting, it is shown as gone within a few seconds, and the other stays live", async () => {
     const { gateway, instances } = await platform();
     const operator = await signIn(gateway, "operator@boxoffice.test", "operator-password");

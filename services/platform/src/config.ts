@@ -1,6 +1,6 @@
 // The embedded platform's environment (`npm start`): where it listens, where the data lives, and
 // the few knobs a laptop user turns. Every service's own settings pass through unchanged.
-import { envBoolean, parseConfig } from "@boxoffice/runtime";
+import { commonConfigShape, envBoolean, parseConfig } from "@boxoffice/runtime";
 import { z } from "zod";
 
 export const platformConfigSchema = z.object({
@@ -16,6 +16,9 @@ export const platformConfigSchema = z.object({
   SEED_DEMO: envBoolean.default(true),
   /** Quieter than a service's default: the console shows the banner and problems. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("warn"),
+  /** OpenTelemetry: spans of every service in this process go to this OTLP (http/protobuf) collector; unset: off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: commonConfigShape.OTEL_EXPORTER_OTLP_ENDPOINT,
+  OTEL_SERVICE_NAME: z.string().min(1).default("boxoffice"),
 });
 
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;

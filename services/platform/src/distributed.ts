@@ -36,7 +36,7 @@ function count(name: string, value: string | undefined, fallback: number): numbe
 
 const env = process.env;
 const passThrough = Object.fromEntries(
-  ["HOLD_TTL_SECONDS", "SESSION_KEYS", "SERVE_WEB", "RPC_DEADLINE_MS"].filter((key) => env[key] !== undefined).map((key) => [key, env[key] as string]),
+  ["HOLD_TTL_SECONDS", "SESSION_KEYS", "SERVE_WEB", "RPC_DEADLINE_MS", "OTEL_EXPORTER_OTLP_ENDPOINT"].filter((key) => env[key] !== undefined).map((key) => [key, env[key] as string]),
 );
 
 let platform: DistributedPlatform | undefined;

@@ -1,10 +1,13 @@
 // `npm start`: the whole platform in one process (embedded mode). `--fresh` (or FRESH=true) starts
 // from empty data; PORT, HOST, DATA_DIR and HOLD_TTL_SECONDS as in the HTTP reference.
+import { startTracing } from "@boxoffice/runtime";
 import { loadPlatformConfig } from "./config.ts";
 import { DEMO_BUYER, DEMO_OPERATOR, DEMO_ORGANIZER } from "./demo-data.ts";
 import { startEmbeddedPlatform } from "./embedded.ts";
 
 const config = loadPlatformConfig(process.env, process.argv.slice(2));
+// Every service runs in this process: one tracer provider for all (spans name their service in rpc.service).
+const tracing = startTracing({ service: config.OTEL_SERVICE_NAME, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT });
 const platform = await startEmbeddedPlatform(config);
 const shown = platform.url.replace("127.0.0.1", "localhost");
 console.log(
@@ -16,6 +19,7 @@ console.log(
     `  buyer:       ${DEMO_BUYER.email} / ${DEMO_BUYER.password}`,
     `  operator:    ${DEMO_OPERATOR.email} / ${DEMO_OPERATOR.password}  (the console: ${shown}/#/ops)`,
     `  API docs:    ${shown}/docs`,
+    ...(tracing ? [`  traces:      OTLP to ${config.OTEL_EXPORTER_OTLP_ENDPOINT}`] : []),
     "",
   ].join("\n"),
 );
@@ -28,6 +32,7 @@ const stop = async (signal: string) => {
   const timer = setTimeout(() => process.exit(1), 15_000);
   timer.unref();
   await platform.stop();
+  await tracing?.stop().catch((error: unknown) => console.error("flushing traces failed:", error));
   clearTimeout(timer);
 };
 const stopOrFail = (signal: string) =>

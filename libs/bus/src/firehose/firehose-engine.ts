@@ -2,6 +2,8 @@
 // position, consumer groups with acknowledgement, redelivery after a visibility timeout,
 // dead-lettering after maxAttempts, and per-key order inside a batch.
 import { randomUUID } from "node:crypto";
+import { context as otelContext } from "@opentelemetry/api";
+import { busTracer, contextWithTraceparent, inSpan, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
 import { FirehoseInputError } from "./errors.ts";
 import type { FirehoseBackend, StoredEntry, StreamReader } from "./firehose-backend.ts";
 import {
@@ -45,7 +47,8 @@ export function buildEvent<T>(input: PublishInput<T>): FirehoseEvent<T> {
   if (input.occurredAt !== undefined && (typeof input.occurredAt !== "string" || Number.isNaN(Date.parse(input.occurredAt)))) {
     throw new FirehoseInputError("occurredAt", "expected an ISO 8601 date string");
   }
-  return {
+  if (input.traceparent !== undefined && typeof input.traceparent !== "string") throw new FirehoseInputError("traceparent", "expected a W3C traceparent string");
+  const event: FirehoseEvent<T> = {
     id: input.id ?? randomUUID(),
     type: input.type,
     version: input.version,
@@ -53,6 +56,8 @@ export function buildEvent<T>(input: PublishInput<T>): FirehoseEvent<T> {
     key: input.key,
     data: input.data,
   };
+  if (input.traceparent) event.traceparent = input.traceparent;
+  return event;
 }
 
 function backoff(attempt: number): Promise<void> {
@@ -119,7 +124,7 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
         for (const entry of entries) {
           if (closed) break;
           try {
-            await handler(entry.event as FirehoseEvent<T>, delivery(stream, entry));
+            await handleTraced(stream, undefined, entry, handler);
           } catch (error) {
             report(error, entry.event);
           }
@@ -169,7 +174,7 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
     async function handleOne(entry: StoredEntry, handled: string[]): Promise<void> {
       if (closed) return;
       try {
-        await handler(entry.event as FirehoseEvent<T>, delivery(stream, entry));
+        await handleTraced(stream, group, entry, handler);
       } catch (error) {
         if (closed) return;
         report(error, entry.event);
@@ -248,8 +253,23 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
     async publish<T>(stream: string, input: PublishInput<T>): Promise<FirehoseEvent<T>> {
       checkName("stream", stream);
       const event = buildEvent(input);
-      await backend.append(stream, event);
-      return event;
+      // The publish span: a child of the event's stored trace (an outbox row's) or of the span running now.
+      const span = tracingOn() ? busTracer.startSpan(`publish ${stream}`, SPAN_OPTIONS.PRODUCER, contextWithTraceparent(input.traceparent, otelContext.active())) : undefined;
+      if (!span?.isRecording()) {
+        await backend.append(stream, event);
+        return event;
+      }
+      span.setAttributes({ "messaging.system": "boxoffice-firehose", "messaging.operation.type": "send", "messaging.destination.name": stream, "messaging.message.id": event.id, "boxoffice.event.type": event.type });
+      event.traceparent = traceparentOf(span);
+      try {
+        await backend.append(stream, event);
+        return event;
+      } catch (error) {
+        recordFailure(span, error);
+        throw error;
+      } finally {
+        span.end();
+      }
     },
     subscribe,
     consume,
@@ -258,6 +278,25 @@ export function createFirehoseOver(backend: FirehoseBackend): Firehose {
       await backend.close();
     },
   };
+}
+
+/** Hands one event to its handler inside a consumer span that continues the publisher's trace. */
+function handleTraced<T>(stream: string, group: string | undefined, entry: StoredEntry, handler: EventHandler<T>): Promise<void> {
+  return inSpan(
+    `process ${stream}`,
+    SPAN_OPTIONS.CONSUMER,
+    () => contextWithTraceparent(entry.event.traceparent),
+    () => ({
+      "messaging.system": "boxoffice-firehose",
+      "messaging.operation.type": "process",
+      "messaging.destination.name": stream,
+      "messaging.consumer.group.name": group ?? "(broadcast)",
+      "messaging.message.id": entry.event.id,
+      "boxoffice.event.type": entry.event.type,
+      "boxoffice.delivery.attempt": entry.attempt,
+    }),
+    () => handler(entry.event as FirehoseEvent<T>, delivery(stream, entry)),
+  );
 }
 
 function delivery(stream: string, entry: StoredEntry): Delivery {

@@ -14,6 +14,8 @@ export interface FirehoseEvent<T = unknown> {
   /** Aggregate id; events with the same key reach a consumer group in publish order. */
   key: string;
   data: T;
+  /** W3C trace context of the publish, when traced: the consumer's span joins that trace. */
+  traceparent?: string;
 }
 
 export interface PublishInput<T = unknown> {
@@ -25,6 +27,11 @@ export interface PublishInput<T = unknown> {
   id?: string;
   /** Defaults to now. */
   occurredAt?: string;
+  /**
+   * The trace this event belongs to (an outbox row stores its writer's): the publish span is its
+   * child. Default: the span running now, if any.
+   */
+  traceparent?: string;
 }
 
 /** Where a broadcast subscription starts: only new events, everything retained, or after a position seen earlier. */

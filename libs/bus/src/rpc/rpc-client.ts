@@ -2,10 +2,12 @@
 // channel per client, read by two receiveMany loops (or 32 receives on a layer without it) that hand
 // each reply to its call by request id.
 import { randomBytes } from "node:crypto";
+import { context as otelContext } from "@opentelemetry/api";
 import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import type { ServiceIdentity } from "./service-identity.ts";
+import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
 import { channelErrorCode, InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 
 export interface RpcClientOptions {
@@ -180,13 +182,18 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       }
       const id = `${clientId}.${++counter}`;
       const token = callOptions.token ?? context?.token;
+      // The client span's id is the parent the server sees; untraced, a fresh span id in the same trace.
+      const parentTraceparent = callOptions.traceparent ?? context?.traceparent;
+      const span = tracingOn() ? busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, contextWithTraceparent(parentTraceparent, otelContext.active())) : undefined;
+      const traced = span?.isRecording() === true;
+      if (span && traced) span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": method.service, "rpc.method": method.name, "messaging.destination.name": requestChannelOf(method.service) });
       const request: RpcRequestWire = {
         id,
         method: method.name,
         body: input,
         replyTo,
         deadline,
-        traceparent: childTraceparent(callOptions.traceparent ?? context?.traceparent),
+        traceparent: span && traced ? traceparentOf(span) : childTraceparent(parentTraceparent),
         caller: service,
       };
       if (token !== undefined) request.token = token;
@@ -214,8 +221,10 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
         return await settled;
       } catch (error) {
         pending.delete(id);
+        if (span && traced) recordFailure(span, error);
         throw error;
       } finally {
+        if (span && traced) span.end();
         clearTimeout(timer);
         if (onAbort) signal?.removeEventListener("abort", onAbort);
       }

@@ -6,6 +6,8 @@ import { traceIdOf, type RpcContext, type RpcReplyWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 import type { ServiceIdentityVerifier } from "./service-identity.ts";
+import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
+import { context as otelContext, trace } from "@opentelemetry/api";
 
 /** Pino-compatible: `(fields, message)`. */
 export interface RpcLogger {
@@ -234,17 +236,31 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     const parsed = registration.method.request.safeParse(message.body);
     if (!parsed.success) return fail(validationFailed("request", parsed.error.issues));
     const ctx = makeContext(message, method as string, deadline as number, caller);
+    // The server span continues the caller's trace; the handler runs in it, so its SQL statements,
+    // calls and outbox rows are its children (and ctx.traceparent names it for explicit hand-overs).
+    const parent = tracingOn() ? contextWithTraceparent(ctx.traceparent) : undefined;
+    const span = parent ? busTracer.startSpan(method as string, SPAN_OPTIONS.SERVER, parent) : undefined;
+    const traced = span?.isRecording() === true;
+    if (span && parent && traced) {
+      span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": service, "rpc.method": method as string, "boxoffice.caller": ctx.caller });
+      ctx.traceparent = traceparentOf(span);
+    }
     let result: unknown;
     const startedAt = performance.now();
     try {
-      result = await registration.handler(parsed.data, ctx);
+      result = span && parent && traced ? await otelContext.with(trace.setSpan(parent, span), () => registration.handler(parsed.data, ctx)) : await registration.handler(parsed.data, ctx);
     } catch (error) {
+      if (span && traced) {
+        recordFailure(span, error);
+        span.end();
+      }
       record(method as string, startedAt, false);
       const rpcError = toRpcError(error);
       if (!(error instanceof RpcError)) logger.error({ err: error, method, requestId: id }, "RPC handler failed");
       return fail(rpcError);
     }
     record(method as string, startedAt, true);
+    if (span && traced) span.end();
     await reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method, typeof deadline === "number" ? deadline : undefined);
   }
 

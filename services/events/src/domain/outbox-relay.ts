@@ -33,7 +33,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     relayBatch: (shard, limit, publish) => options.store.relayOutbox(shard, limit, publish),
     toEvent: (row) => ({
       stream: EVENTS_STREAM,
-      event: { id: firehoseEventIdOf(row), type: row.type, version: eventUpdatedV1.version, key: row.eventId, data: row.payload },
+      event: { id: firehoseEventIdOf(row), type: row.type, version: eventUpdatedV1.version, key: row.eventId, data: row.payload, traceparent: row.traceparent },
     }),
     shardName: (shard) => shard.shard,
     logger: options.logger,

@@ -2,6 +2,7 @@
 // its outbox row are written in one transaction on the event's shard; the list is a per-shard
 // index scan on (starts_at, id) that the domain merges across shards.
 import type { CatalogueEvent, Section } from "@boxoffice/contracts";
+import { activeTraceparent } from "@boxoffice/bus";
 import { NOT_FENCED } from "@boxoffice/sharding";
 
 export interface ShardSql {
@@ -27,6 +28,8 @@ export interface OutboxRow {
   eventId: string;
   type: string;
   payload: CatalogueEvent;
+  /** W3C trace context of the change that wrote the row, when traced. */
+  traceparent?: string;
 }
 
 export interface EventsStore {
@@ -87,7 +90,8 @@ function toEvent(row: EventRow): CatalogueEvent {
 }
 
 async function writeOutbox(tx: ShardSql, event: CatalogueEvent, type: string): Promise<void> {
-  await tx.query(`insert into catalogue_outbox (event_id, type, payload) values ($1, $2, $3::jsonb)`, [event.id, type, JSON.stringify(event)]);
+  // The writer's trace travels with the row: the relay's publish and the consumers join it.
+  await tx.query(`insert into catalogue_outbox (event_id, type, payload, traceparent) values ($1, $2, $3::jsonb, $4)`, [event.id, type, JSON.stringify(event), activeTraceparent() ?? null]);
 }
 
 export function createEventsStore(shards: EventsShards): EventsStore {
@@ -152,8 +156,8 @@ export function createEventsStore(shards: EventsShards): EventsStore {
     },
     async relayOutbox(shard, limit, publish) {
       return shard.transaction(async (tx) => {
-        const { rows } = await tx.query<{ id: bigint | string; event_id: bigint | string; type: string; payload: CatalogueEvent | string }>(
-          `select id, event_id, type, payload from catalogue_outbox where published_at is null and ${NOT_FENCED} order by id limit $1 for update skip locked`,
+        const { rows } = await tx.query<{ id: bigint | string; event_id: bigint | string; type: string; payload: CatalogueEvent | string; traceparent: string | null }>(
+          `select id, event_id, type, payload, traceparent from catalogue_outbox where published_at is null and ${NOT_FENCED} order by id limit $1 for update skip locked`,
           [limit],
         );
         if (rows.length === 0) return 0;
@@ -162,6 +166,7 @@ export function createEventsStore(shards: EventsShards): EventsStore {
           eventId: String(r.event_id),
           type: r.type,
           payload: typeof r.payload === "string" ? (JSON.parse(r.payload) as CatalogueEvent) : r.payload,
+          traceparent: r.traceparent ?? undefined,
         }));
         await publish(claimed);
         await tx.query(`update catalogue_outbox set published_at = now() where id = any($1::bigint[])`, [claimed.map((r) => r.id)]);

@@ -15,7 +15,8 @@ export function createOutboxRelay(options: { shards: () => Sql[]; firehose: Fire
     relayBatch: relayOutbox,
     toEvent: (row) => ({
       stream: row.stream,
-      event: { id: row.id, type: row.type, version: row.version, key: row.key, data: row.data, occurredAt: row.occurredAt },
+      // The row's trace context: the publish (and the consumers) continue the charge's trace.
+      event: { id: row.id, type: row.type, version: row.version, key: row.key, data: row.data, occurredAt: row.occurredAt, traceparent: row.traceparent },
     }),
     shardName: (sql) => sql.shard,
     logger: options.logger,

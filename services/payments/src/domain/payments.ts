@@ -1,6 +1,6 @@
 // Use cases of payments: charge and refund with Stripe-style idempotency, and the buyer's ledger.
 import { createHmac } from "node:crypto";
-import { RpcError } from "@boxoffice/bus";
+import { activeTraceparent, RpcError } from "@boxoffice/bus";
 import {
   PAYMENTS_STREAM,
   paymentCapturedV1,
@@ -130,6 +130,8 @@ export async function recordChargeOutcome(pending: PendingCharge & { buyerId: st
       capturedAt: payment.createdAt,
     },
     occurredAt: payment.createdAt,
+    // The relay's publish and every consumer join this charge's trace.
+    traceparent: activeTraceparent(),
   };
   const finished = await withRetry(() => finishCharge(sql, target, { ok: true, body: { payment } }, { payment, logicalShard, outbox }));
   if (finished.wroteOutbox) deps.outboxWritten();
@@ -237,6 +239,7 @@ export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ 
             key: payment.buyerId,
             data: { paymentId: payment.id, buyerId: payment.buyerId, refundId, amountCents: payment.amountCents, reference: payment.reference },
             occurredAt: nowMs(deps),
+            traceparent: activeTraceparent(),
           },
         );
         wroteOutbox = true;

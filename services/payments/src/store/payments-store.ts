@@ -273,13 +273,15 @@ export interface OutboxInput {
   key: string;
   data: unknown;
   occurredAt: string;
+  /** W3C trace context of the writer, when traced. */
+  traceparent?: string;
 }
 
 async function writeOutbox(tx: Sql, event: OutboxInput): Promise<void> {
   await tx.query(
-    `INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8)`,
-    [event.id, event.logicalShard, event.stream, event.type, event.version, event.key, JSON.stringify(event.data), event.occurredAt],
+    `INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at, traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9)`,
+    [event.id, event.logicalShard, event.stream, event.type, event.version, event.key, JSON.stringify(event.data), event.occurredAt, event.traceparent ?? null],
   );
 }
 
@@ -337,6 +339,7 @@ export interface OutboxRow {
   key: string;
   data: unknown;
   occurredAt: string;
+  traceparent?: string;
 }
 
 /**
@@ -346,18 +349,18 @@ export interface OutboxRow {
  * firehose event id is the row id, so a republish is the same event to consumers).
  */
 export async function relayOutbox(sql: Sql, limit: number, publish: (rows: OutboxRow[]) => Promise<void>, leaseMs = 10_000): Promise<number> {
-  const rows = await sql.query<{ id: string; stream: string; type: string; version: number; key: string; data: unknown; occurred_at: Date | string }>(
+  const rows = await sql.query<{ id: string; stream: string; type: string; version: number; key: string; data: unknown; occurred_at: Date | string; traceparent: string | null }>(
     `UPDATE payments.outbox SET claimed_until = clock_timestamp() + make_interval(secs => $2::int / 1000.0)
      WHERE id IN (
        SELECT id FROM payments.outbox
        WHERE published_at IS NULL AND (claimed_until IS NULL OR claimed_until < clock_timestamp()) AND ${NOT_FENCED}
        ORDER BY occurred_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
-     RETURNING id, stream, type, version, key, data, occurred_at`,
+     RETURNING id, stream, type, version, key, data, occurred_at, traceparent`,
     [limit, leaseMs],
   );
   if (rows.rows.length === 0) return 0;
   const ordered = rows.rows
-    .map((r) => ({ id: r.id, stream: r.stream, type: r.type, version: Number(r.version), key: r.key, data: r.data, occurredAt: toIso(r.occurred_at) }))
+    .map((r) => ({ id: r.id, stream: r.stream, type: r.type, version: Number(r.version), key: r.key, data: r.data, occurredAt: toIso(r.occurred_at), traceparent: r.traceparent ?? undefined }))
     .sort((a, b) => (a.occurredAt === b.occurredAt ? (a.id < b.id ? -1 : 1) : a.occurredAt < b.occurredAt ? -1 : 1));
   await publish(ordered);
   await sql.query(`UPDATE payments.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::text[])`, [ordered.map((r) => r.id)]);

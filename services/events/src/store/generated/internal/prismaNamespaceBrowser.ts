@@ -98,7 +98,8 @@ export const CatalogueOutboxScalarFieldEnum = {
   payload: 'payload',
   createdAt: 'createdAt',
   publishedAt: 'publishedAt',
-  logicalShard: 'logicalShard'
+  logicalShard: 'logicalShard',
+  traceparent: 'traceparent'
 } as const
 
 export type CatalogueOutboxScalarFieldEnum = (typeof CatalogueOutboxScalarFieldEnum)[keyof typeof CatalogueOutboxScalarFieldEnum]

@@ -45,6 +45,7 @@ export type CatalogueOutboxMinAggregateOutputType = {
   createdAt: Date | null
   publishedAt: Date | null
   logicalShard: number | null
+  traceparent: string | null
 }
 
 export type CatalogueOutboxMaxAggregateOutputType = {
@@ -54,6 +55,7 @@ export type CatalogueOutboxMaxAggregateOutputType = {
   createdAt: Date | null
   publishedAt: Date | null
   logicalShard: number | null
+  traceparent: string | null
 }
 
 export type CatalogueOutboxCountAggregateOutputType = {
@@ -64,6 +66,7 @@ export type CatalogueOutboxCountAggregateOutputType = {
   createdAt: number
   publishedAt: number
   logicalShard: number
+  traceparent: number
   _all: number
 }
 
@@ -87,6 +90,7 @@ export type CatalogueOutboxMinAggregateInputType = {
   createdAt?: true
   publishedAt?: true
   logicalShard?: true
+  traceparent?: true
 }
 
 export type CatalogueOutboxMaxAggregateInputType = {
@@ -96,6 +100,7 @@ export type CatalogueOutboxMaxAggregateInputType = {
   createdAt?: true
   publishedAt?: true
   logicalShard?: true
+  traceparent?: true
 }
 
 export type CatalogueOutboxCountAggregateInputType = {
@@ -106,6 +111,7 @@ export type CatalogueOutboxCountAggregateInputType = {
   createdAt?: true
   publishedAt?: true
   logicalShard?: true
+  traceparent?: true
   _all?: true
 }
 
@@ -203,6 +209,7 @@ export type CatalogueOutboxGroupByOutputType = {
   createdAt: Date
   publishedAt: Date | null
   logicalShard: number | null
+  traceparent: string | null
   _count: CatalogueOutboxCountAggregateOutputType | null
   _avg: CatalogueOutboxAvgAggregateOutputType | null
   _sum: CatalogueOutboxSumAggregateOutputType | null
@@ -236,6 +243,7 @@ export type CatalogueOutboxWhereInput = {
   createdAt?: Prisma.DateTimeFilter<"CatalogueOutbox"> | Date | string
   publishedAt?: Prisma.DateTimeNullableFilter<"CatalogueOutbox"> | Date | string | null
   logicalShard?: Prisma.IntNullableFilter<"CatalogueOutbox"> | number | null
+  traceparent?: Prisma.StringNullableFilter<"CatalogueOutbox"> | string | null
 }
 
 export type CatalogueOutboxOrderByWithRelationInput = {
@@ -246,6 +254,7 @@ export type CatalogueOutboxOrderByWithRelationInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
+  traceparent?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type CatalogueOutboxWhereUniqueInput = Prisma.AtLeast<{
@@ -259,6 +268,7 @@ export type CatalogueOutboxWhereUniqueInput = Prisma.AtLeast<{
   createdAt?: Prisma.DateTimeFilter<"CatalogueOutbox"> | Date | string
   publishedAt?: Prisma.DateTimeNullableFilter<"CatalogueOutbox"> | Date | string | null
   logicalShard?: Prisma.IntNullableFilter<"CatalogueOutbox"> | number | null
+  traceparent?: Prisma.StringNullableFilter<"CatalogueOutbox"> | string | null
 }, "id">
 
 export type CatalogueOutboxOrderByWithAggregationInput = {
@@ -269,6 +279,7 @@ export type CatalogueOutboxOrderByWithAggregationInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   logicalShard?: Prisma.SortOrderInput | Prisma.SortOrder
+  traceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.CatalogueOutboxCountOrderByAggregateInput
   _avg?: Prisma.CatalogueOutboxAvgOrderByAggregateInput
   _max?: Prisma.CatalogueOutboxMaxOrderByAggregateInput
@@ -287,6 +298,7 @@ export type CatalogueOutboxScalarWhereWithAggregatesInput = {
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"CatalogueOutbox"> | Date | string
   publishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"CatalogueOutbox"> | Date | string | null
   logicalShard?: Prisma.IntNullableWithAggregatesFilter<"CatalogueOutbox"> | number | null
+  traceparent?: Prisma.StringNullableWithAggregatesFilter<"CatalogueOutbox"> | string | null
 }
 
 export type CatalogueOutboxCreateInput = {
@@ -297,6 +309,7 @@ export type CatalogueOutboxCreateInput = {
   createdAt?: Date | string
   publishedAt?: Date | string | null
   logicalShard?: number | null
+  traceparent?: string | null
 }
 
 export type CatalogueOutboxUncheckedCreateInput = {
@@ -307,6 +320,7 @@ export type CatalogueOutboxUncheckedCreateInput = {
   createdAt?: Date | string
   publishedAt?: Date | string | null
   logicalShard?: number | null
+  traceparent?: string | null
 }
 
 export type CatalogueOutboxUpdateInput = {
@@ -317,6 +331,7 @@ export type CatalogueOutboxUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type CatalogueOutboxUncheckedUpdateInput = {
@@ -327,6 +342,7 @@ export type CatalogueOutboxUncheckedUpdateInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type CatalogueOutboxCreateManyInput = {
@@ -337,6 +353,7 @@ export type CatalogueOutboxCreateManyInput = {
   createdAt?: Date | string
   publishedAt?: Date | string | null
   logicalShard?: number | null
+  traceparent?: string | null
 }
 
 export type CatalogueOutboxUpdateManyMutationInput = {
@@ -347,6 +364,7 @@ export type CatalogueOutboxUpdateManyMutationInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type CatalogueOutboxUncheckedUpdateManyInput = {
@@ -357,6 +375,7 @@ export type CatalogueOutboxUncheckedUpdateManyInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   logicalShard?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type CatalogueOutboxCountOrderByAggregateInput = {
@@ -367,6 +386,7 @@ export type CatalogueOutboxCountOrderByAggregateInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
   logicalShard?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxAvgOrderByAggregateInput = {
@@ -382,6 +402,7 @@ export type CatalogueOutboxMaxOrderByAggregateInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
   logicalShard?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxMinOrderByAggregateInput = {
@@ -391,12 +412,17 @@ export type CatalogueOutboxMinOrderByAggregateInput = {
   createdAt?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
   logicalShard?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
 }
 
 export type CatalogueOutboxSumOrderByAggregateInput = {
   id?: Prisma.SortOrder
   eventId?: Prisma.SortOrder
   logicalShard?: Prisma.SortOrder
+}
+
+export type NullableStringFieldUpdateOperationsInput = {
+  set?: string | null
 }
 
 
@@ -409,6 +435,7 @@ export type CatalogueOutboxSelect<ExtArgs extends runtime.Types.Extensions.Inter
   createdAt?: boolean
   publishedAt?: boolean
   logicalShard?: boolean
+  traceparent?: boolean
 }, ExtArgs["result"]["catalogueOutbox"]>
 
 export type CatalogueOutboxSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -419,6 +446,7 @@ export type CatalogueOutboxSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   createdAt?: boolean
   publishedAt?: boolean
   logicalShard?: boolean
+  traceparent?: boolean
 }, ExtArgs["result"]["catalogueOutbox"]>
 
 export type CatalogueOutboxSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -429,6 +457,7 @@ export type CatalogueOutboxSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   createdAt?: boolean
   publishedAt?: boolean
   logicalShard?: boolean
+  traceparent?: boolean
 }, ExtArgs["result"]["catalogueOutbox"]>
 
 export type CatalogueOutboxSelectScalar = {
@@ -439,9 +468,10 @@ export type CatalogueOutboxSelectScalar = {
   createdAt?: boolean
   publishedAt?: boolean
   logicalShard?: boolean
+  traceparent?: boolean
 }
 
-export type CatalogueOutboxOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "eventId" | "type" | "payload" | "createdAt" | "publishedAt" | "logicalShard", ExtArgs["result"]["catalogueOutbox"]>
+export type CatalogueOutboxOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "eventId" | "type" | "payload" | "createdAt" | "publishedAt" | "logicalShard" | "traceparent", ExtArgs["result"]["catalogueOutbox"]>
 
 export type $CatalogueOutboxPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "CatalogueOutbox"
@@ -457,6 +487,10 @@ export type $CatalogueOutboxPayload<ExtArgs extends runtime.Types.Extensions.Int
      * Computed by the database from event_id (GENERATED ALWAYS … STORED): never written.
      */
     logicalShard: number | null
+    /**
+     * W3C trace context of the change that wrote the row; the relay's publish joins that trace.
+     */
+    traceparent: string | null
   }, ExtArgs["result"]["catalogueOutbox"]>
   composites: {}
 }
@@ -887,6 +921,7 @@ export interface CatalogueOutboxFieldRefs {
   readonly createdAt: Prisma.FieldRef<"CatalogueOutbox", 'DateTime'>
   readonly publishedAt: Prisma.FieldRef<"CatalogueOutbox", 'DateTime'>
   readonly logicalShard: Prisma.FieldRef<"CatalogueOutbox", 'Int'>
+  readonly traceparent: Prisma.FieldRef<"CatalogueOutbox", 'String'>
 }
     
 

@@ -134,7 +134,8 @@ export const OutboxScalarFieldEnum = {
   data: 'data',
   occurredAt: 'occurredAt',
   claimedUntil: 'claimedUntil',
-  publishedAt: 'publishedAt'
+  publishedAt: 'publishedAt',
+  traceparent: 'traceparent'
 } as const
 
 export type OutboxScalarFieldEnum = (typeof OutboxScalarFieldEnum)[keyof typeof OutboxScalarFieldEnum]

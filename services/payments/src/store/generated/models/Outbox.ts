@@ -46,6 +46,7 @@ export type OutboxMinAggregateOutputType = {
   occurredAt: Date | null
   claimedUntil: Date | null
   publishedAt: Date | null
+  traceparent: string | null
 }
 
 export type OutboxMaxAggregateOutputType = {
@@ -58,6 +59,7 @@ export type OutboxMaxAggregateOutputType = {
   occurredAt: Date | null
   claimedUntil: Date | null
   publishedAt: Date | null
+  traceparent: string | null
 }
 
 export type OutboxCountAggregateOutputType = {
@@ -71,6 +73,7 @@ export type OutboxCountAggregateOutputType = {
   occurredAt: number
   claimedUntil: number
   publishedAt: number
+  traceparent: number
   _all: number
 }
 
@@ -95,6 +98,7 @@ export type OutboxMinAggregateInputType = {
   occurredAt?: true
   claimedUntil?: true
   publishedAt?: true
+  traceparent?: true
 }
 
 export type OutboxMaxAggregateInputType = {
@@ -107,6 +111,7 @@ export type OutboxMaxAggregateInputType = {
   occurredAt?: true
   claimedUntil?: true
   publishedAt?: true
+  traceparent?: true
 }
 
 export type OutboxCountAggregateInputType = {
@@ -120,6 +125,7 @@ export type OutboxCountAggregateInputType = {
   occurredAt?: true
   claimedUntil?: true
   publishedAt?: true
+  traceparent?: true
   _all?: true
 }
 
@@ -220,6 +226,7 @@ export type OutboxGroupByOutputType = {
   occurredAt: Date
   claimedUntil: Date | null
   publishedAt: Date | null
+  traceparent: string | null
   _count: OutboxCountAggregateOutputType | null
   _avg: OutboxAvgAggregateOutputType | null
   _sum: OutboxSumAggregateOutputType | null
@@ -256,6 +263,7 @@ export type OutboxWhereInput = {
   occurredAt?: Prisma.DateTimeFilter<"Outbox"> | Date | string
   claimedUntil?: Prisma.DateTimeNullableFilter<"Outbox"> | Date | string | null
   publishedAt?: Prisma.DateTimeNullableFilter<"Outbox"> | Date | string | null
+  traceparent?: Prisma.StringNullableFilter<"Outbox"> | string | null
 }
 
 export type OutboxOrderByWithRelationInput = {
@@ -269,6 +277,7 @@ export type OutboxOrderByWithRelationInput = {
   occurredAt?: Prisma.SortOrder
   claimedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  traceparent?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type OutboxWhereUniqueInput = Prisma.AtLeast<{
@@ -285,6 +294,7 @@ export type OutboxWhereUniqueInput = Prisma.AtLeast<{
   occurredAt?: Prisma.DateTimeFilter<"Outbox"> | Date | string
   claimedUntil?: Prisma.DateTimeNullableFilter<"Outbox"> | Date | string | null
   publishedAt?: Prisma.DateTimeNullableFilter<"Outbox"> | Date | string | null
+  traceparent?: Prisma.StringNullableFilter<"Outbox"> | string | null
 }, "id">
 
 export type OutboxOrderByWithAggregationInput = {
@@ -298,6 +308,7 @@ export type OutboxOrderByWithAggregationInput = {
   occurredAt?: Prisma.SortOrder
   claimedUntil?: Prisma.SortOrderInput | Prisma.SortOrder
   publishedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  traceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.OutboxCountOrderByAggregateInput
   _avg?: Prisma.OutboxAvgOrderByAggregateInput
   _max?: Prisma.OutboxMaxOrderByAggregateInput
@@ -319,6 +330,7 @@ export type OutboxScalarWhereWithAggregatesInput = {
   occurredAt?: Prisma.DateTimeWithAggregatesFilter<"Outbox"> | Date | string
   claimedUntil?: Prisma.DateTimeNullableWithAggregatesFilter<"Outbox"> | Date | string | null
   publishedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Outbox"> | Date | string | null
+  traceparent?: Prisma.StringNullableWithAggregatesFilter<"Outbox"> | string | null
 }
 
 export type OutboxCreateInput = {
@@ -332,6 +344,7 @@ export type OutboxCreateInput = {
   occurredAt: Date | string
   claimedUntil?: Date | string | null
   publishedAt?: Date | string | null
+  traceparent?: string | null
 }
 
 export type OutboxUncheckedCreateInput = {
@@ -345,6 +358,7 @@ export type OutboxUncheckedCreateInput = {
   occurredAt: Date | string
   claimedUntil?: Date | string | null
   publishedAt?: Date | string | null
+  traceparent?: string | null
 }
 
 export type OutboxUpdateInput = {
@@ -358,6 +372,7 @@ export type OutboxUpdateInput = {
   occurredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   claimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type OutboxUncheckedUpdateInput = {
@@ -371,6 +386,7 @@ export type OutboxUncheckedUpdateInput = {
   occurredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   claimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type OutboxCreateManyInput = {
@@ -384,6 +400,7 @@ export type OutboxCreateManyInput = {
   occurredAt: Date | string
   claimedUntil?: Date | string | null
   publishedAt?: Date | string | null
+  traceparent?: string | null
 }
 
 export type OutboxUpdateManyMutationInput = {
@@ -397,6 +414,7 @@ export type OutboxUpdateManyMutationInput = {
   occurredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   claimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type OutboxUncheckedUpdateManyInput = {
@@ -410,6 +428,7 @@ export type OutboxUncheckedUpdateManyInput = {
   occurredAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   claimedUntil?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   publishedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type OutboxCountOrderByAggregateInput = {
@@ -423,6 +442,7 @@ export type OutboxCountOrderByAggregateInput = {
   occurredAt?: Prisma.SortOrder
   claimedUntil?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
 }
 
 export type OutboxAvgOrderByAggregateInput = {
@@ -440,6 +460,7 @@ export type OutboxMaxOrderByAggregateInput = {
   occurredAt?: Prisma.SortOrder
   claimedUntil?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
 }
 
 export type OutboxMinOrderByAggregateInput = {
@@ -452,6 +473,7 @@ export type OutboxMinOrderByAggregateInput = {
   occurredAt?: Prisma.SortOrder
   claimedUntil?: Prisma.SortOrder
   publishedAt?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
 }
 
 export type OutboxSumOrderByAggregateInput = {
@@ -472,6 +494,7 @@ export type OutboxSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   occurredAt?: boolean
   claimedUntil?: boolean
   publishedAt?: boolean
+  traceparent?: boolean
 }, ExtArgs["result"]["outbox"]>
 
 export type OutboxSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -485,6 +508,7 @@ export type OutboxSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extens
   occurredAt?: boolean
   claimedUntil?: boolean
   publishedAt?: boolean
+  traceparent?: boolean
 }, ExtArgs["result"]["outbox"]>
 
 export type OutboxSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -498,6 +522,7 @@ export type OutboxSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extens
   occurredAt?: boolean
   claimedUntil?: boolean
   publishedAt?: boolean
+  traceparent?: boolean
 }, ExtArgs["result"]["outbox"]>
 
 export type OutboxSelectScalar = {
@@ -511,9 +536,10 @@ export type OutboxSelectScalar = {
   occurredAt?: boolean
   claimedUntil?: boolean
   publishedAt?: boolean
+  traceparent?: boolean
 }
 
-export type OutboxOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "logicalShard" | "stream" | "type" | "version" | "key" | "data" | "occurredAt" | "claimedUntil" | "publishedAt", ExtArgs["result"]["outbox"]>
+export type OutboxOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "logicalShard" | "stream" | "type" | "version" | "key" | "data" | "occurredAt" | "claimedUntil" | "publishedAt" | "traceparent", ExtArgs["result"]["outbox"]>
 
 export type $OutboxPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "Outbox"
@@ -529,6 +555,10 @@ export type $OutboxPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     occurredAt: Date
     claimedUntil: Date | null
     publishedAt: Date | null
+    /**
+     * W3C trace context of the transaction that wrote the row; the relay's publish joins that trace.
+     */
+    traceparent: string | null
   }, ExtArgs["result"]["outbox"]>
   composites: {}
 }
@@ -962,6 +992,7 @@ export interface OutboxFieldRefs {
   readonly occurredAt: Prisma.FieldRef<"Outbox", 'DateTime'>
   readonly claimedUntil: Prisma.FieldRef<"Outbox", 'DateTime'>
   readonly publishedAt: Prisma.FieldRef<"Outbox", 'DateTime'>
+  readonly traceparent: Prisma.FieldRef<"Outbox", 'String'>
 }
     
 
