@@ -54,7 +54,8 @@ describe.skipIf(!chromiumProbe.available)("the venue plan of the 20,000-seat dem
   it("when a buyer opens the event, the plan is interactive within budget without any seat data; picking a seat in Lower Bowl buys it, and the organiser's chart moves within 2 s", async () => {
     const organiserContext = await browser.newContext({ viewport: { width: 1200, height: 1000 } });
     const organiser = await signIn(organiserContext, DEMO_ORGANIZER, `/organiser/events/${eventId}`);
-    await organiser.getByRole("heading", { name: `Sales: ${HOT_EVENT_TITLE}` }).waitFor();
+    // Setup, not a budget: signing in (scrypt) on a machine this loaded can take a while.
+    await organiser.getByRole("heading", { name: `Sales: ${HOT_EVENT_TITLE}` }).waitFor({ timeout: 90_000 });
     await organiser.getByText("● Live").waitFor();
     const chart = organiser.locator("svg.sales-chart");
     // Drawn once the sold and held seats are counted (20,000 seats, read once per section).
@@ -137,6 +138,10 @@ describe.skipIf(!chromiumProbe.available)("the venue plan of the 20,000-seat dem
     await organiser.locator(`.sell-through li`, { hasText: /^Lower Bowl · \$85\.00: 1 sold, 0 held of 7,500/ }).waitFor({ timeout: 2000 });
     await screenshot(organiser, "organiser-live");
     await expectAccessible(organiser, "the organiser's live view");
+    await organiser.setViewportSize({ width: 390, height: 844 });
+    const overflow = await organiser.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, "the organiser's live view does not scroll sideways at phone width").toBeLessThanOrEqual(0);
+    await screenshot(organiser, "organiser-live-phone");
 
     // The seat is sold for everyone else: a second buyer's grid shows it, and its changes arrive live.
     const watcherContext = await browser.newContext({ viewport: { width: 390, height: 844 } });

@@ -6,7 +6,7 @@ import type { Page } from "playwright-core";
 
 const OUTPUT_DIR = join(import.meta.dirname, "..", "test-output");
 const DOCS_SCREENSHOTS = join(import.meta.dirname, "..", "..", "..", "docs", "screenshots");
-const README_SCREENSHOTS = new Set(["events", "event-page", "event-page-phone", "checkout", "confirmation", "organiser-sales", "ops-console", "ops-console-phone", "venue-plan", "venue-plan-phone", "organiser-live"]);
+const README_SCREENSHOTS = new Set(["events", "event-page", "event-page-phone", "checkout", "confirmation", "organiser-sales", "ops-console", "ops-console-phone", "venue-plan", "venue-plan-phone", "organiser-live", "organiser-live-phone"]);
 
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(OUTPUT_DIR, { recursive: true });

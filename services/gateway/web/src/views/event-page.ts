@@ -107,9 +107,9 @@ export async function eventPageView(eventId: string): Promise<() => void> {
     await loadSection();
   }
 
-  /** A live change touched the open section: fetch it again, at most once a second. */
+  /** A live change touched the open section: fetch it again, at most once a second (a hidden page waits for focus). */
   function sectionChanged(): void {
-    if (!openSectionId || refetchTimer !== undefined) return;
+    if (!openSectionId || refetchTimer !== undefined || document.hidden) return;
     const wait = Math.max(0, lastSectionFetch + SECTION_REFETCH_MS - Date.now());
     refetchTimer = window.setTimeout(() => {
       refetchTimer = undefined;
