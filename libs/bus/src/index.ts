@@ -92,4 +92,4 @@ export type {
   OpsShardView,
 } from "./ops/ops-reports.ts";
 // Tracing: the bus's spans (RPC client/server, firehose publish/process) use @opentelemetry/api only.
-export { activeTraceparent, contextWithTraceparent, traceparentOf } from "./tracing/spans.ts";
+export { activeTraceparent, contextWithTraceparent, traceparentOf, tracingOn } from "./tracing/spans.ts";

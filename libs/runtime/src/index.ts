@@ -8,5 +8,5 @@ export { createLogger, withTrace } from "./logger.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";
 export { runServiceProcess } from "./process.ts";
 export type { RunningService, ServiceProcessOptions } from "./process.ts";
-export { otlpTracesUrl, startTracing, tracingEnabled } from "./tracing.ts";
+export { otlpTracesUrl, startTracing } from "./tracing.ts";
 export type { Tracing, TracingOptions } from "./tracing.ts";

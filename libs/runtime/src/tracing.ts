@@ -35,8 +35,6 @@ export function otlpTracesUrl(endpoint: string): string {
  * somewhere to send spans (an endpoint or an exporter); returns undefined, registering nothing,
  * when there is not. One per process: the OpenTelemetry API's globals are per process.
  */
-let registered = false;
-
 export function startTracing(options: TracingOptions): Tracing | undefined {
   if (!options.endpoint && !options.exporter) return undefined;
   const processor = options.exporter
@@ -49,12 +47,10 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  registered = true;
   return {
     flush: () => provider.forceFlush(),
     async stop() {
       await provider.shutdown();
-      registered = false;
       trace.disable();
       propagation.disable();
       context.disable();
@@ -62,7 +58,3 @@ export function startTracing(options: TracingOptions): Tracing | undefined {
   };
 }
 
-/** Whether startTracing registered a provider (hooks that cost per request check it before adding themselves). */
-export function tracingEnabled(): boolean {
-  return registered;
-}

@@ -7,9 +7,9 @@ import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import fastifyWebsocket from "@fastify/websocket";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import { createProcessedEventLog, type ChannelLayer, type Firehose, type ProcessedEventLog } from "@boxoffice/bus";
+import { createProcessedEventLog, tracingOn, type ChannelLayer, type Firehose, type ProcessedEventLog } from "@boxoffice/bus";
 import { eventUpdatedV1, inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
-import { redisTlsOf, serviceTrust, tracingEnabled, withRedisCredentials } from "@boxoffice/runtime";
+import { redisTlsOf, serviceTrust, withRedisCredentials } from "@boxoffice/runtime";
 import { createAdmissionKeys } from "@boxoffice/identity";
 import { randomBytes } from "node:crypto";
 import { createBusBackend, type BusBackend } from "./bus-backend.ts";
@@ -255,7 +255,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     done(sameOrigin ? undefined : new GatewayError("CSRF_REJECTED"));
   });
 
-  if (tracingEnabled()) traceHttpRequests(app);
+  if (tracingOn()) traceHttpRequests(app);
 
   // Edge shedding: a request this gateway cannot finish soon is answered 503 BUSY with Retry-After
   // at once, before any work, instead of queueing until the client gives up.

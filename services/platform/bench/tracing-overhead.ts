@@ -117,7 +117,7 @@ if (child === "off" || child === "on") {
   }
   const [off, on] = results;
   const rows = results.map(
-    (r) => `| ${r.mode === "off" ? "off (no provider: the API's no-op spans)" : "on (SDK records every span; exporter drops them)"} | ${r.purchases} | ${r.cpuMsPerPurchase.toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.spansPerPurchase.toFixed(1)} |`,
+    (r) => `| ${r.mode === "off" ? "off (no provider: the bus makes no spans)" : "on (SDK records every span; exporter drops them)"} | ${r.purchases} | ${r.cpuMsPerPurchase.toFixed(2)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.spansPerPurchase.toFixed(1)} |`,
   );
   const delta = on.cpuMsPerPurchase - off.cpuMsPerPurchase;
   writeBenchmarkSection("tracing-overhead", "Tracing: CPU per purchase with OpenTelemetry off and on", "node services/platform/bench/tracing-overhead.ts", `
