@@ -138,9 +138,10 @@ export class HostBatch {
     );
     const last = { conn, done };
     this.#last = last;
-    void done.then(() => {
+    const forget = () => {
       if (this.#last === last) this.#last = undefined;
-    });
+    };
+    done.then(forget, forget); // done never rejects
   }
 }
 
