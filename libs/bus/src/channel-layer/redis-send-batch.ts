@@ -91,7 +91,7 @@ export class HostBatch {
     this.#frames = [];
     this.#pops = [];
     // One script call and a pop share a write when nothing is under way that the script must follow.
-    const rider = chunks.length === 1 && pops.length > 0 && this.#last === undefined ? pops.shift() : undefined;
+    const rider = chunks.length === 1 && pops.length > 0 && this.#last === undefined && pops[0].conn.status === "ready" ? pops.shift() : undefined;
     for (const c of chunks) this.#script(c, c === chunks[0] ? rider : undefined);
     for (const p of pops) issuePop(p);
   }
@@ -103,11 +103,16 @@ export class HostBatch {
       // A call on another connection than the one before it waits for that one (order per list).
       if (previous && previous.conn !== conn) await previous.done;
       if (!rider) return (await runScript(await this.#options.command(), SEND_SCRIPT, c.keys, c.args)) as number[];
-      // Corked, the two commands leave in one write when uncorked.
+      // Corked, the two commands leave in one write when uncorked. The pop is issued whatever
+      // happens to the script: its receive loop waits for it.
+      let script: Promise<unknown>;
       rider.conn.stream.cork();
-      const script = (rider.conn as ScriptCalls).evalshaBuffer(SEND_SCRIPT.sha, c.keys.length, ...c.keys, ...c.args);
-      issuePop(rider);
-      rider.conn.stream.uncork();
+      try {
+        script = (rider.conn as ScriptCalls).evalshaBuffer(SEND_SCRIPT.sha, c.keys.length, ...c.keys, ...c.args);
+      } finally {
+        issuePop(rider);
+        rider.conn.stream.uncork();
+      }
       try {
         return (await script) as number[];
       } catch (error) {
@@ -133,9 +138,10 @@ export class HostBatch {
     );
     const last = { conn, done };
     this.#last = last;
-    void done.then(() => {
+    const forget = () => {
       if (this.#last === last) this.#last = undefined;
-    });
+    };
+    done.then(forget, forget); // done never rejects
   }
 }
 
