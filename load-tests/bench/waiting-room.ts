@@ -165,11 +165,11 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
   });
 }
 
-async function call(tally: Tally, base: string, method: string, path: string, options: { cookie?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply | "timeout" | "connection"> {
+async function call(tally: Tally, base: string, method: string, path: string, options: { cookie?: string; jar?: { cookie: string }; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply | "timeout" | "connection"> {
   tally.requests++;
   const response = await exchange(new URL(base + path), method, {
     ...(options.body === undefined ? {} : { "content-type": "application/json" }),
-    ...(options.cookie ? { cookie: options.cookie } : {}),
+    ...(options.cookie || options.jar ? { cookie: options.jar?.cookie ?? options.cookie } : {}),
     ...options.headers,
   }, options.body === undefined ? undefined : JSON.stringify(options.body));
   if (response === "timeout") {
@@ -192,7 +192,11 @@ async function call(tally: Tally, base: string, method: string, path: string, op
     json = text;
   }
   const setCookie = response.headers["set-cookie"];
-  return { status: response.status, json, retryAfter: retryAfterHeader ? Number(retryAfterHeader) : undefined, cookie: (Array.isArray(setCookie) ? setCookie[0] : (setCookie ?? "")).split(";")[0] };
+  const cookie = (Array.isArray(setCookie) ? setCookie[0] : (setCookie ?? "")).split(";")[0];
+  // Like a browser: a re-set session cookie (a refreshed identity token, the refresh token rotated)
+  // replaces the old one; the spent refresh token would sign the buyer out at the next refresh.
+  if (options.jar && cookie.startsWith("boxoffice_session=") && cookie !== "boxoffice_session=") options.jar.cookie = cookie;
+  return { status: response.status, json, retryAfter: retryAfterHeader ? Number(retryAfterHeader) : undefined, cookie };
 }
 
 /** An answer the run cannot go on without: retried while shed or lost, then it must have `status`. */
@@ -321,9 +325,9 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const deadline = arrivalsStart + MAX_RUN_S * 1000;
   const queuePath = `/api/events/${eventId}/queue`;
 
-  async function waitForAdmission(cookie: string): Promise<"admitted" | "sold_out" | "gave_up"> {
+  async function waitForAdmission(jar: { cookie: string }): Promise<"admitted" | "sold_out" | "gave_up"> {
     const joinedAt = Date.now();
-    let reply = await persist(tally, deadline, () => call(tally, base, "POST", queuePath, { cookie }));
+    let reply = await persist(tally, deadline, () => call(tally, base, "POST", queuePath, { jar }));
     for (;;) {
       if (!reply) return "gave_up";
       if (reply.status === 409 && codeOf(reply) === "SOLD_OUT") return "sold_out";
@@ -339,31 +343,31 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
         return "sold_out";
       }
       if (queue.status === "expired") {
-        reply = await persist(tally, deadline, () => call(tally, base, "POST", queuePath, { cookie }));
+        reply = await persist(tally, deadline, () => call(tally, base, "POST", queuePath, { jar }));
         continue;
       }
       await sleep(queue.pollAfterSeconds * 1000);
       polls++;
       if (windowOpen) pollsDuringWindow++;
-      reply = await persist(tally, deadline, () => call(tally, base, "GET", queuePath, { cookie }));
+      reply = await persist(tally, deadline, () => call(tally, base, "GET", queuePath, { jar }));
     }
   }
 
   async function buyer(index: number): Promise<string> {
-    const cookie = cookies[index];
+    const jar = { cookie: cookies[index] };
     await sleep(arrivalsStart + (index / BUYERS) * ARRIVAL_S * 1000 - Date.now());
     for (let round = 0; round < 3; round++) {
-      const room = await waitForAdmission(cookie);
+      const room = await waitForAdmission(jar);
       if (room !== "admitted") return room;
       const started = performance.now();
-      const hold = await persist(tally, deadline, () => call(tally, base, "POST", `/api/events/${eventId}/holds`, { cookie, body: { quantity: 1 } }));
+      const hold = await persist(tally, deadline, () => call(tally, base, "POST", `/api/events/${eventId}/holds`, { jar, body: { quantity: 1 } }));
       if (!hold) return "gave_up";
       if (hold.status === 409 && codeOf(hold) === "SOLD_OUT") return "sold_out";
       if (hold.status === 409 && codeOf(hold) === "NOT_ADMITTED") continue;
       if (hold.status !== 201) throw new Error(`hold ${hold.status} ${JSON.stringify(hold.json)}`);
       const holdId = (hold.json as { hold: { id: string } }).hold.id;
       const order = await persist(tally, deadline, () => call(tally, base, "POST", "/api/orders", {
-        cookie,
+        jar,
         headers: { "idempotency-key": `room-${holdId}` },
         body: { holdId, payment: { cardNumber: "4242424242424242", expMonth: 12, expYear: 2035, cvc: "123" } },
       }));
