@@ -70,8 +70,10 @@ export function translateDriverError(shard: string, error: unknown): unknown {
     return new ShardUnavailableError(shard, error);
   }
   // "not queryable": the client lost its backend earlier (terminated between two queries); "not
-  // currently accepting connections": the database was taken off line (ALLOW_CONNECTIONS false, 55000).
-  if (/Connection terminated|connect ECONNREFUSED|timeout expired|not queryable|is not currently accepting connections/i.test(message)) {
+  // currently accepting connections": the database was taken off line (ALLOW_CONNECTIONS false, 55000);
+  // "timeout exceeded when trying to connect": every pooled client stayed busy past the connect timeout
+  // (an overloaded shard) — a retry later may succeed, so it is a 503, not an internal error.
+  if (/Connection terminated|connect ECONNREFUSED|timeout expired|timeout exceeded when trying to connect|not queryable|is not currently accepting connections/i.test(message)) {
     return new ShardUnavailableError(shard, error);
   }
   return error;

@@ -76,6 +76,26 @@ describe.skipIf(!postgres.available)("a pooled connection whose backend is termi
     }
   });
 
+  it("when every pooled connection is busy past the connect timeout, a query fails as SHARD_UNAVAILABLE (a retryable 503), not as an internal error", async () => {
+    const connection = openConnection("shard0", databases.urls[0], { poolSize: 1, connectTimeoutMs: 200 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const busy = connection.sql.transaction(async (tx) => {
+        await tx.query("select 1");
+        await held;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const failure = await connection.sql.query("select 1").catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(ShardUnavailableError);
+      release();
+      await busy;
+    } finally {
+      release();
+      await connection.close();
+    }
+  });
+
   it("when the database refuses new connections (taken off line), a query fails as SHARD_UNAVAILABLE, and works again once it accepts them", async () => {
     const connection = openConnection("shard0", databases.urls[0]);
     const name = new URL(databases.urls[0]).pathname.slice(1);
