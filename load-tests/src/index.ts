@@ -1,5 +1,5 @@
 // @boxoffice/load-tests: the load harness the project runs itself (k6 scenarios live in ../k6).
-export { runOnSale } from "./on-sale.ts";
+export { answerKind, runOnSale } from "./on-sale.ts";
 export type { BuyerOutcome, OnSaleOptions, OnSaleReport } from "./on-sale.ts";
 export {
   CLOCK_TICKS_PER_SECOND,

@@ -105,6 +105,16 @@ function errorCode(json: unknown): string | undefined {
   return (json as { error?: { code?: string } } | null)?.error?.code;
 }
 
+/**
+ * What an answer tells a buyer under load. The contract's only overload answer is 503 with
+ * Retry-After (a deadline that runs out is one too); any other 5xx, 504 included, is a defect, and
+ * a 503 without Retry-After leaves the buyer not knowing when to come back.
+ */
+export function answerKind(status: number, headers: Headers): "answer" | "shed" | "shed_without_retry_after" | "server_error" {
+  if (status === 503) return headers.get("retry-after") ? "shed" : "shed_without_retry_after";
+  return status >= 500 ? "server_error" : "answer";
+}
+
 export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   assertLoopback(options.baseUrl);
   const quantityOf = typeof options.quantity === "function" ? options.quantity : () => (options.quantity as number | undefined) ?? 2;
@@ -143,9 +153,9 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   const waits: number[] = [];
 
   const noteStatus = (status: number, headers: Headers) => {
-    // 503 (shed) and 504 (deadline) are answers under overload; any other 5xx is a defect.
-    if (status >= 500 && status !== 503 && status !== 504) serverErrors++;
-    if (status === 503 && !headers.get("retry-after")) busyWithoutRetryAfter++;
+    const kind = answerKind(status, headers);
+    if (kind === "server_error") serverErrors++;
+    if (kind === "shed_without_retry_after") busyWithoutRetryAfter++;
   };
 
   // Accounts exist before the sale opens (people sign up days ahead); signing up is bounded by
@@ -155,11 +165,11 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     const email = `buyer-${n}-${randomUUID().slice(0, 8)}@load.test`;
     let r = await client.request("POST", "/api/users", { email, password: "load-test-password", displayName: `Buyer ${n}` });
     noteStatus(r.status, r.headers);
-    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status === 503) return "busy";
     if (r.status !== 201) throw new Error(`sign-up ${r.status} ${JSON.stringify(r.json)}`);
     r = await client.request("POST", "/api/session", { email, password: "load-test-password" });
     noteStatus(r.status, r.headers);
-    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status === 503) return "busy";
     if (r.status !== 200) throw new Error(`sign-in ${r.status} ${JSON.stringify(r.json)}`);
     return client;
   }
@@ -224,7 +234,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
       r = await client.request("POST", `/api/events/${eventId}/holds`, { quantity });
       noteStatus(r.status, r.headers);
     }
-    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status === 503) return "busy";
     if (r.status === 409 && errorCode(r.json) === "SOLD_OUT") return "sold_out";
     if (r.status === 409 && errorCode(r.json) === "LIMIT_EXCEEDED") return "limit";
     if (r.status !== 201) throw new Error(`hold ${r.status} ${JSON.stringify(r.json)}`);
@@ -236,7 +246,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
       { "idempotency-key": randomUUID() },
     );
     noteStatus(r.status, r.headers);
-    if (r.status === 503 || r.status === 504) return "busy";
+    if (r.status === 503) return "busy";
     if (r.status === 402) return "declined";
     if (r.status !== 201) throw new Error(`order ${r.status} ${JSON.stringify(r.json)}`);
     latencies.push(Date.now() - started);

@@ -1,7 +1,7 @@
 // Loaders shared by the infra-*.test.ts files: the Dockerfile, docker-compose and the Kustomize
 // overlays read the way Docker, Compose and kubectl read them (enough of it for these checks), and
 // each service's zod config schema, the one source of truth for environment variable names.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
 import type { z } from "zod";

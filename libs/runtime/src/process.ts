@@ -32,9 +32,12 @@ export async function runServiceProcess<S extends z.ZodType<CommonConfig>>(optio
     running = await options.start(config, { ...infrastructure, logger });
   } catch (error) {
     logger.fatal({ err: error }, "failed to start");
-    await infrastructure.close();
-    await tracing?.stop();
+    await infrastructure.close().catch(() => {});
+    await tracing?.stop().catch(() => {});
     process.exitCode = 1;
+    // Whatever the half-done start left behind (a listening server, a Redis client still retrying,
+    // a timer) must not keep an unready process alive: the supervisor restarts a process that exits.
+    setTimeout(() => process.exit(1), 2000).unref();
     return;
   }
   logger.info({ nodeId: config.NODE_ID }, "started");

@@ -18,4 +18,21 @@ describe("service process lifecycle", () => {
     expect(fatal.map((l) => [l.msg, l.err?.message])).toEqual([["unhandled rejection: exiting", "a bug nobody handles"]]);
     expect(lines.some((l) => l.msg === "drained")).toBe(true);
   });
+
+  it("when start fails after leaving something that keeps the event loop alive, the process still exits non-zero instead of hanging unready", async () => {
+    const child = spawn(process.execPath, [join(import.meta.dirname, "support", "failing-start-service.ts")], {
+      env: { ...process.env, LOG_LEVEL: "info", BUS_URL: "memory://", FIREHOSE_URL: "memory://" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+    // Without the fix the child lives forever: the test's own timeout would be the failure; end it here instead.
+    const hung = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const code = await exited;
+    clearTimeout(hung);
+    expect(code, `exit code (null: it hung and was killed); output:\n${out}`).toBe(1);
+    expect(out).toContain("failed to start");
+  }, 40_000);
 });

@@ -93,6 +93,18 @@ describe("the load balancer in front of the gateways", () => {
     expect([...names].sort()).toEqual(["gateway-0", "gateway-1"]);
   });
 
+  it("when a gateway dies in the middle of a request, the client gets 503 with Retry-After (the contract's answer), not a 502", async () => {
+    const dying = createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => dying.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => dying.close(() => resolve())));
+    const lb = await startLoadBalancer({ targets: [`http://127.0.0.1:${(dying.address() as AddressInfo).port}`], port: 0, host: "127.0.0.1", healthIntervalMs: 100 });
+    cleanups.push(() => lb.close());
+    const response = await fetch(`${lb.url}/api/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("UNAVAILABLE");
+  });
+
   it("when no gateway is reachable, the client gets 503 with Retry-After instead of a hang", async () => {
     const { backends, lb } = await setup(1);
     await backends[0].close();

@@ -268,6 +268,13 @@ export async function runChaosFault(platform: DistributedPlatform, options: Chao
   });
   if (created.status !== 201) throw new Error(`could not create the chaos event: ${created.status} ${JSON.stringify(created.body)}`);
   const eventId = (created.body.event as { id: string }).id;
+  // Inventory learns of the event from the firehose: the spike starts once its seats are there (right
+  // after a Redis restart the consumers may still be reconnecting, and a hold would be 404).
+  const seatsBy = Date.now() + 60_000;
+  while ((await organizer.request("GET", `/api/events/${eventId}/seats`)).status !== 200) {
+    if (Date.now() > seatsBy) throw new Error(`the chaos event's seats never reached inventory (event ${eventId})`);
+    await sleep(250);
+  }
   const buyers = await Promise.all(
     Array.from({ length: options.buyers }, async (_, i) => {
       const buyer = new Buyer(platform.url, counters);

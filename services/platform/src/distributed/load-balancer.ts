@@ -97,7 +97,10 @@ export async function startLoadBalancer(options: LoadBalancerOptions): Promise<L
         forward(req, res, body, tried);
         return;
       }
-      sendError(res, 502, "BAD_GATEWAY", `gateway ${target.url} failed: ${error.message}`);
+      // The gateway went away mid-request (killed, connection reset): the request may or may not have
+      // taken effect, which is what 503 UNAVAILABLE with Retry-After already tells a client that retries
+      // with its Idempotency-Key (the HTTP contract's answer when a part cannot be reached), not a bare 502.
+      sendError(res, 503, "UNAVAILABLE", `gateway ${target.url} failed: ${error.message}`);
     });
   }
 
