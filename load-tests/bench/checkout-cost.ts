@@ -12,13 +12,13 @@
 // says so (no statements then, and Redis's CPU includes everyone's work).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { postgresUrl, redisUrl, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
+import { freePort, postgresUrl, redisUrl, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
+import { startChild, stopChild } from "./child-process.ts";
 import {
   commandLineOf,
   costTable,
@@ -55,41 +55,6 @@ const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 const PLATFORM_ENV = { USERS_SCRYPT_LOG_N: "10", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000000", LOGIN_MAX_FAILURES_PER_ADDRESS: "100000000", LOG_LEVEL: "error" };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function startChild(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; output(): string }> {
-  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.length > 200_000) output = output.slice(-100_000);
-      const match = ready.exec(output);
-      if (match) resolve({ child, match, output: () => output });
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${args[0] ?? command} exited with ${code} before it was ready:\n${output.slice(-2000)}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill(signal);
-  await Promise.race([exited, sleep(30_000)]);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Server {
   url: string;

@@ -7,7 +7,6 @@
 // purchase latency, time to sell out, waiting times, server CPU per waiting buyer per minute (a
 // window with the room paused), and queue join throughput against a bare fastify route.
 // Everything goes to 127.0.0.1; every phase has a deadline, and the platforms are stopped at the end.
-import { spawn, type ChildProcess } from "node:child_process";
 import { Agent, request as httpRequest } from "node:http";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -16,6 +15,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { percentile, postgresUrl, redisUrl, requirePostgres, requireRedis, uniqueName, writeBenchmarkSection } from "@boxoffice/testkit";
+import { startChild, stopChild } from "./child-process.ts";
 
 const require = createRequire(import.meta.url);
 interface AutocannonResult {
@@ -53,30 +53,6 @@ const TICKS = 100; // /proc clock ticks per second
 const PLATFORM_ENV = { USERS_SCRYPT_LOG_N: SCRYPT_LOG_N, QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000000", LOGIN_MAX_FAILURES_PER_ADDRESS: "100000000", LOG_LEVEL: "error" };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
-
-function startChild(script: string, env: Record<string, string>, ready: RegExp, args: string[] = []): Promise<{ child: ChildProcess; match: RegExpExecArray; output(): string }> {
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  return new Promise((resolve, reject) => {
-    let output = "";
-    const onData = (data: Buffer) => {
-      output += data.toString();
-      if (output.length > 200_000) output = output.slice(-100_000);
-      const match = ready.exec(output);
-      if (match) resolve({ child, match, output: () => output });
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code} before it was ready:\n${output.slice(-2000)}`)));
-  });
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill(signal);
-  await Promise.race([exited, sleep(30_000)]);
-  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-}
 
 /** CPU seconds (user + system) of a process and all its descendants, from /proc. */
 function treeCpuSeconds(rootPid: number): number {
@@ -289,7 +265,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const joinPath = `/api/events/${smallId}/queue`;
   const sample = await required(setupTally, setupDeadline, "a sample join", 200, () => call(setupTally, base, "POST", joinPath, { cookie: cookies[0] }));
   const bareBody = JSON.stringify(sample.json);
-  const bare = await startChild(join(import.meta.dirname, "bare-queue.ts"), { BODY: bareBody }, /listening (http:\/\/\S+)/);
+  const bare = await startChild(process.execPath, [join(import.meta.dirname, "bare-queue.ts")], { BODY: bareBody }, /listening (http:\/\/\S+)/);
   const load = (url: string, headers: Record<string, string>) => autocannon({ url, method: "POST", headers, connections: 50, duration: 5, pipelining: 1 });
   const bareRun = await load(`${bare.match[1]}${joinPath}`, {});
   const joinRun = await load(`${gatewayUrl}${joinPath}`, { cookie: cookies[0] });
@@ -434,7 +410,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
 
 async function embedded(): Promise<RunResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "boxoffice-room-bench-"));
-  const platform = await startChild(join(root, "services/platform/src/main.ts"), { ...PLATFORM_ENV, PORT: "0", DATA_DIR: dataDir, FRESH: "true" }, /running at (http:\/\/\S+)\s+\(serving after/);
+  const platform = await startChild(process.execPath, [join(root, "services/platform/src/main.ts")], { ...PLATFORM_ENV, PORT: "0", DATA_DIR: dataDir, FRESH: "true" }, /running at (http:\/\/\S+)\s+\(serving after/);
   try {
     const base = platform.match[1].replace("localhost", "127.0.0.1");
     return await runOnSale("embedded", base, async () => treeCpuSeconds(platform.child.pid!), base);
@@ -449,10 +425,10 @@ async function distributed(): Promise<RunResult | string> {
   if (!redis.available || !postgres.available) return `skipped: ${redis.reason || postgres.reason}`;
   const prefix = uniqueName("roombench");
   const started = await startChild(
-    join(root, "services/platform/src/distributed.ts"),
+    process.execPath,
+    [join(root, "services/platform/src/distributed.ts"), "--prefix", prefix, "--db-prefix", prefix, "--instances", "1", "--gateways", "1"],
     { ...PLATFORM_ENV, PORT: "0", REDIS_URL: redisUrl(), POSTGRES_URL: postgresUrl() },
     /browse\s+(http:\/\/\S+)[\s\S]*Ctrl-C/,
-    ["--prefix", prefix, "--db-prefix", prefix, "--instances", "1", "--gateways", "1"],
   );
   try {
     const base = started.match[1];
