@@ -142,6 +142,7 @@ const domainDeps = {
   now: () => new Date(),
   holdTtlSeconds: 600,
   counterSlots: 16,
+  maxActiveHoldsPerBuyer: 4,
   hashSecret: "bench",
   availability: { changed: () => {} },
   payments: { charge: () => Promise.reject(new Error("unused")), refund: () => Promise.reject(new Error("unused")) },

@@ -43,6 +43,8 @@ export interface InventoryDeps {
   now: () => Date;
   holdTtlSeconds: number;
   counterSlots: number;
+  /** Active holds one buyer may have at once, across every event (MAX_ACTIVE_HOLDS_PER_BUYER). */
+  maxActiveHoldsPerBuyer: number;
   /** Secret for hashing request bodies (idempotency) so no card number is stored recoverably. */
   hashSecret: string;
   availability: AvailabilityNotifier;

@@ -347,6 +347,17 @@ export async function reclaimExpired(sql: Sql, now: Date, options: { eventId?: s
   });
 }
 
+/** The buyer's holds on this shard that are active and not yet run out by `now`. */
+export async function countActiveHolds(sql: Sql, buyerId: string, now: Date): Promise<number> {
+  const row = (
+    await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM inventory.holds WHERE buyer_id = $1 AND status = 'active' AND expires_at > $2`,
+      [buyerId, now],
+    )
+  ).rows[0];
+  return Number(row?.n ?? 0);
+}
+
 export interface SellingState {
   status: string;
   /** Seats on every sub-counter of the event. */
