@@ -145,7 +145,7 @@ const domainDeps = {
   maxActiveHoldsPerBuyer: 4,
   hashSecret: "bench",
   availability: { changed: () => {} },
-  payments: { charge: () => Promise.reject(new Error("unused")), refund: () => Promise.reject(new Error("unused")) },
+  payments: { charge: () => Promise.reject(new Error("unused")), refund: () => Promise.reject(new Error("unused")), get: () => Promise.reject(new Error("unused")) },
 };
 const hotDirect = await createEvent(100, HOT_SEATS / 100);
 results.push({

@@ -21,6 +21,8 @@ export interface PaymentsPort {
   charge(request: ChargeRequest, context: RpcContext | undefined): Promise<Payment>;
   /** Refunds a payment in full on the service's own authority (idempotent by key). */
   refund(request: { paymentId: string; buyerId: string; idempotencyKey: string; reason: string }): Promise<void>;
+  /** The payment as payments' database has it; undefined when payments knows no such payment. */
+  get(paymentId: string): Promise<Payment | undefined>;
 }
 
 /** Publishes an event's availability after it changed (coalesced; failures are logged, not thrown). */

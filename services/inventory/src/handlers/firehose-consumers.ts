@@ -72,7 +72,15 @@ export function startInventoryConsumers(options: {
       const { paymentId, buyerId, amountCents, reference } = parsed.data;
       // Payments for something other than a hold are not inventory's.
       if (!reference.holdId) return;
-      const result = await settleCapturedPayment({ holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id }, domain);
+      const result = await settleCapturedPayment(
+        { holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id },
+        domain,
+        { verifyWithPayments: true },
+      );
+      if (result.kind === "unverified") {
+        logger.warn({ eventId: event.id, paymentId, holdId: reference.holdId }, "payment.captured.v1 not borne out by payments (forged or altered); ignored");
+        return;
+      }
       if (result.kind === "refunded") logger.info({ paymentId, holdId: reference.holdId }, "captured payment could not be confirmed: refunded");
     },
   );

@@ -40,6 +40,7 @@ export async function createDomainFixture(
     payments: options.payments ?? {
       charge: () => Promise.reject(new Error("no payments in this test")),
       refund: () => Promise.reject(new Error("no payments in this test")),
+      get: () => Promise.reject(new Error("no payments in this test")),
     },
   };
   return {
