@@ -2,7 +2,7 @@ import { RpcError } from "@boxoffice/bus";
 import { DEFAULT_SEAT_PAGE_LIMIT, inventorySeatsV1, type Seat } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availabilityOf, certainlySoldOut, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
+import { activeHoldsOf, availabilityOf, certainlySoldOut, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
 import { catalogueEvent } from "./support/events.ts";
 
@@ -188,6 +188,16 @@ for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.avail
     expect(await codeOf(placeHold({ buyerId: "someone-else", eventId: events[4].id, quantity: 1 }, f.deps))).toBe("OK");
     await releaseHold({ buyerId: "collector", holdId: holds[0].id }, f.deps);
     expect(await codeOf(placeHold({ buyerId: "collector", eventId: events[5].id, quantity: 1 }, f.deps))).toBe("OK");
+  });
+
+  it("when a logical shard is moving (its rows answer from two physical shards), a buyer's active holds are still counted once each", async () => {
+    const events = Array.from({ length: 3 }, () => catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 2, priceCents: 1000 }]));
+    for (const event of events) await seatEvent(event, f.deps);
+    for (const event of events) await placeHold({ buyerId: "mover", eventId: event.id, quantity: 1 }, f.deps);
+    // The frozen old copy of a moving logical shard answers beside the new one: the same rows twice.
+    const twice = { ...f.deps, shards: { ...f.deps.shards, all: () => [...f.deps.shards.all(), ...f.deps.shards.all()] } };
+    expect(await activeHoldsOf("mover", twice)).toBe(3);
+    expect(await codeOf(placeHold({ buyerId: "mover", eventId: events[0].id, quantity: 1 }, twice))).toBe("OK");
   });
 
   it("when a buyer sends 10 holds for 10 events at once, at most 4 of them stay held", async () => {

@@ -3,7 +3,16 @@
 import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
-import { countActiveHolds, holdByQuantity, holdSeats, readSellingState, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome, type SellingState } from "../store/hold-store.ts";
+import {
+  holdByQuantity,
+  holdSeats,
+  readActiveHoldIds,
+  readSellingState,
+  reclaimExpired,
+  releaseHold as releaseHoldRow,
+  type HoldOutcome,
+  type SellingState,
+} from "../store/hold-store.ts";
 import { createSeating, markSeatingCancelled, readAvailability, readSeatMapPage } from "../store/seating-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
 import type { InventoryDeps } from "./ports.ts";
@@ -89,10 +98,13 @@ function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: strin
   }
 }
 
-/** A buyer's active holds on every shard (their events live all over). */
-async function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
-  const counts = await Promise.all(deps.shards.all().map((sql) => countActiveHolds(sql, buyerId, deps.now())));
-  return counts.reduce((sum, n) => sum + n, 0);
+/**
+ * A buyer's active holds on every shard (their events live all over). Counted by id: while a
+ * logical shard moves, its frozen old copy and the new one both hold the same rows.
+ */
+export async function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
+  const ids = await Promise.all(deps.shards.all().map((sql) => readActiveHoldIds(sql, buyerId, deps.now())));
+  return new Set(ids.flat()).size;
 }
 
 function tooManyHolds(active: number, max: number): Error {

@@ -347,15 +347,13 @@ export async function reclaimExpired(sql: Sql, now: Date, options: { eventId?: s
   });
 }
 
-/** The buyer's holds on this shard that are active and not yet run out by `now`. */
-export async function countActiveHolds(sql: Sql, buyerId: string, now: Date): Promise<number> {
-  const row = (
-    await sql.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM inventory.holds WHERE buyer_id = $1 AND status = 'active' AND expires_at > $2`,
-      [buyerId, now],
-    )
-  ).rows[0];
-  return Number(row?.n ?? 0);
+/** Ids of the buyer's holds on this shard that are active and not yet run out by `now`. */
+export async function readActiveHoldIds(sql: Sql, buyerId: string, now: Date): Promise<string[]> {
+  const result = await sql.query<{ id: string }>(
+    `SELECT id FROM inventory.holds WHERE buyer_id = $1 AND status = 'active' AND expires_at > $2`,
+    [buyerId, now],
+  );
+  return result.rows.map((r) => r.id);
 }
 
 export interface SellingState {
