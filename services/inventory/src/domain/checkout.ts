@@ -227,6 +227,19 @@ export function paymentConfirmsCapture(
   );
 }
 
+/** Whether payments has this payment refunded, for this hold (and this buyer, when named). */
+export function paymentConfirmsRefund(
+  payment: Pick<Payment, "buyerId" | "status" | "reference"> | undefined,
+  claim: { holdId: string; buyerId?: string },
+): boolean {
+  return (
+    payment !== undefined &&
+    payment.status === "refunded" &&
+    payment.reference.holdId === claim.holdId &&
+    (claim.buyerId === undefined || payment.buyerId === claim.buyerId)
+  );
+}
+
 /**
  * Settlement for recovery (the payment.captured.v1 consumer, payments' reconciler through
  * inventory.settle.v1): both arrive for every payment, nearly always after the checkout confirmed
@@ -261,8 +274,15 @@ export function releasesSeatsOnRefund(eventStatus: string): boolean {
  * its seats go back on sale while the event is on sale. Idempotent (a second delivery finds the
  * order already refunded); a refund of a payment that never became an order changes nothing.
  */
-export async function applyRefund(input: { holdId: string; paymentId: string }, deps: InventoryDeps): Promise<"voided" | "nothing-to-void"> {
+export async function applyRefund(
+  input: { holdId: string; paymentId: string; buyerId?: string },
+  deps: InventoryDeps,
+  options: { verifyWithPayments?: boolean } = {},
+): Promise<"voided" | "nothing-to-void" | "unverified"> {
   const sql = eventShard(deps, input.holdId, "hold");
+  // Like a capture, a refund read from the firehose is only a claim until payments bears it out:
+  // a forged one would void a paid order's tickets and sell its seats again.
+  if (options.verifyWithPayments && !paymentConfirmsRefund(await deps.payments.get(input.paymentId), input)) return "unverified";
   const outcome = await withRetry(() => voidRefundedOrder(sql, { ...input, releaseSeats: releasesSeatsOnRefund }));
   if (outcome.kind === "voided" && outcome.seatsReleased > 0) deps.availability.changed(outcome.order.eventId);
   return outcome.kind;
