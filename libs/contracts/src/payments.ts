@@ -89,13 +89,25 @@ export const paymentsListV1 = defineMethod({
   response: z.object({ payments: z.array(paymentSchema), nextCursor: cursorSchema.nullable() }),
 });
 
+/**
+ * One payment as payments' database has it, for inventory only: a `payment.captured.v1` read from
+ * the firehose (which anyone who can write to its Redis can append to) is acted on only once this
+ * look-up confirms the payment, its buyer, amount and hold. NOT_FOUND when there is no such payment.
+ */
+export const paymentsGetV1 = defineMethod({
+  name: "payments.get.v1",
+  access: { services: ["inventory"] },
+  request: z.object({ paymentId: idSchema }),
+  response: z.object({ payment: paymentSchema }),
+});
+
 export const paymentsHealthV1 = defineMethod({
   name: "payments.health.v1",
   request: emptyRequestSchema,
   response: healthResponseSchema,
 });
 
-export const paymentsMethods = [paymentsChargeV1, paymentsRefundV1, paymentsListV1, paymentsHealthV1] as const;
+export const paymentsMethods = [paymentsChargeV1, paymentsRefundV1, paymentsListV1, paymentsGetV1, paymentsHealthV1] as const;
 
 export const PAYMENTS_STREAM = "payments";
 

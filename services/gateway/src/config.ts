@@ -79,8 +79,12 @@ export const gatewayConfigSchema = z.object({
   LIVE_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
   /** Live sockets this instance holds open in all; more get 503 BUSY with Retry-After before the upgrade. */
   LIVE_SOCKETS_MAX: z.coerce.number().int().min(1).default(10_000),
-  /** Failed sign-ins per email and address within the window before 429 RATE_LIMITED. */
-  SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(5),
+  /**
+   * Failed sign-ins per email and address within the window on this instance before it answers 429
+   * RATE_LIMITED itself. Default 20: a backstop above the users service's limit (5, then waits that
+   * double, shared by every instance), so the growing Retry-After of users is what clients see.
+   */
+  SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(20),
   SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
   /** Seconds suggested to clients in Retry-After when the bus sheds load. */
   BUSY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(2),

@@ -122,6 +122,12 @@ function validationDetails(error: unknown): { fields: Array<{ path: string; mess
   return { fields };
 }
 
+/** A service's own wait (users' sign-in waits grow with each failure): `details.retryAfterSeconds`, when it is one. */
+function retryAfterOf(details: unknown): number | undefined {
+  const seconds = (details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === "number" && Number.isInteger(seconds) && seconds > 0 ? seconds : undefined;
+}
+
 /** The one function: anything thrown while serving a request → status and body. */
 export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: number }): HttpErrorReply {
   if (error instanceof GatewayError) {
@@ -135,7 +141,7 @@ export function toHttpError(error: unknown, options: { busyRetryAfterSeconds: nu
       const fallback: HttpErrorCode = error.retryable ? "UNAVAILABLE" : "CONFLICT";
       return { ...reply(fallback, error.message, error.details, error.retryable ? options.busyRetryAfterSeconds : undefined), body: { error: { code: error.code, message: error.message, details: error.details } } };
     }
-    const retryAfter = code === "BUSY" || code === "UNAVAILABLE" ? options.busyRetryAfterSeconds : undefined;
+    const retryAfter = code === "BUSY" || code === "UNAVAILABLE" ? options.busyRetryAfterSeconds : code === "RATE_LIMITED" ? retryAfterOf(error.details) : undefined;
     // Internal messages of other services are hidden; domain messages are meant for people.
     const message = HTTP_ERRORS[code].status >= 500 ? HTTP_ERRORS[code].message : error.message || HTTP_ERRORS[code].message;
     const details = code === "PAYMENT_DECLINED" && error.code !== "PAYMENT_DECLINED" ? { reason: error.code, ...(error.details as object | undefined) } : error.details;

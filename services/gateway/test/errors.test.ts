@@ -33,6 +33,12 @@ describe("the error map", () => {
     expect(toHttpError(new RpcError("WARMING_UP", "wait", { retryable: true }), { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 503, retryAfterSeconds: 2 });
   });
 
+  it("when a service answers RATE_LIMITED with its own wait, the 429 carries it as Retry-After", () => {
+    const waiting = new RpcError("RATE_LIMITED", "too many failed sign-in attempts; try again in 120 s", { retryable: true, details: { retryAfterSeconds: 120 } });
+    expect(toHttpError(waiting, { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 429, retryAfterSeconds: 120 });
+    expect(toHttpError(new RpcError("RATE_LIMITED", "no wait given"), { busyRetryAfterSeconds: 2 }).retryAfterSeconds).toBeUndefined();
+  });
+
   it("when something that is not an error is thrown, the answer is a plain 500 INTERNAL", () => {
     expect(toHttpError("boom", { busyRetryAfterSeconds: 2 })).toMatchObject({ status: 500, body: { error: { code: "INTERNAL" } } });
   });

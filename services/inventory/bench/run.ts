@@ -142,9 +142,10 @@ const domainDeps = {
   now: () => new Date(),
   holdTtlSeconds: 600,
   counterSlots: 16,
+  maxActiveHoldsPerBuyer: 4,
   hashSecret: "bench",
   availability: { changed: () => {} },
-  payments: { charge: () => Promise.reject(new Error("unused")), refund: () => Promise.reject(new Error("unused")) },
+  payments: { charge: () => Promise.reject(new Error("unused")), refund: () => Promise.reject(new Error("unused")), get: () => Promise.reject(new Error("unused")) },
 };
 const hotDirect = await createEvent(100, HOT_SEATS / 100);
 results.push({

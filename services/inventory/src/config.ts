@@ -11,6 +11,12 @@ export const inventoryConfigSchema = z.object({
   HOLD_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   /** Sub-counters per section: concurrent holds on one section spread over this many counter rows. Default 16. */
   INVENTORY_COUNTER_SLOTS: z.coerce.number().int().min(1).max(256).default(16),
+  /**
+   * Active holds one buyer may have at once across every event (each at most 8 seats). Default 4:
+   * a buyer shopping a few events at once is served; a script with thousands of accounts cannot
+   * hold far more seats than it has accounts. Beyond it a hold is LIMIT_EXCEEDED (409).
+   */
+  MAX_ACTIVE_HOLDS_PER_BUYER: z.coerce.number().int().min(1).max(1000).default(4),
   /** Milliseconds between sweeps that free expired holds nobody touched. Default 1000. */
   INVENTORY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
   /** Availability changes of one event within this many ms are published once (the latest state). Default 25. */

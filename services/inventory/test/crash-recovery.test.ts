@@ -1,5 +1,17 @@
 import { RpcError } from "@boxoffice/bus";
-import { inventoryGetOrderV1, inventoryHoldV1, inventoryOrdersV1, inventoryOrderV1, inventorySeatsV1, paymentsChargeV1, paymentsListV1 } from "@boxoffice/contracts";
+import {
+  inventoryGetOrderV1,
+  inventoryHoldV1,
+  inventoryOrdersV1,
+  inventoryOrderV1,
+  inventorySeatsV1,
+  PAYMENTS_STREAM,
+  paymentCapturedV1,
+  paymentsChargeV1,
+  paymentsListV1,
+} from "@boxoffice/contracts";
+import { createLogger } from "@boxoffice/runtime";
+import { createIdGenerator } from "@boxoffice/sharding";
 import { requirePostgres, requireRedis, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { paymentKeyFor } from "../src/domain/checkout.ts";
@@ -20,8 +32,11 @@ for (const target of targets) describe.skipIf(missing(target))(`checkout crash r
   const dieAfterCharge = new Set<string>();
   const dieAfterConfirm = new Set<string>();
   const eventIds: string[] = [];
+  // What inventory logs, to see when it has dealt with a firehose event that changes nothing.
+  const logLines: string[] = [];
   beforeAll(async () => {
     f = await createCheckoutFixture(target, {
+      inventoryLogger: createLogger({ service: "inventory", level: "warn", destination: { write: (line) => void logLines.push(line) } }),
       faults: () => ({
         afterCharge: ({ holdId }) => {
           if (dieAfterCharge.has(holdId)) throw new Error("orchestrator died between charge and confirm");
@@ -55,6 +70,37 @@ for (const target of targets) describe.skipIf(missing(target))(`checkout crash r
     expect(replay.order.id).toBe(recovered.id);
     expect((await f.rpc.call(paymentsListV1, {}, { token })).payments).toHaveLength(1);
     await expectCheckoutInvariants(f, eventIds);
+  });
+
+  it("when someone appends a payment.captured.v1 naming a made-up payment to the firehose, the hold it names stays unpaid and no order is confirmed", async () => {
+    const event = await f.createEvent([{ name: "Stalls", rows: 1, seatsPerRow: 4, priceCents: 2500 }]);
+    const token = await f.tokenFor("forge-victim");
+    const { hold } = await f.rpc.call(inventoryHoldV1, { eventId: event.id, quantity: 2 }, { token });
+    // A well-formed payment id on the buyer's shard that payments never issued.
+    const madeUp = createIdGenerator({ nodeId: 29 }).forKey("forge-victim");
+    await f.firehose.publish(PAYMENTS_STREAM, {
+      type: paymentCapturedV1.type,
+      version: paymentCapturedV1.version,
+      key: "forge-victim",
+      id: `payment.captured:${madeUp}`,
+      data: {
+        paymentId: madeUp,
+        buyerId: "forge-victim",
+        amountCents: hold.totalCents,
+        currency: "usd",
+        reference: { holdId: hold.id, eventId: event.id },
+        capturedAt: new Date().toISOString(),
+      },
+    });
+    const orders = async () => (await f.rpc.call(inventoryOrdersV1, {}, { token })).orders;
+    // Either outcome ends the wait: the forged event ignored (logged) or an order confirmed from it.
+    await waitFor(async () => logLines.some((line) => line.includes(madeUp)) || (await orders()).length > 0, {
+      what: "inventory to deal with the forged payment.captured.v1",
+    });
+    expect((await orders()).map((o) => `${o.status} order paid by ${o.paymentId}`)).toEqual([]);
+    const [row] = await f.queryAll<{ status: string }>(`SELECT status FROM inventory.holds WHERE id = $1`, [hold.id]);
+    expect(row.status).toBe("active");
+    expect(await f.queryAll(`SELECT 1 FROM inventory.payment_outcomes WHERE payment_id = $1`, [madeUp])).toEqual([]);
   });
 
   it("when the orchestrator dies between confirm and reply, the order exists once and the replay returns it", async () => {

@@ -2,7 +2,7 @@ import { RpcError } from "@boxoffice/bus";
 import { DEFAULT_SEAT_PAGE_LIMIT, inventorySeatsV1, type Seat } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { availabilityOf, certainlySoldOut, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
+import { activeHoldsOf, availabilityOf, certainlySoldOut, placeHold, releaseHold, SEAT_PAGE_MAX_BYTES, seatEvent, seatMapPageOf, sweepExpiredHolds } from "../src/domain/holds.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
 import { catalogueEvent } from "./support/events.ts";
 
@@ -173,6 +173,43 @@ for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.avail
     await placeHold({ buyerId: "greedy", eventId: event.id, quantity: 3 }, f.deps);
     expect(await codeOf(placeHold({ buyerId: "greedy", eventId: event.id, quantity: 1 }, f.deps))).toBe("LIMIT_EXCEEDED");
     expect(await codeOf(placeHold({ buyerId: "modest", eventId: event.id, quantity: 8 }, f.deps))).toBe("OK");
+  });
+
+  it("when a buyer already has 4 active holds across events, a fifth is LIMIT_EXCEEDED until one is released; other buyers are not affected", async () => {
+    const events = Array.from({ length: 6 }, () => catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 4, priceCents: 1000 }]));
+    for (const event of events) await seatEvent(event, f.deps);
+    const holds = [];
+    for (const event of events.slice(0, 4)) holds.push(await placeHold({ buyerId: "collector", eventId: event.id, quantity: 1 }, f.deps));
+    const refused = await placeHold({ buyerId: "collector", eventId: events[4].id, quantity: 1 }, f.deps).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RpcError);
+    expect((refused as RpcError).code).toBe("LIMIT_EXCEEDED");
+    expect((refused as RpcError).details).toMatchObject({ limit: "active_holds", activeHolds: 4, maxActiveHolds: 4 });
+    expect((await availabilityOf(events[4].id, f.deps)).available).toBe(4);
+    expect(await codeOf(placeHold({ buyerId: "someone-else", eventId: events[4].id, quantity: 1 }, f.deps))).toBe("OK");
+    await releaseHold({ buyerId: "collector", holdId: holds[0].id }, f.deps);
+    expect(await codeOf(placeHold({ buyerId: "collector", eventId: events[5].id, quantity: 1 }, f.deps))).toBe("OK");
+  });
+
+  it("when a logical shard is moving (its rows answer from two physical shards), a buyer's active holds are still counted once each", async () => {
+    const events = Array.from({ length: 3 }, () => catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 2, priceCents: 1000 }]));
+    for (const event of events) await seatEvent(event, f.deps);
+    for (const event of events) await placeHold({ buyerId: "mover", eventId: event.id, quantity: 1 }, f.deps);
+    // The frozen old copy of a moving logical shard answers beside the new one: the same rows twice.
+    const twice = { ...f.deps, shards: { ...f.deps.shards, all: () => [...f.deps.shards.all(), ...f.deps.shards.all()] } };
+    expect(await activeHoldsOf("mover", twice)).toBe(3);
+    expect(await codeOf(placeHold({ buyerId: "mover", eventId: events[0].id, quantity: 1 }, twice))).toBe("OK");
+  });
+
+  it("when a buyer sends 10 holds for 10 events at once, at most 4 of them stay held", async () => {
+    const events = Array.from({ length: 10 }, () => catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 2, priceCents: 1000 }]));
+    for (const event of events) await seatEvent(event, f.deps);
+    const codes = await Promise.all(events.map((event) => codeOf(placeHold({ buyerId: "script", eventId: event.id, quantity: 2 }, f.deps))));
+    const held = codes.filter((c) => c === "OK").length;
+    expect(codes.filter((c) => c !== "OK" && c !== "LIMIT_EXCEEDED")).toEqual([]);
+    expect(held).toBeLessThanOrEqual(4);
+    const stillAvailable = await Promise.all(events.map(async (event) => (await availabilityOf(event.id, f.deps)).available));
+    expect(stillAvailable.filter((a) => a === 0)).toHaveLength(held);
+    expect(stillAvailable.filter((a) => a === 2)).toHaveLength(10 - held);
   });
 
   it("when fewer seats are left than asked for, SOLD_OUT; an unknown event is NOT_FOUND", async () => {

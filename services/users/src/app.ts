@@ -64,9 +64,11 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
   if (ledgerRedis) logRedisStateChanges(ledgerRedis, { name: "refresh ledger", logger });
   const ledger = deps.refreshLedger ?? (ledgerRedis ? createRedisRefreshLedger(ledgerRedis, `${config.BUS_PREFIX}:users`) : createMemoryRefreshLedger());
   const limiter = createLoginLimiter(counter, {
-    perEmail: config.LOGIN_MAX_FAILURES_PER_EMAIL,
+    perPair: config.LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS,
     perAddress: config.LOGIN_MAX_FAILURES_PER_ADDRESS,
     windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    delayBaseSeconds: config.LOGIN_DELAY_BASE_SECONDS,
+    delayMaxSeconds: config.LOGIN_DELAY_MAX_SECONDS,
   });
   const server = createRpcServer({ layer: deps.layer, service: "users", concurrency: config.RPC_CONCURRENCY, logger, identities: serviceTrust(config, "users").identities });
   // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
@@ -99,7 +101,6 @@ export function buildUsersService(config: UsersConfig, deps: UsersDeps): UsersSe
         verifier,
         refreshVerifier,
         logger,
-        limitWindowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
         refreshTtlSeconds: config.USERS_REFRESH_TTL_SECONDS,
         ledger,
       });

@@ -21,8 +21,19 @@ export const usersConfigSchema = z.object({
   USERS_REFRESH_TTL_SECONDS: z.coerce.number().int().min(60).max(90 * 86_400).default(7 * 86_400),
   /** scrypt cost as log2 N (r = 8, p = 1). Default 15 (32 MiB, ~0.1 s); see password-hasher.ts. */
   USERS_SCRYPT_LOG_N: z.coerce.number().int().min(10).max(20).default(15),
-  LOGIN_MAX_FAILURES_PER_EMAIL: z.coerce.number().int().min(1).default(5),
+  /**
+   * Failed sign-ins of one email from one client address before each further attempt of that pair
+   * must wait (429 RATE_LIMITED with Retry-After). Default 5. Failures from other addresses do not
+   * count: nobody can lock an account's owner out from elsewhere.
+   */
+  LOGIN_MAX_FAILURES_PER_EMAIL_AND_ADDRESS: z.coerce.number().int().min(1).default(5),
+  /** The first wait once a pair used its free attempts; each further failure doubles it. Default 30 s. */
+  LOGIN_DELAY_BASE_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** The longest wait between two attempts of one pair. Default 900 s (15 minutes). */
+  LOGIN_DELAY_MAX_SECONDS: z.coerce.number().int().min(1).default(900),
+  /** Failed sign-ins from one client address, across emails, per window before it is refused until the window ends. Default 20. */
   LOGIN_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(20),
+  /** The per-address window, and how long a pair's failures are remembered after its last one. Default 900 s. */
   LOGIN_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
   /**
    * Where login failure counters live: a redis:// URL shares them across instances. Unset: the first

@@ -14,10 +14,10 @@ export const UsersErrorCodes = {
 export const emailTaken = () => new RpcError(UsersErrorCodes.EMAIL_TAKEN, "an account with this email exists");
 // One message for "no such account" and "wrong password", so the answer does not tell which.
 export const invalidCredentials = () => new RpcError(UsersErrorCodes.INVALID_CREDENTIALS, "wrong email or password");
-export const rateLimited = (windowSeconds: number) =>
-  new RpcError(UsersErrorCodes.RATE_LIMITED, "too many failed sign-in attempts; try again later", {
+export const rateLimited = (retryAfterSeconds: number) =>
+  new RpcError(UsersErrorCodes.RATE_LIMITED, `too many failed sign-in attempts; try again in ${retryAfterSeconds} s`, {
     retryable: true,
-    details: { retryAfterSeconds: windowSeconds },
+    details: { retryAfterSeconds },
   });
 export const userNotFound = () => new RpcError(UsersErrorCodes.NOT_FOUND, "no such user");
 export const refreshRefused = (reason: string) => new RpcError(UsersErrorCodes.UNAUTHENTICATED, `refresh refused: ${reason}; sign in again`);

@@ -28,23 +28,51 @@ describe("password hashing", () => {
 });
 
 describe("login failure limits", () => {
-  it("when an email used up its attempts, it is blocked until the window ends; a success starts it afresh", async () => {
+  const limits = { perPair: 2, perAddress: 100, windowSeconds: 600, delayBaseSeconds: 30, delayMaxSeconds: 100 };
+
+  it("when a pair used up its free attempts, each further failure doubles its wait up to the cap; a success starts it afresh", async () => {
     let now = 0;
-    const limiter = createLoginLimiter(createMemoryFailureCounter(() => now), { perEmail: 2, perAddress: 10, windowSeconds: 60 });
-    expect(await limiter.begin("a@x.io", undefined)).toBe(true); // fails
-    expect(await limiter.begin("a@x.io", undefined)).toBe(true); // fails
-    expect(await limiter.begin("a@x.io", undefined)).toBe(false);
-    now += 61_000;
-    expect(await limiter.begin("a@x.io", undefined)).toBe(true); // fails
-    expect(await limiter.begin("a@x.io", undefined)).toBe(true);
-    await limiter.succeeded("a@x.io", undefined);
-    expect(await limiter.begin("a@x.io", undefined)).toBe(true);
+    const limiter = createLoginLimiter(createMemoryFailureCounter(() => now), limits);
+    const fail = async () => {
+      const attempt = await limiter.begin("a@x.io", "10.0.0.1");
+      if (!attempt.allowed) throw new Error(`expected an attempt, was told to wait ${attempt.retryAfterSeconds} s`);
+      await limiter.failed("a@x.io", "10.0.0.1", attempt);
+    };
+    await fail();
+    await fail();
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const refused = await limiter.begin("a@x.io", "10.0.0.1");
+      if (refused.allowed) throw new Error("expected a wait after the free attempts");
+      waits.push(refused.retryAfterSeconds);
+      now += refused.retryAfterSeconds * 1000;
+      await fail();
+    }
+    expect(waits).toEqual([30, 60, 100, 100]);
+    expect(await limiter.begin("a@x.io", "10.0.0.2")).toMatchObject({ allowed: true });
+    now += 100_000;
+    const ok = await limiter.begin("a@x.io", "10.0.0.1");
+    expect(ok.allowed).toBe(true);
+    await limiter.succeeded("a@x.io", "10.0.0.1");
+    expect(await limiter.begin("a@x.io", "10.0.0.1")).toMatchObject({ allowed: true, failuresBefore: 0 });
+  });
+
+  it("when the wait is over and several attempts arrive at once, only one is checked", async () => {
+    let now = 0;
+    const limiter = createLoginLimiter(createMemoryFailureCounter(() => now), limits);
+    for (let i = 0; i < 2; i++) {
+      const attempt = await limiter.begin("b@x.io", "10.0.0.1");
+      if (attempt.allowed) await limiter.failed("b@x.io", "10.0.0.1", attempt);
+    }
+    now += 30_000;
+    const attempts = await Promise.all(Array.from({ length: 5 }, () => limiter.begin("b@x.io", "10.0.0.1")));
+    expect(attempts.filter((a) => a.allowed)).toHaveLength(1);
   });
 
   it("when an address logs in successfully, its attempt does not count against the address", async () => {
-    const limiter = createLoginLimiter(createMemoryFailureCounter(), { perEmail: 5, perAddress: 2, windowSeconds: 60 });
+    const limiter = createLoginLimiter(createMemoryFailureCounter(), { ...limits, perPair: 5, perAddress: 2 });
     for (let i = 0; i < 5; i++) {
-      expect(await limiter.begin(`u${i}@x.io`, "10.0.0.1")).toBe(true);
+      expect(await limiter.begin(`u${i}@x.io`, "10.0.0.1")).toMatchObject({ allowed: true });
       await limiter.succeeded(`u${i}@x.io`, "10.0.0.1");
     }
   });

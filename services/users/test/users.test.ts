@@ -85,6 +85,19 @@ describe.each(targets)("users service on $name", (target) => {
       expect(codes.filter((c) => c === "RATE_LIMITED")).toHaveLength(15);
     });
 
+    it("when a stranger fails five times for an account from their address, they must wait (Retry-After 30 s), and the owner still signs in from theirs", async () => {
+      await h.client.call(usersRegisterV1, { email: "ivy@example.com", password: "ivy-password", displayName: "Ivy" });
+      for (let i = 0; i < 5; i++) {
+        const guess = await failure(h.client.call(usersLoginV1, { email: "ivy@example.com", password: `guess-${i}`, clientAddress: "203.0.113.50" }));
+        expect(guess.code).toBe("INVALID_CREDENTIALS");
+      }
+      const stranger = await failure(h.client.call(usersLoginV1, { email: "ivy@example.com", password: "guess-5", clientAddress: "203.0.113.50" }));
+      expect(stranger.code).toBe("RATE_LIMITED");
+      expect(stranger.details).toMatchObject({ retryAfterSeconds: 30 });
+      const owner = await h.client.call(usersLoginV1, { email: "ivy@example.com", password: "ivy-password", clientAddress: "198.51.100.7" });
+      expect(owner.user.email).toBe("ivy@example.com");
+    });
+
     it("when one client address fails twenty times across emails, that address is RATE_LIMITED", async () => {
       await h.client.call(usersRegisterV1, { email: "erin@example.com", password: "erin-password", displayName: "Erin" });
       for (let i = 0; i < 20; i++) {

@@ -6,7 +6,7 @@
 // that cannot be confirmed is refunded with a key derived from the payment.
 import { createHmac, randomBytes } from "node:crypto";
 import { RpcError, type RpcContext } from "@boxoffice/bus";
-import { automaticRefundKeyOf, type Order, type PaymentCard } from "@boxoffice/contracts";
+import { automaticRefundKeyOf, type Order, type Payment, type PaymentCard } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold } from "../store/hold-store.ts";
@@ -211,6 +211,36 @@ export function alreadyConfirmed(decided: PaymentOutcomeRecord | undefined, inpu
 }
 
 /**
+ * Whether payments' own record of a payment bears out what a `payment.captured.v1` claims: the
+ * payment exists, is captured (not refunded), and is this buyer's, this amount, for this hold.
+ */
+export function paymentConfirmsCapture(
+  payment: Pick<Payment, "buyerId" | "status" | "amountCents" | "reference"> | undefined,
+  claim: { holdId: string; buyerId: string; amountCents: number },
+): boolean {
+  return (
+    payment !== undefined &&
+    payment.status === "captured" &&
+    payment.buyerId === claim.buyerId &&
+    payment.amountCents === claim.amountCents &&
+    payment.reference.holdId === claim.holdId
+  );
+}
+
+/** Whether payments has this payment refunded, for this hold (and this buyer, when named). */
+export function paymentConfirmsRefund(
+  payment: Pick<Payment, "buyerId" | "status" | "reference"> | undefined,
+  claim: { holdId: string; buyerId?: string },
+): boolean {
+  return (
+    payment !== undefined &&
+    payment.status === "refunded" &&
+    payment.reference.holdId === claim.holdId &&
+    (claim.buyerId === undefined || payment.buyerId === claim.buyerId)
+  );
+}
+
+/**
  * Settlement for recovery (the payment.captured.v1 consumer, payments' reconciler through
  * inventory.settle.v1): both arrive for every payment, nearly always after the checkout confirmed
  * it, so a confirmed decision is answered from one lock-free read instead of a transaction that
@@ -219,9 +249,17 @@ export function alreadyConfirmed(decided: PaymentOutcomeRecord | undefined, inpu
 export async function settleCapturedPayment(
   input: { holdId: string; paymentId: string; amountCents: number; buyerId: string; firehoseEventId?: string },
   deps: InventoryDeps,
-): Promise<{ kind: SettleResult["kind"]; orderId: string | null }> {
+  options: { verifyWithPayments?: boolean } = {},
+): Promise<{ kind: SettleResult["kind"] | "unverified"; orderId: string | null }> {
   const decided = await readPaymentOutcome(eventShard(deps, input.holdId, "hold"), input.paymentId);
   if (alreadyConfirmed(decided, input)) return { kind: "confirmed", orderId: decided.orderId };
+  // A firehose event is only a claim (anyone who can write to the stream's Redis can append one):
+  // before it confirms an order or triggers a refund, payments must know the payment as claimed.
+  // Checked here, after the lock-free read, so the usual event (the checkout already confirmed it)
+  // costs no round trip to payments.
+  if (options.verifyWithPayments && !paymentConfirmsCapture(await deps.payments.get(input.paymentId), input)) {
+    return { kind: "unverified", orderId: null };
+  }
   const result = await settlePayment(input, deps);
   return { kind: result.kind, orderId: result.kind === "ignored" ? null : (result.order?.id ?? null) };
 }
@@ -236,8 +274,15 @@ export function releasesSeatsOnRefund(eventStatus: string): boolean {
  * its seats go back on sale while the event is on sale. Idempotent (a second delivery finds the
  * order already refunded); a refund of a payment that never became an order changes nothing.
  */
-export async function applyRefund(input: { holdId: string; paymentId: string }, deps: InventoryDeps): Promise<"voided" | "nothing-to-void"> {
+export async function applyRefund(
+  input: { holdId: string; paymentId: string; buyerId?: string },
+  deps: InventoryDeps,
+  options: { verifyWithPayments?: boolean } = {},
+): Promise<"voided" | "nothing-to-void" | "unverified"> {
   const sql = eventShard(deps, input.holdId, "hold");
+  // Like a capture, a refund read from the firehose is only a claim until payments bears it out:
+  // a forged one would void a paid order's tickets and sell its seats again.
+  if (options.verifyWithPayments && !paymentConfirmsRefund(await deps.payments.get(input.paymentId), input)) return "unverified";
   const outcome = await withRetry(() => voidRefundedOrder(sql, { ...input, releaseSeats: releasesSeatsOnRefund }));
   if (outcome.kind === "voided" && outcome.seatsReleased > 0) deps.availability.changed(outcome.order.eventId);
   return outcome.kind;

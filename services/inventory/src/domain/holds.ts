@@ -3,7 +3,16 @@
 import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
-import { holdByQuantity, holdSeats, readSellingState, reclaimExpired, releaseHold as releaseHoldRow, type HoldOutcome, type SellingState } from "../store/hold-store.ts";
+import {
+  holdByQuantity,
+  holdSeats,
+  readActiveHoldIds,
+  readSellingState,
+  reclaimExpired,
+  releaseHold as releaseHoldRow,
+  type HoldOutcome,
+  type SellingState,
+} from "../store/hold-store.ts";
 import { createSeating, markSeatingCancelled, readAvailability, readSeatMapPage } from "../store/seating-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
 import type { InventoryDeps } from "./ports.ts";
@@ -89,6 +98,34 @@ function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: strin
   }
 }
 
+/**
+ * A buyer's active holds on every shard (their events live all over). Counted by id: while a
+ * logical shard moves, its frozen old copy and the new one both hold the same rows.
+ */
+export async function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
+  const ids = await Promise.all(deps.shards.all().map((sql) => readActiveHoldIds(sql, buyerId, deps.now())));
+  return new Set(ids.flat()).size;
+}
+
+function tooManyHolds(active: number, max: number): Error {
+  return inventoryError(InventoryErrorCodes.LIMIT_EXCEEDED, `at most ${max} active holds per buyer across all events; release or buy one first`, {
+    limit: "active_holds",
+    activeHolds: active,
+    maxActiveHolds: max,
+  });
+}
+
+/**
+ * Whether a buyer who just got a hold now has more active holds than allowed. Holds of one buyer on
+ * different events live on different shards, so no single row lock orders them: the count before a
+ * hold refuses the common case cheaply, and the count after it (which includes the new hold) catches
+ * holds placed at the same moment — each of them sees the others, so together they never stay over
+ * the cap (at worst all of them are given back).
+ */
+export function overActiveHoldCap(activeIncludingNew: number, max: number): boolean {
+  return activeIncludingNew > max;
+}
+
 export async function placeHold(
   input: { buyerId: string; eventId: string; quantity?: number; seatIds?: string[] },
   deps: InventoryDeps,
@@ -100,6 +137,8 @@ export async function placeHold(
     const available = certainlySoldOut(await readSellingState(sql, input.eventId, deps.now()), input.quantity ?? 1);
     if (available !== undefined) throw toHoldError({ ok: false, reason: "SOLD_OUT", available }, input.eventId);
   }
+  const before = await activeHoldsOf(input.buyerId, deps);
+  if (before >= deps.maxActiveHoldsPerBuyer) throw tooManyHolds(before, deps.maxActiveHoldsPerBuyer);
   const reclaimed = await reclaimEventHolds(sql, input.eventId, deps, false);
   const holdId = deps.ids.childOf(input.eventId);
   const newHold = {
@@ -122,6 +161,11 @@ export async function placeHold(
       if (seen.size > 10_000) seen.clear();
     }
     throw toHoldError(outcome, input.eventId);
+  }
+  const after = await activeHoldsOf(input.buyerId, deps);
+  if (overActiveHoldCap(after, deps.maxActiveHoldsPerBuyer)) {
+    await withRetry(() => releaseHoldRow(sql, outcome.hold.id, input.buyerId));
+    throw tooManyHolds(after - 1, deps.maxActiveHoldsPerBuyer);
   }
   deps.availability.changed(input.eventId);
   const { hold } = outcome;

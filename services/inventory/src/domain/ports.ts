@@ -21,6 +21,8 @@ export interface PaymentsPort {
   charge(request: ChargeRequest, context: RpcContext | undefined): Promise<Payment>;
   /** Refunds a payment in full on the service's own authority (idempotent by key). */
   refund(request: { paymentId: string; buyerId: string; idempotencyKey: string; reason: string }): Promise<void>;
+  /** The payment as payments' database has it; undefined when payments knows no such payment. */
+  get(paymentId: string): Promise<Payment | undefined>;
 }
 
 /** Publishes an event's availability after it changed (coalesced; failures are logged, not thrown). */
@@ -43,6 +45,8 @@ export interface InventoryDeps {
   now: () => Date;
   holdTtlSeconds: number;
   counterSlots: number;
+  /** Active holds one buyer may have at once, across every event (MAX_ACTIVE_HOLDS_PER_BUYER). */
+  maxActiveHoldsPerBuyer: number;
   /** Secret for hashing request bodies (idempotency) so no card number is stored recoverably. */
   hashSecret: string;
   availability: AvailabilityNotifier;

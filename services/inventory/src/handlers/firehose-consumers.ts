@@ -56,10 +56,12 @@ export function startInventoryConsumers(options: {
           logger.error({ eventId: event.id, issues: refunded.error.issues }, "payment.refunded.v1 does not match its contract; skipped");
           return;
         }
-        const { paymentId, reference } = refunded.data;
+        const { paymentId, buyerId, reference } = refunded.data;
         if (!reference.holdId) return;
-        if ((await applyRefund({ holdId: reference.holdId, paymentId }, domain)) === "voided") {
-          logger.info({ paymentId, holdId: reference.holdId }, "payment refunded: order refunded, tickets void");
+        const outcome = await applyRefund({ holdId: reference.holdId, paymentId, buyerId }, domain, { verifyWithPayments: true });
+        if (outcome === "voided") logger.info({ paymentId, holdId: reference.holdId }, "payment refunded: order refunded, tickets void");
+        if (outcome === "unverified") {
+          logger.warn({ eventId: event.id, paymentId, holdId: reference.holdId }, "payment.refunded.v1 not borne out by payments (forged or altered); ignored");
         }
         return;
       }
@@ -72,7 +74,15 @@ export function startInventoryConsumers(options: {
       const { paymentId, buyerId, amountCents, reference } = parsed.data;
       // Payments for something other than a hold are not inventory's.
       if (!reference.holdId) return;
-      const result = await settleCapturedPayment({ holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id }, domain);
+      const result = await settleCapturedPayment(
+        { holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id },
+        domain,
+        { verifyWithPayments: true },
+      );
+      if (result.kind === "unverified") {
+        logger.warn({ eventId: event.id, paymentId, holdId: reference.holdId }, "payment.captured.v1 not borne out by payments (forged or altered); ignored");
+        return;
+      }
       if (result.kind === "refunded") logger.info({ paymentId, holdId: reference.holdId }, "captured payment could not be confirmed: refunded");
     },
   );

@@ -2,7 +2,7 @@
 // never fails because a channel was momentarily full) and retry retryable failures with the same
 // idempotency key (a retry can never charge twice).
 import { RpcError, type RpcClient, type RpcContext } from "@boxoffice/bus";
-import { paymentsChargeV1, paymentsRefundV1 } from "@boxoffice/contracts";
+import { ErrorCodes, paymentsChargeV1, paymentsGetV1, paymentsRefundV1 } from "@boxoffice/contracts";
 import type { PaymentsPort } from "../domain/ports.ts";
 
 const ATTEMPTS = 5;
@@ -32,6 +32,18 @@ export function createPaymentsClient(rpc: RpcClient, defaultDeadlineMs: number):
         () => rpc.call(paymentsRefundV1, request, { waitForCapacity: true, deadlineMs: defaultDeadlineMs }),
         Date.now() + defaultDeadlineMs,
       );
+    },
+    async get(paymentId) {
+      try {
+        const { payment } = await withRetries(
+          () => rpc.call(paymentsGetV1, { paymentId }, { waitForCapacity: true, deadlineMs: defaultDeadlineMs }),
+          Date.now() + defaultDeadlineMs,
+        );
+        return payment;
+      } catch (error) {
+        if (error instanceof RpcError && error.code === ErrorCodes.NOT_FOUND) return undefined;
+        throw error;
+      }
     },
   };
 }

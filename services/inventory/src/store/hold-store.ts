@@ -347,6 +347,15 @@ export async function reclaimExpired(sql: Sql, now: Date, options: { eventId?: s
   });
 }
 
+/** Ids of the buyer's holds on this shard that are active and not yet run out by `now`. */
+export async function readActiveHoldIds(sql: Sql, buyerId: string, now: Date): Promise<string[]> {
+  const result = await sql.query<{ id: string }>(
+    `SELECT id FROM inventory.holds WHERE buyer_id = $1 AND status = 'active' AND expires_at > $2`,
+    [buyerId, now],
+  );
+  return result.rows.map((r) => r.id);
+}
+
 export interface SellingState {
   status: string;
   /** Seats on every sub-counter of the event. */

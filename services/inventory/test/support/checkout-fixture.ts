@@ -7,7 +7,7 @@ import { eventUpdatedV1, EVENTS_STREAM, type CatalogueEvent } from "@boxoffice/c
 import { createTokenSigner, createTokenVerifier, generateSigningKey, type TokenSigner } from "@boxoffice/identity";
 // eslint-disable-next-line @nx/enforce-module-boundaries -- the checkout invariants need the real payments service beside inventory (as the embedded host runs them); tests only
 import { buildPaymentsService, paymentsConfigSchema, type PaymentsService } from "@boxoffice/payments";
-import { createLogger } from "@boxoffice/runtime";
+import { createLogger, type Logger } from "@boxoffice/runtime";
 import { createIdGenerator, createTestShardMap, type TestShardMap } from "@boxoffice/sharding";
 import { redisUrl, uniqueName, waitFor } from "@boxoffice/testkit";
 import { buildInventoryService, type InventoryService } from "../../src/app.ts";
@@ -31,6 +31,8 @@ export interface CheckoutFixtureOptions {
   reconcileIntervalMs?: number;
   /** Wraps the firehose the payments instances publish to (to lose their events). */
   paymentsFirehose?: (firehose: Firehose) => Firehose;
+  /** Where the inventory instances log (default: silent). */
+  inventoryLogger?: Logger;
 }
 
 export interface CheckoutFixture {
@@ -78,7 +80,7 @@ export async function createCheckoutFixture(target: Target, options: CheckoutFix
     buildPaymentsService(paymentsConfigSchema.parse({ ...env(i), NODE_ID: String(i + 11) }), { layer, firehose: paymentsFirehose, logger, shardMap: shards.map, verifier }),
   );
   const inventories = Array.from({ length: instances }, (_, i) =>
-    buildInventoryService(inventoryConfigSchema.parse(env(i)), { layer, firehose, logger, shardMap: shards.map, verifier, faults: options.faults?.(i) }),
+    buildInventoryService(inventoryConfigSchema.parse(env(i)), { layer, firehose, logger: options.inventoryLogger ?? logger, shardMap: shards.map, verifier, faults: options.faults?.(i) }),
   );
   // One at a time: migrations of one service must not race on a fresh database.
   for (const service of [...payments, ...inventories]) await service.start();

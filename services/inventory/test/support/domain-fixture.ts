@@ -15,7 +15,7 @@ export interface DomainFixture {
 
 export async function createDomainFixture(
   kind: "postgres" | "pglite",
-  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date } = {},
+  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number } = {},
 ): Promise<DomainFixture> {
   const shards = await createTestShardMap({ kind, physical: 2, prefix: "inv_domain" });
   await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "inventory" });
@@ -34,11 +34,13 @@ export async function createDomainFixture(
     now: options.now ?? (() => new Date()),
     holdTtlSeconds: options.holdTtlSeconds ?? 600,
     counterSlots: 4,
+    maxActiveHoldsPerBuyer: options.maxActiveHoldsPerBuyer ?? 4,
     hashSecret: "test-secret",
     availability: { changed: (eventId) => void changed.push(eventId) },
     payments: options.payments ?? {
       charge: () => Promise.reject(new Error("no payments in this test")),
       refund: () => Promise.reject(new Error("no payments in this test")),
+      get: () => Promise.reject(new Error("no payments in this test")),
     },
   };
   return {

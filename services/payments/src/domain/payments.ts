@@ -251,6 +251,19 @@ export async function refund(input: RefundInput, deps: PaymentsDeps): Promise<{ 
   return answer(result);
 }
 
+/** One payment by id (payments.get.v1: inventory checks a firehose event against it); NOT_FOUND otherwise. */
+export async function getPayment(paymentId: string, deps: Pick<PaymentsDeps, "shards">): Promise<{ payment: Payment }> {
+  let sql;
+  try {
+    sql = deps.shards.forId(paymentId);
+  } catch {
+    throw paymentsError(PaymentsErrorCodes.NOT_FOUND, "no such payment", { paymentId });
+  }
+  const payment = await readPayment(sql, paymentId);
+  if (!payment) throw paymentsError(PaymentsErrorCodes.NOT_FOUND, "no such payment", { paymentId });
+  return { payment };
+}
+
 interface LedgerCursor {
   createdAt: string;
   id: string;

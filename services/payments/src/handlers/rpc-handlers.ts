@@ -1,9 +1,9 @@
 // Thin bus entry points: validate who calls, hand over to the use cases.
 import { RpcError, RpcErrorCodes, type RpcContext, type RpcServer } from "@boxoffice/bus";
-import { paymentsChargeV1, paymentsHealthV1, paymentsListV1, paymentsRefundV1 } from "@boxoffice/contracts";
+import { paymentsChargeV1, paymentsGetV1, paymentsHealthV1, paymentsListV1, paymentsRefundV1 } from "@boxoffice/contracts";
 import type { TokenVerifier } from "@boxoffice/identity";
 import { paymentsError, PaymentsErrorCodes } from "../errors.ts";
-import { charge, listLedger, refund, type PaymentsDeps } from "../domain/payments.ts";
+import { charge, getPayment, listLedger, refund, type PaymentsDeps } from "../domain/payments.ts";
 import { ProcessorUnavailableError } from "../domain/processor.ts";
 import type { Sql } from "../store/sql.ts";
 
@@ -49,6 +49,9 @@ export function registerPaymentsHandlers(server: RpcServer, deps: PaymentsHandle
     const user = await deps.verifier.requireUser(ctx);
     return listLedger({ buyerId: user.userId, limit: input.limit, cursor: input.cursor }, deps.domain);
   });
+
+  // Read-only, for inventory's service identity only (the contract's access; no user token involved).
+  server.handle(paymentsGetV1, async (input) => getPayment(input.paymentId, deps.domain));
 
   server.handle(paymentsHealthV1, async () => {
     const shards = await Promise.all(

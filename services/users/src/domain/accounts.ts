@@ -21,8 +21,6 @@ export interface AccountsDeps {
 export interface LoginDeps extends AccountsDeps {
   limiter: LoginLimiter;
   signer: TokenSigner;
-  /** For the RATE_LIMITED answer's retry hint. */
-  limitWindowSeconds: number;
   /** Lifetime of the refresh token issued with each login. */
   refreshTtlSeconds: number;
   ledger: RefreshLedger;
@@ -72,12 +70,16 @@ export async function loginUser(
   deps: LoginDeps,
 ): Promise<{ user: User; token: string; expiresAt: string; refreshToken: string; refreshExpiresAt: string }> {
   const audience = identityAudience(input.audience);
-  if (!(await deps.limiter.begin(input.email, input.clientAddress))) throw rateLimited(deps.limitWindowSeconds);
+  const attempt = await deps.limiter.begin(input.email, input.clientAddress);
+  if (!attempt.allowed) throw rateLimited(attempt.retryAfterSeconds);
   const record = await deps.store.findByEmail(input.email);
   // Without an account we still spend one KDF run, so response time does not reveal which emails exist.
   const ok = record ? await deps.hasher.verify(input.password, record.passwordHash) : (await deps.hasher.burn(input.password), false);
-  // A failure keeps the slot it took.
-  if (!record || !ok) throw invalidCredentials();
+  // A failure keeps the slot it took, and past the free attempts makes the next one wait longer.
+  if (!record || !ok) {
+    await deps.limiter.failed(input.email, input.clientAddress, attempt);
+    throw invalidCredentials();
+  }
   await deps.limiter.succeeded(input.email, input.clientAddress);
   const user = toUser(record);
   const identity = { userId: user.id, role: user.role, email: user.email };
