@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { requirePostgres, requireRedis, uniqueName, waitFor } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client, type Reply } from "./http-client.ts";
+import { launchChromium, requireChromium } from "./chromium.ts";
 import pg from "pg";
 import { databaseUrl } from "../src/distributed/databases.ts";
 import { startDistributedPlatform, type DistributedPlatform } from "../src/distributed/topology.ts";
@@ -95,6 +96,8 @@ async function purchase(client: Client, buyer: number, eventId: string, deadline
   }
 }
 
+const chromium = requireChromium();
+
 describe.skipIf(!redis.available || !postgres.available)("the platform as separate processes behind a load balancer", () => {
   let platform: DistributedPlatform;
   const logs: string[] = [];
@@ -119,9 +122,9 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
         // A slow card processor keeps checkouts inside inventory long enough to be caught by the kill.
         PAYMENTS_LATENCY_MS: "1000",
         RPC_DEADLINE_MS: "4000",
-        // Cheaper password hashing and no web UI build: this test is about the processes.
+        // Cheaper password hashing: this test is about the processes (the gateways serve the web UI
+        // for the operator console's browser check).
         USERS_SCRYPT_LOG_N: "10",
-        SERVE_WEB: "false",
       },
       onOutput: (name, line) => {
         logs.push(`${name} | ${line}`);
@@ -330,14 +333,34 @@ describe.skipIf(!redis.available || !postgres.available)("the platform as separa
     expect(confirmedOrders).toHaveLength(outcomes.filter((o) => o.order).length);
   }, 110_000);
 
-  it("when inventory instance 0 was killed with SIGKILL, the console shows one inventory instance gone within 10 s and everything else live", async () => {
+  it("when inventory instance 0 was killed with SIGKILL, the console (API and the #/ops page in Chromium) shows one inventory instance gone within 10 s and everything else live", async () => {
     const instances = await waitFor(async () => {
       const list = await consoleInstances();
       return list.filter((i) => i.service === "inventory" && i.gone).length === 1 ? list : undefined;
     }, { timeoutMs: 10_000, intervalMs: 500, what: "the killed inventory instance shown as gone" });
     expect(liveCount(instances, "inventory")).toBe(1);
     for (const service of ["gateway", "users", "events", "payments"]) expect(liveCount(instances, service), service).toBe(2);
-  }, 30_000);
+
+    // And the operator sees it in the console's picture, in a real browser through the load balancer.
+    if (!chromium.available) return;
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1200, height: 900 } })).newPage();
+      await page.goto(`${platform.url}/#/signin?next=%2Fops`);
+      await page.getByLabel("Email").fill("operator@boxoffice.test");
+      await page.getByLabel("Password").fill("operator-password");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Operator console" }).waitFor();
+      await page.locator('[data-service="inventory"] .ops-gone').first().waitFor({ timeout: 10_000 });
+      await waitFor(async () => {
+        const live = await Promise.all(["gateway", "users", "events", "inventory", "payments"].map((service) => page.locator(`[data-service="${service}"] .ops-live`).count()));
+        return live.join() === "2,2,2,1,2" || undefined;
+      }, { timeoutMs: 10_000, intervalMs: 250, what: "every process live in the console's boxes but the killed inventory instance" });
+      expect(await page.locator('[data-service="inventory"] .ops-gone').count()).toBe(1);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   // Last in this file: it kills a gateway, and the tests above count two live ones.
   it("when a gateway is killed with SIGKILL while buyers wait in the room, every buyer keeps their place on the other one and is admitted in turn", async () => {
