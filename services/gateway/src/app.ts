@@ -69,6 +69,8 @@ export interface GatewayContext {
   readonly admissionRate: AdmissionRate;
   /** Queue joins per client address. */
   readonly joinLimiter: SignInLimiter;
+  /** Sign-ups per client address per hour (absent: no limit; see SIGN_UPS_PER_ADDRESS_PER_HOUR). */
+  readonly signUpLimiter?: SignInLimiter;
   /** The operator console: reports of every process, firehose groups, rooms. */
   readonly ops: OpsConsole;
 }
@@ -210,6 +212,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     room,
     admissionRate,
     joinLimiter: createSignInLimiter({ maxFailures: config.QUEUE_JOINS_PER_ADDRESS_PER_MINUTE, windowMs: 60_000 }),
+    signUpLimiter: signUpLimiter(config),
     ops,
   };
 
@@ -348,4 +351,10 @@ function createRoomStore(config: GatewayConfig): RoomStore {
   const expiry = { idleTtlMs: config.ROOM_IDLE_TTL_SECONDS * 1000, soldOutTtlMs: config.ROOM_SOLD_OUT_TTL_SECONDS * 1000 };
   if (url.startsWith("redis://") || url.startsWith("rediss://")) return createRedisRoomStore({ url, prefix: `${config.BUS_PREFIX}:`, expiry });
   return createMemoryRoomStore({ expiry });
+}
+
+/** Production limits sign-ups per address unless told otherwise; development does not (see config). */
+function signUpLimiter(config: GatewayConfig): SignInLimiter | undefined {
+  const perHour = config.SIGN_UPS_PER_ADDRESS_PER_HOUR ?? (config.NODE_ENV === "production" ? 300 : undefined);
+  return perHour === undefined ? undefined : createSignInLimiter({ maxFailures: perHour, windowMs: 3_600_000 });
 }

@@ -86,6 +86,13 @@ export const gatewayConfigSchema = z.object({
    */
   SIGN_IN_MAX_FAILURES: z.coerce.number().int().min(1).default(20),
   SIGN_IN_WINDOW_SECONDS: z.coerce.number().int().min(1).default(300),
+  /**
+   * Accounts one client address may create per hour, per gateway instance (429 RATE_LIMITED with
+   * Retry-After beyond it), so one script cannot mint the thousands of buyers it would take to hold a
+   * stadium. Unset: 300 with NODE_ENV=production; no limit otherwise, because local load tests and
+   * benches sign up thousands of buyers from 127.0.0.1.
+   */
+  SIGN_UPS_PER_ADDRESS_PER_HOUR: z.coerce.number().int().min(1).optional(),
   /** Seconds suggested to clients in Retry-After when the bus sheds load. */
   BUSY_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).default(2),
   /**

@@ -9,16 +9,21 @@ import { endSession, requireSession, startSession } from "../session.ts";
 
 export function registerAccountRoutes(parent: FastifyInstance, context: GatewayContext): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
-  const { backend, signInLimiter } = context;
+  const { backend, signInLimiter, signUpLimiter } = context;
 
   app.post("/users", {
     schema: {
       tags: ["accounts"],
       summary: "Create a buyer account",
       body: httpSignUpBodySchema,
-      response: { 201: httpUserResponseSchema, 400: httpErrorBodySchema, 409: httpErrorBodySchema },
+      response: { 201: httpUserResponseSchema, 400: httpErrorBodySchema, 409: httpErrorBodySchema, 429: httpErrorBodySchema },
     },
   }, async (request, reply) => {
+    if (signUpLimiter) {
+      // Every attempt counts (a taken email too): the limit is on what one address may try.
+      if (signUpLimiter.isBlocked(request.ip)) throw new GatewayError("RATE_LIMITED", "too many accounts created from this address; try again later", { retryAfterSeconds: 3600 });
+      signUpLimiter.recordFailure(request.ip);
+    }
     const user = await backend.signUp(request.body);
     return reply.status(201).send({ user });
   });
