@@ -45,11 +45,13 @@ const finalStage = dockerfile.stages[dockerfile.stages.length - 1];
 const EXTERNAL_SECRETS: Record<string, Record<string, string[]>> = {
   prod: {
     "boxoffice-secrets": [
-      "POSTGRES_PASSWORD", "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET", "BUS_ENCRYPTION_KEYS",
+      "SESSION_KEYS", "USERS_SIGNING_KEYS", "INVENTORY_HASH_SECRET", "PAYMENTS_HASH_SECRET", "BUS_ENCRYPTION_KEYS",
       "REDIS_USERS_PASSWORD", "REDIS_EVENTS_PASSWORD", "REDIS_INVENTORY_PASSWORD", "REDIS_PAYMENTS_PASSWORD", "REDIS_GATEWAY_PASSWORD",
       "USERS_SERVICE_IDENTITY_SECRET", "EVENTS_SERVICE_IDENTITY_SECRET", "INVENTORY_SERVICE_IDENTITY_SECRET", "PAYMENTS_SERVICE_IDENTITY_SECRET",
       "GATEWAY_SERVICE_IDENTITY_SECRET", "SERVICE_IDENTITIES", "IDENTITY_TRUSTED_JWKS", "ADMISSION_KEYS",
     ],
+    // One basic-auth Secret per service's database role (postgres-clusters.yaml).
+    ...Object.fromEntries(BUS_SERVICES.map((service) => [`boxoffice-db-${service}`, ["password"]])),
   },
 };
 
@@ -147,6 +149,14 @@ describe("infra/k8s", () => {
         const other = theirs.find((o) => o.kind === object.kind && o.metadata.name === object.metadata.name)!;
         const names = (o: K8sObject) => containersOf(o).map((c) => `${c.name}:${c.image}:${envOf(c).map((e) => e.name).sort().join(",")}`);
         expect(names(other), `${overlay} ${object.metadata.name}`).toEqual(names(object));
+        // Volumes the patches add (the prod clusters' CAs) mount where these checks read them.
+        const mounts = (o: K8sObject) => containersOf(o).map((c) => ((c.volumeMounts ?? []) as JsonObject[]).map((m) => JSON.stringify([m.name, m.mountPath, m.readOnly ?? false])).sort());
+        const secretVolumes = (o: K8sObject) => ((podSpec(o).volumes ?? []) as JsonObject[]).filter((v) => isObject(v.secret)).map((v) => {
+          const secret = v.secret as { secretName: string; items?: Array<{ key: string; path: string }> };
+          return JSON.stringify([v.name, secret.secretName, (secret.items ?? []).map((i) => `${i.key}=${i.path}`)]);
+        }).sort();
+        expect(mounts(other), `${overlay} ${object.metadata.name} volumeMounts`).toEqual(mounts(object));
+        expect(secretVolumes(other), `${overlay} ${object.metadata.name} Secret volumes`).toEqual(secretVolumes(object));
         expect((other.spec as JsonObject).replicas, `${overlay} ${object.metadata.name} replicas`).toEqual((object.spec as JsonObject).replicas);
       }
     }
@@ -309,6 +319,89 @@ describe.each(OVERLAYS)("the %s overlay", (overlay) => {
     const config = find(objects, "ConfigMap", "boxoffice-config").data as Record<string, string>;
     expect(config.OPERATIONS_ALLOW).not.toBe("any");
     expect(config.SERVE_DOCS).toBe("false");
+  });
+
+  describe.runIf(overlay === "prod")("when the services reach production Postgres", () => {
+    const clusters = objects.filter((o) => o.kind === "Cluster" && o.apiVersion.startsWith("postgresql.cnpg.io/"));
+    const clusterSpec = (name: string) => clusters.find((c) => c.metadata.name === name)?.spec as JsonObject | undefined;
+    const shardUrls = (service: (typeof BUS_SERVICES)[number]) => {
+      const data = find(objects, "ConfigMap", "shard-maps").data as Record<string, string>;
+      const map = parseShardMap(data[`${service}.json`]);
+      return map.shards.flatMap((shard) => [shard.primary, ...shard.replicas]).map((url) => new URL(url));
+    };
+    /** The CNPG cluster behind a shard URL's host (its -rw, -ro or -r Service). */
+    const clusterOf = (url: URL) => url.hostname.replace(/-(rw|ro|r)(\..*)?$/, "");
+    const roleOf = (service: string) => `${service}_svc`;
+    const postInitSql = (name: string) => (((clusterSpec(name)!.bootstrap as JsonObject).initdb as JsonObject).postInitSQL ?? []) as string[];
+
+    it("when a service opens a shard, the URL asks for verify-full TLS against the CA of that shard's cluster, mounted read-only in the service's pods", () => {
+      expect(clusters.length, "CloudNativePG clusters").toBeGreaterThanOrEqual(2);
+      for (const service of BUS_SERVICES) {
+        const mounts = (container(service).volumeMounts ?? []) as Array<{ name: string; mountPath: string; readOnly?: boolean; subPath?: string }>;
+        const volumes = (podSpec(deployment(service)).volumes ?? []) as Array<{ name: string; secret?: { secretName: string; items?: Array<{ key: string; path: string }> } }>;
+        for (const url of shardUrls(service)) {
+          const where = `${service} ${url.hostname}${url.pathname}`;
+          expect(url.searchParams.get("sslmode"), where).toBe("verify-full");
+          const cluster = clusterOf(url);
+          expect(clusterSpec(cluster), `${where}: a Cluster named ${cluster}`).toBeDefined();
+          const rootCert = url.searchParams.get("sslrootcert");
+          expect(rootCert, `${where} sslrootcert`).toMatch(/^\//);
+          const mount = mounts.find((m) => rootCert!.startsWith(`${m.mountPath}/`));
+          expect(mount, `${where}: ${rootCert} is in a mounted volume`).toBeDefined();
+          expect(mount!.readOnly, `${where}: CA mounted read-only`).toBe(true);
+          expect(mount!.subPath, `${where}: a whole-volume mount (a subPath would not follow a renewed CA)`).toBeUndefined();
+          const volume = volumes.find((v) => v.name === mount!.name);
+          expect(volume?.secret?.secretName, `${where}: the CA Secret CloudNativePG creates for ${cluster}`).toBe(`${cluster}-ca`);
+          const file = rootCert!.slice(mount!.mountPath.length + 1);
+          const key = volume!.secret!.items ? volume!.secret!.items.find((item) => item.path === file)?.key : file;
+          expect(key, `${where}: ${file} is the Secret's ca.crt`).toBe("ca.crt");
+        }
+      }
+    });
+
+    it("when a service connects, it is its own login role (no superuser, createdb or createrole) whose password comes from its own Secret, the one the Cluster sets it from", () => {
+      const secrets = new Set<string>();
+      for (const service of BUS_SERVICES) {
+        const pgPassword = envOf(container(service)).find((e) => e.name === "PGPASSWORD");
+        const ref = (pgPassword?.valueFrom as JsonObject | undefined)?.secretKeyRef as { name: string; key: string } | undefined;
+        expect(ref, `${service} PGPASSWORD from a Secret`).toBeDefined();
+        expect(ref!.key, `${service} PGPASSWORD: the basic-auth password`).toBe("password");
+        expect(resolveEnv(objects, overlay, pgPassword!).source).toBe("secret");
+        secrets.add(ref!.name);
+        const users = new Set(shardUrls(service).map((url) => decodeURIComponent(url.username)));
+        expect([...users], `${service} shard map user`).toEqual([roleOf(service)]);
+        for (const cluster of new Set(shardUrls(service).map(clusterOf))) {
+          const roles = (((clusterSpec(cluster)!.managed as JsonObject | undefined)?.roles ?? []) as Array<JsonObject & { name: string }>);
+          const role = roles.find((r) => r.name === roleOf(service));
+          expect(role, `${cluster} manages the role ${roleOf(service)}`).toBeDefined();
+          expect(role!.login, `${cluster} ${role!.name} login`).toBe(true);
+          expect(role!.ensure ?? "present").toBe("present");
+          for (const power of ["superuser", "createdb", "createrole", "replication", "bypassrls"]) expect(role![power] ?? false, `${cluster} ${role!.name} ${power}`).toBe(false);
+          expect((role!.passwordSecret as JsonObject | undefined)?.name, `${cluster} ${role!.name}: password from the Secret ${service} reads`).toBe(ref!.name);
+        }
+      }
+      expect(secrets.size, "a Secret per service").toBe(BUS_SERVICES.length);
+    });
+
+    it("when a cluster is created, each service's databases on it are owned by that service's role, and no other role may connect to them", () => {
+      for (const service of BUS_SERVICES) {
+        for (const url of shardUrls(service)) {
+          const database = decodeURIComponent(url.pathname.slice(1));
+          const statements = postInitSql(clusterOf(url)).map((s) => s.trim().replace(/\s+/g, " ").replace(/;$/, ""));
+          const where = `${clusterOf(url)} ${database}`;
+          const created = statements.filter((s) => new RegExp(`^CREATE DATABASE "?${database}"?( |$)`, "i").test(s));
+          expect(created, `${where} created once`).toHaveLength(1);
+          expect(created[0], `${where} owner`).toMatch(new RegExp(`OWNER "?${roleOf(service)}"?$`, "i"));
+          expect(statements, `${where}: CONNECT not left to PUBLIC`).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^REVOKE (ALL|CONNECT)\\b.* ON DATABASE "?${database}"? FROM PUBLIC$`, "i"))]));
+          const role = statements.findIndex((s) => new RegExp(`^CREATE ROLE "?${roleOf(service)}"?( |$)`, "i").test(s));
+          expect(role, `${where}: the role exists before its database (managed roles are created after bootstrap)`).toBeGreaterThanOrEqual(0);
+          expect(role).toBeLessThan(statements.indexOf(created[0]));
+        }
+      }
+      for (const cluster of clusters) {
+        expect(postInitSql(cluster.metadata.name).join("\n"), `${cluster.metadata.name}: no SUPERUSER, CREATEDB or CREATEROLE handed out`).not.toMatch(/\b(SUPERUSER|CREATEDB|CREATEROLE)\b/i);
+      }
+    });
   });
 
   it("when the services connect, keys and passwords come from Secrets, never from a ConfigMap or a literal", () => {
