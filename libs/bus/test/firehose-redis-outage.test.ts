@@ -1,62 +1,25 @@
 // Redis going away must not need a restart of anyone: publishing fails fast while it is down, and
 // consumers and subscribers carry on by themselves once it is back. This file runs its own private
 // redis-server (never the shared one) so that it can stop and start it.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { REQUIRE_SERVICES, waitFor } from "@boxoffice/testkit";
-import { Redis } from "ioredis";
+import { hasRedisServer as redisServerInstalled, REQUIRE_SERVICES, startPrivateRedis, waitFor, type PrivateRedis } from "@boxoffice/testkit";
 import { afterAll, describe, expect, it } from "vitest";
 import { BusUnavailableError, createRedisFirehose } from "../src/index.ts";
 
-const hasRedisServer = spawnSync("redis-server", ["--version"]).status === 0;
+const hasRedisServer = redisServerInstalled();
 if (!hasRedisServer) {
   if (REQUIRE_SERVICES) throw new Error("REQUIRE_SERVICES=1 but redis-server is not installed (needed to stop and restart a private Redis)");
   console.warn("[skip] redis-server is not installed: the Redis outage test is skipped");
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-let redisProcess: ChildProcess | undefined;
-
-async function startRedis(port: number): Promise<void> {
-  redisProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-  await waitFor(
-    async () => {
-      const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on("error", () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === "PONG";
-      } finally {
-        probe.disconnect();
-      }
-    },
-    { what: "the private redis-server to answer" },
-  );
-}
-
-async function stopRedis(): Promise<void> {
-  const running = redisProcess;
-  redisProcess = undefined;
-  if (!running || running.exitCode !== null) return;
-  const exited = new Promise((resolve) => running.once("exit", resolve));
-  running.kill("SIGKILL");
-  await exited;
-}
-
-afterAll(stopRedis);
+let redis: PrivateRedis | undefined;
+afterAll(async () => {
+  await redis?.stop();
+});
 
 describe.skipIf(!hasRedisServer)("firehose when Redis restarts", () => {
   it("when Redis goes down, publish fails fast; when it is back, consumers and subscribers resume by themselves", async () => {
-    const port = await freePort();
-    await startRedis(port);
-    const firehose = createRedisFirehose({ url: `redis://127.0.0.1:${port}`, prefix: "outage" });
+    redis = await startPrivateRedis();
+    const firehose = createRedisFirehose({ url: redis.url, prefix: "outage" });
     const consumed: number[] = [];
     const broadcast: number[] = [];
     const consumer = firehose.consume<number>("seats", { group: "g", consumer: "c", visibilityTimeoutMs: 500, onError: () => {} }, (event) => void consumed.push(event.data));
@@ -65,11 +28,11 @@ describe.skipIf(!hasRedisServer)("firehose when Redis restarts", () => {
     await firehose.publish("seats", { type: "seat.sold.v1", version: 1, key: "k", data: 1 });
     await waitFor(() => consumed.includes(1) && broadcast.includes(1), { what: "the first event before the outage" });
 
-    await stopRedis();
+    await redis.kill();
     await expect(firehose.publish("seats", { type: "seat.sold.v1", version: 1, key: "k", data: 2 })).rejects.toBeInstanceOf(BusUnavailableError);
 
     // A fresh Redis without persistence: the stream and the group are gone and must be re-made.
-    await startRedis(port);
+    await redis.restart();
     await waitFor(
       async () => {
         await firehose.publish("seats", { type: "seat.sold.v1", version: 1, key: "k", data: 3 });
