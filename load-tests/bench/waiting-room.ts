@@ -104,10 +104,12 @@ interface Tally {
   connectionErrors: number;
   serverErrors: number;
   unavailableWithoutRetryAfter: number;
+  /** Timeouts and connection errors by request ("GET queue", "POST holds"…): which answers were missing. */
+  missingByRequest: Record<string, number>;
 }
 
 function newTally(): Tally {
-  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0 };
+  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0, missingByRequest: {} };
 }
 
 class TimeoutError extends Error {
@@ -148,13 +150,12 @@ async function call(tally: Tally, base: string, method: string, path: string, op
     ...(options.cookie || options.jar ? { cookie: options.jar?.cookie ?? options.cookie } : {}),
     ...options.headers,
   }, options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (response === "timeout") {
-    tally.timeouts++;
-    return "timeout";
-  }
-  if (response === "connection") {
-    tally.connectionErrors++;
-    return "connection";
+  if (response === "timeout" || response === "connection") {
+    if (response === "timeout") tally.timeouts++;
+    else tally.connectionErrors++;
+    const what = `${method} ${path.split("?")[0].split("/").filter((part) => part && !/\d/.test(part)).slice(1).join("/")} (${response})`;
+    tally.missingByRequest[what] = (tally.missingByRequest[what] ?? 0) + 1;
+    return response;
   }
   const text = response.text;
   tally.byStatus[response.status] = (tally.byStatus[response.status] ?? 0) + 1;
@@ -384,7 +385,15 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   })();
 
   console.log(`  ${mode}: ${BUYERS} buyers arriving over ${ARRIVAL_S} s; the sale opens ${OPENS_AFTER_S} s in`);
-  const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
+  let bought = 0;
+  const progress = setInterval(() => {
+    console.log(`  ${mode}: ${Math.round((Date.now() - arrivalsStart) / 1000)} s: ${bought} bought, ${tally.requests} requests, ${tally.timeouts} timeouts, ${tally.connectionErrors} connection errors, load ${loadavg()[0].toFixed(1)}`);
+  }, 30_000);
+  const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).then((outcome) => {
+    if (outcome === "bought") bought++;
+    return outcome;
+  }).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
+  clearInterval(progress);
   for (const result of results) outcomes[result] = (outcomes[result] ?? 0) + 1;
   const window = await cpuWindow;
   const soldOutAt = lastPurchaseAt && (outcomes.bought ?? 0) >= SEATS ? lastPurchaseAt : 0;
@@ -472,6 +481,7 @@ const lines = [
   `|---|${done.map(() => "---:").join("|")}|`,
   `| requests during the on-sale | ${column((r) => fmt(r.tally.requests))} |`,
   `| **timeouts / connection errors** (the goal: 0) | ${column((r) => `**${r.tally.timeouts} / ${r.tally.connectionErrors}**`)} |`,
+  `| missing answers by request | ${column((r) => Object.entries(r.tally.missingByRequest).map(([k, v]) => `${k}: ${fmt(v)}`).join(", ") || "none")} |`,
   `| 5xx other than 503 / 503 without Retry-After | ${column((r) => `${r.tally.serverErrors} / ${r.tally.unavailableWithoutRetryAfter}`)} |`,
   `| answers by status | ${column((r) => Object.entries(r.tally.byStatus).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
   `| outcomes | ${column((r) => Object.entries(r.outcomes).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
