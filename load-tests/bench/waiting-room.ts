@@ -11,6 +11,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { loadavg, tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -233,6 +234,8 @@ interface RunResult {
   joinVsBare: { join: AutocannonResult; bare: AutocannonResult };
   /** The organiser's pause and resume, each from first try to answer (retries included). */
   organiserCallsMs: number[];
+  /** This load generator's own event-loop delay during the on-sale (ms): a late timer or unread answer is the client's. */
+  generatorLoopDelayMs: { p99: number; max: number };
 }
 
 /** `gatewayUrl`: the gateway itself (not the load balancer) for the join-vs-bare comparison. */
@@ -386,14 +389,17 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
 
   console.log(`  ${mode}: ${BUYERS} buyers arriving over ${ARRIVAL_S} s; the sale opens ${OPENS_AFTER_S} s in`);
   let bought = 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
   const progress = setInterval(() => {
-    console.log(`  ${mode}: ${Math.round((Date.now() - arrivalsStart) / 1000)} s: ${bought} bought, ${tally.requests} requests, ${tally.timeouts} timeouts, ${tally.connectionErrors} connection errors, load ${loadavg()[0].toFixed(1)}`);
+    console.log(`  ${mode}: ${Math.round((Date.now() - arrivalsStart) / 1000)} s: ${bought} bought, ${tally.requests} requests, ${tally.timeouts} timeouts, ${tally.connectionErrors} connection errors, generator loop delay max ${Math.round(loopDelay.max / 1e6)} ms, load ${loadavg()[0].toFixed(1)}`);
   }, 30_000);
   const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).then((outcome) => {
     if (outcome === "bought") bought++;
     return outcome;
   }).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
   clearInterval(progress);
+  loopDelay.disable();
   for (const result of results) outcomes[result] = (outcomes[result] ?? 0) + 1;
   const window = await cpuWindow;
   const soldOutAt = lastPurchaseAt && (outcomes.bought ?? 0) >= SEATS ? lastPurchaseAt : 0;
@@ -414,6 +420,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
     pollsDuringWindow,
     joinVsBare: { join: joinRun, bare: bareRun },
     organiserCallsMs: organiserCalls,
+    generatorLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   };
 }
 
@@ -482,6 +489,7 @@ const lines = [
   `| requests during the on-sale | ${column((r) => fmt(r.tally.requests))} |`,
   `| **timeouts / connection errors** (the goal: 0) | ${column((r) => `**${r.tally.timeouts} / ${r.tally.connectionErrors}**`)} |`,
   `| missing answers by request | ${column((r) => Object.entries(r.tally.missingByRequest).map(([k, v]) => `${k}: ${fmt(v)}`).join(", ") || "none")} |`,
+  `| the load generator's own event-loop delay, p99 / max (a client that is late reads answers late) | ${column((r) => `${fmt(r.generatorLoopDelayMs.p99)} ms / ${fmt(r.generatorLoopDelayMs.max)} ms`)} |`,
   `| 5xx other than 503 / 503 without Retry-After | ${column((r) => `${r.tally.serverErrors} / ${r.tally.unavailableWithoutRetryAfter}`)} |`,
   `| answers by status | ${column((r) => Object.entries(r.tally.byStatus).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
   `| outcomes | ${column((r) => Object.entries(r.outcomes).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
