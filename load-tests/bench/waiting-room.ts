@@ -11,6 +11,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { loadavg, tmpdir } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
@@ -44,7 +45,9 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * is the client's delay; its timeout starts when it has a socket.
  */
 const MAX_SOCKETS = Number(process.env.BENCH_ROOM_MAX_SOCKETS ?? 4096);
-const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+// An idle socket is closed by the client after 50 s, before the gateway's keep-alive timeout (fastify:
+// 72 s) can close it under a request just sent on it (a reset that browsers retry and this client would count).
+const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 50_000 });
 const TICKS = 100; // /proc clock ticks per second
 /**
  * Every simulated buyer comes from 127.0.0.1: the per-address join limit and the per-address login
@@ -104,10 +107,12 @@ interface Tally {
   connectionErrors: number;
   serverErrors: number;
   unavailableWithoutRetryAfter: number;
+  /** Timeouts and connection errors by request ("GET queue", "POST holds"…): which answers were missing. */
+  missingByRequest: Record<string, number>;
 }
 
 function newTally(): Tally {
-  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0 };
+  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0, missingByRequest: {} };
 }
 
 class TimeoutError extends Error {
@@ -148,13 +153,12 @@ async function call(tally: Tally, base: string, method: string, path: string, op
     ...(options.cookie || options.jar ? { cookie: options.jar?.cookie ?? options.cookie } : {}),
     ...options.headers,
   }, options.body === undefined ? undefined : JSON.stringify(options.body));
-  if (response === "timeout") {
-    tally.timeouts++;
-    return "timeout";
-  }
-  if (response === "connection") {
-    tally.connectionErrors++;
-    return "connection";
+  if (response === "timeout" || response === "connection") {
+    if (response === "timeout") tally.timeouts++;
+    else tally.connectionErrors++;
+    const what = `${method} ${path.split("?")[0].split("/").filter((part) => part && !/\d/.test(part)).slice(1).join("/")} (${response})`;
+    tally.missingByRequest[what] = (tally.missingByRequest[what] ?? 0) + 1;
+    return response;
   }
   const text = response.text;
   tally.byStatus[response.status] = (tally.byStatus[response.status] ?? 0) + 1;
@@ -232,6 +236,8 @@ interface RunResult {
   joinVsBare: { join: AutocannonResult; bare: AutocannonResult };
   /** The organiser's pause and resume, each from first try to answer (retries included). */
   organiserCallsMs: number[];
+  /** This load generator's own event-loop delay during the on-sale (ms): a late timer or unread answer is the client's. */
+  generatorLoopDelayMs: { p99: number; max: number };
 }
 
 /** `gatewayUrl`: the gateway itself (not the load balancer) for the join-vs-bare comparison. */
@@ -384,7 +390,18 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   })();
 
   console.log(`  ${mode}: ${BUYERS} buyers arriving over ${ARRIVAL_S} s; the sale opens ${OPENS_AFTER_S} s in`);
-  const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
+  let bought = 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  const progress = setInterval(() => {
+    console.log(`  ${mode}: ${Math.round((Date.now() - arrivalsStart) / 1000)} s: ${bought} bought, ${tally.requests} requests, ${tally.timeouts} timeouts, ${tally.connectionErrors} connection errors, generator loop delay max ${Math.round(loopDelay.max / 1e6)} ms, load ${loadavg()[0].toFixed(1)}`);
+  }, 30_000);
+  const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).then((outcome) => {
+    if (outcome === "bought") bought++;
+    return outcome;
+  }).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
+  clearInterval(progress);
+  loopDelay.disable();
   for (const result of results) outcomes[result] = (outcomes[result] ?? 0) + 1;
   const window = await cpuWindow;
   const soldOutAt = lastPurchaseAt && (outcomes.bought ?? 0) >= SEATS ? lastPurchaseAt : 0;
@@ -405,6 +422,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
     pollsDuringWindow,
     joinVsBare: { join: joinRun, bare: bareRun },
     organiserCallsMs: organiserCalls,
+    generatorLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   };
 }
 
@@ -472,6 +490,8 @@ const lines = [
   `|---|${done.map(() => "---:").join("|")}|`,
   `| requests during the on-sale | ${column((r) => fmt(r.tally.requests))} |`,
   `| **timeouts / connection errors** (the goal: 0) | ${column((r) => `**${r.tally.timeouts} / ${r.tally.connectionErrors}**`)} |`,
+  `| missing answers by request | ${column((r) => Object.entries(r.tally.missingByRequest).map(([k, v]) => `${k}: ${fmt(v)}`).join(", ") || "none")} |`,
+  `| the load generator's own event-loop delay, p99 / max (a client that is late reads answers late) | ${column((r) => `${fmt(r.generatorLoopDelayMs.p99)} ms / ${fmt(r.generatorLoopDelayMs.max)} ms`)} |`,
   `| 5xx other than 503 / 503 without Retry-After | ${column((r) => `${r.tally.serverErrors} / ${r.tally.unavailableWithoutRetryAfter}`)} |`,
   `| answers by status | ${column((r) => Object.entries(r.tally.byStatus).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
   `| outcomes | ${column((r) => Object.entries(r.outcomes).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,

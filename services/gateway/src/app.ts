@@ -330,7 +330,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     app,
     context,
     async start() {
-      return app.listen({ port: config.PORT, host: config.HOST });
+      return app.listen({ port: config.PORT, host: config.HOST, backlog: config.LISTEN_BACKLOG });
     },
     async stop() {
       await ops.stop();

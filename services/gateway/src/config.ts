@@ -130,6 +130,12 @@ export const gatewayConfigSchema = z.object({
   INFLIGHT_MAX_CHECKOUT: z.coerce.number().int().min(1).default(256),
   INFLIGHT_MAX_QUEUE: z.coerce.number().int().min(1).default(4096),
   INFLIGHT_MAX_OTHER: z.coerce.number().int().min(1).default(1024),
+  /**
+   * Connections the kernel may hold completed but not yet accepted (capped by net.core.somaxconn).
+   * Node's default, 511, overflowed in the 40,000-buyer on-sale: while the event loop was busy, new
+   * connections were dropped and clients saw timeouts and resets instead of an answer (or a 503).
+   */
+  LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
   /** Mean event-loop delay (ms, over the last second) above which new API requests get 503 BUSY. */
   EVENT_LOOP_MAX_DELAY_MS: z.coerce.number().int().min(10).default(1000),
   /** Serve the browser UI (built by Vite on start when missing or stale). */

@@ -4,7 +4,7 @@
 // 1 + an arrival counter), admissions a sorted set by their end, so a place is ZRANK and positions
 // come from one source.
 import { Redis } from "ioredis";
-import { DEFAULT_ROOM_EXPIRY, MAX_ADMITTED_PER_STEP, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+import { DEFAULT_ROOM_EXPIRY, MAX_ADMITTED_PER_STEP, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
 
 const SCRIPT = `
 local line, adm, exp, log, meta, pollnext, early = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
@@ -13,6 +13,7 @@ local now, salesStartAt, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(AR
 local rate, maxConcurrent, extra = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local idleTtl, soldOutTtl, extra2 = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 local maxStep = ${MAX_ADMITTED_PER_STEP}
+local pollMin, pollMax = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}
 
 local function flag(name) return redis.call('HGET', meta, name) == '1' end
 local function cap()
@@ -63,8 +64,8 @@ local function step()
 end
 
 local function pollAfter(state, rank)
-  if state == 'waiting' and now < salesStartAt then return math.min(30, math.max(2, math.ceil((salesStartAt - now) / 1000 / 4))) end
-  if state == 'waiting' and rank >= 0 then return math.min(30, math.max(2, math.ceil(rank / math.max(rate, 0.1) / 4))) end
+  if state == 'waiting' and now < salesStartAt then return math.min(pollMax, math.max(pollMin, math.ceil((salesStartAt - now) / 1000 / 4))) end
+  if state == 'waiting' and rank >= 0 then return math.min(pollMax, math.max(pollMin, math.ceil(rank / math.max(rate, 0.1) / 4))) end
   return 30
 end
 

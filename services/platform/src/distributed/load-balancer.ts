@@ -146,7 +146,8 @@ export async function startLoadBalancer(options: LoadBalancerOptions): Promise<L
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port, options.host, () => {
+    // A deep accept queue (capped by net.core.somaxconn): a spike waits to be accepted instead of being dropped.
+    server.listen({ port: options.port, host: options.host, backlog: 4096 }, () => {
       server.off("error", reject);
       resolve();
     });
