@@ -290,7 +290,7 @@ for (const mode of modes) {
   const loadAtEnd = loadavg();
   const r = run.report;
   const lines = [
-    `${BUYERS} signed-in buyers (set up before the spike, not measured) for a ${r.capacity}-seat event, ${CONCURRENCY} at once; each reads the event page ${PAGE_READS} times, holds 1 or 2 seats (alternately) and pays. Outcomes: ${Object.entries(r.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}; ${r.ticketsSold} tickets sold, ${r.seatsAvailableAfter} seats left; server errors ${r.serverErrors}; purchase p50 / p99 ${r.latencyMs.p50} / ${r.latencyMs.p99} ms.`,
+    `${BUYERS} signed-in buyers (set up before the spike, not measured) for a ${r.capacity}-seat event, ${CONCURRENCY} at once; each reads the event page ${PAGE_READS} times, holds 1 or 2 seats (alternately) and pays. Outcomes: ${Object.entries(r.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}; ${r.ticketsSold} tickets sold, ${r.seatsAvailableAfter} seats left; server errors ${r.serverErrors}. Purchase (first hold to confirmed order, room wait included) p50 / p99 ${r.latencyMs.p50} / ${r.latencyMs.p99} ms; checkout alone (the admitted hold and the order) p50 / p99 ${r.checkoutMs.p50} / ${r.checkoutMs.p99} ms; ${r.queued} buyers went through the waiting room (${r.waitingPolls} polls, wait p50 / p99 ${r.waitMs.p50} / ${r.waitMs.p99} ms).`,
     "",
     costTableMarkdown(run.table),
     "",
