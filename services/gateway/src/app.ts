@@ -186,6 +186,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     max: config.ADMISSION_RATE_MAX,
     latencyTargetMs: config.CHECKOUT_LATENCY_TARGET_MS,
     now: deps.now,
+    onWindow: (window) => {
+      if (window.rate !== window.previous) app.log.debug(window, "waiting room: admission rate changed");
+    },
   });
   const room = createWaitingRoom({
     store: roomStore,
