@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts the local Redis and Postgres when they do not answer (the commands this machine kind
 # documents), and installs what the tests drive when it is missing: Debian's Chromium (browser
-# tests), kubectl (manifest tests) and redis-server (private servers for the fault tests).
+# tests), kubectl (manifest tests), redis-server (private servers for the fault tests) and nginx
+# (the load balancer of start:distributed; without it the runner falls back to its Node balancer).
 # With REQUIRE_SERVICES=1 (CI) a service that still does not answer is an error; without it, a
 # warning (the tests that need it then skip and say why).
 set -uo pipefail
@@ -47,5 +48,11 @@ fi
 if ! command -v redis-server >/dev/null 2>&1 && [ "$(id -u)" = "0" ]; then
   echo "ensure-services: installing Debian's redis-server for the private servers of the fault tests"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) || echo "ensure-services: could not install redis-server"
+fi
+# start:distributed runs nginx in front of the gateways (its own child process, config in a temp
+# folder; the system's nginx service is not used); the load balancer tests run against it too.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ] && [ "$(id -u)" = "0" ]; then
+  echo "ensure-services: installing Debian's nginx for the load balancer of start:distributed"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) || echo "ensure-services: could not install nginx"
 fi
 exit 0

@@ -240,17 +240,25 @@ async function distributed(): Promise<Run> {
     );
     runner = started.child;
     const runnerPid = runner.pid!;
-    // The runner's children are the services and gateways; the load balancer runs in the runner itself.
+    // The runner's children are the services, the gateways and, when nginx is installed, the nginx
+    // master (its workers below it); without nginx the load balancer runs in the runner itself.
     const table = readProcessTable();
-    const platformProcesses = [...table.values()]
-      .filter((p) => p.ppid === runnerPid)
+    const children = [...table.values()].filter((p) => p.ppid === runnerPid);
+    const nginxMaster = children.find((p) => p.comm === "nginx");
+    const platformProcesses = children
+      .filter((p) => p !== nginxMaster)
       .map((p) => {
         const service = /services\/(\w+)\/src\/main\.ts/.exec(commandLineOf(p.pid))?.[1] ?? `pid ${p.pid}`;
         return { pid: p.pid, name: service === "gateway" ? "gateway" : `${service} service` };
       });
+    const balancerNote = nginxMaster
+      ? "The load balancer is nginx (master and workers, reloaded workers included), a child of the runner; the runner's own row is its health checks and log relay."
+      : "The load balancer is the Node one inside the start:distributed runner (nginx is not installed): its row is the runner's CPU.";
     const sample = () => {
       const now = readProcessTable();
-      const cpu: Record<string, number> = { "load balancer (Node, in the start:distributed runner)": ownCpuMs(now, runnerPid) };
+      const cpu: Record<string, number> = nginxMaster
+        ? { "load balancer (nginx: master and workers)": treeCpuMs(now, nginxMaster.pid), "start:distributed runner (Node: health checks, logs)": ownCpuMs(now, runnerPid) }
+        : { "load balancer (Node, in the start:distributed runner)": ownCpuMs(now, runnerPid) };
       for (const p of platformProcesses) cpu[p.name] = ownCpuMs(now, p.pid);
       // The postmaster's tree with reaped children: every backend, exited ones included, and the background workers.
       if (postgres.pid) cpu["Postgres (postmaster, backends, background workers)"] = treeCpuMs(now, postgres.pid);
@@ -262,6 +270,7 @@ async function distributed(): Promise<Run> {
       ...run,
       notes: [
         `\`start:distributed --instances 1 --gateways 1 --shards 1\` in a child process; Postgres: ${postgres.note}; Redis: ${redis.note}.`,
+        balancerNote,
         ...(postgres.pid ? [] : ["Postgres backends are not in the table: the shared server's postmaster runs every engineer's work."]),
       ],
     };
@@ -281,7 +290,7 @@ for (const mode of modes) {
   const loadAtEnd = loadavg();
   const r = run.report;
   const lines = [
-    `${BUYERS} signed-in buyers (set up before the spike, not measured) for a ${r.capacity}-seat event, ${CONCURRENCY} at once; each reads the event page ${PAGE_READS} times, holds 1 or 2 seats (alternately) and pays. Outcomes: ${Object.entries(r.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}; ${r.ticketsSold} tickets sold, ${r.seatsAvailableAfter} seats left; server errors ${r.serverErrors}; purchase p50 / p99 ${r.latencyMs.p50} / ${r.latencyMs.p99} ms.`,
+    `${BUYERS} signed-in buyers (set up before the spike, not measured) for a ${r.capacity}-seat event, ${CONCURRENCY} at once; each reads the event page ${PAGE_READS} times, holds 1 or 2 seats (alternately) and pays. Outcomes: ${Object.entries(r.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}; ${r.ticketsSold} tickets sold, ${r.seatsAvailableAfter} seats left; server errors ${r.serverErrors}. Purchase (first hold to confirmed order, room wait included) p50 / p99 ${r.latencyMs.p50} / ${r.latencyMs.p99} ms; checkout alone (the admitted hold and the order) p50 / p99 ${r.checkoutMs.p50} / ${r.checkoutMs.p99} ms; ${r.queued} buyers went through the waiting room (${r.waitingPolls} polls, wait p50 / p99 ${r.waitMs.p50} / ${r.waitMs.p99} ms).`,
     "",
     costTableMarkdown(run.table),
     "",

@@ -2,7 +2,7 @@
 // verified locally where the hold happens (inventory), that one buyer may buy for one event until a
 // time. An HMAC over a tiny payload: verifying costs microseconds and no round trip, like identity
 // tokens, and a plain identity token alone never passes the line.
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
 import { z } from "zod";
 
 const VERSION = "a1";
@@ -33,8 +33,9 @@ const payloadSchema = z.object({ u: z.string().min(1), e: z.string().min(1), x: 
 /** `keys` are hex strings (as parsed by admissionKeysSchema). */
 export function createAdmissionKeys(keys: readonly string[]): AdmissionKeys {
   if (keys.length === 0) throw new TypeError("at least one admission key");
-  const secrets = keys.map((hex) => Buffer.from(hex, "hex"));
-  const mac = (secret: Buffer, body: string) => createHmac("sha256", secret).update(`${VERSION}.${body}`).digest();
+  // KeyObjects made once (a raw Buffer key is turned into one on every createHmac).
+  const secrets = keys.map((hex) => createSecretKey(Buffer.from(hex, "hex")));
+  const mac = (secret: KeyObject, body: string) => createHmac("sha256", secret).update(`${VERSION}.${body}`).digest();
   return {
     sign(admission) {
       const body = Buffer.from(JSON.stringify({ u: admission.userId, e: admission.eventId, x: Math.floor(admission.expiresAt) })).toString("base64url");

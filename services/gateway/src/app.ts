@@ -34,7 +34,7 @@ import { createRedisRoomStore } from "./store/redis-room-store.ts";
 import type { RoomStore } from "./store/room-store.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
 import { createGatewayMetrics, registerOpsGauges, type GatewayMetrics } from "./metrics.ts";
-import { registerSessions } from "./session.ts";
+import { cachedRevocations, registerSessions } from "./session.ts";
 import { createSignInLimiter, type SignInLimiter } from "./sign-in-limiter.ts";
 import { registerWebUi } from "./web-ui.ts";
 
@@ -186,6 +186,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     max: config.ADMISSION_RATE_MAX,
     latencyTargetMs: config.CHECKOUT_LATENCY_TARGET_MS,
     now: deps.now,
+    onWindow: (window) => {
+      if (window.rate !== window.previous) app.log.debug(window, "waiting room: admission rate changed");
+    },
   });
   const room = createWaitingRoom({
     store: roomStore,
@@ -208,7 +211,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     metrics,
     live,
     signInLimiter: createSignInLimiter({ maxFailures: config.SIGN_IN_MAX_FAILURES, windowMs: config.SIGN_IN_WINDOW_SECONDS * 1000 }),
-    revokedSessions: createRevokedSessions(config),
+    revokedSessions: cachedRevocations(createRevokedSessions(config), config.SESSION_REVOCATION_CACHE_MS, deps.now),
     room,
     admissionRate,
     joinLimiter: createSignInLimiter({ maxFailures: config.QUEUE_JOINS_PER_ADDRESS_PER_MINUTE, windowMs: 60_000 }),

@@ -48,6 +48,13 @@ export const gatewayConfigSchema = z.object({
   /** Seconds a session lasts after sign-in. */
   SESSION_TTL_SECONDS: z.coerce.number().int().min(60).default(7 * 24 * 3600),
   /**
+   * How long this gateway reuses "this session was not signed out" from the shared revocation list
+   * (Redis) before asking again; a sign-out made on this gateway counts here at once. So a cookie
+   * signed out on another gateway is refused everywhere within this bound. 0: ask on every request.
+   * Default 1000.
+   */
+  SESSION_REVOCATION_CACHE_MS: z.coerce.number().int().min(0).max(1000).default(1000),
+  /**
    * Which proxies' X-Forwarded-For/-Proto to believe (Secure cookies behind TLS termination, the
    * client address that sign-in limits count): "false" (none, default), a hop count ("1": the one
    * load balancer in front), or a comma-separated list of proxy addresses/CIDRs. Not "true": that

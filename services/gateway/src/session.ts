@@ -43,6 +43,52 @@ export interface SessionOptions {
   revoked?: Pick<ProcessedEventLog, "has" | "add">;
 }
 
+/**
+ * The revocation list with a per-gateway memory of its answers: "not signed out" is reused for
+ * `ttlMs` (so a buyer's requests within that second cost one Redis round trip, not one each),
+ * "signed out" for as long as it is kept (a sign-out is never undone), and a sign-out made on this
+ * gateway is known here at once. The bound that follows: a cookie signed out on another gateway may
+ * still be let in here for up to `ttlMs`. Concurrent checks of one session share one lookup; a
+ * failed lookup is not kept (the next request asks again). `ttlMs` 0: every request asks.
+ */
+export function cachedRevocations(revoked: ProcessedEventLog, ttlMs: number, now: () => number = Date.now, maxEntries = 100_000): ProcessedEventLog {
+  if (ttlMs <= 0) return revoked;
+  const known = new Map<string, { signedOut: Promise<boolean>; at: number; settled: boolean; value?: boolean }>();
+  const remember = (sid: string, entry: { signedOut: Promise<boolean>; at: number; settled: boolean; value?: boolean }) => {
+    known.delete(sid);
+    known.set(sid, entry);
+    // Oldest first: a burst of new sessions forgets the ones not seen for longest.
+    while (known.size > maxEntries) known.delete(known.keys().next().value as string);
+  };
+  return {
+    has(sid) {
+      const entry = known.get(sid);
+      if (entry && (entry.value === true || !entry.settled || now() - entry.at < ttlMs)) return entry.signedOut;
+      const fresh: { signedOut: Promise<boolean>; at: number; settled: boolean; value?: boolean } = { signedOut: revoked.has(sid), at: now(), settled: false };
+      fresh.signedOut.then(
+        (value) => {
+          fresh.settled = true;
+          fresh.value = value;
+        },
+        () => {
+          if (known.get(sid) === fresh) known.delete(sid);
+        },
+      );
+      remember(sid, fresh);
+      return fresh.signedOut;
+    },
+    async add(sid) {
+      const added = await revoked.add(sid);
+      remember(sid, { signedOut: Promise.resolve(true), at: now(), settled: true, value: true });
+      return added;
+    },
+    close() {
+      known.clear();
+      return revoked.close();
+    },
+  };
+}
+
 export async function registerSessions(app: FastifyInstance, options: SessionOptions): Promise<void> {
   await app.register(secureSession, {
     cookieName: SESSION_COOKIE,

@@ -22,27 +22,44 @@ function controller(options: { initial?: number; min?: number; max?: number } = 
 const fast = (n: number) => Array.from({ length: n }, () => 100);
 
 describe("the adaptive admission rate", () => {
-  it("when checkout p99 stays under the target, admissions rise by a quarter each window up to the maximum", () => {
+  it("when checkout p99 stays at most half the target, admissions double each window up to the maximum", () => {
     const { windowOf } = controller();
-    expect(windowOf(fast(100))).toBe(25);
-    expect(windowOf(fast(100))).toBe(31.25);
-    for (let i = 0; i < 20; i++) windowOf(fast(100));
+    expect(windowOf(fast(100))).toBe(40);
+    expect(windowOf(fast(100))).toBe(80);
+    expect(windowOf(fast(100))).toBe(100);
     expect(windowOf(fast(100))).toBe(100);
   });
 
-  it("when the slowest 1% of checkouts exceed the target (the median and p90 well under it), admissions are halved", () => {
+  it("when checkout p99 is under the target but past half of it, admissions rise by a quarter", () => {
     const { windowOf } = controller();
-    // 98 fast, 2 slow: p90 is 100 ms, p99 is 900 ms.
-    expect(windowOf([...fast(98), 900, 900])).toBe(10);
-    // One slow call in a hundred is the 1% the p99 allows: admissions rise again.
-    expect(windowOf([...fast(99), 900])).toBe(12.5);
-    // One in fifty is over it.
-    expect(windowOf([...fast(49), 900])).toBe(6.25);
+    expect(windowOf(Array.from({ length: 100 }, () => 400))).toBe(25);
+    expect(windowOf(Array.from({ length: 100 }, () => 300))).toBe(31.25);
   });
 
-  it("when checkout answers 503 or runs out of deadline, admissions are halved however fast the rest was", () => {
+  it("when the slowest 1% of checkouts exceed the target (the median and p90 well under it), admissions are cut in proportion to the overshoot", () => {
+    const { windowOf } = controller();
+    // 98 fast, 2 slow: p90 is 100 ms, p99 is 900 ms: × 500/900.
+    expect(windowOf([...fast(98), 900, 900])).toBeCloseTo(11.11, 2);
+    // The next window's calls were admitted before the cut: not cut again for the same congestion.
+    expect(windowOf([...fast(98), 2000, 2000])).toBeCloseTo(11.11, 2);
+    // One slow call in a hundred is the 1% the p99 allows: admissions rise again.
+    expect(windowOf([...fast(99), 900])).toBeCloseTo(22.22, 2);
+    // One in fifty is over it.
+    expect(windowOf([...fast(49), 900])).toBeCloseTo(12.35, 2);
+  });
+
+  it("when the p99 is far over the target, one window at most halves admissions", () => {
+    const { windowOf } = controller();
+    expect(windowOf([5000])).toBe(10);
+    expect(windowOf([5000])).toBe(10); // the settling window
+    expect(windowOf([5000])).toBe(5);
+  });
+
+  it("when checkout answers 503 or runs out of deadline, admissions are halved however fast the rest was, settling window or not", () => {
     const { windowOf } = controller();
     expect(windowOf(fast(1000), 1)).toBe(10);
+    expect(windowOf([900])).toBeCloseTo(5.56, 2);
+    expect(windowOf(fast(10), 1)).toBeCloseTo(2.78, 2);
   });
 
   it("never goes below the minimum or above the maximum, and a window without checkouts leaves the rate alone", () => {
@@ -50,7 +67,7 @@ describe("the adaptive admission rate", () => {
     expect(windowOf([], 1)).toBe(2);
     expect(windowOf([], 1)).toBe(2);
     expect(windowOf([])).toBe(2);
-    expect(windowOf(fast(10))).toBe(2.5);
+    expect(windowOf(fast(10))).toBe(4);
     for (let i = 0; i < 10; i++) windowOf(fast(10));
     expect(windowOf(fast(10))).toBe(5);
   });
@@ -60,10 +77,10 @@ describe("the adaptive admission rate", () => {
     const rate = createAdmissionRate({ initial: 20, latencyTargetMs: 500, windowMs: 2000, now: () => now });
     rate.observe(100, false);
     now = 2500;
-    rate.observe(5000, false); // the judged window had only the 100 ms call: ×1.25
-    expect(rate.current()).toBe(25);
+    rate.observe(5000, false); // the judged window had only the 100 ms call: doubled
+    expect(rate.current()).toBe(40);
     now = 4500;
-    expect(rate.current()).toBe(12.5); // the 5 s call was in this window
+    expect(rate.current()).toBe(20); // the 5 s call was in this window: halved
   });
 
   it("when this gateway sheds a checkout itself (its in-flight bound), the room's admission rate is halved", async () => {

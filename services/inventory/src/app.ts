@@ -107,6 +107,7 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
         logger,
         consumerName: `inventory-${config.NODE_ID}-${randomBytes(4).toString("hex")}`,
         visibilityTimeoutMs: config.INVENTORY_CONSUMER_VISIBILITY_MS,
+        recoveryDelayMs: config.INVENTORY_RECOVERY_DELAY_MS,
         domain,
       });
       await Promise.all(consumers.map((c) => c.ready));

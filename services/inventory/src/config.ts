@@ -23,6 +23,13 @@ export const inventoryConfigSchema = z.object({
   INVENTORY_AVAILABILITY_COALESCE_MS: z.coerce.number().int().min(0).max(10_000).default(25),
   /** A consumed firehose event not acknowledged within this time is redelivered. Default 10000. */
   INVENTORY_CONSUMER_VISIBILITY_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /**
+   * A payment.captured.v1 younger than this is left until it is this old before recovery looks at
+   * it: the checkout that captured it confirms it within milliseconds, so recovery acting at once
+   * only queues on the hold's row lock to find the decision made. Capped at a quarter of
+   * INVENTORY_CONSUMER_VISIBILITY_MS (the event must not be redelivered while it waits). Default 2000.
+   */
+  INVENTORY_RECOVERY_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   /** Key of the HMAC over checkout request bodies (so no stored hash reveals a card number). */
   INVENTORY_HASH_SECRET: z.string().min(8).default(DEV_INVENTORY_HASH_SECRET),
   /** Audience of the identity tokens this service accepts. Default "boxoffice". */

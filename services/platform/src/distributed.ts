@@ -20,7 +20,7 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(`usage: npm run start:distributed -- [--instances 2] [--gateways 2] [--shards 2] [--prefix boxoffice] [--db-prefix boxoffice]
 environment: REDIS_URL (${DEFAULT_DISTRIBUTED_OPTIONS.redisUrl}), POSTGRES_URL (${DEFAULT_DISTRIBUTED_OPTIONS.postgresUrl}),
-             PORT (${DEFAULT_DISTRIBUTED_OPTIONS.port}), HOST, HOLD_TTL_SECONDS, LOG_LEVEL (${DEFAULT_DISTRIBUTED_OPTIONS.logLevel}), SEED_DEMO (true)`);
+             PORT (${DEFAULT_DISTRIBUTED_OPTIONS.port}), HOST, LOAD_BALANCER (auto: nginx when installed, else node), HOLD_TTL_SECONDS, LOG_LEVEL (${DEFAULT_DISTRIBUTED_OPTIONS.logLevel}), SEED_DEMO (true)`);
   process.exit(0);
 }
 
@@ -35,17 +35,25 @@ function count(name: string, value: string | undefined, fallback: number): numbe
 }
 
 const env = process.env;
+
+function balancerChoice(value: string | undefined): "auto" | "nginx" | "node" {
+  if (value === undefined || value === "" || value === "auto" || value === "nginx" || value === "node") return (value || "auto") as "auto" | "nginx" | "node";
+  console.error(`LOAD_BALANCER must be auto, nginx or node, got "${value}"`);
+  process.exit(2);
+}
 const passThrough = Object.fromEntries(
   ["HOLD_TTL_SECONDS", "SESSION_KEYS", "SERVE_WEB", "RPC_DEADLINE_MS", "OTEL_EXPORTER_OTLP_ENDPOINT"].filter((key) => env[key] !== undefined).map((key) => [key, env[key] as string]),
 );
 
 let platform: DistributedPlatform | undefined;
 let stopping = false;
+let balancerStopped = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: draining the load balancer, the gateways, then the services…`);
   const { clean, exits } = platform ? await platform.stop() : { clean: true, exits: [] };
+  balancerStopped = true;
   if (clean) console.log("stopped: every process drained and exited");
   else {
     const unclean = exits.filter((e) => !isCleanExit(e)).map((e) => `${e.name} ${e.killed ? "killed after the drain timeout" : `exited ${e.code ?? e.signal}`}`);
@@ -63,6 +71,15 @@ process.on("SIGTERM", () => shutdownOrFail("SIGTERM"));
 // If this process dies another way, its children must not outlive it.
 process.on("exit", () => {
   for (const child of platform?.processes ?? []) if (child.child.exitCode === null) child.child.kill("SIGKILL");
+  // nginx (when it is the balancer) is this process's child too: stopped by its PID.
+  const nginxPid = platform?.loadBalancerKind.pid;
+  if (nginxPid !== undefined && !balancerStopped) {
+    try {
+      process.kill(nginxPid, "SIGTERM");
+    } catch {
+      // Already gone.
+    }
+  }
 });
 
 try {
@@ -79,12 +96,14 @@ try {
     host: env.HOST ?? DEFAULT_DISTRIBUTED_OPTIONS.host,
     logLevel: env.LOG_LEVEL ?? DEFAULT_DISTRIBUTED_OPTIONS.logLevel,
     env: passThrough,
+    loadBalancer: balancerChoice(env.LOAD_BALANCER),
   });
   const seeded = env.SEED_DEMO === "false" ? [] : await seedDemoData(platform.layer, undefined, platform.identity);
   const services = platform.processes.filter((p) => p.service !== "gateway").map((p) => p.name).join(", ");
   console.log(`
 boxoffice is running distributed (${((Date.now() - started) / 1000).toFixed(1)} s):
   browse       ${platform.url}
+  balancer     ${platform.loadBalancerKind.description}
   gateways     ${platform.processes.filter((p) => p.service === "gateway").map((p) => `${p.name} ${p.url}`).join(", ")}
   services     ${services}
   databases    ${platform.databases.join(", ")}

@@ -1,12 +1,22 @@
-// The load balancer of `npm run start:distributed`: round robin over the gateways, a gateway that
-// refuses connections is skipped without losing the request (body included), WebSockets pass
-// through, and closing it ends live sockets so clients reconnect elsewhere.
+// The load balancer of `npm run start:distributed`, both of them (nginx when installed, the Node one
+// otherwise): round robin over the gateways, a gateway that refuses connections is skipped without
+// losing the request (body included), WebSockets pass through, a gateway dying mid-request is 503
+// with Retry-After in the API's error shape, and closing it ends live sockets so clients reconnect
+// elsewhere.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { waitFor } from "@boxoffice/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { startLoadBalancer, type LoadBalancer } from "../src/distributed/load-balancer.ts";
+import { startLoadBalancer, type LoadBalancer, type LoadBalancerOptions } from "../src/distributed/load-balancer.ts";
+import { findNginx, nginxConfig, startNginxLoadBalancer } from "../src/distributed/nginx-load-balancer.ts";
+
+const nginx = findNginx();
+const balancers: Array<{ name: string; start: (options: LoadBalancerOptions) => Promise<LoadBalancer> }> = [
+  { name: "Node", start: startLoadBalancer },
+  ...(nginx ? [{ name: "nginx", start: (options: LoadBalancerOptions) => startNginxLoadBalancer({ ...options, nginx }) }] : []),
+];
+if (!nginx) console.warn("nginx is not installed (apt-get install -y nginx): only the Node load balancer is tested");
 
 interface Backend {
   name: string;
@@ -47,6 +57,7 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!().catch(() => {});
 });
 
+describe.each(balancers)("the $name load balancer in front of the gateways", ({ start: startLoadBalancer }) => {
 async function setup(count: number): Promise<{ backends: Backend[]; lb: LoadBalancer }> {
   const backends = await Promise.all(Array.from({ length: count }, (_, i) => startBackend(`gateway-${i}`)));
   for (const backend of backends) cleanups.push(() => backend.close());
@@ -55,7 +66,6 @@ async function setup(count: number): Promise<{ backends: Backend[]; lb: LoadBala
   return { backends, lb };
 }
 
-describe("the load balancer in front of the gateways", () => {
   it("when requests arrive, they are spread over every gateway with the client's address forwarded", async () => {
     const { lb } = await setup(2);
     const seen = new Set<string>();
@@ -82,12 +92,12 @@ describe("the load balancer in front of the gateways", () => {
 
   it("when a gateway leaves the list (a scale-down), new requests go only to the others, and it comes back when listed again", async () => {
     const { backends, lb } = await setup(2);
-    lb.setTargets([backends[1].url]);
+    await lb.setTargets([backends[1].url]);
     expect(lb.targets()).toEqual([backends[1].url]);
     const names = new Set<string>();
     for (let i = 0; i < 6; i++) names.add(((await (await fetch(`${lb.url}/api/events?i=${i}`)).json()) as { name: string }).name);
     expect([...names]).toEqual(["gateway-1"]);
-    lb.setTargets(backends.map((b) => b.url));
+    await lb.setTargets(backends.map((b) => b.url));
     names.clear();
     for (let i = 0; i < 6; i++) names.add(((await (await fetch(`${lb.url}/api/events?i=${i}`)).json()) as { name: string }).name);
     expect([...names].sort()).toEqual(["gateway-0", "gateway-1"]);
@@ -103,6 +113,28 @@ describe("the load balancer in front of the gateways", () => {
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).toBe("1");
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("UNAVAILABLE");
+  });
+
+  it("when a body is larger than the limit, the client gets 413 in the API's error shape", async () => {
+    const { lb } = await setup(1);
+    const response = await fetch(`${lb.url}/api/orders`, { method: "POST", headers: { "content-type": "application/json" }, body: "x".repeat(1024 * 1024 + 1) });
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("PAYLOAD_TOO_LARGE");
+  });
+
+  it("when a gateway answers 503 itself, its answer passes through untouched", async () => {
+    const busy = createServer((_req, res) => {
+      res.writeHead(503, { "content-type": "application/json", "retry-after": "7" });
+      res.end(JSON.stringify({ error: { code: "BUSY", message: "the gateway's own" } }));
+    });
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((resolve) => busy.close(() => resolve())));
+    const lb = await startLoadBalancer({ targets: [`http://127.0.0.1:${(busy.address() as AddressInfo).port}`], port: 0, host: "127.0.0.1", healthIntervalMs: 100 });
+    cleanups.push(() => lb.close());
+    const response = await fetch(`${lb.url}/api/events`);
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("7");
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("BUSY");
   });
 
   it("when no gateway is reachable, the client gets 503 with Retry-After instead of a hang", async () => {
@@ -128,5 +160,18 @@ describe("the load balancer in front of the gateways", () => {
     const closed = new Promise<void>((resolve) => socket.addEventListener("close", () => resolve()));
     await lb.close();
     await closed;
+  });
+});
+
+describe("the nginx configuration of start:distributed", () => {
+  it("names every gateway with keepalive, passes WebSocket upgrades, and turns its own 502/504 into 503 with Retry-After", () => {
+    const conf = nginxConfig({ targets: ["http://127.0.0.1:41001", "http://127.0.0.1:41002"], host: "127.0.0.1", port: 3000, dir: "/tmp/x", maxBodyBytes: 1024 });
+    expect(conf).toContain("server 127.0.0.1:41001");
+    expect(conf).toContain("server 127.0.0.1:41002");
+    expect(conf).toMatch(/keepalive \d+;/);
+    expect(conf).toContain("proxy_set_header Upgrade $http_upgrade;");
+    expect(conf).toContain("error_page 502 504 =503 @unavailable;");
+    expect(conf).toContain("add_header Retry-After 1 always;");
+    expect(conf).not.toContain("non_idempotent");
   });
 });

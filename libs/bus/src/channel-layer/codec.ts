@@ -1,6 +1,6 @@
 // Serialises messages at send time (so later mutation of the caller's object cannot leak into what
 // is received), enforces the size limit, and optionally encrypts with key rotation.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, randomBytes } from "node:crypto";
 import { Packr } from "msgpackr";
 import { InvalidMessageError, MessageTooLargeError } from "./errors.ts";
 import type { Message } from "./types.ts";
@@ -49,7 +49,9 @@ export interface MessageCodec {
 }
 
 export function createMessageCodec(symmetricEncryptionKeys: string[] = []): MessageCodec {
-  const keys = symmetricEncryptionKeys.map((k) => createHash("sha256").update(k).digest());
+  // KeyObjects made once: createCipheriv with a raw Buffer key turns it into one on every call, which
+  // cost 3-6x the cipher itself per message (profiled in the checkout-cost bench, issue 13).
+  const keys = symmetricEncryptionKeys.map((k) => createSecretKey(createHash("sha256").update(k).digest()));
   const encrypt = (plain: Buffer): Buffer => {
     const iv = randomBytes(12);
     const cipher = createCipheriv("aes-256-gcm", keys[0], iv);

@@ -1,10 +1,22 @@
 // How fast the waiting room admits, set by what checkout does right now (no person sets a fixed
-// threshold): every window, if the p99 of admitted buyers' checkout calls stayed under the latency
-// target and nothing was shed, admit a quarter more; if that p99 rose above the target or checkout
-// answered 503 (shed by a service, a deadline, or this gateway's own checkout bound), halve it (the
-// way TCP finds a link's capacity: multiplicative decrease, gentler increase). p99, not the median:
-// the buyers the on-sale loses are the slow tail. Kept per gateway: each measures what it sends.
-
+// threshold): every window, the p99 of admitted buyers' checkout calls against the latency target.
+// p99, not the median: the buyers the on-sale loses are the slow tail. Kept per gateway: each
+// measures what it sends.
+//
+// - A window with a checkout shed (503: a service's BUSY/UNAVAILABLE, a deadline, this gateway's own
+//   checkout bound): halve. Checkout is refusing work; nothing gentler.
+// - p99 above the target: cut in proportion to the overshoot (× target/p99, at most halved), then
+//   leave the next window unjudged on latency: its calls were admitted before the cut, so judging it
+//   would cut again for the same congestion (what TCP does: one decrease per loss event, not per loss).
+// - p99 at most half the target: double (checkout is nowhere near what slows it: find the level in a
+//   few windows, not a minute); p99 under the target: a quarter more.
+// A window without checkouts leaves the rate alone.
+//
+// Measured (BENCHMARKS.md, "Issue 13"): the controller before this halved on any window whose slowest
+// call passed 500 ms (with 40–80 calls a window, the p99 is the slowest), again on the next window
+// (whose calls it had admitted before the cut), and again, down to 1–3 admissions/s, then climbed
+// back by a quarter per 2 s: a 20,000-seat sale at 1.25× per 2 s needs half a minute to reach even
+// 100/s. Checkout itself was idle most of the time.
 export interface AdmissionRateOptions {
   /** Admissions per second at start. Default 20. */
   readonly initial: number;
@@ -17,6 +29,17 @@ export interface AdmissionRateOptions {
   /** How often the rate is reconsidered. Default 2000 ms. */
   readonly windowMs: number;
   readonly now?: () => number;
+  /** Each judged window: the rate before and after, and what it was judged on (for logs and traces). */
+  readonly onWindow?: (window: AdmissionWindow) => void;
+}
+
+export interface AdmissionWindow {
+  previous: number;
+  rate: number;
+  /** Checkout calls that finished in the window (shed ones not counted). */
+  samples: number;
+  p99Ms: number | null;
+  overloads: number;
 }
 
 export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 20, min: 1, max: 500, latencyTargetMs: 500, windowMs: 2000 };
@@ -41,14 +64,27 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
   let samples: number[] = [];
   let overloads = 0;
 
+  /** The window after a latency cut: its calls were admitted before the cut, so its latency is not judged. */
+  let settling = false;
+
   function reconsider(): void {
     if (now() - windowStart < settings.windowMs) return;
+    const previous = rate;
+    samples.sort((a, b) => a - b);
+    const p99 = samples.length > 0 ? checkoutP99(samples) : null;
+    const target = settings.latencyTargetMs;
     if (overloads > 0) {
-      rate = Math.max(settings.min, rate / 2);
-    } else if (samples.length > 0) {
-      samples.sort((a, b) => a - b);
-      rate = checkoutP99(samples) > settings.latencyTargetMs ? Math.max(settings.min, rate / 2) : Math.min(settings.max, rate * 1.25);
+      rate = rate / 2;
+    } else if (p99 !== null && settling) {
+      settling = false;
+    } else if (p99 !== null && p99 > target) {
+      rate = rate * Math.max(0.5, target / p99);
+      settling = true;
+    } else if (p99 !== null) {
+      rate = rate * (p99 <= target / 2 ? 2 : 1.25);
     }
+    rate = Math.min(settings.max, Math.max(settings.min, rate));
+    if (samples.length > 0 || overloads > 0) settings.onWindow?.({ previous, rate, samples: samples.length, p99Ms: p99, overloads });
     windowStart = now();
     samples = [];
     overloads = 0;

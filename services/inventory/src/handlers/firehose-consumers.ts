@@ -1,6 +1,7 @@
 // Firehose entry points (consumer groups, at least once; every effect is idempotent):
 // - event.updated.v1 → create an event's seats the first time it is on sale;
-// - payment.captured.v1 → confirm (or refund) a paid hold whose checkout died after the charge;
+// - payment.captured.v1 → confirm (or refund) a paid hold whose checkout died after the charge,
+//   once the event is recoveryDelayMs old (the checkout had its chance: see recoveryWait);
 // - payment.refunded.v1 → the order refunded, its tickets void, its seats back on sale.
 import type { Consumer, Firehose } from "@boxoffice/bus";
 import {
@@ -21,11 +22,24 @@ import type { InventoryDeps } from "../domain/ports.ts";
 export const SEATING_GROUP = "inventory.seating";
 export const CHECKOUT_RECOVERY_GROUP = "inventory.checkout-recovery";
 
+/**
+ * How long recovery waits before it looks at a payment.captured.v1 that `ageMs` ago: until the event
+ * is `delayMs` old, but never longer than a quarter of the visibility timeout (an event still
+ * unacknowledged after that is redelivered to another consumer) nor than `delayMs` (a clock ahead of
+ * ours does not stretch it).
+ */
+export function recoveryWait(ageMs: number, delayMs: number, visibilityTimeoutMs: number): number {
+  const delay = Math.min(delayMs, Math.floor(visibilityTimeoutMs / 4));
+  return Math.max(0, Math.min(delay, delay - ageMs));
+}
+
 export function startInventoryConsumers(options: {
   firehose: Firehose;
   logger: Logger;
   consumerName: string;
   visibilityTimeoutMs: number;
+  /** See recoveryWait. Default 0 (at once). */
+  recoveryDelayMs?: number;
   domain: InventoryDeps;
 }): Consumer[] {
   const { firehose, logger, domain } = options;
@@ -74,6 +88,13 @@ export function startInventoryConsumers(options: {
       const { paymentId, buyerId, amountCents, reference } = parsed.data;
       // Payments for something other than a hold are not inventory's.
       if (!reference.holdId) return;
+      // The checkout that captured this payment is confirming it right now, nearly always: looked at
+      // at once, the decision is not there yet, so recovery would ask payments and then queue on the
+      // hold's row lock only to find it made. Once the checkout had its chance, one lock-free read
+      // settles it. Events of the batch wait side by side, and a consumer that fell behind (events
+      // already that old) does not wait at all, so this delays recovery without slowing it.
+      const wait = recoveryWait(Date.now() - Date.parse(event.occurredAt), options.recoveryDelayMs ?? 0, options.visibilityTimeoutMs);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
       const result = await settleCapturedPayment(
         { holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id },
         domain,

@@ -203,7 +203,7 @@ interface InjectedFault {
   /** The fault's cause is over (Redis back, database accepting connections); the system recovers from here. */
   over: Promise<void>;
   /** Undoes what the run did that a real incident would also undo (the balancer's list), after the spike. */
-  restore?: () => void;
+  restore?: () => Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -240,7 +240,7 @@ async function injectFault(platform: DistributedPlatform, options: ChaosOptions,
     const live = platform.processes.filter((p) => p.service === "gateway" && p.child.exitCode === null && p.child.signalCode === null && p.url && before.includes(p.url));
     if (live.length < 2) return undefined;
     const leaving = live[0];
-    platform.loadBalancer.setTargets(before.filter((url) => url !== leaving.url));
+    await platform.loadBalancer.setTargets(before.filter((url) => url !== leaving.url));
     return { label: `load balancer's list loses ${leaving.name}`, over: Promise.resolve(), restore: () => platform.loadBalancer.setTargets(before) };
   }
   const victim = platform.processes.find((p) => p.service === fault && p.child.exitCode === null && p.child.signalCode === null);
@@ -303,7 +303,7 @@ export async function runChaosFault(platform: DistributedPlatform, options: Chao
   const injected = await injectFault(platform, options, eventId);
   await spike;
   await injected?.over;
-  injected?.restore?.();
+  await injected?.restore?.();
   const firstAfter = orderTimes.filter((t) => t > faultAt).sort((a, b) => a - b)[0];
   let violations: string[];
   const settleUntil = Date.now() + options.settleMs;

@@ -31,9 +31,10 @@ export interface LoadBalancer {
   targets(): string[];
   /**
    * Replaces the list of gateways (a scale-down, a config reload): requests already sent to a
-   * gateway that leaves the list finish there; new ones go only to the listed ones.
+   * gateway that leaves the list finish there; new ones go only to the listed ones (once the
+   * promise resolves: nginx reloads its configuration, the Node balancer switches at once).
    */
-  setTargets(urls: string[]): void;
+  setTargets(urls: string[]): Promise<void>;
   /** Stops accepting connections, closes idle ones and WebSockets, and resolves when closed. */
   close(): Promise<void>;
 }
@@ -162,6 +163,7 @@ export async function startLoadBalancer(options: LoadBalancerOptions): Promise<L
     setTargets(urls) {
       // A gateway that stays keeps what its health check knows of it.
       targets = urls.map((url) => targets.find((target) => target.url === url) ?? { url, up: true });
+      return Promise.resolve();
     },
     async close() {
       clearInterval(poll);

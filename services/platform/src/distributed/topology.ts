@@ -22,6 +22,7 @@ import { LOGICAL_SHARD_COUNT, parseShardMap } from "@boxoffice/sharding";
 import { dropDatabases, ensureDatabases, databaseUrl } from "./databases.ts";
 import { HEALTH_METHODS, type BusService } from "./healthcheck.ts";
 import { startLoadBalancer, type LoadBalancer } from "./load-balancer.ts";
+import { findNginx, nginxVersion, startNginxLoadBalancer } from "./nginx-load-balancer.ts";
 
 const SERVICES_DIR = join(import.meta.dirname, "..", "..", "..");
 export const BUS_SERVICES = Object.keys(HEALTH_METHODS) as BusService[];
@@ -50,6 +51,12 @@ export interface DistributedOptions {
   onOutput?: (name: string, line: string) => void;
   /** Where the shard map files go (one per service; `npm run shards -- … --map <file>` uses them). */
   stateDir: string;
+  /**
+   * The load balancer in front of the gateways: "nginx" (Debian's nginx, as a child process), "node"
+   * (the small Node balancer inside this process), or "auto" (default): nginx when it is installed,
+   * the Node one otherwise (and the runner says so).
+   */
+  loadBalancer?: "auto" | "nginx" | "node";
   /** Drop the shard databases after stop (tests). */
   dropDatabasesOnStop?: boolean;
   startTimeoutMs?: number;
@@ -106,6 +113,8 @@ export interface DistributedPlatform {
   readonly url: string;
   readonly processes: readonly PlatformProcess[];
   readonly loadBalancer: LoadBalancer;
+  /** Which load balancer runs, and how it came to be chosen (e.g. "nginx/1.22.1 (pid 1234)"). */
+  readonly loadBalancerKind: { kind: "nginx" | "node"; pid?: number; description: string };
   readonly databases: readonly string[];
   /** The shard map file of each service. */
   readonly shardMapFiles: Readonly<Record<BusService, string>>;
@@ -332,11 +341,26 @@ export async function startDistributedPlatform(input: Partial<DistributedOptions
       await waitUntil(`${gateway.name} to answer GET /healthz`, deadline, async () => (await fetch(`${gateway.url}/healthz`)).ok, deadProcess);
     }
 
-    loadBalancer = await startLoadBalancer({ targets: gateways.map((g) => g.url!), port: options.port, host: options.host });
+    const balancerOptions = { targets: gateways.map((g) => g.url!), port: options.port, host: options.host };
+    const choice = options.loadBalancer ?? "auto";
+    const nginx = choice === "node" ? undefined : findNginx();
+    let loadBalancerKind: DistributedPlatform["loadBalancerKind"];
+    if (nginx) {
+      const balancer = await startNginxLoadBalancer({ ...balancerOptions, nginx, onLog: (line) => onOutput("nginx", line) });
+      loadBalancer = balancer;
+      loadBalancerKind = { kind: "nginx", pid: balancer.pid, description: `${nginxVersion(nginx) ?? nginx} (pid ${balancer.pid}, a child of this runner)` };
+    } else {
+      if (choice === "nginx") throw new Error("the nginx load balancer was asked for, but nginx is not installed (apt-get install -y nginx)");
+      loadBalancer = await startLoadBalancer(balancerOptions);
+      loadBalancerKind = {
+        kind: "node",
+        description: choice === "node" ? "the Node balancer in this process (asked for)" : "the Node balancer in this process: nginx is not installed (apt-get install -y nginx, or tools/ensure-services.sh)",
+      };
+    }
     const url = loadBalancer.url;
     await waitUntil("the platform to answer GET /readyz through the load balancer", deadline, async () => (await fetch(`${url}/readyz`)).ok, deadProcess);
 
-    return { url, processes, loadBalancer, databases, shardMapFiles, layer, identity, stop };
+    return { url, processes, loadBalancer, loadBalancerKind, databases, shardMapFiles, layer, identity, stop };
   } catch (error) {
     await stop();
     throw error;
