@@ -313,19 +313,20 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     namer.assertOwned(channel);
     ensureOpen();
     if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
-    const buffered = takeBufferedUpTo(stateFor(channel), channel, max);
+    let state = stateFor(channel);
+    const buffered = takeBufferedUpTo(state, channel, max);
     if (buffered.length) return buffered;
-    const host = hostFor(nonLocalPart(channel) ?? channel);
-    if (host.command.status !== "ready") {
-      await host.ready();
+    if (state.host.command.status !== "ready") {
+      await state.host.ready();
       ensureOpen(); // closed while waiting for the connection
+      // Looked up again after waiting: the key's loop may have finished and forgotten its state
+      // meanwhile, and one key must never have two loops (a second inbox loop would strand messages).
+      state = stateFor(channel);
+      const late = takeBufferedUpTo(state, channel, max);
+      if (late.length) return late;
     }
-    // Looked up again: the key's loop may have finished and forgotten its state meanwhile, and
-    // one key must never have two loops (a second inbox loop would strand messages).
-    const state = stateFor(channel);
-    const late = takeBufferedUpTo(state, channel, max);
-    if (late.length) return late;
-    return state.waiters.waitMany(channel, receiveOptions, max, () => startPump(state));
+    const current = state;
+    return current.waiters.waitMany(channel, receiveOptions, max, () => startPump(current));
   };
 
   return {
