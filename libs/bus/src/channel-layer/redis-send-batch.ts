@@ -158,6 +158,18 @@ function issuePop(p: QueuedPop): void {
 /** Frames of one list keep their order; lists keep the order of their first send. */
 function chunk(entries: QueuedFrame[]): Chunk[] {
   if (entries.length === 0) return [];
+  // The usual tick: every frame for one list (a client's requests, a server's replies to one caller).
+  const key = entries[0].key;
+  if (entries.length <= MAX_FRAMES_PER_CALL) {
+    const args: Array<string | number | Buffer> = [entries[0].capacity, entries.length];
+    let bytes = 0;
+    for (const entry of entries) {
+      if (entry.key !== key) break;
+      bytes += entry.frame.length;
+      args.push(entry.frame);
+    }
+    if (args.length === entries.length + 2 && (entries.length === 1 || bytes <= MAX_BYTES_PER_CALL)) return [{ keys: [key], args, groups: [entries] }];
+  }
   const byKey = new Map<string, QueuedFrame[]>();
   for (const entry of entries) {
     const list = byKey.get(entry.key);
