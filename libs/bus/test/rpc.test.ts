@@ -235,6 +235,26 @@ describe.each(targets)("RPC over the $name", (target) => {
       expect(handled).toEqual(["slow", "fresh"]);
     });
 
+    it("when calls with different deadlines wait at once, each fails at its own deadline, the earliest first", async () => {
+      const [layer] = bus(1);
+      const caller = client(layer);
+      const started = Date.now();
+      const failedAt = new Map<number, number>();
+      // Nobody serves: every call can only end at its deadline. A later call with an earlier deadline must not wait for the others.
+      const calls = [400, 150, 250].map((deadlineMs) =>
+        rejection(caller.call(neverServedV1, {}, { deadlineMs })).then((error) => {
+          failedAt.set(deadlineMs, Date.now() - started);
+          return error.code;
+        }),
+      );
+      expect(await Promise.all(calls)).toEqual([RpcErrorCodes.DEADLINE_EXCEEDED, RpcErrorCodes.DEADLINE_EXCEEDED, RpcErrorCodes.DEADLINE_EXCEEDED]);
+      for (const [deadlineMs, at] of failedAt) {
+        expect(at).toBeGreaterThanOrEqual(deadlineMs - 1);
+        expect(at).toBeLessThan(deadlineMs + 100);
+      }
+      expect([...failedAt.keys()]).toEqual([150, 250, 400]);
+    });
+
     it("when the request channel is full, the caller gets BUSY at once; with waitForCapacity it gets through once room appears", async () => {
       const [layer] = bus(1, { channelCapacity: [["greeter.rpc", 2]] });
       const caller = client(layer);

@@ -13,6 +13,30 @@ export interface Waiter {
   fail(error: unknown): void;
 }
 
+/**
+ * What to run when a signal aborts, per signal. A receive loop passes the same long-lived signal
+ * to every receive: one listener per signal, and a Set entry per waiting receive, cost less than
+ * an addEventListener and a removeEventListener per receive.
+ */
+const abortWatchers = new WeakMap<AbortSignal, Set<() => void>>();
+
+function watchAbort(signal: AbortSignal, onAbort: () => void): void {
+  let watchers = abortWatchers.get(signal);
+  if (!watchers) {
+    const set = (watchers = new Set());
+    abortWatchers.set(signal, set);
+    signal.addEventListener(
+      "abort",
+      () => {
+        abortWatchers.delete(signal);
+        for (const watcher of set) watcher();
+      },
+      { once: true },
+    );
+  }
+  watchers.add(onAbort);
+}
+
 export class ReceiveWaiters {
   readonly #byChannel = new Map<string, Waiter[]>();
 
@@ -86,7 +110,7 @@ export class ReceiveWaiters {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const cleanup = () => {
         if (timer) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
+        if (signal) abortWatchers.get(signal)?.delete(onAbort);
       };
       const waiter: Waiter = {
         channel,
@@ -112,7 +136,7 @@ export class ReceiveWaiters {
       let list = this.#byChannel.get(channel);
       if (!list) this.#byChannel.set(channel, (list = []));
       list.push(waiter);
-      signal?.addEventListener("abort", onAbort, { once: true });
+      if (signal) watchAbort(signal, onAbort);
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         timer = setTimeout(() => leave(new ReceiveTimeoutError(channel, timeoutMs)), timeoutMs);
       }

@@ -25,7 +25,7 @@ const MAX_BATCH = 256;
 
 interface Frame {
   expiresAt: number;
-  locals: string[];
+  locals: readonly string[];
   payload: Buffer;
 }
 
@@ -42,20 +42,32 @@ interface KeyState {
   pumping: boolean;
 }
 
+/** The locals of a frame with none (a normal channel's, or an inbox channel whose local part is empty): shared, never changed. */
+const NO_LOCALS: readonly string[] = Object.freeze([""]);
+
 function encodeFrame(expiresAt: number, locals: string[] | null, payload: Buffer): Buffer {
-  const header = `${String(expiresAt).padStart(15, "0")}${locals ? locals.join(",") : ""}\n`;
-  // One allocation per frame: this runs on every send.
-  const frame = Buffer.allocUnsafe(header.length + payload.length);
-  frame.write(header, 0, "latin1");
-  payload.copy(frame, header.length);
+  const tail = locals ? (locals.length === 1 ? locals[0] : locals.join(",")) : "";
+  // One allocation per frame, the header written in place: this runs on every send.
+  const frame = Buffer.allocUnsafe(16 + tail.length + payload.length);
+  for (let i = 14, n = expiresAt; i >= 0; i--, n = Math.floor(n / 10)) frame[i] = 48 + (n % 10);
+  if (tail.length) frame.write(tail, 15, "latin1");
+  frame[15 + tail.length] = 10;
+  payload.copy(frame, 16 + tail.length);
   return frame;
 }
 
 function decodeFrame(raw: Buffer): Frame {
+  let expiresAt = 0;
+  for (let i = 0; i < 15; i++) {
+    const digit = raw[i] - 48;
+    // Not a frame this layer wrote (or cut short): expired, so it is dropped rather than misread.
+    if (!(digit >= 0 && digit <= 9)) return { expiresAt: 0, locals: NO_LOCALS, payload: raw };
+    expiresAt = expiresAt * 10 + digit;
+  }
   const newline = raw.indexOf(10, 15);
   return {
-    expiresAt: Number(raw.toString("latin1", 0, 15)),
-    locals: raw.toString("latin1", 15, newline).split(","),
+    expiresAt,
+    locals: newline === 15 ? NO_LOCALS : raw.toString("latin1", 15, newline).split(","),
     payload: raw.subarray(newline + 1),
   };
 }
@@ -301,19 +313,20 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     namer.assertOwned(channel);
     ensureOpen();
     if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
-    const buffered = takeBufferedUpTo(stateFor(channel), channel, max);
+    let state = stateFor(channel);
+    const buffered = takeBufferedUpTo(state, channel, max);
     if (buffered.length) return buffered;
-    const host = hostFor(nonLocalPart(channel) ?? channel);
-    if (host.command.status !== "ready") {
-      await host.ready();
+    if (state.host.command.status !== "ready") {
+      await state.host.ready();
       ensureOpen(); // closed while waiting for the connection
+      // Looked up again after waiting: the key's loop may have finished and forgotten its state
+      // meanwhile, and one key must never have two loops (a second inbox loop would strand messages).
+      state = stateFor(channel);
+      const late = takeBufferedUpTo(state, channel, max);
+      if (late.length) return late;
     }
-    // Looked up again: the key's loop may have finished and forgotten its state meanwhile, and
-    // one key must never have two loops (a second inbox loop would strand messages).
-    const state = stateFor(channel);
-    const late = takeBufferedUpTo(state, channel, max);
-    if (late.length) return late;
-    return state.waiters.waitMany(channel, receiveOptions, max, () => startPump(state));
+    const current = state;
+    return current.waiters.waitMany(channel, receiveOptions, max, () => startPump(current));
   };
 
   return {
@@ -327,15 +340,23 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       return { depth, capacity: opts.capacityOf(channel) };
     },
 
-    async send(channel: string, message: Message): Promise<void> {
-      assertChannelName(channel);
-      ensureOpen();
-      const payload = codec.encode(message);
-      const nonLocal = nonLocalPart(channel);
-      const key = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
-      const capacity = opts.capacityOf(nonLocal ?? channel);
-      const frame = encodeFrame(Date.now() + opts.expiryMs, nonLocal === undefined ? null : [channel.slice(nonLocal.length)], payload);
-      if (!(await push(hostFor(nonLocal ?? channel), key, capacity, frame))) throw new ChannelFullError(channel, capacity);
+    send(channel: string, message: Message): Promise<void> {
+      // Not async: the send's only promise is the one its batch settles (this runs on every call).
+      try {
+        assertChannelName(channel);
+        ensureOpen();
+        const payload = codec.encode(message);
+        const nonLocal = nonLocalPart(channel);
+        const key = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
+        const capacity = opts.capacityOf(nonLocal ?? channel);
+        const frame = encodeFrame(Date.now() + opts.expiryMs, nonLocal === undefined ? null : [channel.slice(nonLocal.length)], payload);
+        const batch = batches.get(hostFor(nonLocal ?? channel))!;
+        return new Promise((resolve, reject) =>
+          batch.send({ key, capacity, frame, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, capacity))), fail: reject }),
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
 
     async receive(channel: string, receiveOptions: ReceiveOptions = {}): Promise<Message> {

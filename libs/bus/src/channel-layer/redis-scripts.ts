@@ -54,6 +54,37 @@ end
 return accepted
 `);
 
+/**
+ * SEND_SCRIPT for the commonest call, one frame to one list (a reply to a waiting caller, a lone
+ * request): KEYS[1] the list, ARGV[1] now (ms), ARGV[2] key ttl (ms), ARGV[3] capacity, ARGV[4] the
+ * frame. Pushes first and takes the frame back when that went past capacity (inside the script,
+ * so no reader ever sees it), which leaves one RPUSH and one PEXPIRE on the usual path instead of
+ * LLEN, RPUSH and PEXPIRE. Refuses exactly as SEND_SCRIPT does, expired heads trimmed the same way.
+ * Returns 1 when stored, 0 when the list was full.
+ */
+export const SEND_ONE_SCRIPT = script(`
+local key = KEYS[1]
+local capacity = tonumber(ARGV[3])
+local length = redis.call('RPUSH', key, ARGV[4])
+if length > capacity then
+  redis.call('RPOP', key)
+  length = length - 1
+  local now = tonumber(ARGV[1])
+  while length > 0 and length + 1 > capacity do
+    local head = redis.call('LINDEX', key, 0)
+    if not head then break end
+    local expires = tonumber(string.sub(head, 1, 15))
+    if expires and expires > now then break end -- unreadable frames count as expired
+    redis.call('LPOP', key)
+    length = length - 1
+  end
+  if length + 1 > capacity then return 0 end
+  redis.call('RPUSH', key, ARGV[4])
+end
+redis.call('PEXPIRE', key, ARGV[2])
+return 1
+`);
+
 /** KEYS[1]: a list. ARGV[1] key ttl (ms), then frames oldest first: puts them back at the head, in order. */
 export const PUSH_BACK_SCRIPT = script(`
 for i = #ARGV, 2, -1 do

@@ -11,7 +11,7 @@
 // Per message the contract is unchanged: SEND_SCRIPT accepts, in order, as many frames per list as
 // it has room for and refuses exactly the rest.
 import type { Redis } from "ioredis";
-import { runScript, SEND_SCRIPT } from "./redis-scripts.ts";
+import { runScript, SEND_ONE_SCRIPT, SEND_SCRIPT } from "./redis-scripts.ts";
 
 /** One message on its way to one list. */
 export interface QueuedFrame {
@@ -99,33 +99,36 @@ export class HostBatch {
   #script(c: Chunk, rider: QueuedPop | undefined): void {
     const previous = this.#last;
     const conn = rider?.conn;
-    const run = async (): Promise<number[]> => {
+    // One frame to one list (a reply, a lone request) takes the smaller script.
+    const single = c.groups.length === 1 && c.groups[0].length === 1;
+    const lua = single ? SEND_ONE_SCRIPT : SEND_SCRIPT;
+    const scriptArgs = single ? [Date.now(), this.#options.keyTtlMs, c.args[0], c.args[2]] : [Date.now(), this.#options.keyTtlMs, ...c.args];
+    const run = async (): Promise<number[] | number> => {
       // A call on another connection than the one before it waits for that one (order per list).
       if (previous && previous.conn !== conn) await previous.done;
-      if (!rider) return (await runScript(await this.#options.command(), SEND_SCRIPT, c.keys, c.args)) as number[];
+      if (!rider) return (await runScript(await this.#options.command(), lua, c.keys, scriptArgs)) as number[] | number;
       // Corked, the two commands leave in one write when uncorked. The pop is issued whatever
       // happens to the script: its receive loop waits for it.
       let script: Promise<unknown>;
       rider.conn.stream.cork();
       try {
-        script = (rider.conn as ScriptCalls).evalshaBuffer(SEND_SCRIPT.sha, c.keys.length, ...c.keys, ...c.args);
+        script = (rider.conn as ScriptCalls).evalshaBuffer(lua.sha, c.keys.length, ...c.keys, ...scriptArgs);
       } finally {
         issuePop(rider);
         rider.conn.stream.uncork();
       }
       try {
-        return (await script) as number[];
+        return (await script) as number[] | number;
       } catch (error) {
         // A restarted server has lost the script: load it on the ordinary connection (this one now waits in its pop).
         if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
-        return (await runScript(await this.#options.command(), SEND_SCRIPT, c.keys, c.args)) as number[];
+        return (await runScript(await this.#options.command(), lua, c.keys, scriptArgs)) as number[] | number;
       }
     };
-    const args = [Date.now(), this.#options.keyTtlMs];
-    c.args.unshift(...args);
     const result = run();
     const done = result.then(
-      (accepted) => {
+      (answer) => {
+        const accepted = typeof answer === "number" ? [answer] : answer;
         for (let i = 0; i < c.groups.length; i++) {
           const room = Number(accepted[i] ?? 0);
           c.groups[i].forEach((entry, j) => entry.settle(j < room));
@@ -155,6 +158,18 @@ function issuePop(p: QueuedPop): void {
 /** Frames of one list keep their order; lists keep the order of their first send. */
 function chunk(entries: QueuedFrame[]): Chunk[] {
   if (entries.length === 0) return [];
+  // The usual tick: every frame for one list (a client's requests, a server's replies to one caller).
+  const key = entries[0].key;
+  if (entries.length <= MAX_FRAMES_PER_CALL) {
+    const args: Array<string | number | Buffer> = [entries[0].capacity, entries.length];
+    let bytes = 0;
+    for (const entry of entries) {
+      if (entry.key !== key) break;
+      bytes += entry.frame.length;
+      args.push(entry.frame);
+    }
+    if (args.length === entries.length + 2 && (entries.length === 1 || bytes <= MAX_BYTES_PER_CALL)) return [{ keys: [key], args, groups: [entries] }];
+  }
   const byKey = new Map<string, QueuedFrame[]>();
   for (const entry of entries) {
     const list = byKey.get(entry.key);

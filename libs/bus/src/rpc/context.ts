@@ -24,7 +24,7 @@ const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
 
 // Ids for every call: one random fill per few hundred calls instead of one system call each.
-const pool = Buffer.alloc(4096);
+const pool = Buffer.alloc(16384);
 let poolOffset = pool.length;
 
 function randomHex(bytes: number): string {
@@ -50,7 +50,9 @@ export function childTraceparent(parent: string | undefined): string {
   const match = parent ? TRACEPARENT.exec(parent) : null;
   const traceId = parent ? traceIdOf(parent) : undefined;
   if (match && traceId) return `00-${traceId}-${randomHex(8)}-${match[4]}`;
-  return `00-${randomHex(16)}-${randomHex(8)}-01`;
+  // A fresh trace: trace id and span id from one conversion (this runs on every untraced call).
+  const ids = randomHex(24);
+  return `00-${ids.slice(0, 32)}-${ids.slice(32)}-01`;
 }
 
 /** A request as it travels on "<service>.rpc". */

@@ -45,6 +45,10 @@ export interface RpcClient {
 
 interface PendingCall {
   method: MethodDef;
+  /** Epoch ms after which the call fails with DEADLINE_EXCEEDED. */
+  deadline: number;
+  /** When the call started (for the deadline's message). */
+  startedAt: number;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -62,6 +66,9 @@ const REPLY_RECEIVERS = 32;
 const REPLY_BATCH_LOOPS = 2;
 const REPLY_BATCH_MAX = 256;
 const MAX_LOOP_BACKOFF_MS = 2000;
+/** Least time between two scans of the pending calls for passed deadlines (a deadline fires at most this late). */
+const DEADLINE_SCAN_MS = 5;
+const NO_OPTIONS: CallOptions = Object.freeze({});
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -88,11 +95,56 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   let replyChannelName: string | undefined;
   let loopDone: Promise<void> | undefined;
 
+  // One timer for every pending call's deadline instead of one setTimeout per call: it is armed for
+  // the earliest deadline, and when it fires it fails the calls whose deadline passed and re-arms
+  // for the earliest left. Most deadlines are "now + the default", so a new call rarely moves it.
+  let deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  let deadlineTimerAt = Infinity;
+  /** Whether the timer holds the process open: only while calls are pending, as their own timers would. */
+  let deadlineTimerRefed = false;
+
+  function armDeadline(at: number): void {
+    if (at < deadlineTimerAt) {
+      if (deadlineTimer) clearTimeout(deadlineTimer);
+      deadlineTimerAt = at;
+      deadlineTimer = setTimeout(checkDeadlines, Math.max(0, at - Date.now()));
+      deadlineTimerRefed = true;
+    } else if (!deadlineTimerRefed) {
+      deadlineTimer!.ref();
+      deadlineTimerRefed = true;
+    }
+  }
+
+  function checkDeadlines(): void {
+    deadlineTimer = undefined;
+    deadlineTimerAt = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [id, call] of pending) {
+      if (call.deadline <= now) {
+        pending.delete(id);
+        call.reject(deadlineExceeded(call.method.name, `no reply within ${call.deadline - call.startedAt} ms`));
+      } else if (call.deadline < next) next = call.deadline;
+    }
+    // A scan walks every pending call: at most one per DEADLINE_SCAN_MS, however the deadlines spread.
+    if (next !== Infinity) armDeadline(Math.max(next, now + DEADLINE_SCAN_MS));
+  }
+
+  /** Called when a call leaves `pending`: an idle client's timer no longer keeps the process alive. */
+  function released(): void {
+    if (pending.size === 0 && deadlineTimerRefed) {
+      deadlineTimer?.unref();
+      deadlineTimerRefed = false;
+    }
+  }
+
   function dispatch(message: Record<string, unknown>): void {
-    const call = typeof message.id === "string" ? pending.get(message.id) : undefined;
+    const id = message.id;
+    const call = typeof id === "string" ? pending.get(id) : undefined;
     // A reply nobody waits for any more (deadline passed, aborted) is dropped quietly.
     if (!call) return;
-    pending.delete(message.id as string);
+    pending.delete(id as string);
+    released();
     if (message.ok === true) {
       const parsed = call.method.response.safeParse(message.body);
       if (parsed.success) call.resolve(parsed.data);
@@ -104,14 +156,15 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
 
   async function replyLoop(channel: string): Promise<void> {
     const many = layer.receiveMany?.bind(layer);
+    const receiveOptions = { signal: stopLoop.signal, max: REPLY_BATCH_MAX };
     for (let failures = 0; !closed; ) {
       try {
         if (many) {
-          const messages = await many(channel, { signal: stopLoop.signal, max: REPLY_BATCH_MAX });
+          const messages = await many(channel, receiveOptions);
           failures = 0;
           for (const message of messages) dispatch(message);
         } else {
-          const message = await layer.receive(channel, { signal: stopLoop.signal });
+          const message = await layer.receive(channel, receiveOptions);
           failures = 0;
           dispatch(message);
         }
@@ -139,94 +192,118 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
     return replyChannel;
   }
 
-  async function send(method: MethodDef, request: RpcRequestWire, waitForCapacity: boolean, signal: AbortSignal | undefined): Promise<void> {
-    const channel = requestChannelOf(method.service);
+  /** Fails the call `call` (if it still waits) with what sending its request raised. */
+  function sendFailed(id: string, call: PendingCall, error: unknown): void {
+    if (pending.get(id) !== call) return; // settled meanwhile (deadline, abort, close)
+    pending.delete(id);
+    released();
+    call.reject(toRpcError(error));
+  }
+
+  /** The request channel was full: retry with backoff and full jitter until it takes the request or the deadline comes. */
+  async function sendWhenRoom(channel: string, request: RpcRequestWire, id: string, call: PendingCall, signal: AbortSignal | undefined): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      // Full jitter: many waiting callers spread out instead of retrying in lockstep.
+      const delay = Math.random() * Math.min(MAX_CAPACITY_BACKOFF_MS, 5 * 2 ** attempt);
+      if (Date.now() + delay >= request.deadline) throw deadlineExceeded(call.method.name, `request channel ${channel} stayed full until the deadline`);
+      await sleep(delay);
+      if (signal?.aborted) throw signal.reason;
+      if (pending.get(id) !== call) return; // timed out or aborted meanwhile: already rejected
       try {
         await layer.send(channel, request as unknown as Record<string, unknown>);
         return;
       } catch (error) {
-        if (channelErrorCode(error) !== "CHANNEL_FULL" || !waitForCapacity) throw toRpcError(error);
-        // Full jitter: many waiting callers spread out instead of retrying in lockstep.
-        const delay = Math.random() * Math.min(MAX_CAPACITY_BACKOFF_MS, 5 * 2 ** attempt);
-        if (Date.now() + delay >= request.deadline) throw deadlineExceeded(method.name, `request channel ${channel} stayed full until the deadline`);
-        await sleep(delay);
-        if (signal?.aborted) throw signal.reason;
-        if (!pending.has(request.id)) return; // timed out meanwhile: the deadline timer already rejected
+        if (channelErrorCode(error) !== "CHANNEL_FULL") throw error;
       }
     }
   }
 
-  return {
-    async call<Req, Res, ReqIn, ResIn>(method: MethodDef<Req, Res, ReqIn, ResIn>, input: ReqIn, callOptions: CallOptions = {}): Promise<Res> {
-      if (!method || typeof method.name !== "string" || typeof method.service !== "string" || !method.response) {
-        throw new InvalidRpcOptionError("method", "expected a MethodDef from defineMethod");
-      }
-      if (closed) throw new RpcError(RpcErrorCodes.UNAVAILABLE, "the RPC client is closed");
-      const { signal, context } = callOptions;
-      if (signal?.aborted) throw signal.reason;
-      const now = Date.now();
-      let deadline = now + (callOptions.deadlineMs ?? defaultDeadlineMs);
-      if (context) deadline = callOptions.deadlineMs === undefined ? context.deadline : Math.min(deadline, context.deadline);
-      if (!Number.isFinite(deadline)) throw new InvalidRpcOptionError("deadlineMs", "expected a finite number");
-      if (deadline <= now) throw deadlineExceeded(method.name, "the deadline had passed before the call");
+  function start<Res>(method: MethodDef, input: unknown, callOptions: CallOptions, replyTo: string): Promise<Res> {
+    const { signal, context } = callOptions;
+    if (signal?.aborted) throw signal.reason;
+    const now = Date.now();
+    let deadline = now + (callOptions.deadlineMs ?? defaultDeadlineMs);
+    if (context) deadline = callOptions.deadlineMs === undefined ? context.deadline : Math.min(deadline, context.deadline);
+    if (!Number.isFinite(deadline)) throw new InvalidRpcOptionError("deadlineMs", "expected a finite number");
+    if (deadline <= now) throw deadlineExceeded(method.name, "the deadline had passed before the call");
 
-      let replyTo: string;
-      if (replyChannelName !== undefined) replyTo = replyChannelName;
-      else {
-        try {
-          replyTo = await ensureReplyChannel();
-        } catch (error) {
-          throw toRpcError(error);
-        }
-      }
-      const id = `${clientId}.${++counter}`;
-      const token = callOptions.token ?? context?.token;
-      // The client span's id is the parent the server sees; untraced, a fresh span id in the same trace.
-      const parentTraceparent = callOptions.traceparent ?? context?.traceparent;
-      const span = tracingOn() ? busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, contextWithTraceparent(parentTraceparent, otelContext.active())) : undefined;
-      const traced = span?.isRecording() === true;
-      if (span && traced) span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": method.service, "rpc.method": method.name, "messaging.destination.name": requestChannelOf(method.service) });
-      const request: RpcRequestWire = {
-        id,
-        method: method.name,
-        body: input,
-        replyTo,
-        deadline,
-        traceparent: span && traced ? traceparentOf(span) : childTraceparent(parentTraceparent),
-        caller: service,
-      };
-      if (token !== undefined) request.token = token;
-      if (identity) request.identity = identity.proofFor(method.service);
+    const id = `${clientId}.${++counter}`;
+    const token = callOptions.token ?? context?.token;
+    const channel = requestChannelOf(method.service);
+    // The client span's id is the parent the server sees; untraced, a fresh span id in the same trace.
+    const parentTraceparent = callOptions.traceparent ?? context?.traceparent;
+    const span = tracingOn() ? busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, contextWithTraceparent(parentTraceparent, otelContext.active())) : undefined;
+    const traced = span?.isRecording() === true;
+    if (span && traced) span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": method.service, "rpc.method": method.name, "messaging.destination.name": channel });
+    const request: RpcRequestWire = {
+      id,
+      method: method.name,
+      body: input,
+      replyTo,
+      deadline,
+      traceparent: span && traced ? traceparentOf(span) : childTraceparent(parentTraceparent),
+      caller: service,
+    };
+    if (token !== undefined) request.token = token;
+    if (identity) request.identity = identity.proofFor(method.service);
 
-      // Registered before sending: a fast reply must find its call.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let onAbort: (() => void) | undefined;
-      const settled = new Promise<Res>((resolve, reject) => {
-        pending.set(id, { method: method as unknown as MethodDef, resolve: resolve as (value: unknown) => void, reject });
-        timer = setTimeout(() => {
-          if (pending.delete(id)) reject(deadlineExceeded(method.name, `no reply within ${deadline - now} ms`));
-        }, Math.max(0, deadline - Date.now()));
+    return new Promise<Res>((resolve, reject) => {
+      const call: PendingCall = { method, deadline, startedAt: now, resolve: resolve as (value: unknown) => void, reject };
+      if (traced || signal) {
+        // Traced or abortable calls have something to undo when they settle, however they settle.
+        let onAbort: (() => void) | undefined;
+        const done = () => {
+          if (traced) span!.end();
+          if (onAbort) signal!.removeEventListener("abort", onAbort);
+        };
+        call.resolve = (value) => {
+          done();
+          resolve(value as Res);
+        };
+        call.reject = (error) => {
+          if (traced) recordFailure(span!, error);
+          done();
+          reject(error);
+        };
         if (signal) {
           onAbort = () => {
-            if (pending.delete(id)) reject(signal.reason);
+            if (pending.get(id) !== call) return;
+            pending.delete(id);
+            released();
+            call.reject(signal.reason);
           };
           signal.addEventListener("abort", onAbort, { once: true });
         }
+      }
+      // Registered before sending: a fast reply must find its call.
+      pending.set(id, call);
+      armDeadline(deadline);
+      layer.send(channel, request as unknown as Record<string, unknown>).then(undefined, (error: unknown) => {
+        if (channelErrorCode(error) !== "CHANNEL_FULL" || callOptions.waitForCapacity !== true) return sendFailed(id, call, error);
+        sendWhenRoom(channel, request, id, call, signal).then(undefined, (failure: unknown) => sendFailed(id, call, failure));
       });
-      // The deadline may pass while send still waits for capacity; the rejection is read below.
-      settled.catch(() => {});
+    });
+  }
+
+  return {
+    call<Req, Res, ReqIn, ResIn>(method: MethodDef<Req, Res, ReqIn, ResIn>, input: ReqIn, callOptions: CallOptions = NO_OPTIONS): Promise<Res> {
       try {
-        await send(method as unknown as MethodDef, request, callOptions.waitForCapacity === true, signal);
-        return await settled;
+        if (!method || typeof method.name !== "string" || typeof method.service !== "string" || !method.response) {
+          throw new InvalidRpcOptionError("method", "expected a MethodDef from defineMethod");
+        }
+        if (closed) throw new RpcError(RpcErrorCodes.UNAVAILABLE, "the RPC client is closed");
+        if (callOptions.signal?.aborted) throw callOptions.signal.reason;
+        const def = method as unknown as MethodDef;
+        if (replyChannelName !== undefined) return start<Res>(def, input, callOptions, replyChannelName);
+        // The first call makes the reply channel (and its loops); calls meanwhile share the wait.
+        return ensureReplyChannel().then(
+          (replyTo) => start<Res>(def, input, callOptions, replyTo),
+          (error: unknown) => {
+            throw toRpcError(error);
+          },
+        );
       } catch (error) {
-        pending.delete(id);
-        if (span && traced) recordFailure(span, error);
-        throw error;
-      } finally {
-        if (span && traced) span.end();
-        clearTimeout(timer);
-        if (onAbort) signal?.removeEventListener("abort", onAbort);
+        return Promise.reject(error);
       }
     },
 
@@ -234,6 +311,9 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       if (closed) return;
       closed = true;
       stopLoop.abort();
+      if (deadlineTimer) clearTimeout(deadlineTimer);
+      deadlineTimer = undefined;
+      deadlineTimerAt = Infinity;
       for (const [id, call] of pending) {
         pending.delete(id);
         call.reject(new RpcError(RpcErrorCodes.UNAVAILABLE, "the RPC client was closed before the reply arrived"));

@@ -81,6 +81,8 @@ export interface RpcServerStats {
 interface Registration {
   method: MethodDef;
   handler: RpcHandler<unknown, unknown>;
+  /** This method's entry in stats.methods, once it has one. */
+  stats?: RpcMethodStats;
 }
 
 const servedMethods = new WeakMap<RpcServer, Map<string, Registration>>();
@@ -102,25 +104,47 @@ const MAX_BATCH = 256;
 const UNSENDABLE = new Set(["INVALID_MESSAGE", "MESSAGE_TOO_LARGE"]);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function makeContext(request: Record<string, unknown>, method: string, deadline: number, verifiedCaller?: string): RpcContext {
-  const traceparent = request.traceparent as string;
-  let signal: AbortSignal | undefined;
-  const ctx: RpcContext = {
-    method,
-    requestId: request.id as string,
-    deadline,
-    timeLeftMs: () => Math.max(0, deadline - Date.now()),
-    traceparent,
-    traceId: traceIdOf(traceparent) ?? "",
-    caller: verifiedCaller ?? (typeof request.caller === "string" ? request.caller : "unknown"),
-    // Made on first use: most handlers never look at it, and a timer per request is not free.
-    get signal() {
-      signal ??= AbortSignal.timeout(Math.max(0, deadline - Date.now()));
-      return signal;
-    },
-  };
-  if (typeof request.token === "string") ctx.token = request.token;
-  return ctx;
+/**
+ * A handler's view of its request. What most handlers never read is made on first use: the trace id
+ * (a parse of the traceparent) and the deadline's AbortSignal (a timer per request is not free).
+ */
+class ServerContext implements RpcContext {
+  readonly method: string;
+  readonly requestId: string;
+  readonly deadline: number;
+  traceparent: string;
+  readonly caller: string;
+  token?: string;
+  #traceId: string | undefined;
+  #signal: AbortSignal | undefined;
+
+  constructor(request: Record<string, unknown>, method: string, deadline: number, verifiedCaller: string | undefined) {
+    this.method = method;
+    this.requestId = request.id as string;
+    this.deadline = deadline;
+    this.traceparent = request.traceparent as string;
+    this.caller = verifiedCaller ?? (typeof request.caller === "string" ? request.caller : "unknown");
+    if (typeof request.token === "string") this.token = request.token;
+  }
+
+  /** The trace id of the request as it arrived (a server span keeps the trace, so it stays right). */
+  get traceId(): string {
+    this.#traceId ??= traceIdOf(this.traceparent) ?? "";
+    return this.#traceId;
+  }
+
+  timeLeftMs(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  get signal(): AbortSignal {
+    this.#signal ??= AbortSignal.timeout(Math.max(0, this.deadline - Date.now()));
+    return this.#signal;
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 export function createRpcServer(options: RpcServerOptions): RpcServer {
@@ -135,7 +159,10 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const { identities, userRole } = options;
   const channel = requestChannelOf(service);
   const handlers = new Map<string, Registration>();
-  const tasks = new Set<Promise<void>>();
+  /** Requests taken and not yet answered (their reply sent, or given up on). */
+  let active = 0;
+  /** Resolved when `active` drops to 0 (stop waits for them). */
+  let idleWaiters: Array<() => void> = [];
   let running = false;
   let stopReceiving = new AbortController();
   let loopDone: Promise<void> | undefined;
@@ -149,11 +176,11 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const stats: RpcServerStats = { handled: 0, errors: 0, methods: {} };
 
   /** Counted in memory only: an answered request costs a few increments, never a bus round trip. */
-  function record(method: string, startedAt: number, ok: boolean): void {
+  function record(registration: Registration, startedAt: number, ok: boolean): void {
     const ms = performance.now() - startedAt;
-    const entry = (stats.methods[method] ??= { calls: 0, errors: 0, latencyBuckets: new Array<number>(RPC_LATENCY_BUCKETS_MS.length + 1).fill(0) });
-    let bucket = RPC_LATENCY_BUCKETS_MS.findIndex((bound) => ms <= bound);
-    if (bucket < 0) bucket = RPC_LATENCY_BUCKETS_MS.length;
+    const entry = (registration.stats ??= stats.methods[registration.method.name] ??= { calls: 0, errors: 0, latencyBuckets: new Array<number>(RPC_LATENCY_BUCKETS_MS.length + 1).fill(0) });
+    let bucket = 0;
+    while (bucket < RPC_LATENCY_BUCKETS_MS.length && ms > RPC_LATENCY_BUCKETS_MS[bucket]) bucket++;
     entry.latencyBuckets[bucket] += 1;
     entry.calls += 1;
     stats.handled += 1;
@@ -163,18 +190,25 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     }
   }
 
-  async function reply(replyTo: string, message: RpcReplyWire, method: unknown, deadline = Date.now()): Promise<void> {
+  /** Sends a reply; resolves once it is stored, or given up on (counted and logged). */
+  function reply(replyTo: string, message: RpcReplyWire, method: unknown, deadline = Date.now()): Promise<void> {
+    return layer.send(replyTo, message as unknown as Message).then(undefined, (error: unknown) => replyFailed(replyTo, message, method, deadline, error));
+  }
+
+  async function replyFailed(replyTo: string, message: RpcReplyWire, method: unknown, deadline: number, firstError: unknown): Promise<void> {
     try {
       // A full reply inbox is a caller busy reading: the work is done, so wait for room until the
       // request's deadline rather than drop an answer the caller is waiting for.
+      let error = firstError;
       for (let attempt = 1; ; attempt++) {
+        const backoff = Math.min(200, 5 * 2 ** attempt);
+        if ((error as { code?: unknown }).code !== "CHANNEL_FULL" || Date.now() + backoff >= deadline) throw error;
+        await sleep(backoff);
         try {
           await layer.send(replyTo, message as unknown as Message);
-          break;
-        } catch (error) {
-          const backoff = Math.min(200, 5 * 2 ** attempt);
-          if ((error as { code?: unknown }).code !== "CHANNEL_FULL" || Date.now() + backoff >= deadline) throw error;
-          await new Promise((r) => setTimeout(r, backoff));
+          return;
+        } catch (again) {
+          error = again;
         }
       }
     } catch (error) {
@@ -202,82 +236,120 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     throw new RpcError(RpcErrorCodes.FORBIDDEN, `${caller} may not call ${method.name} (only ${who || "nobody"})`, { details: { method: method.name, caller } });
   }
 
-  async function serve(message: Message): Promise<void> {
+  /**
+   * Answers one request. Returns undefined when nothing is left to wait for, else a promise that
+   * settles once the reply is sent: a synchronous handler costs no promise of its own.
+   */
+  function serve(message: Message): Promise<void> | undefined {
     if (typeof message !== "object" || message === null || Array.isArray(message)) {
       logger.warn({ message }, "malformed RPC request dropped (not an object)");
-      return;
+      return undefined;
     }
     const { id, replyTo, method, deadline } = message;
     if (typeof id !== "string" || typeof replyTo !== "string") {
       logger.warn({ id, replyTo }, "malformed RPC request dropped (no id or replyTo to answer)");
-      return;
+      return undefined;
     }
-    const fail = (error: RpcError) => reply(replyTo, { id, ok: false, error: error.toWire() }, method, typeof deadline === "number" ? deadline : undefined);
-    const envelope: Array<{ path: string[]; message: string }> = [];
-    if (typeof method !== "string") envelope.push({ path: ["method"], message: "expected a string" });
-    if (typeof deadline !== "number" || !Number.isFinite(deadline)) envelope.push({ path: ["deadline"], message: "expected epoch milliseconds" });
-    if (typeof message.traceparent !== "string") envelope.push({ path: ["traceparent"], message: "expected a string" });
-    if (envelope.length) return fail(validationFailed("request", envelope));
+    if (typeof method !== "string" || typeof deadline !== "number" || !Number.isFinite(deadline) || typeof message.traceparent !== "string") {
+      const envelope: Array<{ path: string[]; message: string }> = [];
+      if (typeof method !== "string") envelope.push({ path: ["method"], message: "expected a string" });
+      if (typeof deadline !== "number" || !Number.isFinite(deadline)) envelope.push({ path: ["deadline"], message: "expected epoch milliseconds" });
+      if (typeof message.traceparent !== "string") envelope.push({ path: ["traceparent"], message: "expected a string" });
+      return reply(replyTo, { id, ok: false, error: validationFailed("request", envelope).toWire() }, method, typeof deadline === "number" ? deadline : undefined);
+    }
     // Nobody waits for the answer any more: doing the work would only burn a slot.
-    if ((deadline as number) <= Date.now()) return;
-    const registration = handlers.get(method as string);
+    if (deadline <= Date.now()) return undefined;
+    const registration = handlers.get(method);
     if (!registration) {
-      return fail(new RpcError(RpcErrorCodes.METHOD_NOT_FOUND, `${service} does not serve ${String(method)}`, { details: { method, served: [...handlers.keys()].sort() } }));
+      const error = new RpcError(RpcErrorCodes.METHOD_NOT_FOUND, `${service} does not serve ${method}`, { details: { method, served: [...handlers.keys()].sort() } });
+      return reply(replyTo, { id, ok: false, error: error.toWire() }, method, deadline);
     }
-    let caller: string | undefined;
-    if (identities) {
-      try {
-        caller = identities.verify(message.identity, service);
-        await checkAccess(registration.method, caller, message.token);
-      } catch (error) {
-        return fail(toRpcError(error));
-      }
+    if (identities) return serveVerified(message, registration, id, replyTo, deadline);
+    return run(message, registration, id, replyTo, deadline, undefined);
+  }
+
+  async function serveVerified(message: Message, registration: Registration, id: string, replyTo: string, deadline: number): Promise<void> {
+    let caller: string;
+    try {
+      caller = identities!.verify(message.identity, service);
+      await checkAccess(registration.method, caller, message.token);
+    } catch (error) {
+      return reply(replyTo, { id, ok: false, error: toRpcError(error).toWire() }, registration.method.name, deadline);
     }
+    return run(message, registration, id, replyTo, deadline, caller);
+  }
+
+  function run(message: Message, registration: Registration, id: string, replyTo: string, deadline: number, caller: string | undefined): Promise<void> | undefined {
+    const method = registration.method.name;
     const parsed = registration.method.request.safeParse(message.body);
-    if (!parsed.success) return fail(validationFailed("request", parsed.error.issues));
-    const ctx = makeContext(message, method as string, deadline as number, caller);
+    if (!parsed.success) return reply(replyTo, { id, ok: false, error: validationFailed("request", parsed.error.issues).toWire() }, method, deadline);
+    const ctx = new ServerContext(message, method, deadline, caller);
     // The server span continues the caller's trace; the handler runs in it, so its SQL statements,
     // calls and outbox rows are its children (and ctx.traceparent names it for explicit hand-overs).
     const parent = tracingOn() ? contextWithTraceparent(ctx.traceparent) : undefined;
-    const span = parent ? busTracer.startSpan(method as string, SPAN_OPTIONS.SERVER, parent) : undefined;
-    const traced = span?.isRecording() === true;
-    if (span && parent && traced) {
-      span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": service, "rpc.method": method as string, "boxoffice.caller": ctx.caller });
+    const span = parent ? busTracer.startSpan(method, SPAN_OPTIONS.SERVER, parent) : undefined;
+    const traced = span !== undefined && span.isRecording();
+    if (traced) {
+      span.setAttributes({ "rpc.system": "boxoffice-bus", "rpc.service": service, "rpc.method": method, "boxoffice.caller": ctx.caller });
+      void ctx.traceId; // the request's trace id, read before traceparent names the server span
       ctx.traceparent = traceparentOf(span);
     }
-    let result: unknown;
     const startedAt = performance.now();
-    try {
-      result = span && parent && traced ? await otelContext.with(trace.setSpan(parent, span), () => registration.handler(parsed.data, ctx)) : await registration.handler(parsed.data, ctx);
-    } catch (error) {
-      if (span && traced) {
+    const failed = (error: unknown): Promise<void> => {
+      if (traced) {
         recordFailure(span, error);
         span.end();
       }
-      record(method as string, startedAt, false);
-      const rpcError = toRpcError(error);
+      record(registration, startedAt, false);
       if (!(error instanceof RpcError)) logger.error({ err: error, method, requestId: id }, "RPC handler failed");
-      return fail(rpcError);
+      return reply(replyTo, { id, ok: false, error: toRpcError(error).toWire() }, method, deadline);
+    };
+    const answered = (result: unknown): Promise<void> => {
+      record(registration, startedAt, true);
+      if (traced) span.end();
+      return reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method, deadline);
+    };
+    let result: unknown;
+    try {
+      result = traced ? otelContext.with(trace.setSpan(parent!, span), () => registration.handler(parsed.data, ctx)) : registration.handler(parsed.data, ctx);
+    } catch (error) {
+      return failed(error);
     }
-    record(method as string, startedAt, true);
-    if (span && traced) span.end();
-    await reply(replyTo, { id, ok: true, body: result === undefined ? null : result }, method, typeof deadline === "number" ? deadline : undefined);
+    // A synchronous handler's answer goes out in this turn; a promise is waited for.
+    return isThenable(result) ? Promise.resolve(result).then(answered, failed) : answered(result);
   }
+
+  const finished = () => {
+    active -= 1;
+    wakeOne();
+    if (active === 0 && idleWaiters.length) {
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  };
+  const crashed = (error: unknown) => {
+    logger.error({ err: error, channel }, "RPC request failed unexpectedly");
+    finished();
+  };
 
   /** Starts answering a request taken from the channel: it is ours to answer even if stop() was called meanwhile. */
   function take(message: Message): void {
-    const task: Promise<void> = serve(message)
-      .catch((error: unknown) => logger.error({ err: error, channel }, "RPC request failed unexpectedly"))
-      .finally(() => {
-        tasks.delete(task);
-        wakeOne();
-      });
-    tasks.add(task);
+    active += 1;
+    let task: Promise<void> | undefined;
+    try {
+      task = serve(message);
+    } catch (error) {
+      crashed(error);
+      return;
+    }
+    if (task) task.then(finished, crashed);
+    else finished();
   }
 
   async function receiveLoop(signal: AbortSignal, many: boolean): Promise<void> {
     for (let failures = 0; running; ) {
-      const free = concurrency - tasks.size - receiving;
+      const free = concurrency - active - receiving;
       if (free <= 0) {
         await new Promise<void>((resolve) => slotWaiters.push(resolve));
         continue;
@@ -303,6 +375,8 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     }
   }
 
+  const drained = () => (active === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve)));
+
   const server: RpcServer = {
     handle(method, handler) {
       if (!method || typeof method.name !== "string" || !method.request) throw new InvalidRpcOptionError("method", "expected a MethodDef from defineMethod");
@@ -325,7 +399,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     },
     async stop() {
       if (!running) {
-        await Promise.all(tasks);
+        await drained();
         return;
       }
       running = false;
@@ -333,10 +407,10 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       stopReceiving.abort();
       wakeAll();
       await loopDone;
-      while (tasks.size) await Promise.all(tasks);
+      while (active) await drained();
     },
     get inFlight() {
-      return tasks.size;
+      return active;
     },
     get repliesDropped() {
       return repliesDropped;

@@ -344,6 +344,19 @@ export function channelLayerConformance(target: ConformanceTarget): void {
       expect(await l.receive(channel, { timeoutMs: 5000 })).toEqual({ n: "new" });
     });
 
+    it("when one send at a time meets a full channel whose oldest message expired, that one makes room and live ones still count", async () => {
+      const l = layer({ expirySeconds: 1, capacity: 2 });
+      const channel = fresh("expiry-one");
+      await l.send(channel, { n: "old" });
+      await elapse(1200); // the behaviour under test is the passing of time itself
+      await l.send(channel, { n: "live1" });
+      await l.send(channel, { n: "live2" }); // the expired one gives way
+      await expectRejects(l.send(channel, { n: "live3" }), ChannelFullError); // two live ones fill it
+      expect((await l.receive(channel, { timeoutMs: 5000 })).n).toBe("live1");
+      expect((await l.receive(channel, { timeoutMs: 5000 })).n).toBe("live2");
+      await expectRejects(l.receive(channel, { timeoutMs: 100 }), ReceiveTimeoutError);
+    });
+
     it("when group membership is older than groupExpirySeconds, the member no longer receives group sends", async () => {
       const l = layer({ groupExpirySeconds: 1 });
       const group = fresh("grp-exp");
