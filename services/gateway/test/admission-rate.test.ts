@@ -30,6 +30,14 @@ describe("the adaptive admission rate", () => {
     expect(windowOf(fast(100))).toBe(100);
   });
 
+  it("a rate the room is not using does not grow: a quiet event's few fast checkouts keep it near what they use", () => {
+    const { windowOf } = controller();
+    // 4 calls a window (2 a second): the rate stays at the initial 20 however long it lasts.
+    for (let i = 0; i < 10; i++) expect(windowOf(fast(4))).toBe(20);
+    // Then a spike of checkouts: the rate climbs from there, not from the maximum.
+    expect(windowOf(fast(100))).toBe(40);
+  });
+
   it("when checkout p99 is under the target but past half of it, admissions rise by a quarter", () => {
     const { windowOf } = controller();
     expect(windowOf(Array.from({ length: 100 }, () => 400))).toBe(25);
@@ -75,9 +83,9 @@ describe("the adaptive admission rate", () => {
   it("a call that arrives after its window ended counts in the next one, not the judged one", () => {
     let now = 0;
     const rate = createAdmissionRate({ initial: 20, latencyTargetMs: 500, windowMs: 2000, now: () => now });
-    rate.observe(100, false);
+    for (let i = 0; i < 100; i++) rate.observe(100, false);
     now = 2500;
-    rate.observe(5000, false); // the judged window had only the 100 ms call: doubled
+    rate.observe(5000, false); // the judged window had only the 100 ms calls: doubled
     expect(rate.current()).toBe(40);
     now = 4500;
     expect(rate.current()).toBe(20); // the 5 s call was in this window: halved

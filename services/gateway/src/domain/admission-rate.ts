@@ -10,7 +10,10 @@
 //   would cut again for the same congestion (what TCP does: one decrease per loss event, not per loss).
 // - p99 at most half the target: double (checkout is nowhere near what slows it: find the level in a
 //   few windows, not a minute); p99 under the target: a quarter more.
-// A window without checkouts leaves the rate alone.
+// A window without checkouts leaves the rate alone, and a rise never takes the rate past twice the
+// checkout calls per second the window actually served (or `initial`): a quiet event whose few
+// buyers are all fast must not talk the rate up to the maximum and then let a spike in at full rate
+// (TCP's congestion-window validation, RFC 7661: do not grow a window the sender is not using).
 //
 // Measured (BENCHMARKS.md, "Issue 13"): the controller before this halved on any window whose slowest
 // call passed 500 ms (with 40–80 calls a window, the p99 is the slowest), again on the next window
@@ -81,7 +84,9 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       rate = rate * Math.max(0.5, target / p99);
       settling = true;
     } else if (p99 !== null) {
-      rate = rate * (p99 <= target / 2 ? 2 : 1.25);
+      const servedPerSecond = samples.length / (Math.max(now() - windowStart, 1) / 1000);
+      const used = Math.max(settings.initial, 2 * servedPerSecond);
+      rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
     if (samples.length > 0 || overloads > 0) settings.onWindow?.({ previous, rate, samples: samples.length, p99Ms: p99, overloads });
