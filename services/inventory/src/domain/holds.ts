@@ -4,7 +4,6 @@ import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import {
-  holdByQuantity,
   holdSeats,
   readActiveHoldIds,
   readSellingState,
@@ -15,6 +14,7 @@ import {
 } from "../store/hold-store.ts";
 import { createSeating, markSeatingCancelled, readAvailability, readSeatMapPage } from "../store/seating-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
+import { holdByQuantityGrouped } from "./hold-batcher.ts";
 import type { InventoryDeps } from "./ports.ts";
 
 /** The shard of an event; an id that is not one of ours cannot have seats (NOT_FOUND). */
@@ -148,8 +148,11 @@ export async function placeHold(
     logicalShard: deps.shards.logicalShardOfId(input.eventId),
     expiresAt: new Date(deps.now().getTime() + deps.holdTtlSeconds * 1000),
   };
+  // Chosen seats keep the one-request path: their answer names the seats someone else has, and a
+  // buyer picking seats on a map is not the hot path a group commit is for.
+  const seatIds = input.seatIds;
   const attempt = () =>
-    withRetry(() => (input.seatIds ? holdSeats(sql, newHold, input.seatIds) : holdByQuantity(sql, newHold, input.quantity ?? 1)));
+    seatIds ? withRetry(() => holdSeats(sql, newHold, seatIds)) : holdByQuantityGrouped(sql, newHold, input.quantity ?? 1, deps);
   let outcome = await attempt();
   // Too few seats, and the throttled reclaim did not run: holds that ran out may be in the way.
   if (!outcome.ok && (outcome.reason === "SOLD_OUT" || outcome.reason === "SEAT_UNAVAILABLE") && reclaimed === 0) {
