@@ -5,7 +5,7 @@ import type { Hold } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { holdBatchStats, holdByQuantityGrouped } from "../src/domain/hold-batcher.ts";
-import { availabilityOf, eventShard, placeHold, seatEvent } from "../src/domain/holds.ts";
+import { activeHoldsOf, availabilityOf, eventShard, placeHold, releaseHold, seatEvent } from "../src/domain/holds.ts";
 import { holdByQuantityBatch } from "../src/store/hold-batch-store.ts";
 import type { HoldOutcome, NewHold } from "../src/store/hold-store.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
@@ -156,6 +156,23 @@ for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.avail
     expect(holdBatchStats.batchFailures - before.batchFailures).toBe(1);
     expect(settled.map((s) => (s.status === "fulfilled" ? (s.value.ok ? s.value.hold.seats.length : s.value.reason) : "error"))).toEqual([2, 2, "error", 3]);
     expect(await expectConsistent(event.id)).toEqual({ held: 7, available: 13 });
+  });
+
+  it("when many buyers' active holds are counted at once, each buyer gets their own count, and a count asked for after a hold includes it", async () => {
+    const events = Array.from({ length: 3 }, () => catalogueEvent([{ name: "Stalls", rows: 2, seatsPerRow: 10, priceCents: 1000 }]));
+    for (const event of events) await seatEvent(event, f.deps);
+    const holdsOf = (i: number) => i % 4; // buyer i holds i % 4 holds (at most 3 events)
+    const buyers = Array.from({ length: 24 }, (_, i) => `counted-${i}`);
+    const placed = await Promise.all(
+      buyers.flatMap((buyerId, i) => events.slice(0, holdsOf(i)).map(async (event) => ({ buyerId, hold: await placeHold({ buyerId, eventId: event.id, quantity: 1 }, f.deps) }))),
+    );
+    const counts = await Promise.all(buyers.map((buyerId) => activeHoldsOf(buyerId, f.deps)));
+    expect(counts).toEqual(buyers.map((_, i) => holdsOf(i)));
+    // A release, then a count asked for at once by many: every one of them sees the release.
+    const oneOf3 = placed.find((p) => p.buyerId === "counted-3")!;
+    await releaseHold({ buyerId: "counted-3", holdId: oneOf3.hold.id }, f.deps);
+    const again = await Promise.all(buyers.map((buyerId) => activeHoldsOf(buyerId, f.deps)));
+    expect(again).toEqual(buyers.map((b, i) => holdsOf(i) - (b === "counted-3" ? 1 : 0)));
   });
 
   it("when quantity holds are batched while others pick chosen seats, no seat is held twice", async () => {

@@ -70,7 +70,15 @@ async function runBatch(batch: Pending[]): Promise<void> {
 async function drain(byEvent: Map<string, Lane>, eventId: string, lane: Lane, max: number): Promise<void> {
   lane.running = true;
   try {
-    while (lane.queue.length > 0) await runBatch(lane.queue.splice(0, max));
+    while (lane.queue.length > 0) {
+      const batch = lane.queue.splice(0, max);
+      try {
+        await runBatch(batch);
+      } catch (error) {
+        // Never leave a caller waiting (settling a settled promise again does nothing).
+        for (const p of batch) p.reject(error);
+      }
+    }
   } finally {
     lane.running = false;
     if (byEvent.get(eventId) === lane) byEvent.delete(eventId);
