@@ -5,7 +5,7 @@ import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contra
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import {
   holdSeats,
-  readActiveHoldIds,
+  readActiveHoldIdsOf,
   readSellingState,
   reclaimExpired,
   releaseHold as releaseHoldRow,
@@ -102,9 +102,49 @@ function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: strin
  * A buyer's active holds on every shard (their events live all over). Counted by id: while a
  * logical shard moves, its frozen old copy and the new one both hold the same rows.
  */
-export async function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
-  const ids = await Promise.all(deps.shards.all().map((sql) => readActiveHoldIds(sql, buyerId, deps.now())));
-  return new Set(ids.flat()).size;
+export function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
+  let byClock = activeReads.get(deps.shards);
+  if (!byClock) activeReads.set(deps.shards, (byClock = new Map()));
+  const lane = byClock.get(deps.now) ?? { queue: [], running: false };
+  byClock.set(deps.now, lane);
+  const promise = new Promise<number>((resolve, reject) => lane.queue.push({ buyerId, resolve, reject }));
+  if (!lane.running) void readActiveHolds(lane, deps);
+  return promise;
+}
+
+// The counts of active holds asked for while one read is in flight go together in the next read
+// (one statement per shard for all of those buyers). Each caller's read starts after it asked, so
+// the count after a hold always includes that hold.
+interface ActiveReadLane {
+  queue: Array<{ buyerId: string; resolve(count: number): void; reject(error: unknown): void }>;
+  running: boolean;
+}
+const activeReads = new WeakMap<object, Map<unknown, ActiveReadLane>>();
+const ACTIVE_READ_BATCH = 256;
+
+async function readActiveHolds(lane: ActiveReadLane, deps: Pick<InventoryDeps, "shards" | "now">): Promise<void> {
+  lane.running = true;
+  try {
+    while (lane.queue.length > 0) {
+      const batch = lane.queue.splice(0, ACTIVE_READ_BATCH);
+      try {
+        const buyers = [...new Set(batch.map((b) => b.buyerId))];
+        const now = deps.now();
+        const rows = await Promise.all(deps.shards.all().map((sql) => readActiveHoldIdsOf(sql, buyers, now)));
+        const ids = new Map<string, Set<string>>();
+        for (const row of rows.flat()) {
+          const set = ids.get(row.buyerId) ?? new Set<string>();
+          set.add(row.id);
+          ids.set(row.buyerId, set);
+        }
+        for (const b of batch) b.resolve(ids.get(b.buyerId)?.size ?? 0);
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+      }
+    }
+  } finally {
+    lane.running = false;
+  }
 }
 
 function tooManyHolds(active: number, max: number): Error {
