@@ -100,6 +100,7 @@ export function holdByQuantityGrouped(sql: Sql, hold: NewHold, quantity: number,
   const lane = byEvent.get(hold.eventId) ?? { queue: [], running: false };
   byEvent.set(hold.eventId, lane);
   const promise = new Promise<HoldOutcome>((resolve, reject) => lane.queue.push({ sql, hold, quantity, resolve, reject }));
-  if (!lane.running) void drain(byEvent, hold.eventId, lane, max);
+  // drain never rejects: every failure settles the callers it concerns.
+  if (!lane.running) drain(byEvent, hold.eventId, lane, max).catch(() => {});
   return promise;
 }

@@ -108,7 +108,8 @@ export function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards
   const lane = byClock.get(deps.now) ?? { queue: [], running: false };
   byClock.set(deps.now, lane);
   const promise = new Promise<number>((resolve, reject) => lane.queue.push({ buyerId, resolve, reject }));
-  if (!lane.running) void readActiveHolds(lane, deps);
+  // readActiveHolds never rejects: a failed read rejects the callers it served.
+  if (!lane.running) readActiveHolds(lane, deps).catch(() => {});
   return promise;
 }
 
