@@ -4,9 +4,12 @@ import { RpcError } from "@boxoffice/bus";
 import type { Hold } from "@boxoffice/contracts";
 import { requirePostgres } from "@boxoffice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { confirmBatchStats, confirmHoldGrouped } from "../src/domain/confirm-batcher.ts";
 import { holdBatchStats, holdByQuantityGrouped } from "../src/domain/hold-batcher.ts";
 import { activeHoldsOf, availabilityOf, eventShard, placeHold, releaseHold, seatEvent } from "../src/domain/holds.ts";
+import { confirmHoldBatch } from "../src/store/confirm-batch-store.ts";
 import { holdByQuantityBatch } from "../src/store/hold-batch-store.ts";
+import { readOrderOfHold, type ConfirmInput } from "../src/store/order-store.ts";
 import type { HoldOutcome, NewHold } from "../src/store/hold-store.ts";
 import { createDomainFixture, type DomainFixture } from "./support/domain-fixture.ts";
 import { catalogueEvent } from "./support/events.ts";
@@ -173,6 +176,71 @@ for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.avail
     await releaseHold({ buyerId: "counted-3", holdId: oneOf3.hold.id }, f.deps);
     const again = await Promise.all(buyers.map((buyerId) => activeHoldsOf(buyerId, f.deps)));
     expect(again).toEqual(buyers.map((b, i) => holdsOf(i) - (b === "counted-3" ? 1 : 0)));
+  });
+
+  function confirmInput(holdId: string, paymentId: string, amountCents: number, eventId?: string): ConfirmInput {
+    let codes = 0;
+    return {
+      holdId,
+      paymentId,
+      amountCents,
+      eventId,
+      newOrderId: (id) => f.deps.ids.childOf(id),
+      newTicketId: (id) => f.deps.ids.childOf(id),
+      newTicketCode: () => `CODE-${paymentId}-${codes++}`,
+    };
+  }
+
+  it("when usual confirmations share a batch they are confirmed together, exactly as one at a time would; the unusual ones are left to the one-confirmation path", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 2, seatsPerRow: 10, priceCents: 1500 }]);
+    await seatEvent(event, f.deps);
+    const holds = [];
+    for (let i = 0; i < 5; i++) holds.push(await placeHold({ buyerId: `payer-${i}`, eventId: event.id, quantity: 1 + (i % 3) }, f.deps));
+    const sql = eventShard(f.deps, event.id);
+    const unknown = f.deps.ids.childOf(event.id);
+    const outcomes = await confirmHoldBatch(sql, [
+      confirmInput(holds[0].id, "pay-a", holds[0].totalCents),
+      confirmInput(holds[1].id, "pay-b", holds[1].totalCents),
+      confirmInput(holds[2].id, "pay-c", holds[2].totalCents + 1), // not its amount
+      confirmInput(unknown, "pay-d", 1000), // no such hold
+      confirmInput(holds[3].id, "pay-e", holds[3].totalCents, "firehose-event-1"), // a firehose event to record
+      confirmInput(holds[4].id, "pay-f", holds[4].totalCents),
+    ]);
+    expect(outcomes.map((o) => o?.kind ?? "alone")).toEqual(["confirmed", "confirmed", "alone", "alone", "alone", "confirmed"]);
+    for (const [i, h] of [holds[0], holds[1], holds[4]].entries()) {
+      const outcome = outcomes[[0, 1, 5][i]];
+      if (outcome?.kind !== "confirmed") throw new Error("expected a confirmation");
+      expect(outcome.order.tickets.map((t) => t.seatId).sort()).toEqual(h.seats.map((s) => s.id).sort());
+      // What the order shows when read back is what the batch answered.
+      expect(await readOrderOfHold(sql, h.id)).toEqual(outcome.order);
+    }
+    const sold = (await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM inventory.seats WHERE event_id = $1 AND status = 'sold'`, [event.id])).rows[0];
+    expect(Number(sold.n)).toBe(holds[0].seats.length + holds[1].seats.length + holds[4].seats.length);
+    const decided = (await sql.query<{ payment_id: string }>(`SELECT payment_id FROM inventory.payment_outcomes WHERE hold_id = ANY($1::text[]) ORDER BY payment_id`, [holds.map((h) => h.id)])).rows;
+    expect(decided.map((d) => d.payment_id)).toEqual(["pay-a", "pay-b", "pay-f"]);
+  });
+
+  it("when the same hold is paid twice in one batch of confirmations, one payment confirms it and the other is refunded, as one at a time", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 1, seatsPerRow: 10, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const holds = [];
+    for (let i = 0; i < 3; i++) holds.push(await placeHold({ buyerId: `double-${i}`, eventId: event.id, quantity: 2 }, f.deps));
+    const sql = eventShard(f.deps, event.id);
+    const before = { ...confirmBatchStats };
+    // One tick: the first runs alone at once, the next three queue; the repeat of hold 1 goes alone after the batch.
+    const outcomes = await Promise.all([
+      confirmHoldGrouped(sql, confirmInput(holds[0].id, "dbl-0", 2000), f.deps),
+      confirmHoldGrouped(sql, confirmInput(holds[1].id, "dbl-1", 2000), f.deps),
+      confirmHoldGrouped(sql, confirmInput(holds[1].id, "dbl-1-again", 2000), f.deps),
+      confirmHoldGrouped(sql, confirmInput(holds[2].id, "dbl-2", 2000), f.deps),
+    ]);
+    expect(confirmBatchStats.batches - before.batches).toBe(1);
+    expect(confirmBatchStats.servedInBatch - before.servedInBatch).toBe(2);
+    expect(outcomes.map((o) => o.kind)).toEqual(["confirmed", "confirmed", "refund", "confirmed"]);
+    expect(outcomes[2]).toMatchObject({ kind: "refund", reason: "hold already paid" });
+    // A replay of a decided payment answers the same order.
+    const replay = await confirmHoldGrouped(sql, confirmInput(holds[1].id, "dbl-1", 2000), f.deps);
+    expect(replay).toMatchObject({ kind: "confirmed", order: { id: (outcomes[1] as { order: { id: string } }).order.id } });
   });
 
   it("when quantity holds are batched while others pick chosen seats, no seat is held twice", async () => {

@@ -52,6 +52,8 @@ export interface InventoryDeps {
    * hold is its own transaction (INVENTORY_HOLD_BATCH_MAX).
    */
   holdBatchMax?: number;
+  /** Most usual confirmations of one logical shard done by one transaction (INVENTORY_CONFIRM_BATCH_MAX); 1 or unset: one each. */
+  confirmBatchMax?: number;
   /** Secret for hashing request bodies (idempotency) so no card number is stored recoverably. */
   hashSecret: string;
   availability: AvailabilityNotifier;

@@ -15,7 +15,7 @@ export interface DomainFixture {
 
 export async function createDomainFixture(
   kind: "postgres" | "pglite",
-  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number; holdBatchMax?: number } = {},
+  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number; holdBatchMax?: number; confirmBatchMax?: number } = {},
 ): Promise<DomainFixture> {
   const shards = await createTestShardMap({ kind, physical: 2, prefix: "inv_domain" });
   await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "inventory" });
@@ -37,6 +37,7 @@ export async function createDomainFixture(
     maxActiveHoldsPerBuyer: options.maxActiveHoldsPerBuyer ?? 4,
     // The service's default (group commit on), so every use-case test runs the batched path.
     holdBatchMax: options.holdBatchMax ?? 64,
+    confirmBatchMax: options.confirmBatchMax ?? 64,
     hashSecret: "test-secret",
     availability: { changed: (eventId) => void changed.push(eventId) },
     payments: options.payments ?? {
