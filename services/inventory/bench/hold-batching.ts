@@ -3,14 +3,17 @@
 // commit off (INVENTORY_HOLD_BATCH_MAX=1) and on (64), on PGlite (in this process) and on Postgres
 // (one physical shard, like `checkout-cost --shards 1`). Per hold: SQL statements sent (BEGIN and
 // COMMIT included), CPU of this process and of the Postgres backends serving it (/proc), holds/s.
+// Then every hold is confirmed, CONCURRENCY at once, with confirmation group commit off / on alike
+// (INVENTORY_CONFIRM_BATCH_MAX = the same value): the same figures per confirmation.
 // Run: node bench/hold-batching.ts [--kinds pglite,postgres] [--holds 3000] [--concurrency 64]
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { createIdGenerator, createShardRouter, createTestShardMap, logicalShardOf, logicalShardOfId, migrate } from "@boxoffice/sharding";
 import { percentile } from "@boxoffice/testkit";
+import { confirmBatchStats, confirmHoldGrouped } from "../src/domain/confirm-batcher.ts";
 import { holdBatchStats } from "../src/domain/hold-batcher.ts";
-import { placeHold, seatEvent } from "../src/domain/holds.ts";
+import { eventShard, placeHold, seatEvent } from "../src/domain/holds.ts";
 import type { InventoryDeps } from "../src/domain/ports.ts";
 import type { ShardSql, Sql } from "../src/store/sql.ts";
 import { MIGRATIONS_DIR } from "../test/support/domain-fixture.ts";
@@ -68,6 +71,11 @@ interface Row {
   meanBatch: number;
   inBatch: number;
   failures: number;
+  confirmsPerSecond: number;
+  statementsPerConfirm: number;
+  nodeCpuMsPerConfirm: number;
+  pgCpuMsPerConfirm: number | undefined;
+  meanConfirmBatch: number;
 }
 
 async function run(kind: "pglite" | "postgres", batchMax: number): Promise<Row> {
@@ -89,6 +97,7 @@ async function run(kind: "pglite" | "postgres", batchMax: number): Promise<Row> 
     counterSlots: 16,
     maxActiveHoldsPerBuyer: 4,
     holdBatchMax: batchMax,
+    confirmBatchMax: batchMax,
     hashSecret: "bench",
     availability: { changed: () => {} },
     payments: { charge: () => Promise.reject(new Error("unused")), refund: () => Promise.reject(new Error("unused")), get: () => Promise.reject(new Error("unused")) },
@@ -108,6 +117,7 @@ async function run(kind: "pglite" | "postgres", batchMax: number): Promise<Row> 
   const pg0 = backends.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
   const cpu0 = process.cpuUsage();
   const latencies: number[] = [];
+  const held: Array<{ id: string; totalCents: number }> = [];
   let failures = 0;
   let next = 0;
   const started = performance.now();
@@ -117,8 +127,9 @@ async function run(kind: "pglite" | "postgres", batchMax: number): Promise<Row> 
         const i = next++;
         const t = performance.now();
         try {
-          await placeHold({ buyerId: `${tag}-${i}`, eventId: event.id, quantity: 2 }, deps);
+          const hold = await placeHold({ buyerId: `${tag}-${i}`, eventId: event.id, quantity: 2 }, deps);
           latencies.push(performance.now() - t);
+          held.push({ id: hold.id, totalCents: hold.totalCents });
         } catch {
           failures++;
         }
@@ -128,20 +139,59 @@ async function run(kind: "pglite" | "postgres", batchMax: number): Promise<Row> 
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const pgMs = backends.reduce((sum, pid) => sum + cpuMsOf(pid), 0) - pg0;
-  const held = latencies.length;
+  const statementsAfterHolds = counts.statements;
+  const heldCount = latencies.length;
   const batches = holdBatchStats.batches - stats0.batches;
+  // Then every hold is confirmed (as the checkout does after the charge), CONCURRENCY at once.
+  const eventSql = eventShard(deps, event.id);
+  const confirm0 = { ...confirmBatchStats };
+  const cstatements0 = counts.statements;
+  const cpg0 = backends.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
+  const ccpu0 = process.cpuUsage();
+  let nextConfirm = 0;
+  let codes = 0;
+  const cstarted = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (nextConfirm < held.length) {
+        const h = held[nextConfirm++];
+        const outcome = await confirmHoldGrouped(
+          eventSql,
+          {
+            holdId: h.id,
+            paymentId: `pay-${h.id}`,
+            amountCents: h.totalCents,
+            newOrderId: (id) => deps.ids.childOf(id),
+            newTicketId: (id) => deps.ids.childOf(id),
+            newTicketCode: () => `${tag}-${codes++}`,
+          },
+          deps,
+        );
+        if (outcome.kind !== "confirmed") throw new Error(`hold ${h.id}: ${outcome.kind}`);
+      }
+    }),
+  );
+  const cseconds = (performance.now() - cstarted) / 1000;
+  const ccpu = process.cpuUsage(ccpu0);
+  const cpgMs = backends.reduce((sum, pid) => sum + cpuMsOf(pid), 0) - cpg0;
+  const cbatches = confirmBatchStats.batches - confirm0.batches;
   const row: Row = {
     kind,
     batchMax,
-    holdsPerSecond: held / seconds,
-    statementsPerHold: (counts.statements - statements0) / held,
-    nodeCpuMsPerHold: (cpu.user + cpu.system) / 1000 / held,
-    pgCpuMsPerHold: kind === "postgres" ? pgMs / held : undefined,
+    holdsPerSecond: heldCount / seconds,
+    statementsPerHold: (statementsAfterHolds - statements0) / heldCount,
+    nodeCpuMsPerHold: (cpu.user + cpu.system) / 1000 / heldCount,
+    pgCpuMsPerHold: kind === "postgres" ? pgMs / heldCount : undefined,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     meanBatch: batches === 0 ? 1 : (holdBatchStats.batchedRequests - stats0.batchedRequests) / batches,
-    inBatch: (holdBatchStats.servedInBatch - stats0.servedInBatch) / held,
+    inBatch: (holdBatchStats.servedInBatch - stats0.servedInBatch) / heldCount,
     failures,
+    confirmsPerSecond: held.length / cseconds,
+    statementsPerConfirm: (counts.statements - cstatements0) / held.length,
+    nodeCpuMsPerConfirm: (ccpu.user + ccpu.system) / 1000 / held.length,
+    pgCpuMsPerConfirm: kind === "postgres" ? cpgMs / held.length : undefined,
+    meanConfirmBatch: cbatches === 0 ? 1 : (confirmBatchStats.batchedRequests - confirm0.batchedRequests) / cbatches,
   };
   // Nothing sold twice, counters agree with seats.
   const check = await router.sql.forId(event.id).query<{ held: number; ids: number; counters: number; available: number }>(
@@ -176,6 +226,17 @@ console.log(
     ...rows.map(
       (r) =>
         `| ${r.kind} | ${r.batchMax} | ${r.holdsPerSecond.toFixed(0)} | ${f(r.statementsPerHold)} | ${f(r.nodeCpuMsPerHold)} | ${f(r.pgCpuMsPerHold)} | ${f(r.meanBatch, 1)} | ${(100 * r.inBatch).toFixed(0)}% | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} | ${r.failures} |`,
+    ),
+  ].join("\n"),
+);
+console.log(
+  [
+    "",
+    `| database | INVENTORY_CONFIRM_BATCH_MAX | confirmations/s | statements per confirmation | inventory CPU ms per confirmation | Postgres backends CPU ms per confirmation | mean batch |`,
+    "|---|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.kind} | ${r.batchMax} | ${r.confirmsPerSecond.toFixed(0)} | ${f(r.statementsPerConfirm)} | ${f(r.nodeCpuMsPerConfirm)} | ${f(r.pgCpuMsPerConfirm)} | ${f(r.meanConfirmBatch, 1)} |`,
     ),
   ].join("\n"),
 );
