@@ -82,6 +82,8 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
     holdTtlSeconds: config.HOLD_TTL_SECONDS,
     counterSlots: config.INVENTORY_COUNTER_SLOTS,
     maxActiveHoldsPerBuyer: config.MAX_ACTIVE_HOLDS_PER_BUYER,
+    holdBatchMax: config.INVENTORY_HOLD_BATCH_MAX,
+    confirmBatchMax: config.INVENTORY_CONFIRM_BATCH_MAX,
     hashSecret: config.INVENTORY_HASH_SECRET,
     availability: publisher,
     payments: deps.payments ?? createPaymentsClient(client, config.RPC_DEADLINE_MS),

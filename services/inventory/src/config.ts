@@ -17,6 +17,16 @@ export const inventoryConfigSchema = z.object({
    * hold far more seats than it has accounts. Beyond it a hold is LIMIT_EXCEEDED (409).
    */
   MAX_ACTIVE_HOLDS_PER_BUYER: z.coerce.number().int().min(1).max(1000).default(4),
+  /**
+   * Group commit: the most holds by quantity of one event that one transaction serves (those that
+   * queued while the event's previous hold transaction ran). 1 turns it off. Default 64.
+   */
+  INVENTORY_HOLD_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
+  /**
+   * Group commit of confirmations: the most usual confirmations (active hold, paid its amount) of one
+   * logical shard that one transaction does (those that queued while the previous one ran). 1 turns it off. Default 64.
+   */
+  INVENTORY_CONFIRM_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
   /** Milliseconds between sweeps that free expired holds nobody touched. Default 1000. */
   INVENTORY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
   /** Availability changes of one event within this many ms are published once (the latest state). Default 25. */

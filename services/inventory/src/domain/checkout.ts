@@ -10,8 +10,9 @@ import { automaticRefundKeyOf, type Order, type Payment, type PaymentCard } from
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold } from "../store/hold-store.ts";
-import { confirmHold, listOrders, readOrder, readOrderOfHold, readPaymentOutcome, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
+import { listOrders, readOrder, readOrderOfHold, readPaymentOutcome, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
+import { confirmHoldGrouped } from "./confirm-batcher.ts";
 import { eventShard } from "./holds.ts";
 import type { InventoryDeps } from "./ports.ts";
 
@@ -176,8 +177,9 @@ export async function settlePayment(
     const hold = await readHold(sql, input.holdId);
     if (!hold || hold.buyerId !== input.buyerId) return { kind: "ignored" };
   }
-  const outcome = await withRetry(() =>
-    confirmHold(sql, {
+  const outcome = await confirmHoldGrouped(
+    sql,
+    {
       holdId: input.holdId,
       paymentId: input.paymentId,
       amountCents: input.amountCents,
@@ -185,7 +187,8 @@ export async function settlePayment(
       newOrderId: (holdId) => deps.ids.childOf(holdId),
       newTicketId: (holdId) => deps.ids.childOf(holdId),
       newTicketCode,
-    }),
+    },
+    deps,
   );
   if (outcome.kind === "unknown-hold") return { kind: "ignored" };
   if (outcome.kind === "confirmed") {

@@ -4,9 +4,8 @@ import { RpcError } from "@boxoffice/bus";
 import type { Availability, CatalogueEvent, Hold, Seat } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import {
-  holdByQuantity,
   holdSeats,
-  readActiveHoldIds,
+  readActiveHoldIdsOf,
   readSellingState,
   reclaimExpired,
   releaseHold as releaseHoldRow,
@@ -15,6 +14,7 @@ import {
 } from "../store/hold-store.ts";
 import { createSeating, markSeatingCancelled, readAvailability, readSeatMapPage } from "../store/seating-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
+import { holdByQuantityGrouped } from "./hold-batcher.ts";
 import type { InventoryDeps } from "./ports.ts";
 
 /** The shard of an event; an id that is not one of ours cannot have seats (NOT_FOUND). */
@@ -102,9 +102,50 @@ function toHoldError(outcome: Exclude<HoldOutcome, { ok: true }>, eventId: strin
  * A buyer's active holds on every shard (their events live all over). Counted by id: while a
  * logical shard moves, its frozen old copy and the new one both hold the same rows.
  */
-export async function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
-  const ids = await Promise.all(deps.shards.all().map((sql) => readActiveHoldIds(sql, buyerId, deps.now())));
-  return new Set(ids.flat()).size;
+export function activeHoldsOf(buyerId: string, deps: Pick<InventoryDeps, "shards" | "now">): Promise<number> {
+  let byClock = activeReads.get(deps.shards);
+  if (!byClock) activeReads.set(deps.shards, (byClock = new Map()));
+  const lane = byClock.get(deps.now) ?? { queue: [], running: false };
+  byClock.set(deps.now, lane);
+  const promise = new Promise<number>((resolve, reject) => lane.queue.push({ buyerId, resolve, reject }));
+  // readActiveHolds never rejects: a failed read rejects the callers it served.
+  if (!lane.running) readActiveHolds(lane, deps).catch(() => {});
+  return promise;
+}
+
+// The counts of active holds asked for while one read is in flight go together in the next read
+// (one statement per shard for all of those buyers). Each caller's read starts after it asked, so
+// the count after a hold always includes that hold.
+interface ActiveReadLane {
+  queue: Array<{ buyerId: string; resolve(count: number): void; reject(error: unknown): void }>;
+  running: boolean;
+}
+const activeReads = new WeakMap<object, Map<unknown, ActiveReadLane>>();
+const ACTIVE_READ_BATCH = 256;
+
+async function readActiveHolds(lane: ActiveReadLane, deps: Pick<InventoryDeps, "shards" | "now">): Promise<void> {
+  lane.running = true;
+  try {
+    while (lane.queue.length > 0) {
+      const batch = lane.queue.splice(0, ACTIVE_READ_BATCH);
+      try {
+        const buyers = [...new Set(batch.map((b) => b.buyerId))];
+        const now = deps.now();
+        const rows = await Promise.all(deps.shards.all().map((sql) => readActiveHoldIdsOf(sql, buyers, now)));
+        const ids = new Map<string, Set<string>>();
+        for (const row of rows.flat()) {
+          const set = ids.get(row.buyerId) ?? new Set<string>();
+          set.add(row.id);
+          ids.set(row.buyerId, set);
+        }
+        for (const b of batch) b.resolve(ids.get(b.buyerId)?.size ?? 0);
+      } catch (error) {
+        for (const b of batch) b.reject(error);
+      }
+    }
+  } finally {
+    lane.running = false;
+  }
 }
 
 function tooManyHolds(active: number, max: number): Error {
@@ -148,8 +189,11 @@ export async function placeHold(
     logicalShard: deps.shards.logicalShardOfId(input.eventId),
     expiresAt: new Date(deps.now().getTime() + deps.holdTtlSeconds * 1000),
   };
+  // Chosen seats keep the one-request path: their answer names the seats someone else has, and a
+  // buyer picking seats on a map is not the hot path a group commit is for.
+  const seatIds = input.seatIds;
   const attempt = () =>
-    withRetry(() => (input.seatIds ? holdSeats(sql, newHold, input.seatIds) : holdByQuantity(sql, newHold, input.quantity ?? 1)));
+    seatIds ? withRetry(() => holdSeats(sql, newHold, seatIds)) : holdByQuantityGrouped(sql, newHold, input.quantity ?? 1, deps);
   let outcome = await attempt();
   // Too few seats, and the throttled reclaim did not run: holds that ran out may be in the way.
   if (!outcome.ok && (outcome.reason === "SOLD_OUT" || outcome.reason === "SEAT_UNAVAILABLE") && reclaimed === 0) {

@@ -47,6 +47,13 @@ export interface InventoryDeps {
   counterSlots: number;
   /** Active holds one buyer may have at once, across every event (MAX_ACTIVE_HOLDS_PER_BUYER). */
   maxActiveHoldsPerBuyer: number;
+  /**
+   * Most holds by quantity of one event served by one transaction (group commit); 1 or unset: every
+   * hold is its own transaction (INVENTORY_HOLD_BATCH_MAX).
+   */
+  holdBatchMax?: number;
+  /** Most usual confirmations of one logical shard done by one transaction (INVENTORY_CONFIRM_BATCH_MAX); 1 or unset: one each. */
+  confirmBatchMax?: number;
   /** Secret for hashing request bodies (idempotency) so no card number is stored recoverably. */
   hashSecret: string;
   availability: AvailabilityNotifier;

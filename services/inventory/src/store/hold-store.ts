@@ -347,13 +347,13 @@ export async function reclaimExpired(sql: Sql, now: Date, options: { eventId?: s
   });
 }
 
-/** Ids of the buyer's holds on this shard that are active and not yet run out by `now`. */
-export async function readActiveHoldIds(sql: Sql, buyerId: string, now: Date): Promise<string[]> {
-  const result = await sql.query<{ id: string }>(
-    `SELECT id FROM inventory.holds WHERE buyer_id = $1 AND status = 'active' AND expires_at > $2`,
-    [buyerId, now],
+/** Ids of the active, not yet run out, holds on this shard of each of these buyers (one read for all of them). */
+export async function readActiveHoldIdsOf(sql: Sql, buyerIds: string[], now: Date): Promise<Array<{ buyerId: string; id: string }>> {
+  const result = await sql.query<{ buyer_id: string; id: string }>(
+    `SELECT buyer_id, id FROM inventory.holds WHERE buyer_id = ANY($1::text[]) AND status = 'active' AND expires_at > $2`,
+    [buyerIds, now],
   );
-  return result.rows.map((r) => r.id);
+  return result.rows.map((r) => ({ buyerId: r.buyer_id, id: r.id }));
 }
 
 export interface SellingState {

@@ -157,9 +157,16 @@ export async function confirmHold(sql: Sql, input: ConfirmInput): Promise<Confir
     if (input.eventId) {
       await tx.query(`INSERT INTO inventory.processed_events (id, logical_shard) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [input.eventId, hold.logical_shard]);
     }
-    const decided = (
-      await tx.query<{ outcome: string; order_id: string | null }>(`SELECT outcome, order_id FROM inventory.payment_outcomes WHERE payment_id = $1`, [input.paymentId])
+    // After the lock, in a statement of its own (a fresh snapshot: whoever held the lock before us
+    // has committed its decision and its order): the payment's decision and the hold's order, in one read.
+    const prior = (
+      await tx.query<{ outcome: string | null; order_id: string | null; existing: string | null }>(
+        `SELECT d.outcome, d.order_id, (SELECT o.id FROM inventory.orders o WHERE o.hold_id = $2) AS existing
+         FROM (SELECT 1) AS one LEFT JOIN inventory.payment_outcomes d ON d.payment_id = $1`,
+        [input.paymentId, input.holdId],
+      )
     ).rows[0];
+    const decided = prior.outcome === null ? undefined : { outcome: prior.outcome, order_id: prior.order_id };
     if (decided) {
       const order = decided.order_id ? await orderById(tx, decided.order_id) : undefined;
       if (decided.outcome === "confirmed" && order) return { kind: "confirmed", order, seatsRetaken: false };
@@ -172,8 +179,7 @@ export async function confirmHold(sql: Sql, input: ConfirmInput): Promise<Confir
         [input.paymentId, hold.id, hold.event_id, hold.logical_shard, hold.buyer_id, input.amountCents, outcome, orderId],
       );
 
-    const existing = (await tx.query<OrderRow>(`SELECT * FROM inventory.orders WHERE hold_id = $1`, [hold.id])).rows[0];
-    if (existing) {
+    if (prior.existing !== null) {
       // The hold was already paid by another payment: this one is a duplicate and goes back.
       await recordOutcome("refund", null);
       return { kind: "refund", buyerId: hold.buyer_id, eventId: hold.event_id, reason: "hold already paid" };
@@ -182,10 +188,8 @@ export async function confirmHold(sql: Sql, input: ConfirmInput): Promise<Confir
     const orderId = input.newOrderId(hold.id);
     let seatsRetaken = false;
     let confirmable = Number(hold.total_cents) === input.amountCents;
-    if (confirmable && hold.status === "active") {
-      const sold = await tx.query(`UPDATE inventory.seats SET status = 'sold', order_id = $2 WHERE hold_id = $1 AND status = 'held'`, [hold.id, orderId]);
-      if (sold.rowCount !== hold.seat_ids.length) throw new Error(`hold ${hold.id} owns ${sold.rowCount} of its ${hold.seat_ids.length} seats`);
-    } else if (confirmable) {
+    if (confirmable && hold.status === "active") return confirmActiveHold(tx, hold, orderId, input);
+    if (confirmable) {
       // The hold ran out (or was released) before confirmation: the payment still buys the same
       // seats if nobody else took them in between.
       const seats = await tx.query<{ id: string; section_id: string; slot: number; status: string }>(
@@ -243,6 +247,55 @@ export async function confirmHold(sql: Sql, input: ConfirmInput): Promise<Confir
     if (!order) throw new Error(`order ${orderId} vanished inside its own transaction`);
     return { kind: "confirmed", order, seatsRetaken };
   });
+}
+
+/**
+ * The usual confirmation (an active hold, paid its amount, nothing decided yet) in one statement:
+ * seats sold, the order, the hold confirmed, the tickets and the payment's outcome, returning the
+ * tickets as the order shows them. Any seat the hold does not own leaves a ticket without its sold
+ * seat, and the whole transaction is refused.
+ */
+async function confirmActiveHold(tx: Sql, hold: HoldRow, orderId: string, input: ConfirmInput): Promise<ConfirmOutcome> {
+  const ticketIds = hold.seat_ids.map(() => input.newTicketId(hold.id));
+  const codes = hold.seat_ids.map(() => input.newTicketCode());
+  const rows = (
+    await tx.query<TicketRow & { createdAt: Date | string }>(
+      `WITH sold AS (
+         UPDATE inventory.seats SET status = 'sold', order_id = $2 WHERE hold_id = $1 AND status = 'held'
+         RETURNING id, section_id, row, number),
+       ordered AS (
+         -- Milliseconds only, so the listing cursor (an ISO time) compares exactly.
+         INSERT INTO inventory.orders (id, event_id, logical_shard, buyer_id, hold_id, payment_id, status, total_cents, created_at)
+         VALUES ($2, $3, $4, $5, $1, $6, 'confirmed', $7, date_trunc('milliseconds', clock_timestamp()))
+         RETURNING created_at),
+       confirmed AS (UPDATE inventory.holds SET status = 'confirmed' WHERE id = $1 RETURNING id),
+       ticketed AS (
+         INSERT INTO inventory.tickets (id, order_id, event_id, logical_shard, seat_id, code)
+         SELECT t.id, $2, $3, $4, t.seat_id, t.code FROM unnest($8::text[], $9::text[], $10::text[]) AS t(id, seat_id, code)
+         RETURNING id, seat_id, code),
+       decided AS (
+         INSERT INTO inventory.payment_outcomes (payment_id, hold_id, event_id, logical_shard, buyer_id, amount_cents, outcome, order_id)
+         VALUES ($6, $1, $3, $4, $5, $7, 'confirmed', $2)
+         RETURNING payment_id)
+       SELECT t.id, t.seat_id AS "seatId", t.code, sec.name AS section, s.row, s.number, (SELECT created_at FROM ordered) AS "createdAt"
+       FROM ticketed t JOIN sold s ON s.id = t.seat_id JOIN inventory.sections sec ON sec.id = s.section_id
+       ORDER BY sec.position, s.row, s.number`,
+      [hold.id, orderId, hold.event_id, hold.logical_shard, hold.buyer_id, input.paymentId, input.amountCents, ticketIds, hold.seat_ids, codes],
+    )
+  ).rows;
+  if (rows.length !== hold.seat_ids.length) throw new Error(`hold ${hold.id} owns ${rows.length} of its ${hold.seat_ids.length} seats`);
+  const order: OrderRecord = {
+    id: orderId,
+    status: "confirmed",
+    eventId: hold.event_id,
+    holdId: hold.id,
+    buyerId: hold.buyer_id,
+    paymentId: input.paymentId,
+    tickets: rows.map((t) => ({ id: t.id, seatId: t.seatId, code: t.code, section: t.section, row: Number(t.row), number: Number(t.number) })),
+    totalCents: input.amountCents,
+    createdAt: toIso(rows[0].createdAt),
+  };
+  return { kind: "confirmed", order, seatsRetaken: false };
 }
 
 export type RefundedOrderOutcome = { kind: "voided"; order: OrderRecord; seatsReleased: number } | { kind: "nothing-to-void" };

@@ -15,7 +15,7 @@ export interface DomainFixture {
 
 export async function createDomainFixture(
   kind: "postgres" | "pglite",
-  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number } = {},
+  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number; holdBatchMax?: number; confirmBatchMax?: number } = {},
 ): Promise<DomainFixture> {
   const shards = await createTestShardMap({ kind, physical: 2, prefix: "inv_domain" });
   await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "inventory" });
@@ -35,6 +35,9 @@ export async function createDomainFixture(
     holdTtlSeconds: options.holdTtlSeconds ?? 600,
     counterSlots: 4,
     maxActiveHoldsPerBuyer: options.maxActiveHoldsPerBuyer ?? 4,
+    // The service's default (group commit on), so every use-case test runs the batched path.
+    holdBatchMax: options.holdBatchMax ?? 64,
+    confirmBatchMax: options.confirmBatchMax ?? 64,
     hashSecret: "test-secret",
     availability: { changed: (eventId) => void changed.push(eventId) },
     payments: options.payments ?? {
