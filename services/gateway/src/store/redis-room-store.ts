@@ -65,7 +65,11 @@ end
 
 local function pollAfter(state, rank)
   if state == 'waiting' and now < salesStartAt then return math.min(pollMax, math.max(pollMin, math.ceil((salesStartAt - now) / 1000 / 4))) end
-  if state == 'waiting' and rank >= 0 then return math.min(pollMax, math.max(pollMin, math.ceil(rank / math.max(rate, 0.1) / 4))) end
+  if state == 'waiting' and rank >= 0 then
+    local spread = (rank * 0.6180339887) % 1
+    local max = math.floor(pollMax * (0.75 + 0.25 * spread))
+    return math.min(max, math.max(pollMin, math.ceil((rank / math.max(rate, 0.1) / 4) * (0.75 + 0.5 * spread))))
+  end
   return 30
 end
 

@@ -109,7 +109,14 @@ export const POLL_AFTER_MIN_SECONDS = 2;
  */
 export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock: RoomClock): number {
   if (state === "waiting" && clock.now < clock.salesStartAt) return clamp(Math.ceil((clock.salesStartAt - clock.now) / 1000 / 4), POLL_AFTER_MIN_SECONDS, POLL_AFTER_MAX_SECONDS);
-  if (state === "waiting" && rank !== null) return clamp(Math.ceil(rank / Math.max(clock.ratePerSecond, 0.1) / 4), POLL_AFTER_MIN_SECONDS, POLL_AFTER_MAX_SECONDS);
+  if (state === "waiting" && rank !== null) {
+    // Spread by place (the golden ratio's multiples fill [0,1) evenly): buyers told the same thing at
+    // the same moment — everyone past the cap — must not all come back in the same second. In the
+    // 40,000-buyer bench they did, and each wave of 20,000 polls timed out requests.
+    const spread = (rank * 0.6180339887) % 1;
+    const max = Math.floor(POLL_AFTER_MAX_SECONDS * (0.75 + 0.25 * spread));
+    return clamp(Math.ceil((rank / Math.max(clock.ratePerSecond, 0.1) / 4) * (0.75 + 0.5 * spread)), POLL_AFTER_MIN_SECONDS, max);
+  }
   return 30;
 }
 

@@ -1,0 +1,37 @@
+// When a waiting buyer is told to ask again (room-store.ts pollAfterSecondsFor; the Lua script mirrors it).
+import { describe, expect, it } from "vitest";
+import { POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, pollAfterSecondsFor } from "../src/store/room-store.ts";
+
+const clock = { now: 10_000, salesStartAt: 0, admissionTtlMs: 600_000, ratePerSecond: 16, maxConcurrent: 1000 };
+
+describe("pollAfterSeconds", () => {
+  it("is the minimum at the front of the line and grows with the place, never past the maximum", () => {
+    expect(pollAfterSecondsFor("waiting", 0, clock)).toBe(POLL_AFTER_MIN_SECONDS);
+    let previousBand = 0;
+    for (const rank of [100, 1_000, 5_000]) {
+      const values = Array.from({ length: 50 }, (_, i) => pollAfterSecondsFor("waiting", rank + i, clock));
+      const mean = values.reduce((a, b) => a + b, 0) / values.length;
+      expect(mean).toBeGreaterThan(previousBand);
+      previousBand = mean;
+    }
+    for (let rank = 0; rank < 40_000; rank += 97) expect(pollAfterSecondsFor("waiting", rank, clock)).toBeLessThanOrEqual(POLL_AFTER_MAX_SECONDS);
+  });
+
+  it("spreads the buyers past the cap over the last quarter of it, so they do not come back in one wave", () => {
+    const values = Array.from({ length: 1_000 }, (_, i) => pollAfterSecondsFor("waiting", 20_000 + i, clock));
+    for (const value of values) {
+      expect(value).toBeGreaterThanOrEqual(Math.floor(POLL_AFTER_MAX_SECONDS * 0.75));
+      expect(value).toBeLessThanOrEqual(POLL_AFTER_MAX_SECONDS);
+    }
+    // Every second of the band is used, none by more than a few per cent of the buyers.
+    const perSecond = new Map<number, number>();
+    for (const value of values) perSecond.set(value, (perSecond.get(value) ?? 0) + 1);
+    expect(perSecond.size).toBeGreaterThanOrEqual(25);
+    expect(Math.max(...perSecond.values())).toBeLessThan(80);
+  });
+
+  it("before opening, a quarter of the time left (2 s at least)", () => {
+    expect(pollAfterSecondsFor("waiting", null, { ...clock, now: 0, salesStartAt: 60_000 })).toBe(15);
+    expect(pollAfterSecondsFor("waiting", null, { ...clock, now: 59_000, salesStartAt: 60_000 })).toBe(2);
+  });
+});
