@@ -6,6 +6,7 @@
 import { confirmHoldBatch } from "../store/confirm-batch-store.ts";
 import { confirmHold, type ConfirmInput, type ConfirmOutcome } from "../store/order-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
+import { createGroupCommit } from "./group-commit.ts";
 import type { InventoryDeps } from "./ports.ts";
 
 interface Pending {
@@ -15,15 +16,8 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-interface Lane {
-  queue: Pending[];
-  running: boolean;
-}
-
 /** What the batcher did in this process (tests and benches read it). */
 export const confirmBatchStats = { batches: 0, batchedRequests: 0, servedInBatch: 0, alone: 0, batchFailures: 0 };
-
-const lanes = new WeakMap<object, Map<number, Lane>>();
 
 function alone(p: Pending): Promise<void> {
   confirmBatchStats.alone++;
@@ -66,22 +60,7 @@ async function runBatch(batch: Pending[]): Promise<void> {
   for (const p of later) alone(p).catch(() => {});
 }
 
-async function drain(byShard: Map<number, Lane>, shard: number, lane: Lane, max: number): Promise<void> {
-  lane.running = true;
-  try {
-    while (lane.queue.length > 0) {
-      const batch = lane.queue.splice(0, max);
-      try {
-        await runBatch(batch);
-      } catch (error) {
-        for (const p of batch) p.reject(error);
-      }
-    }
-  } finally {
-    lane.running = false;
-    if (byShard.get(shard) === lane) byShard.delete(shard);
-  }
-}
+const group = createGroupCommit<number, Pending>(runBatch);
 
 /** confirmHold, in a group commit with the shard's other confirmations of the moment when `deps.confirmBatchMax` > 1. */
 export function confirmHoldGrouped(sql: Sql, input: ConfirmInput, deps: Pick<InventoryDeps, "shards" | "confirmBatchMax">): Promise<ConfirmOutcome> {
@@ -93,12 +72,5 @@ export function confirmHoldGrouped(sql: Sql, input: ConfirmInput, deps: Pick<Inv
   } catch {
     return withRetry(() => confirmHold(sql, input));
   }
-  let byShard = lanes.get(deps.shards);
-  if (!byShard) lanes.set(deps.shards, (byShard = new Map()));
-  const lane = byShard.get(shard) ?? { queue: [], running: false };
-  byShard.set(shard, lane);
-  const promise = new Promise<ConfirmOutcome>((resolve, reject) => lane.queue.push({ sql, input, resolve, reject }));
-  // drain never rejects: every failure settles the callers it concerns.
-  if (!lane.running) drain(byShard, shard, lane, max).catch(() => {});
-  return promise;
+  return new Promise<ConfirmOutcome>((resolve, reject) => group.enqueue(deps.shards, shard, { sql, input, resolve, reject }, max));
 }

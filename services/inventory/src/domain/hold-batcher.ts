@@ -11,6 +11,7 @@ import { MAX_SEATS_PER_BUYER } from "@boxoffice/contracts";
 import { holdByQuantityBatch } from "../store/hold-batch-store.ts";
 import { holdByQuantity, type HoldOutcome, type NewHold } from "../store/hold-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
+import { createGroupCommit } from "./group-commit.ts";
 import type { InventoryDeps } from "./ports.ts";
 
 interface Pending {
@@ -21,15 +22,8 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-interface Lane {
-  queue: Pending[];
-  running: boolean;
-}
-
 /** What the batcher did in this process (tests and benches read it). */
 export const holdBatchStats = { transactions: 0, batches: 0, batchedRequests: 0, servedInBatch: 0, alone: 0, batchFailures: 0 };
-
-const lanes = new WeakMap<object, Map<string, Lane>>();
 
 function alone(p: Pending): void {
   holdBatchStats.alone++;
@@ -67,23 +61,7 @@ async function runBatch(batch: Pending[]): Promise<void> {
   }
 }
 
-async function drain(byEvent: Map<string, Lane>, eventId: string, lane: Lane, max: number): Promise<void> {
-  lane.running = true;
-  try {
-    while (lane.queue.length > 0) {
-      const batch = lane.queue.splice(0, max);
-      try {
-        await runBatch(batch);
-      } catch (error) {
-        // Never leave a caller waiting (settling a settled promise again does nothing).
-        for (const p of batch) p.reject(error);
-      }
-    }
-  } finally {
-    lane.running = false;
-    if (byEvent.get(eventId) === lane) byEvent.delete(eventId);
-  }
-}
+const group = createGroupCommit<string, Pending>(runBatch);
 
 /**
  * Holds `quantity` best-available seats, in a group commit with the event's other holds of the
@@ -95,12 +73,5 @@ export function holdByQuantityGrouped(sql: Sql, hold: NewHold, quantity: number,
   if (max <= 1 || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_SEATS_PER_BUYER) {
     return withRetry(() => holdByQuantity(sql, hold, quantity));
   }
-  let byEvent = lanes.get(deps.shards);
-  if (!byEvent) lanes.set(deps.shards, (byEvent = new Map()));
-  const lane = byEvent.get(hold.eventId) ?? { queue: [], running: false };
-  byEvent.set(hold.eventId, lane);
-  const promise = new Promise<HoldOutcome>((resolve, reject) => lane.queue.push({ sql, hold, quantity, resolve, reject }));
-  // drain never rejects: every failure settles the callers it concerns.
-  if (!lane.running) drain(byEvent, hold.eventId, lane, max).catch(() => {});
-  return promise;
+  return new Promise<HoldOutcome>((resolve, reject) => group.enqueue(deps.shards, hold.eventId, { sql, hold, quantity, resolve, reject }, max));
 }
