@@ -13,10 +13,10 @@
 // A new gateway list is a rewritten configuration and SIGHUP (nginx's graceful reload).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { freePort } from "./free-port.ts";
 import { DEFAULT_LOAD_BALANCER_OPTIONS, type LoadBalancer, type LoadBalancerOptions } from "./load-balancer.ts";
 
 /** The nginx binary to run: NGINX_BIN, else `nginx` on PATH, else Debian's /usr/sbin/nginx; undefined when none. */
@@ -135,16 +135,6 @@ ${servers.join("\n")}
 `;
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** PIDs of the worker processes of a master that accept connections (not those shutting down after a reload). */
 function acceptingWorkers(masterPid: number): number[] {

@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import {
@@ -21,6 +20,7 @@ import { createTokenSigner, generateSigningKey, parseSigningKeys } from "@boxoff
 import { LOGICAL_SHARD_COUNT, parseShardMap } from "@boxoffice/sharding";
 import { dropDatabases, ensureDatabases, databaseUrl } from "./databases.ts";
 import { HEALTH_METHODS, type BusService } from "./healthcheck.ts";
+import { freePort } from "./free-port.ts";
 import { startLoadBalancer, type LoadBalancer } from "./load-balancer.ts";
 import { findNginx, nginxVersion, startNginxLoadBalancer } from "./nginx-load-balancer.ts";
 
@@ -152,16 +152,6 @@ async function persistedSigningKeys(stateDir: string): Promise<string> {
   return keys;
 }
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Even ranges of the logical shards over the service's databases, shards named <service>-<n>. */
 export function shardMapFor(service: string, urls: string[]): string {
