@@ -95,6 +95,48 @@ async function redisCpuSeconds(): Promise<number> {
   }
 }
 
+/**
+ * BENCH_ROOM_TRACE_S=5: every 5 s, one line of what the server does (CPU share of one core, the
+ * gateway's event-loop delay, answers by status class, the room's admissions), read from its
+ * /metrics and /proc: to see where an on-sale goes wrong, not part of the report.
+ */
+const TRACE_S = Number(process.env.BENCH_ROOM_TRACE_S ?? 0);
+
+function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<number>, since: number, client: () => { bought: number; timeouts: number; requests: number }): { stop(): void } {
+  let last: { at: number; cpu: number; byClass: Map<string, number>; client: ReturnType<typeof client> } | undefined;
+  const metric = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+  const sample = async () => {
+    const at = Date.now();
+    const cpu = await serverCpu();
+    let text = "";
+    try {
+      const response = await fetch(`${gatewayUrl}/metrics`, { signal: AbortSignal.timeout(TRACE_S * 1000) });
+      text = await response.text();
+    } catch {
+      // no answer in time: the line says so
+    }
+    const byClass = new Map<string, number>();
+    for (const match of text.matchAll(/^gateway_http_requests_total\{[^}]*status="(\d)\d\d"[^}]*\} (\d+)/gm)) {
+      byClass.set(`${match[1]}xx`, (byClass.get(`${match[1]}xx`) ?? 0) + Number(match[2]));
+    }
+    const now = client();
+    if (last) {
+      const seconds = (at - last.at) / 1000;
+      const rates = [...byClass].map(([k, v]) => `${k} ${Math.round((v - (last!.byClass.get(k) ?? 0)) / seconds)}/s`).join(" ");
+      console.log(
+        `  ${mode} trace ${Math.round((at - since) / 1000)} s: cpu ${Math.round(((cpu - last.cpu) / seconds) * 100)}%`
+          + ` loop mean/max ${Math.round(metric(text, 'gateway_event_loop_delay_seconds\\{stat="mean"\\}') * 1000)}/${Math.round(metric(text, 'gateway_event_loop_delay_seconds\\{stat="max"\\}') * 1000)} ms`
+          + ` in flight ${["checkout", "queue", "other"].map((c) => metric(text, `gateway_requests_in_flight\\{class="${c}"\\}`)).join("/")}`
+          + ` answers ${rates || "(no /metrics answer)"} waiting ${metric(text, "boxoffice_waiting_room_waiting")} admitted/min ${metric(text, "boxoffice_waiting_room_admitted_per_minute")}`
+          + ` | client: bought +${now.bought - last.client.bought}, timeouts +${now.timeouts - last.client.timeouts}, sent +${now.requests - last.client.requests}`,
+      );
+    }
+    last = { at, cpu, byClass, client: now };
+  };
+  const timer = setInterval(() => sample().catch((error: unknown) => console.log(`  ${mode} trace: ${(error as Error).message}`)), TRACE_S * 1000);
+  return { stop: () => clearInterval(timer) };
+}
+
 interface Reply {
   status: number;
   json: unknown;
@@ -398,11 +440,13 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const progress = setInterval(() => {
     console.log(`  ${mode}: ${Math.round((Date.now() - arrivalsStart) / 1000)} s: ${bought} bought, ${tally.requests} requests, ${tally.timeouts} timeouts, ${tally.connectionErrors} connection errors, generator loop delay max ${Math.round(loopDelay.max / 1e6)} ms, load ${loadavg()[0].toFixed(1)}`);
   }, 30_000);
+  const trace = TRACE_S > 0 ? traceServer(mode, gatewayUrl, serverCpu, arrivalsStart, () => ({ bought, timeouts: tally.timeouts, requests: tally.requests })) : undefined;
   const results = await Promise.all(Array.from({ length: BUYERS }, (_, i) => buyer(i).then((outcome) => {
     if (outcome === "bought") bought++;
     return outcome;
   }).catch((error: unknown) => `error: ${(error as Error).message.slice(0, 120)}`)));
   clearInterval(progress);
+  trace?.stop();
   loopDelay.disable();
   for (const result of results) outcomes[result] = (outcomes[result] ?? 0) + 1;
   const window = await cpuWindow;

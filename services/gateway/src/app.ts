@@ -33,7 +33,7 @@ import { createMemoryRoomStore } from "./store/memory-room-store.ts";
 import { createRedisRoomStore } from "./store/redis-room-store.ts";
 import type { RoomStore } from "./store/room-store.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
-import { createGatewayMetrics, registerOpsGauges, type GatewayMetrics } from "./metrics.ts";
+import { createGatewayMetrics, registerOpsGauges, registerSheddingGauges, type GatewayMetrics } from "./metrics.ts";
 import { cachedRevocations, registerSessions } from "./session.ts";
 import { createSignInLimiter, type SignInLimiter } from "./sign-in-limiter.ts";
 import { registerWebUi } from "./web-ui.ts";
@@ -185,6 +185,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     min: config.ADMISSION_RATE_MIN,
     max: config.ADMISSION_RATE_MAX,
     latencyTargetMs: config.CHECKOUT_LATENCY_TARGET_MS,
+    loopLagTargetMs: config.ADMISSION_LOOP_LAG_TARGET_MS,
+    maxUtilization: config.ADMISSION_MAX_LOOP_UTILIZATION,
+    // The edge shedding's per-second sample of this process's event loop (created below).
+    load: () => shedding.loopDelay(),
     now: deps.now,
     onWindow: (window) => {
       if (window.rate !== window.previous) app.log.debug(window, "waiting room: admission rate changed");
@@ -274,6 +278,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     },
   });
   app.addHook("onRequest", shedding.onRequest);
+  registerSheddingGauges(metrics.registry, shedding);
   const inFlightRequests = () => shedding.inFlight("checkout") + shedding.inFlight("queue") + shedding.inFlight("other");
 
   app.addHook("onResponse", (request, reply, done) => {

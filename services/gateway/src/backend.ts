@@ -19,6 +19,12 @@ export interface SignedIn {
   readonly refreshExpiresAt?: number;
 }
 
+export interface EventSchedule {
+  title: string;
+  salesStartAt?: string;
+  organizerId?: string;
+}
+
 export interface GatewayBackend {
   signUp(input: { email: string; password: string; displayName: string }): Promise<User>;
   signIn(input: { email: string; password: string; clientAddress?: string }): Promise<SignedIn>;
@@ -31,6 +37,11 @@ export interface GatewayBackend {
   revokeRefreshToken(refreshToken: string): Promise<void>;
   listEvents(input: { limit: number; cursor?: string }): Promise<{ events: HttpEventSummary[]; nextCursor: string | null }>;
   getEvent(eventId: string): Promise<HttpEvent>;
+  /**
+   * What the waiting room needs of an event (its opening, organiser and title) from the events
+   * service alone: no availability read from inventory, which is the busiest service in an on-sale.
+   */
+  getEventSchedule(eventId: string): Promise<EventSchedule>;
   createEvent(input: HttpCreateEventBody, options: CallOptions): Promise<HttpEvent>;
   /** Every seat of the event, or of one section (`sectionId`). */
   getSeats(eventId: string, options?: { sectionId?: string }): Promise<Seat[]>;

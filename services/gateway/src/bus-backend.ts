@@ -146,6 +146,10 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
       const [{ event }, availability] = await Promise.all([call(eventsGetV1, { eventId }), availabilityOf(eventId)]);
       return toHttpEvent(event, availability);
     },
+    async getEventSchedule(eventId) {
+      const { event } = await call(eventsGetV1, { eventId });
+      return { title: event.title, salesStartAt: event.salesStartAt, organizerId: event.organizerId };
+    },
     async createEvent(input, callOptions) {
       const { event } = await call(eventsCreateV1, { ...input, status: "on_sale" }, callOptions);
       return toHttpEvent(event, {

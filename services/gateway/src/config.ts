@@ -120,6 +120,10 @@ export const gatewayConfigSchema = z.object({
   ADMISSION_RATE_MAX: z.coerce.number().min(0.1).max(100_000).default(500),
   /** p99 latency (ms, per 2 s window) of admitted buyers' holds and orders above which admissions are halved. */
   CHECKOUT_LATENCY_TARGET_MS: z.coerce.number().int().min(1).default(500),
+  /** This process's event-loop lag (ms, mean over a second beyond the sampler's period) above which admissions are cut. */
+  ADMISSION_LOOP_LAG_TARGET_MS: z.coerce.number().min(1).default(100),
+  /** Busy share of this process's event loop above which admissions no longer rise (0–1). */
+  ADMISSION_MAX_LOOP_UTILIZATION: z.coerce.number().gt(0).max(1).default(0.85),
   /** Buyers admitted at once at most per event (the organiser may cap lower). */
   ADMISSION_MAX_CONCURRENT: z.coerce.number().int().min(1).default(5000),
   /**

@@ -3,7 +3,7 @@
 // new request is answered 503 BUSY with Retry-After at once, before any work is done — the server
 // never holds more than it can finish while clients time out. Health, metrics and the static UI are
 // never shed (a load balancer must still see the instance alive).
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { GatewayError } from "./errors.ts";
 
@@ -17,9 +17,22 @@ export interface EdgeSheddingOptions {
   readonly onShed?: (routeClass: RouteClass) => void;
 }
 
+export interface LoopSample {
+  meanMs: number;
+  maxMs: number;
+  /** The mean delay beyond the sampler's own 20 ms period: 0 when idle. */
+  lagMs: number;
+  /** performance.eventLoopUtilization over the second: 1 when the loop never waited. */
+  utilization: number;
+}
+
+const RESOLUTION_MS = 20;
+
 export interface EdgeShedding {
   onRequest(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void;
   inFlight(routeClass: RouteClass): number;
+  /** The event loop over the last whole second: delay (mean and max, ms), lag beyond the sampling resolution, busy share. */
+  loopDelay(): LoopSample;
   close(): void;
 }
 
@@ -35,11 +48,19 @@ export function routeClassOf(method: string, url: string): RouteClass | undefine
 
 export function createEdgeShedding(options: EdgeSheddingOptions): EdgeShedding {
   const inFlight: Record<RouteClass, number> = { checkout: 0, queue: 0, other: 0 };
-  const delay = monitorEventLoopDelay({ resolution: 20 });
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
   let loopTooSlow = false;
+  let last: LoopSample = { meanMs: 0, maxMs: 0, lagMs: 0, utilization: 0 };
+  let busy = performance.eventLoopUtilization();
   const sampler = setInterval(() => {
-    loopTooSlow = delay.mean / 1e6 > options.maxEventLoopDelayMs;
+    const utilization = performance.eventLoopUtilization(busy).utilization;
+    busy = performance.eventLoopUtilization();
+    if (delay.count > 0) {
+      const meanMs = delay.mean / 1e6;
+      last = { meanMs, maxMs: delay.max / 1e6, lagMs: Math.max(0, meanMs - RESOLUTION_MS), utilization };
+    }
+    loopTooSlow = last.meanMs > options.maxEventLoopDelayMs;
     delay.reset();
   }, 1000);
   sampler.unref();
@@ -64,6 +85,7 @@ export function createEdgeShedding(options: EdgeSheddingOptions): EdgeShedding {
       done();
     },
     inFlight: (routeClass) => inFlight[routeClass],
+    loopDelay: () => last,
     close() {
       clearInterval(sampler);
       delay.disable();

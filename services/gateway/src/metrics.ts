@@ -2,6 +2,7 @@
 // instances (tests, the embedded platform) never share counters.
 import type { HttpOpsOverview } from "@boxoffice/contracts";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { EdgeShedding } from "./edge-shedding.ts";
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -117,4 +118,36 @@ export function registerOpsGauges(registry: Registry, overview: () => Promise<Ht
       gauges.roomAdmittedPerMinute.set({ event_id: r.eventId }, r.admittedPerMinute);
     }
   }
+}
+
+/** What the edge shedding sees (edge-shedding.ts): the event loop's delay and requests in progress per route class. */
+export function registerSheddingGauges(registry: Registry, shedding: Pick<EdgeShedding, "loopDelay" | "inFlight">): void {
+  new Gauge({
+    name: "gateway_event_loop_delay_seconds",
+    help: "The event loop's delay over the last second (stat: mean or max); past EVENT_LOOP_MAX_DELAY_MS (mean) API requests are shed",
+    labelNames: ["stat"],
+    registers: [registry],
+    collect() {
+      const { meanMs, maxMs } = shedding.loopDelay();
+      this.set({ stat: "mean" }, meanMs / 1000);
+      this.set({ stat: "max" }, maxMs / 1000);
+    },
+  });
+  new Gauge({
+    name: "gateway_event_loop_utilization",
+    help: "Share of the last second the event loop was busy (1: saturated); above ADMISSION_MAX_LOOP_UTILIZATION the waiting room admits no faster",
+    registers: [registry],
+    collect() {
+      this.set(shedding.loopDelay().utilization);
+    },
+  });
+  new Gauge({
+    name: "gateway_requests_in_flight",
+    help: "API requests in progress by route class (checkout, queue, other), each bounded by INFLIGHT_MAX_*",
+    labelNames: ["class"],
+    registers: [registry],
+    collect() {
+      for (const routeClass of ["checkout", "queue", "other"] as const) this.set({ class: routeClass }, shedding.inFlight(routeClass));
+    },
+  });
 }

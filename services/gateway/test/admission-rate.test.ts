@@ -1,14 +1,14 @@
 // The waiting room's adaptive admission rate (src/domain/admission-rate.ts), on the test's clock:
 // it steers on the p99 of admitted buyers' checkout latency against the target and on 503s.
 import { describe, expect, it } from "vitest";
-import { createAdmissionRate } from "../src/domain/admission-rate.ts";
+import { createAdmissionRate, type LoopLoad } from "../src/domain/admission-rate.ts";
 import { createFakeBackend } from "./fake-backend.ts";
 import { createTestGateway, sessionCookie } from "./helpers.ts";
 import { waitFor } from "@boxoffice/testkit";
 
-function controller(options: { initial?: number; min?: number; max?: number } = {}) {
+function controller(options: { initial?: number; min?: number; max?: number; load?: () => LoopLoad } = {}) {
   let now = 0;
-  const rate = createAdmissionRate({ initial: 20, min: 1, max: 100, latencyTargetMs: 500, windowMs: 2000, now: () => now, ...options });
+  const rate = createAdmissionRate({ initial: 20, min: 1, max: 100, latencyTargetMs: 500, windowMs: 2000, loopLagTargetMs: 100, maxUtilization: 0.85, now: () => now, ...options });
   /** One 2 s window of checkout calls; then the window is judged. */
   const windowOf = (latencies: number[], overloads = 0) => {
     for (const latency of latencies) rate.observe(latency, false);
@@ -28,6 +28,26 @@ describe("the adaptive admission rate", () => {
     expect(windowOf(fast(100))).toBe(80);
     expect(windowOf(fast(100))).toBe(100);
     expect(windowOf(fast(100))).toBe(100);
+  });
+
+  it("when this process's event loop lags past its target, admissions are cut in proportion even while checkout looks fast, and the next window is left to settle", () => {
+    let loop: LoopLoad = { lagMs: 0, utilization: 0.3 };
+    const { windowOf } = controller({ initial: 80, load: () => loop });
+    loop = { lagMs: 400, utilization: 1 };
+    expect(windowOf(fast(100)), "lag 4× the target: halved (at most)").toBe(40);
+    expect(windowOf(fast(100)), "the settling window is not judged").toBe(40);
+    loop = { lagMs: 125, utilization: 1 };
+    expect(windowOf(fast(100)), "× 100/125").toBe(32);
+  });
+
+  it("while this process's event loop is busy past maxUtilization (or lags past half the target), fast checkouts do not raise admissions", () => {
+    let loop: LoopLoad = { lagMs: 5, utilization: 0.95 };
+    const { windowOf } = controller({ load: () => loop });
+    expect(windowOf(fast(100))).toBe(20);
+    loop = { lagMs: 60, utilization: 0.5 };
+    expect(windowOf(fast(100))).toBe(20);
+    loop = { lagMs: 5, utilization: 0.5 };
+    expect(windowOf(fast(100)), "room again: it rises").toBe(40);
   });
 
   it("a rate the room is not using does not grow: a quiet event's few fast checkouts keep it near what they use", () => {
@@ -102,7 +122,7 @@ describe("the adaptive admission rate", () => {
       // The first hold waits on the catalogue and keeps the one checkout slot; the second is shed.
       const release = backend.holdGetEvent();
       const first = t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
-      await waitFor(() => backend.calls.getEvent > 0, { what: "the first hold to be in progress" });
+      await waitFor(() => backend.calls.getEventSchedule > 0, { what: "the first hold to be in progress" });
       const shed = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
       expect(shed.statusCode).toBe(503);
       expect(shed.json().error.code).toBe("BUSY");

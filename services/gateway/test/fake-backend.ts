@@ -8,7 +8,7 @@ export interface FakeBackend extends GatewayBackend {
   readonly calls: Record<string, number>;
   /** Makes the next calls of `method` fail with this code (until cleared with undefined). */
   failWith(method: keyof GatewayBackend, code: string | undefined): void;
-  /** Resolves pending getEvent calls only when released (to test coalescing). */
+  /** Resolves pending getEvent and getEventSchedule calls only when released (to test coalescing). */
   holdGetEvent(): () => void;
   /** Services whose health method reports a problem (e.g. one shard down). */
   readonly unhealthy: Set<string>;
@@ -129,6 +129,13 @@ export function createFakeBackend(): FakeBackend {
       const event = events.get(eventId);
       if (!event) throw new RpcError("NOT_FOUND", "no such event");
       return structuredClone(event);
+    },
+    async getEventSchedule(eventId) {
+      track("getEventSchedule");
+      if (gate) await gate;
+      const event = events.get(eventId);
+      if (!event) throw new RpcError("NOT_FOUND", "no such event");
+      return { title: event.title, salesStartAt: event.salesStartAt, organizerId: event.organizerId };
     },
     async createEvent(input, options) {
       track("createEvent");

@@ -20,7 +20,9 @@ export interface TestGateway {
 export async function createTestGateway(env: Record<string, string> = {}, backend = createFakeBackend(), deps: Pick<GatewayDeps, "roomStore" | "now"> = {}): Promise<TestGateway> {
   const layer = createInMemoryChannelLayer();
   const firehose = createInMemoryFirehose();
-  const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", ...env });
+  // The room's rate on the test's clock follows checkout alone: the test machine's own event loop
+  // (shared, noisy) must not cut it mid-test. test/admission-rate.test.ts covers the loop signal.
+  const config = loadGatewayConfig({ SESSION_KEYS: newSessionKey(), SERVE_WEB: "false", LOG_LEVEL: "silent", ADMISSION_LOOP_LAG_TARGET_MS: "600000", ADMISSION_MAX_LOOP_UTILIZATION: "1", ...env });
   const gateway = await buildGateway(config, { layer, firehose, backend, ...deps });
   await gateway.app.ready();
   return {

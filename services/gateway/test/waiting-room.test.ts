@@ -127,6 +127,34 @@ describe.each(targets)("the waiting room $name", (target) => {
     expect((await stats(organizerCookie)).waiting).toBe(1);
   });
 
+  it("once the event is known, room requests answer while the catalogue is asked again (stale while revalidate): a waiting buyer never waits on another service", async () => {
+    const cookie = await buyer();
+    expect((await join(cookie)).statusCode).toBe(200);
+    const lookups = backend.calls.getEventSchedule;
+    now += 5000; // past the 1 s the event's opening time is reused without asking
+    const release = backend.holdGetEvent();
+    try {
+      // Asking again where one stands (a poll would be too soon here; both read the event the same way).
+      const answered = await join(cookie);
+      expect(answered.statusCode, answered.body).toBe(200);
+      expect(answered.json().queue.status).toBe("waiting");
+      expect((await join(await buyer())).statusCode).toBe(200);
+      expect(backend.calls.getEventSchedule, "one lookup in flight, shared").toBe(lookups + 1);
+    } finally {
+      release();
+    }
+    // Too stale (30 s): the next request waits for a fresh answer rather than trust an old opening time.
+    now += 31_000;
+    const releaseAgain = backend.holdGetEvent();
+    let settled = false;
+    const late = join(cookie).then((response) => ((settled = true), response));
+    await waitFor(() => backend.calls.getEventSchedule === lookups + 2, { what: "the fresh lookup" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(settled).toBe(false);
+    releaseAgain();
+    expect((await late).statusCode).toBe(200);
+  });
+
   it("when 150 buyers join the pre-queue one after another, at opening their order is shuffled: join order and admission order are uncorrelated", async () => {
     await patch(await organiser(), { paused: true });
     const cookies: string[] = [];
@@ -386,7 +414,7 @@ describe("every 503 carries Retry-After", () => {
       // The first hold waits on the catalogue (its event's opening time); it holds the one checkout slot.
       const release = backend.holdGetEvent();
       const first = t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
-      await waitFor(() => backend.calls.getEvent > 0, { what: "the first hold to be in progress" });
+      await waitFor(() => backend.calls.getEventSchedule > 0, { what: "the first hold to be in progress" });
       const second = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
       expect(second.statusCode).toBe(503);
       expect(second.json().error.code).toBe("BUSY");

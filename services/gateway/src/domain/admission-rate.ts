@@ -10,6 +10,13 @@
 //   would cut again for the same congestion (what TCP does: one decrease per loss event, not per loss).
 // - p99 at most half the target: double (checkout is nowhere near what slows it: find the level in a
 //   few windows, not a minute); p99 under the target: a quarter more.
+// - The process's own event loop (`load`): lagging past `loopLagTargetMs` cuts like a slow p99 (×
+//   target/lag, at most halved), and a loop busy more than `maxUtilization` of the time never lets
+//   the rate rise. Checkout's latency alone misses this: in the embedded platform one process serves
+//   checkout, the room's polls and every service, and a 20,000-buyer on-sale filled its core while
+//   admitted checkouts still looked fast enough — until polls, holds and orders waited past 30 s
+//   unanswered (12,857 client timeouts at 100% of a core). In a distributed gateway the loop is the
+//   gateway's own: admitting buyers it cannot serve helps no one either.
 // A window without checkouts leaves the rate alone, and a rise never takes the rate past twice the
 // checkout calls per second the window actually served (or `initial`): a quiet event whose few
 // buyers are all fast must not talk the rate up to the maximum and then let a spike in at full rate
@@ -31,9 +38,20 @@ export interface AdmissionRateOptions {
   readonly latencyTargetMs: number;
   /** How often the rate is reconsidered. Default 2000 ms. */
   readonly windowMs: number;
+  /** The event loop's lag above which admissions are cut. Default 100 ms. */
+  readonly loopLagTargetMs: number;
+  /** Share of time the event loop may be busy for the rate to still rise. Default 0.85. */
+  readonly maxUtilization: number;
+  /** The process's event loop now (the last second): lag beyond its timer resolution, and busy share. */
+  readonly load?: () => LoopLoad;
   readonly now?: () => number;
   /** Each judged window: the rate before and after, and what it was judged on (for logs and traces). */
   readonly onWindow?: (window: AdmissionWindow) => void;
+}
+
+export interface LoopLoad {
+  lagMs: number;
+  utilization: number;
 }
 
 export interface AdmissionWindow {
@@ -43,9 +61,11 @@ export interface AdmissionWindow {
   samples: number;
   p99Ms: number | null;
   overloads: number;
+  /** The event loop at the judgement, when the controller is told of it. */
+  loop: LoopLoad | null;
 }
 
-export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 20, min: 1, max: 500, latencyTargetMs: 500, windowMs: 2000 };
+export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 20, min: 1, max: 500, latencyTargetMs: 500, windowMs: 2000, loopLagTargetMs: 100, maxUtilization: 0.85 };
 
 export interface AdmissionRate {
   /** One checkout call of an admitted buyer: its latency and whether it was shed (503) or timed out. */
@@ -76,20 +96,26 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
     samples.sort((a, b) => a - b);
     const p99 = samples.length > 0 ? checkoutP99(samples) : null;
     const target = settings.latencyTargetMs;
+    const loop = settings.load?.() ?? null;
+    const loopLagging = loop !== null && loop.lagMs > settings.loopLagTargetMs;
+    const loopFull = loop !== null && (loop.utilization > settings.maxUtilization || loop.lagMs > settings.loopLagTargetMs / 2);
     if (overloads > 0) {
       rate = rate / 2;
-    } else if (p99 !== null && settling) {
+    } else if ((p99 !== null || loopLagging) && settling) {
       settling = false;
+    } else if (loopLagging) {
+      rate = rate * Math.max(0.5, settings.loopLagTargetMs / loop.lagMs);
+      settling = true;
     } else if (p99 !== null && p99 > target) {
       rate = rate * Math.max(0.5, target / p99);
       settling = true;
-    } else if (p99 !== null) {
+    } else if (p99 !== null && !loopFull) {
       const servedPerSecond = samples.length / (Math.max(now() - windowStart, 1) / 1000);
       const used = Math.max(settings.initial, 2 * servedPerSecond);
       rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
-    if (samples.length > 0 || overloads > 0) settings.onWindow?.({ previous, rate, samples: samples.length, p99Ms: p99, overloads });
+    if (samples.length > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: samples.length, p99Ms: p99, overloads, loop });
     windowStart = now();
     samples = [];
     overloads = 0;

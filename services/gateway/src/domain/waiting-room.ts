@@ -12,7 +12,7 @@ import type { AdmissionRate } from "./admission-rate.ts";
 
 export interface WaitingRoomOptions {
   readonly store: RoomStore;
-  readonly backend: Pick<GatewayBackend, "getEvent">;
+  readonly backend: Pick<GatewayBackend, "getEventSchedule">;
   readonly admissions: Pick<AdmissionKeys, "sign">;
   readonly rate: AdmissionRate;
   readonly admissionTtlSeconds: number;
@@ -20,6 +20,8 @@ export interface WaitingRoomOptions {
   readonly earlyPollAllowance: number;
   /** How long an event's opening time and organiser are reused before asking the catalogue again. */
   readonly eventInfoTtlMs?: number;
+  /** How long a known opening time is still served while the catalogue is asked again (or is away). Default 30 s. */
+  readonly eventInfoMaxStaleMs?: number;
   readonly now?: () => number;
 }
 
@@ -62,21 +64,62 @@ export function queuePath(eventId: string): string {
 export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   const now = options.now ?? Date.now;
   const infoTtl = options.eventInfoTtlMs ?? 1000;
-  const infos = new Map<string, { info: Promise<EventInfo>; at: number }>();
+  const infoMaxStale = Math.max(infoTtl, options.eventInfoMaxStaleMs ?? 30_000);
+  interface InfoEntry {
+    info: Promise<EventInfo>;
+    at: number;
+    /** The answer once it came: served while the next lookup is in flight. */
+    known?: EventInfo;
+    refreshing?: boolean;
+  }
+  const infos = new Map<string, InfoEntry>();
 
-  function eventInfo(eventId: string): Promise<EventInfo> {
-    const cached = infos.get(eventId);
-    if (cached && now() - cached.at < infoTtl) return cached.info;
-    const info = options.backend.getEvent(eventId).then((event) => ({
+  function lookUp(eventId: string): Promise<EventInfo> {
+    return options.backend.getEventSchedule(eventId).then((event) => ({
       salesStartAt: Date.parse(event.salesStartAt ?? new Date(0).toISOString()),
       organizerId: event.organizerId,
       title: event.title,
     }));
-    // Concurrent callers share one lookup; a failure is not kept.
-    infos.set(eventId, { info, at: now() });
-    info.catch(() => infos.delete(eventId));
+  }
+
+  function remember(eventId: string, entry: InfoEntry): void {
+    infos.set(eventId, entry);
     if (infos.size > 10_000) infos.delete(infos.keys().next().value as string);
-    return info;
+  }
+
+  /**
+   * An event's opening, organiser and title, asked of the catalogue at most once per infoTtl. Once
+   * known, it is served at once while the next lookup is in flight (stale while revalidate, up to
+   * infoMaxStale): a waiting buyer's poll never waits on another service. Measured: every room
+   * request waited on one shared lookup each second, and in the embedded on-sale that lookup queued
+   * behind checkout's queries (18,758 polls got no answer in 30 s).
+   */
+  function eventInfo(eventId: string): Promise<EventInfo> {
+    const cached = infos.get(eventId);
+    const age = cached ? now() - cached.at : Number.POSITIVE_INFINITY;
+    if (cached && age < infoTtl) return cached.info;
+    if (cached?.known && age < infoMaxStale) {
+      if (!cached.refreshing) {
+        cached.refreshing = true;
+        const at = now();
+        const info = lookUp(eventId);
+        info.then(
+          (known) => remember(eventId, { info, at, known }),
+          () => (cached.refreshing = false), // keep serving what is known; the next request asks again
+        );
+      }
+      return Promise.resolve(cached.known);
+    }
+    // Concurrent callers share one lookup; a failure is not kept.
+    const entry: InfoEntry = { info: lookUp(eventId), at: now() };
+    remember(eventId, entry);
+    entry.info.then(
+      (known) => (entry.known = known),
+      () => {
+        if (infos.get(eventId) === entry) infos.delete(eventId);
+      },
+    );
+    return entry.info;
   }
 
   function clock(info: EventInfo): RoomClock {
