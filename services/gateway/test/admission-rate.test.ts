@@ -50,6 +50,23 @@ describe("the adaptive admission rate", () => {
     expect(windowOf(fast(100)), "room again: it rises").toBe(40);
   });
 
+  it("what the room uses is counted in buyers (their holds), not calls: a hold and an order per buyer do not let the rate run to four times what buyers use", () => {
+    let now = 0;
+    const rate = createAdmissionRate({ initial: 20, min: 1, max: 500, latencyTargetMs: 500, windowMs: 2000, loopLagTargetMs: 100, maxUtilization: 0.85, now: () => now });
+    const window = () => {
+      // 30 buyers a second: 60 holds and 60 orders in the 2 s window, all fast.
+      for (let i = 0; i < 60; i++) {
+        rate.observe(100, false, "hold");
+        rate.observe(100, false, "order");
+      }
+      now += 2000;
+      return rate.current();
+    };
+    expect(window()).toBe(40);
+    expect(window(), "twice the 30 buyers a second who came, not twice 60 calls a second").toBe(60);
+    expect(window()).toBe(60);
+  });
+
   it("a rate the room is not using does not grow: a quiet event's few fast checkouts keep it near what they use", () => {
     const { windowOf } = controller();
     // 4 calls a window (2 a second): the rate stays at the initial 20 however long it lasts.

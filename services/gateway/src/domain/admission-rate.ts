@@ -18,7 +18,7 @@
 //   unanswered (12,857 client timeouts at 100% of a core). In a distributed gateway the loop is the
 //   gateway's own: admitting buyers it cannot serve helps no one either.
 // A window without checkouts leaves the rate alone, and a rise never takes the rate past twice the
-// checkout calls per second the window actually served (or `initial`): a quiet event whose few
+// admitted buyers per second who came to checkout in the window (their holds; or `initial`): a quiet event whose few
 // buyers are all fast must not talk the rate up to the maximum and then let a spike in at full rate
 // (TCP's congestion-window validation, RFC 7661: do not grow a window the sender is not using).
 //
@@ -69,7 +69,11 @@ export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 2
 
 export interface AdmissionRate {
   /** One checkout call of an admitted buyer: its latency and whether it was shed (503) or timed out. */
-  observe(latencyMs: number, overloaded: boolean): void;
+  /**
+   * One checkout call of an admitted buyer: its latency, whether it was shed (503) or timed out, and
+   * whether it is the hold that starts a purchase (each admitted buyer's first call) or a later one.
+   */
+  observe(latencyMs: number, overloaded: boolean, call?: "hold" | "order"): void;
   /** Admissions per second now. */
   current(): number;
 }
@@ -86,6 +90,7 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
   let windowStart = now();
   let samples: number[] = [];
   let overloads = 0;
+  let holds = 0;
 
   /** The window after a latency cut: its calls were admitted before the cut, so its latency is not judged. */
   let settling = false;
@@ -110,21 +115,25 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       rate = rate * Math.max(0.5, target / p99);
       settling = true;
     } else if (p99 !== null && !loopFull) {
-      const servedPerSecond = samples.length / (Math.max(now() - windowStart, 1) / 1000);
-      const used = Math.max(settings.initial, 2 * servedPerSecond);
+      // In admissions: buyers who came to checkout (their holds) per second, not calls (a purchase
+      // is a hold and an order, and counting both let the rate run to four times what was used).
+      const usedPerSecond = holds / (Math.max(now() - windowStart, 1) / 1000);
+      const used = Math.max(settings.initial, 2 * usedPerSecond);
       rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
     if (samples.length > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: samples.length, p99Ms: p99, overloads, loop });
     windowStart = now();
     samples = [];
+    holds = 0;
     overloads = 0;
   }
 
   return {
-    observe(latencyMs, overloaded) {
+    observe(latencyMs, overloaded, call = "hold") {
       // A window that ended is judged first: this call belongs to the next one.
       reconsider();
+      if (call === "hold" && !overloaded) holds++;
       if (overloaded) overloads++;
       else if (samples.length < 10_000) samples.push(latencyMs);
     },

@@ -39,7 +39,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     const eventId = requireWellFormedId(request.params.eventId, "event");
     // Admitted by the room (or on the spot while nobody waits); inventory checks the signature.
     const admission = await context.room.admissionForHold(eventId, caller.user.id);
-    const hold = await measuredCheckout(context, () => backend.hold(eventId, request.body, { token: caller.token, admission }));
+    const hold = await measuredCheckout(context, "hold", () => backend.hold(eventId, request.body, { token: caller.token, admission }));
     cache.changed(`event:${eventId}`);
     return reply.status(201).send({ hold });
   });
@@ -73,7 +73,7 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
     },
   }, async (request, reply) => {
     const caller = await authenticatedCaller(request, backend, context.config.SESSION_TTL_SECONDS);
-    const order = await measuredCheckout(context, () =>
+    const order = await measuredCheckout(context, "order", () =>
       backend.placeOrder(
         { ...request.body, payment: { ...request.body.payment, cardNumber: request.body.payment.cardNumber.replace(/ /g, "") }, idempotencyKey: request.headers["idempotency-key"] },
         { token: caller.token },
@@ -110,15 +110,15 @@ export function registerBuyingRoutes(parent: FastifyInstance, context: GatewayCo
 const OVERLOAD_CODES = new Set(["BUSY", "UNAVAILABLE", "DEADLINE_EXCEEDED"]);
 
 /** Checkout calls feed the room's admission rate: their latency, and whether they were shed. */
-async function measuredCheckout<T>(context: GatewayContext, work: () => Promise<T>): Promise<T> {
+async function measuredCheckout<T>(context: GatewayContext, call: "hold" | "order", work: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
     const result = await work();
-    context.admissionRate.observe(performance.now() - started, false);
+    context.admissionRate.observe(performance.now() - started, false, call);
     return result;
   } catch (error) {
     const overloaded = error instanceof RpcError && OVERLOAD_CODES.has(error.code);
-    context.admissionRate.observe(performance.now() - started, overloaded);
+    context.admissionRate.observe(performance.now() - started, overloaded, call);
     throw error;
   }
 }
