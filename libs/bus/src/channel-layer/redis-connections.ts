@@ -69,8 +69,10 @@ export class RedisHost {
 
   /**
    * Fails the commands of a connection whose oldest command has had no answer for its timeout, and
-   * drops that connection (it reconnects by itself), so later commands do not queue behind a hung
-   * one. Answers leave the queue oldest first: while the oldest stays the same, nothing came back.
+   * drops that connection, so later commands do not queue behind a hung one: the shared connection
+   * reconnects by itself; a blocking one is closed for good (its loop takes a fresh one), since until
+   * ioredis sees the close it would still look ready in the idle pool. Answers leave the queue
+   * oldest first: while the oldest stays the same, nothing came back.
    */
   #watch(): void {
     const now = Date.now();
@@ -85,7 +87,12 @@ export class RedisHost {
       const error = new Error(`no answer from Redis within ${watched.timeoutMs} ms`);
       for (let item = conn.commandQueue.shift(); item; item = conn.commandQueue.shift()) item.command.reject(error);
       watched.oldest = undefined;
-      conn.stream?.destroy();
+      if (conn === this.command) {
+        conn.stream?.destroy();
+      } else {
+        this.#all.delete(conn);
+        conn.disconnect();
+      }
     }
   }
 
@@ -127,7 +134,7 @@ export class RedisHost {
   }
 
   releaseBlocking(conn: Redis): void {
-    if (this.#closed || this.#idle.length >= MAX_IDLE_BLOCKING) {
+    if (this.#closed || this.#idle.length >= MAX_IDLE_BLOCKING || !this.#all.has(conn)) {
       this.#all.delete(conn);
       conn.disconnect();
     } else {
