@@ -380,12 +380,12 @@ const markdown = [
     "an abort listener added and removed per receive, " +
     "a trace id parsed per request, string building for the frame header, a timer armed and cleared per Redis command (ioredis's commandTimeout; one watchdog per host now looks at each connection's oldest unanswered command), " +
     "or seven map keys per request and three per reply in msgpack (the envelope is an array now: `{q: [...]}` and `{a: [id, ok, body]}`; servers still read the seven-key form and answer in it). " +
-    "CPU profiles of both processes (`node --cpu-prof`, 64 in flight) show no function above 5% of either process's JavaScript: garbage collection (about 6%), msgpack (about 3 µs per call per process), ioredis building the script call and parsing the pop, " +
+    "CPU profiles of both processes (`node --cpu-prof`, 64 in flight) show no function above 5% of either process's JavaScript: garbage collection (8–12% of each process's busy time), msgpack (about 2 µs per call per process, 6–7% of busy time, down from about a tenth), ioredis building the script call and parsing the pop, " +
     "the layer's frame decoding and hand-over, the request and reply objects; zod is under 1%. " +
-    "The rest of a busy profile is the socket write that wakes Redis (with the waits for a core that follow it on a loaded machine). " +
+    "The rest of a busy profile, a third or more of it, is the socket write that wakes Redis (with the waits for a core that follow it on a loaded machine). " +
     `At 1 in flight the CPU per call (${f1(ours.seq.client)} / ${f1(ours.seq.server)} µs against Moleculer's ${f1(mol.seq.client)} / ${f1(mol.seq.server)}) is mostly the cost of waking up: each process wakes twice per call (the script's answer and the pop's), ` +
     "runs the event loop, ioredis and the layer with cold caches, and has no deoptimisations or frequent GCs to blame (checked with --trace-deopt and --trace-gc). " +
-    "Where a sequential call's time goes (timestamps at each step in both processes, one clock, 3,000 calls; p50 per step): in each Node process, from the pop's answer reaching JavaScript to the one write that carries the answer and the next pop, about 110 µs: " +
+    "Where a sequential call's time goes (timestamps at each step in both processes, one clock, 3,000 calls, measured with the watchdog in and before the compact envelope; p50 per step): in each Node process, from the pop's answer reaching JavaScript to the one write that carries the answer and the next pop, about 110 µs: " +
     "ioredis handing over the pop 8, the layer's frame and msgpack decoding and hand-over 17, the receive loop to the handler (server) or the caller's next call (client) and the envelope 12–21, encoding, framing and the batch's turn 14–20, " +
     "ioredis building the script call and the pop 26 (34–38 while each command armed a timer), and the write itself 23 (loopback TCP on this VM: the wake-up of Redis is paid in it); " +
     "then about 30 µs from that write to the other process's JavaScript seeing the answer (Redis and a wake-up). " +
