@@ -357,6 +357,20 @@ describe.each(targets)("RPC over the $name", (target) => {
       expect(handled).toEqual(["taken"]);
     });
 
+    it("when a request comes in the seven-key envelope of older clients, the server answers it in that envelope; a compact request gets a compact answer", async () => {
+      const [layer] = bus(1);
+      server(layer).handle(helloV1, ({ name }) => ({ text: `hello ${name}`, servedBy: "s" })).start();
+      const inbox = await layer.newChannel("probe");
+      const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      const deadline = Date.now() + 5000;
+      await layer.send("greeter.rpc", { id: "old", method: helloV1.name, body: { name: "old" }, replyTo: inbox, deadline, traceparent, caller: "t" });
+      expect(await layer.receive(inbox, { timeoutMs: 5000 })).toEqual({ id: "old", ok: true, body: { text: "hello old", servedBy: "s" } });
+      await layer.send("greeter.rpc", { q: ["new", helloV1.name, { name: "new" }, inbox, deadline, traceparent, "t"] });
+      expect(await layer.receive(inbox, { timeoutMs: 5000 })).toEqual({ a: ["new", true, { text: "hello new", servedBy: "s" }] });
+      await layer.send("greeter.rpc", { q: ["bad", helloV1.name, { name: "" }, inbox, deadline, traceparent, "t"] });
+      expect(await layer.receive(inbox, { timeoutMs: 5000 })).toMatchObject({ a: ["bad", false, { code: RpcErrorCodes.VALIDATION_FAILED }] });
+    });
+
     it("when bad messages arrive on the request channel or the reply channel is gone, the server survives", async () => {
       const [layer] = bus(1);
       const logger = quietLogger();

@@ -71,3 +71,39 @@ export interface RpcRequestWire {
 
 /** A reply as it travels on the caller's "!" channel. */
 export type RpcReplyWire = { id: string; ok: true; body: unknown } | { id: string; ok: false; error: unknown };
+
+// The compact envelope: a request is `{ q: [id, method, body, replyTo, deadline, traceparent, caller,
+// token?, identity?] }` and its reply `{ a: [id, ok, body or error] }`. Seven map keys packed and
+// unpacked each way were about a tenth of each process's CPU per call; an array halves msgpack's
+// work on the envelope. Clients send only this form; servers still read the seven-key form and
+// answer each request in the form it came in, so servers are deployed before clients.
+
+/** The compact form of `request`, as clients send it. */
+export function packRequest(request: RpcRequestWire): { q: unknown[] } {
+  const q: unknown[] = [request.id, request.method, request.body, request.replyTo, request.deadline, request.traceparent, request.caller];
+  if (request.identity !== undefined) q.push(request.token ?? null, request.identity);
+  else if (request.token !== undefined) q.push(request.token);
+  return { q };
+}
+
+/** A request in either form, as the seven-key record (fields not checked); `compact` says which form it came in. */
+export function unpackRequest(message: Record<string, unknown>): { request: Record<string, unknown>; compact: boolean } {
+  const q = message.q;
+  if (!Array.isArray(q)) return { request: message, compact: false };
+  const request: Record<string, unknown> = { id: q[0], method: q[1], body: q[2], replyTo: q[3], deadline: q[4], traceparent: q[5], caller: q[6] };
+  if (q[7] !== undefined && q[7] !== null) request.token = q[7];
+  if (q[8] !== undefined) request.identity = q[8];
+  return { request, compact: true };
+}
+
+/** `reply` in the compact form. */
+export function packReply(reply: RpcReplyWire): { a: unknown[] } {
+  return { a: [reply.id, reply.ok, reply.ok ? reply.body : reply.error] };
+}
+
+/** A reply in either form, as the three-key record (fields not checked). */
+export function unpackReply(message: Record<string, unknown>): Record<string, unknown> {
+  const a = message.a;
+  if (!Array.isArray(a)) return message;
+  return a[1] === true ? { id: a[0], ok: true, body: a[2] } : { id: a[0], ok: a[1], error: a[2] };
+}

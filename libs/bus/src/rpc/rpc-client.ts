@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { context as otelContext } from "@opentelemetry/api";
 import type { ChannelLayer } from "../channel-layer/types.ts";
-import { childTraceparent, type RpcContext, type RpcRequestWire } from "./context.ts";
+import { childTraceparent, packRequest, unpackReply, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import type { ServiceIdentity } from "./service-identity.ts";
 import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
@@ -138,7 +138,8 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
     }
   }
 
-  function dispatch(message: Record<string, unknown>): void {
+  function dispatch(received: Record<string, unknown>): void {
+    const message = unpackReply(received);
     const id = message.id;
     const call = typeof id === "string" ? pending.get(id) : undefined;
     // A reply nobody waits for any more (deadline passed, aborted) is dropped quietly.
@@ -201,7 +202,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   }
 
   /** The request channel was full: retry with backoff and full jitter until it takes the request or the deadline comes. */
-  async function sendWhenRoom(channel: string, request: RpcRequestWire, id: string, call: PendingCall, signal: AbortSignal | undefined): Promise<void> {
+  async function sendWhenRoom(channel: string, request: RpcRequestWire, wire: Record<string, unknown>, id: string, call: PendingCall, signal: AbortSignal | undefined): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       // Full jitter: many waiting callers spread out instead of retrying in lockstep.
       const delay = Math.random() * Math.min(MAX_CAPACITY_BACKOFF_MS, 5 * 2 ** attempt);
@@ -210,7 +211,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       if (signal?.aborted) throw signal.reason;
       if (pending.get(id) !== call) return; // timed out or aborted meanwhile: already rejected
       try {
-        await layer.send(channel, request as unknown as Record<string, unknown>);
+        await layer.send(channel, wire);
         return;
       } catch (error) {
         if (channelErrorCode(error) !== "CHANNEL_FULL") throw error;
@@ -278,9 +279,10 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
       // Registered before sending: a fast reply must find its call.
       pending.set(id, call);
       armDeadline(deadline);
-      layer.send(channel, request as unknown as Record<string, unknown>).then(undefined, (error: unknown) => {
+      const wire = packRequest(request);
+      layer.send(channel, wire).then(undefined, (error: unknown) => {
         if (channelErrorCode(error) !== "CHANNEL_FULL" || callOptions.waitForCapacity !== true) return sendFailed(id, call, error);
-        sendWhenRoom(channel, request, id, call, signal).then(undefined, (failure: unknown) => sendFailed(id, call, failure));
+        sendWhenRoom(channel, request, wire, id, call, signal).then(undefined, (failure: unknown) => sendFailed(id, call, failure));
       });
     });
   }

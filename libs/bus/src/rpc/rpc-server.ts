@@ -2,7 +2,7 @@
 // so instances compete for requests (load balancing and discovery without a registry). An instance
 // receives only while it has a free handler slot (bulkhead), leaving the rest to other instances.
 import type { ChannelLayer, Message } from "../channel-layer/types.ts";
-import { traceIdOf, type RpcContext, type RpcReplyWire } from "./context.ts";
+import { packReply, traceIdOf, unpackRequest, type RpcContext, type RpcReplyWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 import type { ServiceIdentityVerifier } from "./service-identity.ts";
@@ -76,6 +76,12 @@ export interface RpcServerStats {
   handled: number;
   errors: number;
   methods: Record<string, RpcMethodStats>;
+}
+
+/** Where a request's answer goes, and in which envelope (the one the request came in). */
+interface ReplyTo {
+  readonly channel: string;
+  readonly compact: boolean;
 }
 
 interface Registration {
@@ -191,11 +197,12 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   }
 
   /** Sends a reply; resolves once it is stored, or given up on (counted and logged). */
-  function reply(replyTo: string, message: RpcReplyWire, method: unknown, deadline = Date.now()): Promise<void> {
-    return layer.send(replyTo, message as unknown as Message).then(undefined, (error: unknown) => replyFailed(replyTo, message, method, deadline, error));
+  function reply(replyTo: ReplyTo, message: RpcReplyWire, method: unknown, deadline = Date.now()): Promise<void> {
+    const wire = replyTo.compact ? packReply(message) : (message as unknown as Message);
+    return layer.send(replyTo.channel, wire).then(undefined, (error: unknown) => replyFailed(replyTo, message, wire, method, deadline, error));
   }
 
-  async function replyFailed(replyTo: string, message: RpcReplyWire, method: unknown, deadline: number, firstError: unknown): Promise<void> {
+  async function replyFailed(replyTo: ReplyTo, message: RpcReplyWire, wire: Message, method: unknown, deadline: number, firstError: unknown): Promise<void> {
     try {
       // A full reply inbox is a caller busy reading: the work is done, so wait for room until the
       // request's deadline rather than drop an answer the caller is waiting for.
@@ -205,7 +212,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
         if ((error as { code?: unknown }).code !== "CHANNEL_FULL" || Date.now() + backoff >= deadline) throw error;
         await sleep(backoff);
         try {
-          await layer.send(replyTo, message as unknown as Message);
+          await layer.send(replyTo.channel, wire);
           return;
         } catch (again) {
           error = again;
@@ -220,7 +227,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       }
       // The caller is gone (closed, full or expired reply channel): nobody to tell. Counted and logged.
       repliesDropped++;
-      logger.warn({ err: error, method, requestId: message.id, replyTo }, "RPC reply dropped");
+      logger.warn({ err: error, method, requestId: message.id, replyTo: replyTo.channel }, "RPC reply dropped");
     }
   }
 
@@ -240,16 +247,18 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
    * Answers one request. Returns undefined when nothing is left to wait for, else a promise that
    * settles once the reply is sent: a synchronous handler costs no promise of its own.
    */
-  function serve(message: Message): Promise<void> | undefined {
-    if (typeof message !== "object" || message === null || Array.isArray(message)) {
-      logger.warn({ message }, "malformed RPC request dropped (not an object)");
+  function serve(received: Message): Promise<void> | undefined {
+    if (typeof received !== "object" || received === null || Array.isArray(received)) {
+      logger.warn({ message: received }, "malformed RPC request dropped (not an object)");
       return undefined;
     }
-    const { id, replyTo, method, deadline } = message;
-    if (typeof id !== "string" || typeof replyTo !== "string") {
-      logger.warn({ id, replyTo }, "malformed RPC request dropped (no id or replyTo to answer)");
+    const { request: message, compact } = unpackRequest(received);
+    const { id, method, deadline } = message;
+    if (typeof id !== "string" || typeof message.replyTo !== "string") {
+      logger.warn({ id, replyTo: message.replyTo }, "malformed RPC request dropped (no id or replyTo to answer)");
       return undefined;
     }
+    const replyTo: ReplyTo = { channel: message.replyTo, compact };
     if (typeof method !== "string" || typeof deadline !== "number" || !Number.isFinite(deadline) || typeof message.traceparent !== "string") {
       const envelope: Array<{ path: string[]; message: string }> = [];
       if (typeof method !== "string") envelope.push({ path: ["method"], message: "expected a string" });
@@ -268,7 +277,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     return run(message, registration, id, replyTo, deadline, undefined);
   }
 
-  async function serveVerified(message: Message, registration: Registration, id: string, replyTo: string, deadline: number): Promise<void> {
+  async function serveVerified(message: Message, registration: Registration, id: string, replyTo: ReplyTo, deadline: number): Promise<void> {
     let caller: string;
     try {
       caller = identities!.verify(message.identity, service);
@@ -279,7 +288,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     return run(message, registration, id, replyTo, deadline, caller);
   }
 
-  function run(message: Message, registration: Registration, id: string, replyTo: string, deadline: number, caller: string | undefined): Promise<void> | undefined {
+  function run(message: Message, registration: Registration, id: string, replyTo: ReplyTo, deadline: number, caller: string | undefined): Promise<void> | undefined {
     const method = registration.method.name;
     const parsed = registration.method.request.safeParse(message.body);
     if (!parsed.success) return reply(replyTo, { id, ok: false, error: validationFailed("request", parsed.error.issues).toWire() }, method, deadline);
