@@ -102,8 +102,16 @@ async function redisCpuSeconds(): Promise<number> {
  */
 const TRACE_S = Number(process.env.BENCH_ROOM_TRACE_S ?? 0);
 
+/** The machine's TcpExt ListenOverflows: connections dropped because a listen queue was full. */
+function listenOverflows(): number {
+  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((line) => line.startsWith("TcpExt:"));
+  const names = lines[0]?.split(" ") ?? [];
+  const values = lines[1]?.split(" ") ?? [];
+  return Number(values[names.indexOf("ListenOverflows")] ?? Number.NaN);
+}
+
 function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<number>, since: number, client: () => { bought: number; timeouts: number; requests: number }): { stop(): void } {
-  let last: { at: number; cpu: number; byClass: Map<string, number>; client: ReturnType<typeof client> } | undefined;
+  let last: { at: number; cpu: number; byClass: Map<string, number>; client: ReturnType<typeof client>; overflows: number } | undefined;
   const metric = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   const sample = async () => {
     const at = Date.now();
@@ -120,6 +128,7 @@ function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<
       byClass.set(`${match[1]}xx`, (byClass.get(`${match[1]}xx`) ?? 0) + Number(match[2]));
     }
     const now = client();
+    const overflows = listenOverflows();
     if (last) {
       const seconds = (at - last.at) / 1000;
       const rates = [...byClass].map(([k, v]) => `${k} ${Math.round((v - (last!.byClass.get(k) ?? 0)) / seconds)}/s`).join(" ");
@@ -128,10 +137,12 @@ function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<
           + ` loop mean/max ${Math.round(metric(text, 'gateway_event_loop_delay_seconds\\{stat="mean"\\}') * 1000)}/${Math.round(metric(text, 'gateway_event_loop_delay_seconds\\{stat="max"\\}') * 1000)} ms`
           + ` in flight ${["checkout", "queue", "other"].map((c) => metric(text, `gateway_requests_in_flight\\{class="${c}"\\}`)).join("/")}`
           + ` answers ${rates || "(no /metrics answer)"} waiting ${metric(text, "boxoffice_waiting_room_waiting")} admitted/min ${metric(text, "boxoffice_waiting_room_admitted_per_minute")}`
-          + ` | client: bought +${now.bought - last.client.bought}, timeouts +${now.timeouts - last.client.timeouts}, sent +${now.requests - last.client.requests}`,
+          + ` listen overflows +${overflows - last.overflows}`
+          + ` | client: bought +${now.bought - last.client.bought}, timeouts +${now.timeouts - last.client.timeouts}, sent +${now.requests - last.client.requests}`
+          + (timeoutsByStage.size > 0 ? ` (timeouts so far: ${[...timeoutsByStage].map(([k, v]) => `${k} ${v}`).join(", ")})` : ""),
       );
     }
-    last = { at, cpu, byClass, client: now };
+    last = { at, cpu, byClass, client: now, overflows };
   };
   const timer = setInterval(() => sample().catch((error: unknown) => console.log(`  ${mode} trace: ${(error as Error).message}`)), TRACE_S * 1000);
   return { stop: () => clearInterval(timer) };
@@ -164,6 +175,9 @@ class TimeoutError extends Error {
 }
 
 /** One HTTP exchange: status, body and headers, or "timeout" (no answer REQUEST_TIMEOUT_MS after it had a socket) / "connection". */
+/** Timeouts by where the exchange stood when the client gave up (see exchange). */
+const timeoutsByStage = new Map<string, number>();
+
 function exchange(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ status: number; text: string; headers: Record<string, string | string[] | undefined> } | "timeout" | "connection"> {
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
@@ -179,8 +193,15 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
         resolve("connection");
       });
     });
-    request.once("socket", () => {
-      timer = setTimeout(() => request.destroy(new TimeoutError("no answer")), REQUEST_TIMEOUT_MS);
+    request.once("socket", (socket) => {
+      const reused = !socket.connecting;
+      timer = setTimeout(() => {
+        // Where the exchange stood: a connection never accepted is the server's listen queue, a
+        // request written on a live connection and never answered is the server's work.
+        const where = socket.connecting ? "connect never completed" : `${reused ? "reused" : "new"} connection, no answer`;
+        timeoutsByStage.set(where, (timeoutsByStage.get(where) ?? 0) + 1);
+        request.destroy(new TimeoutError("no answer"));
+      }, REQUEST_TIMEOUT_MS);
     });
     request.on("error", (error) => {
       clearTimeout(timer);
