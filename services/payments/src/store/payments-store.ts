@@ -80,15 +80,22 @@ interface ChargeKeyRow {
  * a lease of `leaseMs`) before anything is sent to the processor. A second request with the key
  * replays a finished reply, takes over a pending record whose lease ran out, or is told to wait.
  */
+function insertChargeKey(sql: Sql, scope: Omit<IdempotencyScope, "operation">, pending: PendingCharge, leaseMs: number) {
+  const { paymentId, ...kept } = pending;
+  return sql.query(
+    `INSERT INTO payments.idempotency_keys (buyer_id, operation, key, logical_shard, request_hash, status, payment_id, pending, locked_until)
+     VALUES ($1, 'charge', $2, $3, $4, 'in_progress', $5, $6::jsonb, clock_timestamp() + make_interval(secs => $7::int / 1000.0))
+     ON CONFLICT (buyer_id, operation, key) DO NOTHING RETURNING key`,
+    [scope.buyerId, scope.key, scope.logicalShard, scope.requestHash, paymentId, JSON.stringify(kept), leaseMs],
+  );
+}
+
 export async function beginCharge(sql: Sql, scope: Omit<IdempotencyScope, "operation">, pending: PendingCharge, leaseMs: number): Promise<BegunCharge> {
+  // A new key (nearly every charge) is one statement on its own, committed by itself: no BEGIN and
+  // COMMIT around it. Only a key seen before needs the transaction below (its row locked, then read).
+  if ((await insertChargeKey(sql, scope, pending, leaseMs)).rowCount === 1) return { state: "leased", pending };
   return sql.transaction(async (tx): Promise<BegunCharge> => {
-    const { paymentId, ...kept } = pending;
-    const inserted = await tx.query(
-      `INSERT INTO payments.idempotency_keys (buyer_id, operation, key, logical_shard, request_hash, status, payment_id, pending, locked_until)
-       VALUES ($1, 'charge', $2, $3, $4, 'in_progress', $5, $6::jsonb, clock_timestamp() + make_interval(secs => $7::int / 1000.0))
-       ON CONFLICT (buyer_id, operation, key) DO NOTHING RETURNING key`,
-      [scope.buyerId, scope.key, scope.logicalShard, scope.requestHash, paymentId, JSON.stringify(kept), leaseMs],
-    );
+    const inserted = await insertChargeKey(tx, scope, pending, leaseMs);
     if (inserted.rowCount === 1) return { state: "leased", pending };
     const row = (
       await tx.query<ChargeKeyRow>(
