@@ -9,7 +9,7 @@ import { RpcError, type RpcContext } from "@boxoffice/bus";
 import { automaticRefundKeyOf, type Order, type Payment, type PaymentCard } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
-import { readHold } from "../store/hold-store.ts";
+import { readHold, readHoldAndOrderId } from "../store/hold-store.ts";
 import { listOrders, readOrder, readOrderOfHold, readPaymentOutcome, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
 import { confirmHoldGrouped } from "./confirm-batcher.ts";
@@ -118,9 +118,10 @@ export async function placeOrder(input: OrderRequest, context: RpcContext | unde
 
 async function runCheckout(input: OrderRequest, context: RpcContext | undefined, deps: InventoryDeps): Promise<Order> {
   const sql = eventShard(deps, input.holdId, "hold");
-  const hold = await readHold(sql, input.holdId);
-  if (!hold || hold.buyerId !== input.buyerId) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no such hold of yours", { holdId: input.holdId });
-  const existing = await readOrderOfHold(sql, hold.id);
+  const found = await readHoldAndOrderId(sql, input.holdId);
+  if (!found || found.hold.buyerId !== input.buyerId) throw inventoryError(InventoryErrorCodes.NOT_FOUND, "no such hold of yours", { holdId: input.holdId });
+  const { hold } = found;
+  const existing = found.orderId === null ? undefined : await readOrderOfHold(sql, hold.id);
   if (existing?.status === "confirmed") return toOrder(existing);
   if (existing || hold.status !== "active" || Date.parse(hold.expiresAt) <= deps.now().getTime()) {
     throw inventoryError(InventoryErrorCodes.HOLD_EXPIRED, "the hold expired before the order", { holdId: hold.id, expiresAt: hold.expiresAt });
