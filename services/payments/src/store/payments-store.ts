@@ -148,35 +148,55 @@ export async function finishCharge(
       )
     ).rows[0];
     if (row?.status === "done" && row.response) return { reply: row.response, wroteOutbox: false };
-    let wroteOutbox = false;
-    if (capture) {
-      const inserted = await tx.query(
-        `INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT (id) DO NOTHING`,
-        [
-          capture.payment.id,
-          capture.payment.buyerId,
-          capture.logicalShard,
-          capture.payment.status,
-          capture.payment.amountCents,
-          capture.payment.refundedCents,
-          capture.payment.currency,
-          capture.payment.cardLast4,
-          JSON.stringify(capture.payment.reference),
-          capture.payment.createdAt,
-        ],
+    const done = [target.buyerId, target.key, JSON.stringify(reply)];
+    if (!capture) {
+      await tx.query(
+        `UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
+         WHERE buyer_id = $1 AND operation = 'charge' AND key = $2`,
+        done,
       );
-      if (inserted.rowCount === 1) {
-        await writeOutbox(tx, capture.outbox);
-        wroteOutbox = true;
-      }
+      return { reply, wroteOutbox: false };
     }
-    await tx.query(
-      `UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
-       WHERE buyer_id = $1 AND operation = 'charge' AND key = $2`,
-      [target.buyerId, target.key, JSON.stringify(reply)],
+    // The payment, its outbox row (only with a payment new to this table) and the key's reply in one
+    // statement, under the key's row lock taken above: 3 statements and round trips become 1.
+    const { payment, outbox } = capture;
+    const wrote = await tx.query<{ wrote: number }>(
+      `WITH paid AS (
+         INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
+         VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13) ON CONFLICT (id) DO NOTHING RETURNING id
+       ), relayed AS (
+         INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at, traceparent)
+         SELECT $14::text, $15::int, $16::text, $17::text, $18::int, $19::text, $20::jsonb, $21::timestamptz, $22::text FROM paid
+         RETURNING id
+       ), finished AS (
+         UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
+         WHERE buyer_id = $1 AND operation = 'charge' AND key = $2
+       )
+       SELECT count(*)::int AS wrote FROM relayed`,
+      [
+        ...done,
+        payment.id,
+        payment.buyerId,
+        capture.logicalShard,
+        payment.status,
+        payment.amountCents,
+        payment.refundedCents,
+        payment.currency,
+        payment.cardLast4,
+        JSON.stringify(payment.reference),
+        payment.createdAt,
+        outbox.id,
+        outbox.logicalShard,
+        outbox.stream,
+        outbox.type,
+        outbox.version,
+        outbox.key,
+        JSON.stringify(outbox.data),
+        outbox.occurredAt,
+        outbox.traceparent ?? null,
+      ],
     );
-    return { reply, wroteOutbox };
+    return { reply, wroteOutbox: Number(wrote.rows[0]?.wrote ?? 0) > 0 };
   });
 }
 
