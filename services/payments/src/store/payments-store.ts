@@ -140,6 +140,10 @@ export async function finishCharge(
   reply: StoredReply,
   capture?: { payment: PaymentRecord; logicalShard: number; outbox: OutboxInput },
 ): Promise<{ reply: StoredReply; wroteOutbox: boolean }> {
+  if (capture) {
+    const finished = await finishCapture(sql, target, reply, capture);
+    if (finished) return finished;
+  }
   return sql.transaction(async (tx) => {
     const row = (
       await tx.query<{ status: string; response: StoredReply | null }>(
@@ -148,56 +152,95 @@ export async function finishCharge(
       )
     ).rows[0];
     if (row?.status === "done" && row.response) return { reply: row.response, wroteOutbox: false };
-    const done = [target.buyerId, target.key, JSON.stringify(reply)];
-    if (!capture) {
-      await tx.query(
-        `UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
-         WHERE buyer_id = $1 AND operation = 'charge' AND key = $2`,
-        done,
+    let wroteOutbox = false;
+    if (capture) {
+      const inserted = await tx.query(
+        `INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) ON CONFLICT (id) DO NOTHING`,
+        [
+          capture.payment.id,
+          capture.payment.buyerId,
+          capture.logicalShard,
+          capture.payment.status,
+          capture.payment.amountCents,
+          capture.payment.refundedCents,
+          capture.payment.currency,
+          capture.payment.cardLast4,
+          JSON.stringify(capture.payment.reference),
+          capture.payment.createdAt,
+        ],
       );
-      return { reply, wroteOutbox: false };
+      if (inserted.rowCount === 1) {
+        await writeOutbox(tx, capture.outbox);
+        wroteOutbox = true;
+      }
     }
-    // The payment, its outbox row (only with a payment new to this table) and the key's reply in one
-    // statement, under the key's row lock taken above: 3 statements and round trips become 1.
-    const { payment, outbox } = capture;
-    const wrote = await tx.query<{ wrote: number }>(
-      `WITH paid AS (
-         INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
-         VALUES ($4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13) ON CONFLICT (id) DO NOTHING RETURNING id
-       ), relayed AS (
-         INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at, traceparent)
-         SELECT $14::text, $15::int, $16::text, $17::text, $18::int, $19::text, $20::jsonb, $21::timestamptz, $22::text FROM paid
-         RETURNING id
-       ), finished AS (
-         UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
-         WHERE buyer_id = $1 AND operation = 'charge' AND key = $2
-       )
-       SELECT count(*)::int AS wrote FROM relayed`,
-      [
-        ...done,
-        payment.id,
-        payment.buyerId,
-        capture.logicalShard,
-        payment.status,
-        payment.amountCents,
-        payment.refundedCents,
-        payment.currency,
-        payment.cardLast4,
-        JSON.stringify(payment.reference),
-        payment.createdAt,
-        outbox.id,
-        outbox.logicalShard,
-        outbox.stream,
-        outbox.type,
-        outbox.version,
-        outbox.key,
-        JSON.stringify(outbox.data),
-        outbox.occurredAt,
-        outbox.traceparent ?? null,
-      ],
+    await tx.query(
+      `UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
+       WHERE buyer_id = $1 AND operation = 'charge' AND key = $2`,
+      [target.buyerId, target.key, JSON.stringify(reply)],
     );
-    return { reply, wroteOutbox: Number(wrote.rows[0]?.wrote ?? 0) > 0 };
+    return { reply, wroteOutbox };
   });
+}
+
+/**
+ * The usual capture in one statement instead of a transaction of six (BEGIN, the key locked and
+ * read, the payment, its outbox row, the key's reply, COMMIT): the key's row is marked done only if
+ * it is not done yet (the update takes its row lock, and a concurrent finisher's commit is seen by
+ * the re-check), and the payment and its outbox row are written only with that update. Undefined
+ * when the key was done already, or is missing: the transaction in finishCharge answers those.
+ */
+async function finishCapture(
+  sql: Sql,
+  target: { buyerId: string; key: string },
+  reply: StoredReply,
+  capture: { payment: PaymentRecord; logicalShard: number; outbox: OutboxInput },
+): Promise<{ reply: StoredReply; wroteOutbox: boolean } | undefined> {
+  const { payment, outbox } = capture;
+  const result = await sql.query<{ finished: number; wrote: number }>(
+    `WITH finished AS (
+       UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
+       WHERE buyer_id = $1 AND operation = 'charge' AND key = $2 AND NOT (status = 'done' AND response IS NOT NULL)
+       RETURNING key
+     ), paid AS (
+       INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
+       SELECT $4::text, $5::text, $6::int, $7::text, $8::int, $9::int, $10::text, $11::text, $12::jsonb, $13::timestamptz FROM finished
+       ON CONFLICT (id) DO NOTHING RETURNING id
+     ), relayed AS (
+       INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at, traceparent)
+       SELECT $14::text, $15::int, $16::text, $17::text, $18::int, $19::text, $20::jsonb, $21::timestamptz, $22::text FROM paid
+       RETURNING id
+     )
+     SELECT (SELECT count(*) FROM finished)::int AS finished, (SELECT count(*) FROM relayed)::int AS wrote`,
+    [
+      target.buyerId,
+      target.key,
+      JSON.stringify(reply),
+      payment.id,
+      payment.buyerId,
+      capture.logicalShard,
+      payment.status,
+      payment.amountCents,
+      payment.refundedCents,
+      payment.currency,
+      payment.cardLast4,
+      JSON.stringify(payment.reference),
+      payment.createdAt,
+      outbox.id,
+      outbox.logicalShard,
+      outbox.stream,
+      outbox.type,
+      outbox.version,
+      outbox.key,
+      JSON.stringify(outbox.data),
+      outbox.occurredAt,
+      outbox.traceparent ?? null,
+    ],
+  );
+  const row = result.rows[0];
+  if (!row || Number(row.finished) === 0) return undefined;
+  return { reply, wroteOutbox: Number(row.wrote) > 0 };
 }
 
 export interface StalePendingCharge extends PendingCharge {
