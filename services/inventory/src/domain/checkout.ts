@@ -10,10 +10,11 @@ import { automaticRefundKeyOf, type Order, type Payment, type PaymentCard } from
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
 import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
 import { readHold, readHoldAndOrderId } from "../store/hold-store.ts";
-import { listOrders, readOrder, readOrderOfHold, readPaymentOutcome, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
+import { listOrders, readOrder, readOrderOfHold, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
 import { confirmHoldGrouped } from "./confirm-batcher.ts";
 import { eventShard } from "./holds.ts";
+import { readPaymentOutcomeGrouped } from "./outcome-reads.ts";
 import type { InventoryDeps } from "./ports.ts";
 
 // Errors that are the answer to the request (stored and replayed); anything else (bus down, a
@@ -264,7 +265,7 @@ export async function settleCapturedPayment(
   deps: InventoryDeps,
   options: { verifyWithPayments?: boolean } = {},
 ): Promise<{ kind: SettleResult["kind"] | "unverified"; orderId: string | null }> {
-  const decided = await readPaymentOutcome(eventShard(deps, input.holdId, "hold"), input.paymentId);
+  const decided = await readPaymentOutcomeGrouped(eventShard(deps, input.holdId, "hold"), input.paymentId, deps);
   if (alreadyConfirmed(decided, input)) return { kind: "confirmed", orderId: decided.orderId };
   // A firehose event is only a claim (anyone who can write to the stream's Redis can append one):
   // before it confirms an order or triggers a refund, payments must know the payment as claimed.
