@@ -265,7 +265,7 @@ export async function settleCapturedPayment(
   deps: InventoryDeps,
   options: { verifyWithPayments?: boolean } = {},
 ): Promise<{ kind: SettleResult["kind"] | "unverified"; orderId: string | null }> {
-  const decided = await readPaymentOutcomeGrouped(eventShard(deps, input.holdId, "hold"), input.paymentId, deps);
+  const decided = await readPaymentOutcomeGrouped(eventShard(deps, input.holdId, "hold"), input, deps);
   if (alreadyConfirmed(decided, input)) return { kind: "confirmed", orderId: decided.orderId };
   // A firehose event is only a claim (anyone who can write to the stream's Redis can append one):
   // before it confirms an order or triggers a refund, payments must know the payment as claimed.

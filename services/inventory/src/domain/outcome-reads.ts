@@ -16,12 +16,23 @@ interface Pending {
 
 const READ_BATCH_MAX = 256;
 
-const group = createGroupCommit<Sql, Pending>(async (batch) => {
+// Keyed by logical shard, like the confirmations: the router hands out a new Sql per call.
+const group = createGroupCommit<number, Pending>(async (batch) => {
   const decided = await readPaymentOutcomes(batch[0].sql, [...new Set(batch.map((p) => p.paymentId))]);
   for (const p of batch) p.resolve(decided.get(p.paymentId));
 });
 
-/** The decision recorded for `paymentId` on `sql`, read together with the shard's other reads of the moment. */
-export function readPaymentOutcomeGrouped(sql: Sql, paymentId: string, deps: Pick<InventoryDeps, "shards">): Promise<PaymentOutcomeRecord | undefined> {
-  return new Promise((resolve, reject) => group.enqueue(deps.shards, sql, { sql, paymentId, resolve, reject }, READ_BATCH_MAX));
+/** The decision recorded for the payment of `holdId` on `sql`, read together with the shard's other reads of the moment. */
+export async function readPaymentOutcomeGrouped(
+  sql: Sql,
+  input: { holdId: string; paymentId: string },
+  deps: Pick<InventoryDeps, "shards">,
+): Promise<PaymentOutcomeRecord | undefined> {
+  let shard: number;
+  try {
+    shard = deps.shards.logicalShardOfId(input.holdId);
+  } catch {
+    return (await readPaymentOutcomes(sql, [input.paymentId])).get(input.paymentId);
+  }
+  return new Promise((resolve, reject) => group.enqueue(deps.shards, shard, { sql, paymentId: input.paymentId, resolve, reject }, READ_BATCH_MAX));
 }
