@@ -55,6 +55,9 @@ export interface OnSaleReport {
   latencyMs: { p50: number; p99: number };
   /** The checkout alone: the admitted hold and the order (what the room's admission controller steers on), room wait excluded. */
   checkoutMs: { p50: number; p99: number };
+  /** The checkout's two calls apart: the admitted hold, and the order (charge and confirmation). */
+  holdMs: { p50: number; p99: number };
+  orderMs: { p50: number; p99: number };
   errors: string[];
 }
 
@@ -148,6 +151,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   const errors: string[] = [];
   const latencies: number[] = [];
   const checkouts: number[] = [];
+  const holdCalls: number[] = [];
+  const orderCalls: number[] = [];
   let ticketsSold = 0;
   let serverErrors = 0;
   let busyWithoutRetryAfter = 0;
@@ -245,6 +250,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     if (r.status === 409 && errorCode(r.json) === "LIMIT_EXCEEDED") return "limit";
     if (r.status !== 201) throw new Error(`hold ${r.status} ${JSON.stringify(r.json)}`);
     const holdId = (r.json as { hold: { id: string } }).hold.id;
+    const orderStarted = Date.now();
+    holdCalls.push(orderStarted - checkoutStarted);
     r = await client.request(
       "POST",
       "/api/orders",
@@ -257,6 +264,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     if (r.status !== 201) throw new Error(`order ${r.status} ${JSON.stringify(r.json)}`);
     latencies.push(Date.now() - started);
     checkouts.push(Date.now() - checkoutStarted);
+    orderCalls.push(Date.now() - orderStarted);
     ticketsSold += (r.json as { order: { tickets: unknown[] } }).order.tickets.length;
     return "bought";
   }
@@ -312,6 +320,8 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     purchasesPerSecond: outcomes.bought / (durationMs / 1000),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
     checkoutMs: { p50: percentile(checkouts, 50), p99: percentile(checkouts, 99) },
+    holdMs: { p50: percentile(holdCalls, 50), p99: percentile(holdCalls, 99) },
+    orderMs: { p50: percentile(orderCalls, 50), p99: percentile(orderCalls, 99) },
     errors,
   };
 }

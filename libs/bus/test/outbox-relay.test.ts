@@ -45,6 +45,34 @@ describe("outbox relay", () => {
     await firehose.close();
   });
 
+  it("when writes nudge the relay within its nudge delay, their rows go out together in one pass", async () => {
+    const firehose = createInMemoryFirehose();
+    const rows: Row[] = [];
+    const store = outbox({ a: rows });
+    let passes = 0;
+    const relay = createOutboxRelay<string, Row>({
+      firehose,
+      shards: store.shards,
+      relayBatch: (shard, limit, publish) => {
+        passes++;
+        return store.relayBatch(shard, limit, publish);
+      },
+      toEvent: (row) => ({ stream: "things", event: { id: row.id, type: "thing.v1", version: 1, key: row.key, data: {} } }),
+      pollMs: 60_000,
+      nudgeDelayMs: 50,
+    });
+    relay.start();
+    await waitFor(() => passes === 1, { what: "the first pass" });
+    for (let n = 0; n < 5; n++) {
+      rows.push({ id: `a-${n}`, key: "a", n });
+      relay.nudge();
+    }
+    await waitFor(() => store.published.size === 5, { what: "the five rows" });
+    await relay.stop();
+    expect(passes).toBe(2);
+    await firehose.close();
+  });
+
   it("when publishing fails, the rows stay unpublished and go out on a later pass", async () => {
     const firehose = createInMemoryFirehose();
     const store = outbox({ a: [{ id: "a-0", key: "a", n: 0 }] });

@@ -42,6 +42,12 @@ export interface TokenVerifierOptions {
   refreshMinIntervalMs?: number;
   /** Clock skew between machines tolerated on exp/iat, seconds. Default 5. */
   clockToleranceSeconds?: number;
+  /**
+   * Tokens already verified, remembered by their exact string until their `exp` (never longer, and
+   * never past the trust of the keys that verified them): a buyer's token arrives with every call,
+   * and each signature check costs more than the call's own work. 0 turns it off. Default 10,000.
+   */
+  verifiedCacheSize?: number;
   now?: () => number;
 }
 
@@ -50,6 +56,7 @@ export const DEFAULT_TOKEN_VERIFIER_OPTIONS = {
   cacheTtlMs: 5 * 60_000,
   refreshMinIntervalMs: 10_000,
   clockToleranceSeconds: 5,
+  verifiedCacheSize: 10_000,
 };
 
 export interface TokenVerifier {
@@ -91,6 +98,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   let keySet: KeySet | undefined;
   let fetchedAt = 0;
   let inflight: Promise<KeySet> | undefined;
+  // Token string → what verifying it gave, and until when (ms) that answer holds.
+  const verified = new Map<string, { identity: Identity; until: number }>();
 
   function load(): Promise<KeySet> {
     // One fetch at a time: a burst of requests after expiry shares it.
@@ -99,6 +108,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         const keys = await fetchKeys!();
         keySet = createLocalJWKSet({ keys: keys as JWK[] });
         fetchedAt = now();
+        // Answers given under the keys of before are not carried over to these.
+        verified.clear();
         return keySet;
       } catch (error) {
         // Keep verifying with the keys we had if the users service is briefly away.
@@ -128,6 +139,12 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   async function verify(token: string | undefined): Promise<Identity> {
     if (!token) throw unauthenticated("sign in first: no identity token");
+    const known = verified.get(token);
+    if (known) {
+      const at = now();
+      if (at < known.until && keySet && at - fetchedAt < settings.cacheTtlMs) return { ...known.identity };
+      verified.delete(token);
+    }
     let result;
     try {
       result = await verifyWith(await currentKeys(), token);
@@ -146,7 +163,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     const claims = identityClaimsSchema.safeParse(result.payload);
     if (!claims.success) throw unauthenticated("token claims malformed");
-    return { userId: claims.data.sub, role: claims.data.role, email: claims.data.email };
+    const identity: Identity = { userId: claims.data.sub, role: claims.data.role, email: claims.data.email };
+    remember(token, identity, result.payload.exp);
+    return identity;
+  }
+
+  function remember(token: string, identity: Identity, exp: number | undefined): void {
+    if (settings.verifiedCacheSize <= 0 || typeof exp !== "number") return;
+    // Oldest first out: a Map iterates in insertion order.
+    if (verified.size >= settings.verifiedCacheSize) verified.delete(verified.keys().next().value!);
+    verified.set(token, { identity, until: exp * 1000 });
   }
 
   const requireUser = (ctx: Pick<RpcContext, "token">) => verify(ctx.token);
@@ -161,6 +187,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     invalidate() {
       keySet = undefined;
       fetchedAt = 0;
+      verified.clear();
     },
   };
 }

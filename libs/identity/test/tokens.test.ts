@@ -82,6 +82,34 @@ describe("identity tokens", () => {
     expect(await codeOf(verifier.verify(good.token))).toBe("UNAUTHENTICATED");
   });
 
+  it("when a verified token is presented again, it is answered from memory until its exp and never after", async () => {
+    let clock = Date.now();
+    let fetches = 0;
+    const signer = await createTokenSigner({ keys: [await generateSigningKey("k1")], ttlSeconds: 60, now: () => clock });
+    const verifier = createTokenVerifier({ fetchKeys: async () => (fetches++, signer.publicKeys()), now: () => clock, clockToleranceSeconds: 0 });
+    const good = await signer.sign(alice);
+    await expect(verifier.verify(good.token)).resolves.toEqual(alice);
+    clock += 30_000;
+    await expect(verifier.verify(good.token)).resolves.toEqual(alice);
+    // A token one character off is another token: verified on its own, and refused.
+    expect(await codeOf(verifier.verify(`${good.token.slice(0, -2)}AA`))).toBe("UNAUTHENTICATED");
+    clock = good.expiresAt.getTime();
+    expect(await codeOf(verifier.verify(good.token))).toBe("UNAUTHENTICATED");
+    expect(fetches).toBe(1);
+  });
+
+  it("when the keys are invalidated, no token is answered from memory any more", async () => {
+    const oldSigner = await createTokenSigner({ keys: [await generateSigningKey("old")] });
+    let published = oldSigner.publicKeys();
+    const verifier = createTokenVerifier({ fetchKeys: async () => published });
+    const { token } = await oldSigner.sign(alice);
+    await expect(verifier.verify(token)).resolves.toEqual(alice);
+    // The old key is withdrawn: once the verifier reloads its keys, the token it had verified is refused.
+    published = (await createTokenSigner({ keys: [await generateSigningKey("new")] })).publicKeys();
+    verifier.invalidate();
+    expect(await codeOf(verifier.verify(token))).toBe("UNAUTHENTICATED");
+  });
+
   it("when the keys rotate, tokens of the old key verify during the overlap and new ones verify at once", async () => {
     const oldKey = await generateSigningKey("2026-01");
     const newKey = await generateSigningKey("2026-02");

@@ -1,7 +1,7 @@
 // The recovery consumer of payment.captured.v1 leaves an event alone until the checkout that
 // captured it had its chance (src/handlers/firehose-consumers.ts, recoveryWait).
 import { describe, expect, it } from "vitest";
-import { recoveryWait } from "../src/handlers/firehose-consumers.ts";
+import { onRecoveryTick, recoveryWait } from "../src/handlers/firehose-consumers.ts";
 
 describe("how long recovery waits before it looks at a captured payment", () => {
   it("when the event is fresh, it waits until the event is the delay old", () => {
@@ -22,5 +22,13 @@ describe("how long recovery waits before it looks at a captured payment", () => 
   it("when the publisher's clock is ahead of ours, it waits no longer than the delay; with no delay, never", () => {
     expect(recoveryWait(-30_000, 2000, 10_000)).toBe(2000);
     expect(recoveryWait(0, 0, 10_000)).toBe(0);
+  });
+
+  it("when events come due within one tick, they wake together on it, never past a quarter of the visibility timeout", () => {
+    expect(onRecoveryTick(10_030, 2000, 10_000)).toBe(2070);
+    expect(onRecoveryTick(10_090, 1940, 10_000)).toBe(2010);
+    expect(onRecoveryTick(10_000, 2000, 10_000)).toBe(2000);
+    expect(onRecoveryTick(10_030, 25, 100)).toBe(25);
+    expect(onRecoveryTick(10_030, 0, 10_000)).toBe(0);
   });
 });

@@ -59,7 +59,7 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
     logicalShardOfId: (id) => logicalShardOfId(id),
   };
   const ids = createIdGenerator({ nodeId: config.NODE_ID });
-  const relay = createOutboxRelay({ shards: shards.all, firehose: deps.firehose, logger, pollMs: config.PAYMENTS_OUTBOX_POLL_MS });
+  const relay = createOutboxRelay({ shards: shards.all, firehose: deps.firehose, logger, pollMs: config.PAYMENTS_OUTBOX_POLL_MS, nudgeDelayMs: config.PAYMENTS_OUTBOX_NUDGE_DELAY_MS });
   const trust = serviceTrust(config, "payments");
   const client = createRpcClient({ layer: deps.layer, service: "payments", defaultDeadlineMs: config.RPC_DEADLINE_MS, identity: trust.identity });
   const verifier = deps.verifier ?? createTokenVerifier({ rpc: client, audience: config.IDENTITY_AUDIENCE, fetchKeys: pinnedKeysFrom(config.IDENTITY_TRUSTED_JWKS) });

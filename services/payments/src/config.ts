@@ -14,6 +14,13 @@ export const paymentsConfigSchema = z.object({
   PAYMENTS_HASH_SECRET: z.string().min(8).default(DEV_PAYMENTS_HASH_SECRET),
   /** Milliseconds between outbox polls when no local write nudged the relay. Default 250. */
   PAYMENTS_OUTBOX_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /**
+   * Milliseconds the relay waits after a local write nudged it, so the rows committed meanwhile go in
+   * one claim and one mark (two statements per pass, whatever its size). Nothing on the checkout's
+   * path waits for the publish: the checkout confirms directly, and recovery looks at a
+   * payment.captured.v1 only once it is INVENTORY_RECOVERY_DELAY_MS old. 0: at once. Default 100.
+   */
+  PAYMENTS_OUTBOX_NUDGE_DELAY_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Milliseconds between reconciler passes (settling pending charges and undecided captured payments). Default 5000. */
   PAYMENTS_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(20).max(3_600_000).default(5000),
   /**

@@ -22,6 +22,11 @@ export interface OutboxRelayOptions<Shard, Row> {
   pollMs?: number;
   /** Rows claimed per shard per batch. Default 100. */
   batchSize?: number;
+  /**
+   * How long a nudge waits before the pass it asks for, in ms, so that the rows committed meanwhile
+   * go in the same claim and mark (two statements per pass, whatever its size). 0: at once. Default 0.
+   */
+  nudgeDelayMs?: number;
 }
 
 export interface OutboxRelay {
@@ -35,10 +40,12 @@ export interface OutboxRelay {
 export function createOutboxRelay<Shard, Row>(options: OutboxRelayOptions<Shard, Row>): OutboxRelay {
   const pollMs = options.pollMs ?? 250;
   const batchSize = options.batchSize ?? 100;
+  const nudgeDelayMs = options.nudgeDelayMs ?? 0;
   let running = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let nudged = false;
+  let nudgeTimer: ReturnType<typeof setTimeout> | undefined;
 
   async function publish(rows: Row[]): Promise<void> {
     // In order: per-key order on the firehose follows the order rows were written.
@@ -65,7 +72,12 @@ export function createOutboxRelay<Shard, Row>(options: OutboxRelayOptions<Shard,
     while (running) {
       nudged = false;
       await drainOnce();
-      if (!running || nudged) continue;
+      if (!running) continue;
+      if (nudged) {
+        // Written during the pass: the next one after the delay, with what else commits by then.
+        if (nudgeDelayMs > 0) await new Promise<void>((resolve) => setTimeout(resolve, nudgeDelayMs));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, pollMs);
         wake = () => {
@@ -85,10 +97,20 @@ export function createOutboxRelay<Shard, Row>(options: OutboxRelayOptions<Shard,
     },
     nudge() {
       nudged = true;
-      wake?.();
+      if (nudgeDelayMs <= 0) {
+        wake?.();
+        return;
+      }
+      // Waiting for the next poll: wake after the delay (one timer for every nudge until then).
+      nudgeTimer ??= setTimeout(() => {
+        nudgeTimer = undefined;
+        wake?.();
+      }, nudgeDelayMs);
     },
     async stop() {
       running = false;
+      if (nudgeTimer) clearTimeout(nudgeTimer);
+      nudgeTimer = undefined;
       wake?.();
       await loop;
     },

@@ -33,6 +33,21 @@ export function recoveryWait(ageMs: number, delayMs: number, visibilityTimeoutMs
   return Math.max(0, Math.min(delay, delay - ageMs));
 }
 
+/** Recovery wakes its waiting events on a common tick of this many ms (see onRecoveryTick). */
+export const RECOVERY_TICK_MS = 100;
+
+/**
+ * A wait of `waitMs` from `now`, stretched to end on the next multiple of RECOVERY_TICK_MS (never
+ * past a quarter of the visibility timeout, like recoveryWait): events that come due within one tick
+ * are looked at together (their reads share a statement, domain/outcome-reads.ts) instead of one at
+ * a time. No wait stays no wait.
+ */
+export function onRecoveryTick(now: number, waitMs: number, visibilityTimeoutMs: number): number {
+  if (waitMs <= 0) return 0;
+  const aligned = Math.ceil((now + waitMs) / RECOVERY_TICK_MS) * RECOVERY_TICK_MS - now;
+  return Math.max(waitMs, Math.min(aligned, Math.floor(visibilityTimeoutMs / 4)));
+}
+
 export function startInventoryConsumers(options: {
   firehose: Firehose;
   logger: Logger;
@@ -93,7 +108,8 @@ export function startInventoryConsumers(options: {
       // hold's row lock only to find it made. Once the checkout had its chance, one lock-free read
       // settles it. Events of the batch wait side by side, and a consumer that fell behind (events
       // already that old) does not wait at all, so this delays recovery without slowing it.
-      const wait = recoveryWait(Date.now() - Date.parse(event.occurredAt), options.recoveryDelayMs ?? 0, options.visibilityTimeoutMs);
+      const now = Date.now();
+      const wait = onRecoveryTick(now, recoveryWait(now - Date.parse(event.occurredAt), options.recoveryDelayMs ?? 0, options.visibilityTimeoutMs), options.visibilityTimeoutMs);
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
       const result = await settleCapturedPayment(
         { holdId: reference.holdId, paymentId, buyerId, amountCents, firehoseEventId: event.id },

@@ -388,9 +388,22 @@ export interface HoldView {
   expiresAt: string;
 }
 
-export async function readHold(sql: Sql, holdId: string): Promise<HoldView | undefined> {
-  const row = (await sql.query<HoldRow>(`SELECT * FROM inventory.holds WHERE id = $1`, [holdId])).rows[0];
+/**
+ * A hold and whether an order was made of it, in one statement: the checkout's first read (nearly
+ * always a hold with no order yet, so the order itself is read only when there is one).
+ */
+export async function readHoldAndOrderId(sql: Sql, holdId: string): Promise<{ hold: HoldView; orderId: string | null } | undefined> {
+  const row = (
+    await sql.query<HoldRow & { order_id: string | null }>(
+      `SELECT h.*, (SELECT o.id FROM inventory.orders o WHERE o.hold_id = h.id LIMIT 1) AS order_id FROM inventory.holds h WHERE h.id = $1`,
+      [holdId],
+    )
+  ).rows[0];
   if (!row) return undefined;
+  return { hold: toHoldView(row), orderId: row.order_id };
+}
+
+function toHoldView(row: HoldRow): HoldView {
   return {
     id: row.id,
     eventId: row.event_id,
@@ -400,4 +413,9 @@ export async function readHold(sql: Sql, holdId: string): Promise<HoldView | und
     totalCents: Number(row.total_cents),
     expiresAt: toIso(row.expires_at),
   };
+}
+
+export async function readHold(sql: Sql, holdId: string): Promise<HoldView | undefined> {
+  const row = (await sql.query<HoldRow>(`SELECT * FROM inventory.holds WHERE id = $1`, [holdId])).rows[0];
+  return row ? toHoldView(row) : undefined;
 }

@@ -135,15 +135,13 @@ export interface PaymentOutcomeRecord {
   orderId: string | null;
 }
 
-/** The decision recorded for a payment (no lock: it is written once, with its effect). */
-export async function readPaymentOutcome(sql: Sql, paymentId: string): Promise<PaymentOutcomeRecord | undefined> {
-  const row = (
-    await sql.query<{ outcome: "confirmed" | "refund"; hold_id: string; buyer_id: string; order_id: string | null }>(
-      `SELECT outcome, hold_id, buyer_id, order_id FROM inventory.payment_outcomes WHERE payment_id = $1`,
-      [paymentId],
-    )
-  ).rows[0];
-  return row ? { outcome: row.outcome, holdId: row.hold_id, buyerId: row.buyer_id, orderId: row.order_id } : undefined;
+/** The decisions recorded for these payments, by payment id (no lock: a decision is written once, with its effect). */
+export async function readPaymentOutcomes(sql: Sql, paymentIds: string[]): Promise<Map<string, PaymentOutcomeRecord>> {
+  const rows = await sql.query<{ payment_id: string; outcome: "confirmed" | "refund"; hold_id: string; buyer_id: string; order_id: string | null }>(
+    `SELECT payment_id, outcome, hold_id, buyer_id, order_id FROM inventory.payment_outcomes WHERE payment_id = ANY($1::text[])`,
+    [paymentIds],
+  );
+  return new Map(rows.rows.map((r) => [r.payment_id, { outcome: r.outcome, holdId: r.hold_id, buyerId: r.buyer_id, orderId: r.order_id }]));
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Sql } from "../store/sql.ts";
 
 export type { OutboxRelay } from "@boxoffice/bus";
 
-export function createOutboxRelay(options: { shards: () => Sql[]; firehose: Firehose; logger: Logger; pollMs: number; batchSize?: number }): OutboxRelay {
+export function createOutboxRelay(options: { shards: () => Sql[]; firehose: Firehose; logger: Logger; pollMs: number; nudgeDelayMs?: number; batchSize?: number }): OutboxRelay {
   return createBusOutboxRelay<Sql, OutboxRow>({
     firehose: options.firehose,
     shards: options.shards,
@@ -21,6 +21,7 @@ export function createOutboxRelay(options: { shards: () => Sql[]; firehose: Fire
     shardName: (sql) => sql.shard,
     logger: options.logger,
     pollMs: options.pollMs,
+    nudgeDelayMs: options.nudgeDelayMs,
     batchSize: options.batchSize,
   });
 }

@@ -80,15 +80,22 @@ interface ChargeKeyRow {
  * a lease of `leaseMs`) before anything is sent to the processor. A second request with the key
  * replays a finished reply, takes over a pending record whose lease ran out, or is told to wait.
  */
+function insertChargeKey(sql: Sql, scope: Omit<IdempotencyScope, "operation">, pending: PendingCharge, leaseMs: number) {
+  const { paymentId, ...kept } = pending;
+  return sql.query(
+    `INSERT INTO payments.idempotency_keys (buyer_id, operation, key, logical_shard, request_hash, status, payment_id, pending, locked_until)
+     VALUES ($1, 'charge', $2, $3, $4, 'in_progress', $5, $6::jsonb, clock_timestamp() + make_interval(secs => $7::int / 1000.0))
+     ON CONFLICT (buyer_id, operation, key) DO NOTHING RETURNING key`,
+    [scope.buyerId, scope.key, scope.logicalShard, scope.requestHash, paymentId, JSON.stringify(kept), leaseMs],
+  );
+}
+
 export async function beginCharge(sql: Sql, scope: Omit<IdempotencyScope, "operation">, pending: PendingCharge, leaseMs: number): Promise<BegunCharge> {
+  // A new key (nearly every charge) is one statement on its own, committed by itself: no BEGIN and
+  // COMMIT around it. Only a key seen before needs the transaction below (its row locked, then read).
+  if ((await insertChargeKey(sql, scope, pending, leaseMs)).rowCount === 1) return { state: "leased", pending };
   return sql.transaction(async (tx): Promise<BegunCharge> => {
-    const { paymentId, ...kept } = pending;
-    const inserted = await tx.query(
-      `INSERT INTO payments.idempotency_keys (buyer_id, operation, key, logical_shard, request_hash, status, payment_id, pending, locked_until)
-       VALUES ($1, 'charge', $2, $3, $4, 'in_progress', $5, $6::jsonb, clock_timestamp() + make_interval(secs => $7::int / 1000.0))
-       ON CONFLICT (buyer_id, operation, key) DO NOTHING RETURNING key`,
-      [scope.buyerId, scope.key, scope.logicalShard, scope.requestHash, paymentId, JSON.stringify(kept), leaseMs],
-    );
+    const inserted = await insertChargeKey(tx, scope, pending, leaseMs);
     if (inserted.rowCount === 1) return { state: "leased", pending };
     const row = (
       await tx.query<ChargeKeyRow>(
@@ -133,6 +140,10 @@ export async function finishCharge(
   reply: StoredReply,
   capture?: { payment: PaymentRecord; logicalShard: number; outbox: OutboxInput },
 ): Promise<{ reply: StoredReply; wroteOutbox: boolean }> {
+  if (capture) {
+    const finished = await finishCapture(sql, target, reply, capture);
+    if (finished) return finished;
+  }
   return sql.transaction(async (tx) => {
     const row = (
       await tx.query<{ status: string; response: StoredReply | null }>(
@@ -171,6 +182,65 @@ export async function finishCharge(
     );
     return { reply, wroteOutbox };
   });
+}
+
+/**
+ * The usual capture in one statement instead of a transaction of six (BEGIN, the key locked and
+ * read, the payment, its outbox row, the key's reply, COMMIT): the key's row is marked done only if
+ * it is not done yet (the update takes its row lock, and a concurrent finisher's commit is seen by
+ * the re-check), and the payment and its outbox row are written only with that update. Undefined
+ * when the key was done already, or is missing: the transaction in finishCharge answers those.
+ */
+async function finishCapture(
+  sql: Sql,
+  target: { buyerId: string; key: string },
+  reply: StoredReply,
+  capture: { payment: PaymentRecord; logicalShard: number; outbox: OutboxInput },
+): Promise<{ reply: StoredReply; wroteOutbox: boolean } | undefined> {
+  const { payment, outbox } = capture;
+  const result = await sql.query<{ finished: number; wrote: number }>(
+    `WITH finished AS (
+       UPDATE payments.idempotency_keys SET status = 'done', response = $3::jsonb, locked_until = NULL, updated_at = now()
+       WHERE buyer_id = $1 AND operation = 'charge' AND key = $2 AND NOT (status = 'done' AND response IS NOT NULL)
+       RETURNING key
+     ), paid AS (
+       INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
+       SELECT $4::text, $5::text, $6::int, $7::text, $8::int, $9::int, $10::text, $11::text, $12::jsonb, $13::timestamptz FROM finished
+       ON CONFLICT (id) DO NOTHING RETURNING id
+     ), relayed AS (
+       INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at, traceparent)
+       SELECT $14::text, $15::int, $16::text, $17::text, $18::int, $19::text, $20::jsonb, $21::timestamptz, $22::text FROM paid
+       RETURNING id
+     )
+     SELECT (SELECT count(*) FROM finished)::int AS finished, (SELECT count(*) FROM relayed)::int AS wrote`,
+    [
+      target.buyerId,
+      target.key,
+      JSON.stringify(reply),
+      payment.id,
+      payment.buyerId,
+      capture.logicalShard,
+      payment.status,
+      payment.amountCents,
+      payment.refundedCents,
+      payment.currency,
+      payment.cardLast4,
+      JSON.stringify(payment.reference),
+      payment.createdAt,
+      outbox.id,
+      outbox.logicalShard,
+      outbox.stream,
+      outbox.type,
+      outbox.version,
+      outbox.key,
+      JSON.stringify(outbox.data),
+      outbox.occurredAt,
+      outbox.traceparent ?? null,
+    ],
+  );
+  const row = result.rows[0];
+  if (!row || Number(row.finished) === 0) return undefined;
+  return { reply, wroteOutbox: Number(row.wrote) > 0 };
 }
 
 export interface StalePendingCharge extends PendingCharge {

@@ -12,13 +12,14 @@ export function createSqlProcessorBooks(shards: Pick<ShardSql, "forKey" | "logic
   return {
     read,
     async record(key, entry) {
-      await shards
+      // One statement when the key is new (the usual charge): the row written is the first.
+      const inserted = await shards
         .forKey(key)
-        .query(
-          `INSERT INTO payments.simulated_processor (key, logical_shard, kind, amount_cents, result) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (key) DO NOTHING`,
+        .query<{ result: ProcessorResult }>(
+          `INSERT INTO payments.simulated_processor (key, logical_shard, kind, amount_cents, result) VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (key) DO NOTHING RETURNING result`,
           [key, shards.logicalShardOf(key), entry.kind, entry.amountCents, JSON.stringify(entry.result)],
         );
-      const first = await read(key);
+      const first = inserted.rows[0]?.result ?? (await read(key));
       if (!first) throw new Error(`the processor's record of ${key} vanished`);
       return first;
     },
