@@ -75,11 +75,18 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
   const rpc: RpcClient = createRpcClient({ layer: options.layer, service: "gateway", defaultDeadlineMs: options.deadlineMs, identity: options.identity });
   const metrics = options.metrics;
 
-  async function call<Req, Res>(method: MethodDef<Req, Res>, input: Req, callOptions: CallOptions = {}): Promise<Res> {
+  /**
+   * `waitForCapacity`: a full request channel is retried (backoff and jitter) until the deadline
+   * instead of failing BUSY at once. Only for checkout's calls: an admitted buyer's hold or order in a
+   * burst is better served a few hundred milliseconds late than sent away for Retry-After seconds (a
+   * refused message was never delivered, so the retry cannot act twice). The room's controller still
+   * sees the wait as latency and admits fewer.
+   */
+  async function call<Req, Res>(method: MethodDef<Req, Res>, input: Req, callOptions: CallOptions = {}, waitForCapacity = false): Promise<Res> {
     const started = performance.now();
     let outcome = "ok";
     try {
-      return await rpc.call(method, input, { deadlineMs: options.deadlineMs, token: callOptions.token });
+      return await rpc.call(method, input, { deadlineMs: options.deadlineMs, token: callOptions.token, waitForCapacity });
     } catch (error) {
       outcome = typeof (error as { code?: unknown }).code === "string" ? (error as { code: string }).code : "error";
       throw error;
@@ -173,13 +180,13 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
       throw new RpcError(RpcErrorCodes.INTERNAL, "the seat map of this event did not end", { retryable: false, details: { eventId, seats: seats.length } });
     },
     async hold(eventId, input, callOptions) {
-      return (await call(inventoryHoldV1, { eventId, ...input, admission: callOptions.admission }, callOptions)).hold;
+      return (await call(inventoryHoldV1, { eventId, ...input, admission: callOptions.admission }, callOptions, true)).hold;
     },
     async releaseHold(holdId, callOptions) {
       await call(inventoryReleaseV1, { holdId }, callOptions);
     },
     async placeOrder(input, callOptions) {
-      return (await call(inventoryOrderV1, input, callOptions)).order;
+      return (await call(inventoryOrderV1, input, callOptions, true)).order;
     },
     async listOrders(callOptions) {
       return (await call(inventoryOrdersV1, { limit: 100 }, callOptions)).orders;

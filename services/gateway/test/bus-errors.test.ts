@@ -1,6 +1,8 @@
 // The gateway over the real RPC client: what a full or silent bus becomes at the HTTP edge.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { createInMemoryChannelLayer, createInMemoryFirehose } from "@boxoffice/bus";
+import { createInMemoryChannelLayer, createInMemoryFirehose, createRpcServer } from "@boxoffice/bus";
+import { inventoryHoldV1 } from "@boxoffice/contracts";
+import { createBusBackend } from "../src/bus-backend.ts";
 import { buildGateway, type Gateway } from "../src/app.ts";
 import { loadGatewayConfig } from "../src/config.ts";
 import { newSessionKey } from "./helpers.ts";
@@ -37,3 +39,29 @@ describe("the gateway on a bus nobody serves", () => {
     expect(ready.headers["retry-after"]).toBe("3");
   });
 });
+
+describe("checkout calls in a burst", () => {
+  it("when inventory's channel is full, an admitted buyer's hold waits for room (and is served) instead of 503 BUSY; a page read is still BUSY at once", async () => {
+    const busy = createInMemoryChannelLayer({ channelCapacity: [["inventory.rpc", 1], ["events.rpc", 1]] });
+    // One handler at a time, 30 ms each: three holds at once overflow a one-message channel.
+    const server = createRpcServer({ layer: busy, service: "inventory", concurrency: 1 }).handle(inventoryHoldV1, async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      return { hold: { id: "900", eventId: request.eventId, seats: [], totalCents: 0, expiresAt: new Date(Date.now() + 60_000).toISOString() } };
+    });
+    await server.start();
+    const backend = createBusBackend({ layer: busy, deadlineMs: 3000 });
+    try {
+      const holds = await Promise.allSettled([1, 2, 3, 4].map(() => backend.hold("100", { quantity: 1 }, { token: "t" })));
+      expect(holds.map((h) => h.status)).toEqual(["fulfilled", "fulfilled", "fulfilled", "fulfilled"]);
+      // Nobody serves events: the first read fills its channel, the second is refused at once.
+      const first = backend.getEventSchedule("1").catch((error: unknown) => error);
+      const second = await backend.getEventSchedule("2").catch((error: unknown) => error);
+      expect((second as { code?: string }).code).toBe("BUSY");
+      expect(((await first) as { code?: string }).code).toBe("DEADLINE_EXCEEDED");
+    } finally {
+      await server.stop();
+      await busy.close();
+    }
+  });
+});
+
