@@ -8,6 +8,7 @@ import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { ShardMovedError, ShardMovingError, ShardUnavailableError } from "./errors.ts";
 import { inSqlSpan } from "./sql-span.ts";
+import { keepPgliteFileSizes } from "./pglite-file-sizes.ts";
 
 export interface SqlResult<Row> {
   readonly rows: Row[];
@@ -179,7 +180,10 @@ function acquirePglite(url: string): PGlite {
   let entry = embedded.get(url);
   if (!entry) {
     const dir = pgliteLocation(url);
-    entry = { db: dir === undefined ? new PGlite() : new PGlite(dir), users: 0 };
+    const db = dir === undefined ? new PGlite() : new PGlite(dir);
+    // Registered before any query can be (queries wait for waitReady too, and run after this).
+    if (dir !== undefined) void db.waitReady.then(() => keepPgliteFileSizes(db), () => undefined);
+    entry = { db, users: 0 };
     embedded.set(url, entry);
   }
   entry.users++;
