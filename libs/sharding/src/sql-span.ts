@@ -5,8 +5,12 @@ import { context as otelContext, SpanKind, SpanStatusCode, trace } from "@opente
 
 const tracer = trace.getTracer("@boxoffice/sharding");
 const CLIENT = { kind: SpanKind.CLIENT };
-/** Statements are cut here in spans: enough to recognise one, without shipping a bulk insert. */
-const MAX_STATEMENT_CHARS = 500;
+/**
+ * Statements are cut here in spans: enough to recognise one — including a capture written as one
+ * statement of several CTEs, whose outbox insert starts past character 500 — without shipping a
+ * bulk insert's text.
+ */
+const MAX_STATEMENT_CHARS = 2000;
 
 export function inSqlSpan<T>(shard: string, text: string, run: () => Promise<T>): Promise<T> {
   const parent = otelContext.active();
