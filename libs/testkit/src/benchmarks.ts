@@ -13,8 +13,15 @@ export function machineDescription(): string {
   return `${cpu}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 }
 
-/** Replaces (or appends) the section `name` of BENCHMARKS.md with `markdown`. */
+/**
+ * Replaces (or appends) the section `name` of BENCHMARKS.md with `markdown`. `BENCH_WRITE=0` leaves
+ * the file alone (a diagnostic or scaled-down run must not replace a section's figures).
+ */
 export function writeBenchmarkSection(name: string, title: string, command: string, markdown: string): void {
+  if (process.env.BENCH_WRITE === "0") {
+    console.log(`BENCH_WRITE=0: section "${title}" not written to BENCHMARKS.md`);
+    return;
+  }
   const start = `<!-- bench:${name}:start -->`;
   const end = `<!-- bench:${name}:end -->`;
   const body = [
