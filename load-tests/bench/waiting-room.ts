@@ -111,7 +111,7 @@ function listenOverflows(): number {
 }
 
 function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<number>, since: number, client: () => { bought: number; timeouts: number; requests: number }): { stop(): void } {
-  let last: { at: number; cpu: number; byClass: Map<string, number>; client: ReturnType<typeof client>; overflows: number } | undefined;
+  let last: { at: number; cpu: number; byClass: Map<string, number>; client: ReturnType<typeof client>; overflows: number; opened: number; connections: number; received: number } | undefined;
   const metric = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   const sample = async () => {
     const at = Date.now();
@@ -138,11 +138,12 @@ function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<
           + ` in flight ${["checkout", "queue", "other"].map((c) => metric(text, `gateway_requests_in_flight\\{class="${c}"\\}`)).join("/")}`
           + ` answers ${rates || "(no /metrics answer)"} waiting ${metric(text, "boxoffice_waiting_room_waiting")} admitted/min ${metric(text, "boxoffice_waiting_room_admitted_per_minute")}`
           + ` listen overflows +${overflows - last.overflows}`
-          + ` | client: bought +${now.bought - last.client.bought}, timeouts +${now.timeouts - last.client.timeouts}, sent +${now.requests - last.client.requests}`
+          + ` server: connections +${metric(text, "gateway_connections_accepted_total") - last.connections}, requests +${metric(text, "gateway_requests_received_total") - last.received}`
+          + ` | client: bought +${now.bought - last.client.bought}, timeouts +${now.timeouts - last.client.timeouts}, sent +${now.requests - last.client.requests}, connections +${clientConnections.opened - last.opened}`
           + (timeoutsByStage.size > 0 ? ` (timeouts so far: ${[...timeoutsByStage].map(([k, v]) => `${k} ${v}`).join(", ")})` : ""),
       );
     }
-    last = { at, cpu, byClass, client: now, overflows };
+    last = { at, cpu, byClass, client: now, overflows, opened: clientConnections.opened, connections: metric(text, "gateway_connections_accepted_total"), received: metric(text, "gateway_requests_received_total") };
   };
   const timer = setInterval(() => sample().catch((error: unknown) => console.log(`  ${mode} trace: ${(error as Error).message}`)), TRACE_S * 1000);
   return { stop: () => clearInterval(timer) };
@@ -175,6 +176,9 @@ class TimeoutError extends Error {
 }
 
 /** One HTTP exchange: status, body and headers, or "timeout" (no answer REQUEST_TIMEOUT_MS after it had a socket) / "connection". */
+/** Connections this load generator opened (the trace compares them with those the gateway accepted). */
+const clientConnections = { opened: 0 };
+
 /** Timeouts by where the exchange stood when the client gave up (see exchange). */
 const timeoutsByStage = new Map<string, number>();
 
@@ -195,6 +199,7 @@ function exchange(url: URL, method: string, headers: Record<string, string>, bod
     });
     request.once("socket", (socket) => {
       const reused = !socket.connecting;
+      if (!reused) clientConnections.opened++;
       timer = setTimeout(() => {
         // Where the exchange stood: a connection never accepted is the server's listen queue, a
         // request written on a live connection and never answered is the server's work.

@@ -33,7 +33,7 @@ import { createMemoryRoomStore } from "./store/memory-room-store.ts";
 import { createRedisRoomStore } from "./store/redis-room-store.ts";
 import type { RoomStore } from "./store/room-store.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
-import { createGatewayMetrics, registerOpsGauges, registerSheddingGauges, type GatewayMetrics } from "./metrics.ts";
+import { createGatewayMetrics, registerOpsGauges, registerServerCounters, registerSheddingGauges, type GatewayMetrics } from "./metrics.ts";
 import { cachedRevocations, registerSessions } from "./session.ts";
 import { createSignInLimiter, type SignInLimiter } from "./sign-in-limiter.ts";
 import { registerWebUi } from "./web-ui.ts";
@@ -279,6 +279,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   app.addHook("onRequest", shedding.onRequest);
   registerSheddingGauges(metrics.registry, shedding);
+  registerServerCounters(metrics.registry, app.server);
   const inFlightRequests = () => shedding.inFlight("checkout") + shedding.inFlight("queue") + shedding.inFlight("other");
 
   app.addHook("onResponse", (request, reply, done) => {

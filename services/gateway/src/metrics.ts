@@ -2,6 +2,7 @@
 // instances (tests, the embedded platform) never share counters.
 import type { HttpOpsOverview } from "@boxoffice/contracts";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Server } from "node:http";
 import type { EdgeShedding } from "./edge-shedding.ts";
 
 export interface GatewayMetrics {
@@ -151,3 +152,16 @@ export function registerSheddingGauges(registry: Registry, shedding: Pick<EdgeSh
     },
   });
 }
+
+/**
+ * What the HTTP server itself saw, below fastify: connections accepted and requests parsed. Set
+ * beside gateway_http_requests_total (answers) they say whether a request a client gave up on ever
+ * reached this process.
+ */
+export function registerServerCounters(registry: Registry, server: Pick<Server, "on">): void {
+  const connections = new Counter({ name: "gateway_connections_accepted_total", help: "TCP connections this gateway's HTTP server accepted", registers: [registry] });
+  const requests = new Counter({ name: "gateway_requests_received_total", help: "HTTP requests this gateway's server parsed (before any hook)", registers: [registry] });
+  server.on("connection", () => connections.inc());
+  server.on("request", () => requests.inc());
+}
+
