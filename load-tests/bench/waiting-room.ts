@@ -47,9 +47,11 @@ const REQUEST_TIMEOUT_MS = 30_000;
  * is the client's delay; its timeout starts when it has a socket.
  */
 const MAX_SOCKETS = Number(process.env.BENCH_ROOM_MAX_SOCKETS ?? 4096);
-// An idle socket is closed by the client after 50 s, before the gateway's keep-alive timeout (fastify:
-// 72 s) can close it under a request just sent on it (a reset that browsers retry and this client would count).
-const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 50_000 });
+// An idle socket is closed by the client after 140 s, before the gateway's keep-alive timeout (150 s,
+// KEEP_ALIVE_TIMEOUT_SECONDS; nginx the same) can close it under a request just sent on it (a reset that
+// browsers retry and this client would count), and after the room's longest pollAfterSeconds (120 s), so a
+// waiting buyer's poll reuses its connection as a browser's would (Firefox keeps idle ones 115 s, Chrome longer).
+const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 140_000 });
 const TICKS = 100; // /proc clock ticks per second
 /**
  * Every simulated buyer comes from 127.0.0.1: the per-address join limit and the per-address login

@@ -152,6 +152,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     // Per-request log lines cost more than a cached page itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
     // A hop count trusts that many proxies nearest to us (what proxy-addr does with a number).
     trustProxy: typeof config.TRUST_PROXY === "number" ? trustHops(config.TRUST_PROXY) : config.TRUST_PROXY,
     // A load balancer's request id is kept; otherwise fastify's cheap counter.

@@ -147,6 +147,14 @@ export const gatewayConfigSchema = z.object({
    * connections were dropped and clients saw timeouts and resets instead of an answer (or a 503).
    */
   LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
+  /**
+   * How long an idle client connection is kept (seconds). Longer than the waiting room's longest
+   * pollAfterSeconds (120), so a waiting buyer's next poll finds its connection open: a busy Node
+   * process accepts about one new connection per event-loop turn (~60 a second in the embedded
+   * 40,000-buyer on-sale), and polls that each needed a fresh connection waited in the accept queue
+   * past the client's 30 s. Default 150.
+   */
+  KEEP_ALIVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(150),
   /** Mean event-loop delay (ms, over the last second) above which new API requests get 503 BUSY. */
   EVENT_LOOP_MAX_DELAY_MS: z.coerce.number().int().min(10).default(1000),
   /** Serve the browser UI (built by Vite on start when missing or stale). */

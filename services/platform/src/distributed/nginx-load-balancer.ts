@@ -95,6 +95,8 @@ ${servers.join("\n")}
   server {
     listen ${listen} backlog=4096;
     keepalive_requests 100000;
+    # Past the waiting room's longest pollAfterSeconds (120): a waiting buyer's poll reuses its connection.
+    keepalive_timeout 150s;
     client_max_body_size ${input.maxBodyBytes};
     # The whole body in memory: it is what a refused request is sent again with.
     client_body_buffer_size ${input.maxBodyBytes};
