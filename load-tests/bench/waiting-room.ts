@@ -51,7 +51,9 @@ const MAX_SOCKETS = Number(process.env.BENCH_ROOM_MAX_SOCKETS ?? 4096);
 // KEEP_ALIVE_TIMEOUT_SECONDS; nginx the same) can close it under a request just sent on it (a reset that
 // browsers retry and this client would count), and after the room's longest pollAfterSeconds (120 s), so a
 // waiting buyer's poll reuses its connection as a browser's would (Firefox keeps idle ones 115 s, Chrome longer).
-const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 140_000 });
+// Idle ones are all kept (maxFreeSockets, 256 by default, would close the rest after each burst and
+// open them again in the next: a few hundred fresh connections at once, which a busy server accepts slowly).
+const agent = new Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, maxFreeSockets: MAX_SOCKETS, timeout: 140_000 });
 const TICKS = 100; // /proc clock ticks per second
 /**
  * Every simulated buyer comes from 127.0.0.1: the per-address join limit and the per-address login

@@ -220,29 +220,99 @@ describe.each(targets)("the waiting room $name", (target) => {
   });
 
   it("when buyers ahead are admitted and others join behind, a waiting buyer's position never rises", async () => {
-    const cookies: string[] = [];
+    // Everyone asks when told to (pollAfterSeconds), as the queue page does; one admission a second.
+    const asking = new Map<string, number>();
     for (let i = 0; i < 8; i++) {
       const cookie = await buyer();
-      await join(cookie);
-      cookies.push(cookie);
+      asking.set(cookie, now + (await join(cookie)).json().queue.pollAfterSeconds * 1000);
     }
     now = OPENS;
+    for (const cookie of asking.keys()) asking.set(cookie, now + (await poll(cookie)).json().queue.pollAfterSeconds * 1000);
     // The watched buyer arrives after opening, behind the whole pre-queue.
     const watched = await buyer();
     const joined = (await join(watched)).json().queue;
+    expect(joined.status).toBe("waiting");
     const seen: number[] = [joined.position];
-    now += joined.pollAfterSeconds * 1000;
-    for (let round = 0; round < 10; round++) {
-      // Someone new arrives, a second passes (one admission), the watched buyer asks after pollAfterSeconds.
-      await join(await buyer());
+    let watchedNext = now + joined.pollAfterSeconds * 1000;
+    for (let second = 0; second < 40; second++) {
+      now += 1000;
+      await join(await buyer()); // someone new arrives behind
+      for (const [cookie, at] of asking) {
+        if (at > now) continue;
+        const queue = (await poll(cookie)).json().queue;
+        if (queue.status === "waiting") asking.set(cookie, now + queue.pollAfterSeconds * 1000);
+        else asking.delete(cookie);
+      }
+      if (watchedNext > now) continue;
       const queue = (await poll(watched)).json().queue;
       if (queue.status !== "waiting") break;
       seen.push(queue.position);
-      now += queue.pollAfterSeconds * 1000;
+      watchedNext = now + queue.pollAfterSeconds * 1000;
     }
     expect(seen.length).toBeGreaterThan(1);
     for (let i = 1; i < seen.length; i++) expect(seen[i], `positions seen: ${seen.join(", ")}`).toBeLessThanOrEqual(seen[i - 1]);
     expect(seen.at(-1)).toBeLessThan(seen[0]);
+  });
+
+  it("when nobody asks, nobody is admitted in their absence: admissions go to buyers as they ask, at the room's rate", async () => {
+    const organizerCookie = await organiser();
+    await patch(organizerCookie, { paused: true });
+    now = OPENS + 1000;
+    const cookies: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const cookie = await buyer();
+      await join(cookie);
+      cookies.push(cookie);
+    }
+    await patch(organizerCookie, { paused: false });
+    now += 10_000;
+    // Ten seconds at one a second, and nobody asked: nobody was admitted unknowing (they would learn
+    // of it only at their next poll, and arrive at checkout together).
+    expect(await stats(organizerCookie)).toMatchObject({ waiting: 5, admitted: 0 });
+    const views = [];
+    for (const cookie of cookies) views.push((await poll(cookie)).json().queue);
+    // The rate's one admission (a second's worth) went to the first who asked; the rest wait, in order.
+    expect(views.map((q) => q.status)).toEqual(["admitted", "waiting", "waiting", "waiting", "waiting"]);
+    expect(views.slice(1).map((q) => q.position)).toEqual([1, 2, 3, 4]);
+  });
+
+  it("when the buyer at the front is away, those behind who ask are admitted meanwhile; the away buyer keeps the front and goes first when they ask", async () => {
+    const organizerCookie = await organiser();
+    await patch(organizerCookie, { paused: true });
+    const away = await buyer();
+    await join(away); // in the pre-queue, told to ask again 15 s later, and gone
+    now = OPENS + 1000;
+    const [second, third] = [await buyer(), await buyer()];
+    expect((await join(second)).json().queue.position).toBe(2);
+    expect((await join(third)).json().queue.position).toBe(3);
+    await patch(organizerCookie, { paused: false });
+    now += 1000;
+    expect((await poll(second)).json().queue.status).toBe("admitted");
+    expect((await poll(third)).json().queue).toMatchObject({ status: "waiting", position: 2 });
+    now += 1000;
+    // The away buyer comes back: still at the front, admitted before the third, who asks next.
+    expect((await poll(away)).json().queue.status).toBe("admitted");
+    expect((await poll(third)).json().queue).toMatchObject({ status: "waiting", position: 1 });
+    expect((await hold(third)).json().error.code).toBe("NOT_ADMITTED");
+  });
+
+  it("when a buyer stepped aside at the front never comes back, they are let go a minute later (expired) and those behind move up", async () => {
+    const organizerCookie = await organiser();
+    await patch(organizerCookie, { paused: true });
+    const gone = await buyer();
+    await join(gone);
+    now = OPENS + 1000;
+    const [second, third] = [await buyer(), await buyer()];
+    await join(second);
+    await join(third);
+    await patch(organizerCookie, { paused: false, maxAdmitted: 1 });
+    now += 1000;
+    expect((await poll(second)).json().queue.status).toBe("admitted");
+    expect((await poll(third)).json().queue).toMatchObject({ status: "waiting", position: 2 });
+    now += 61_000;
+    expect((await poll(third)).json().queue).toMatchObject({ status: "waiting", position: 1 });
+    expect((await poll(gone)).json().queue).toMatchObject({ status: "expired", position: null });
+    expect((await join(gone)).json().queue).toMatchObject({ status: "waiting", position: 2 });
   });
 
   it("when nothing is left to hold, every waiting buyer is told sold_out and nobody new can join", async () => {

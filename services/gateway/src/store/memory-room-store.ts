@@ -1,6 +1,12 @@
 // Waiting rooms in this process's memory: the embedded platform (one gateway). Every operation is
 // synchronous inside, so it is as atomic as the Redis scripts it mirrors (redis-room-store.ts).
 import {
+  admissionWindow,
+  CALLED_GRACE_MS,
+  CALLED_LATE_AFTER_MS,
+  CALLED_LOOK_AT,
+  CALLED_LOOK_EVERY_MS,
+  CALLED_PRESENT_WITHIN_MS,
   DEFAULT_ROOM_EXPIRY,
   MAX_ADMITTED_PER_STEP,
   pollAfterSecondsFor,
@@ -20,6 +26,14 @@ interface Room {
   orderKeys: number[];
   head: number;
   dirty: boolean;
+  /** Called buyers (stepped aside at the front, see CALLED_PRESENT_WITHIN_MS) by their order key, and the same in order. */
+  called: Map<string, number>;
+  calledOrder: string[];
+  calledKeys: number[];
+  /** When each called buyer is due to ask (let go CALLED_GRACE_MS after it). */
+  calledDue: Map<string, number>;
+  lookedAt: number;
+  calledSweptAt: number;
   admitted: Map<string, number>;
   expired: Set<string>;
   admissionLog: number[];
@@ -38,7 +52,7 @@ interface Room {
 }
 
 function emptyRoom(): Room {
-  return { line: new Map(), order: [], orderKeys: [], head: 0, dirty: false, admitted: new Map(), expired: new Set(), admissionLog: [], nextPollAt: new Map(), earlyPolls: new Map(), seq: 0, tokens: 0, refilledAt: 0, paused: false, maxAdmitted: null, soldOut: false, soldOutAt: null, lastAdmissionEnd: 0, expiresAt: Infinity };
+  return { line: new Map(), order: [], orderKeys: [], head: 0, dirty: false, called: new Map(), calledOrder: [], calledKeys: [], calledDue: new Map(), lookedAt: 0, calledSweptAt: 0, admitted: new Map(), expired: new Set(), admissionLog: [], nextPollAt: new Map(), earlyPolls: new Map(), seq: 0, tokens: 0, refilledAt: 0, paused: false, maxAdmitted: null, soldOut: false, soldOutAt: null, lastAdmissionEnd: 0, expiresAt: Infinity };
 }
 
 /** What a room that does not exist looks like (read only). */
@@ -129,20 +143,114 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     return true;
   }
 
-  /** 0-based place among those waiting: a binary search over the order keys. */
+  /** 0-based place in the line (called buyers not counted): a binary search over the order keys. */
   function rankOf(r: Room, key: number): number {
     tidy(r);
-    let low = r.head;
-    let high = r.orderKeys.length;
-    while (low < high) {
-      const mid = (low + high) >>> 1;
-      if (r.orderKeys[mid] < key) low = mid + 1;
-      else high = mid;
-    }
-    return low - r.head;
+    return search(r.orderKeys, r.head, key) - r.head;
   }
 
-  /** Ends admissions that ran out, then admits from the front as the rate, cap and pause allow. */
+  /** The first index from `low` whose key is not below `key`. */
+  function search(keys: number[], low: number, key: number): number {
+    let high = keys.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (keys[mid] < key) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  function addCalled(r: Room, userId: string, key: number, due: number): void {
+    r.called.set(userId, key);
+    r.calledDue.set(userId, due);
+    const at = search(r.calledKeys, 0, key);
+    r.calledOrder.splice(at, 0, userId);
+    r.calledKeys.splice(at, 0, key);
+  }
+
+  function removeCalled(r: Room, userId: string): boolean {
+    const key = r.called.get(userId);
+    if (key === undefined) return false;
+    r.called.delete(userId);
+    r.calledDue.delete(userId);
+    const at = search(r.calledKeys, 0, key);
+    r.calledOrder.splice(at, 1);
+    r.calledKeys.splice(at, 1);
+    return true;
+  }
+
+  /**
+   * Buyers at the front who will not ask soon step aside, called (CALLED_PRESENT_WITHIN_MS): those
+   * behind who are asking are admitted meanwhile, and the called are admitted first when they ask.
+   */
+  function callAway(r: Room, clock: RoomClock): void {
+    if (clock.now - r.lookedAt < CALLED_LOOK_EVERY_MS) return;
+    r.lookedAt = clock.now;
+    tidy(r);
+    const end = Math.min(r.order.length, r.head + CALLED_LOOK_AT);
+    const kept: Array<[string, number]> = [];
+    let moved = 0;
+    for (let i = r.head; i < end; i++) {
+      const user = r.order[i];
+      const due = r.nextPollAt.get(user);
+      if (due === undefined || due > clock.now + CALLED_PRESENT_WITHIN_MS || due < clock.now - CALLED_LATE_AFTER_MS) {
+        r.line.delete(user);
+        addCalled(r, user, r.orderKeys[i], due === undefined || due < clock.now - CALLED_LATE_AFTER_MS ? clock.now - CALLED_LATE_AFTER_MS : due);
+        moved++;
+      } else {
+        kept.push([user, r.orderKeys[i]]);
+      }
+    }
+    // Those who stay keep their order, packed at the end of the looked-at stretch.
+    for (const [j, [user, key]] of kept.entries()) {
+      r.order[r.head + moved + j] = user;
+      r.orderKeys[r.head + moved + j] = key;
+    }
+    r.head += moved;
+  }
+
+  /** Called buyers who did not come back are let go (about once a second). */
+  function sweepCalled(r: Room, now: number): void {
+    if (r.called.size === 0 || now - r.calledSweptAt < 1000) return;
+    r.calledSweptAt = now;
+    for (const [user, due] of r.calledDue) {
+      if (due >= now - CALLED_GRACE_MS) continue;
+      removeCalled(r, user);
+      r.nextPollAt.delete(user);
+      r.expired.add(user);
+    }
+  }
+
+  /** Called buyers about to ask (due soon, not late): they go before those behind them. */
+  function presentCalled(r: Room, now: number): number {
+    let count = 0;
+    for (const due of r.calledDue.values()) if (due > now - CALLED_LATE_AFTER_MS && due <= now + CALLED_PRESENT_WITHIN_MS) count++;
+    return count;
+  }
+
+  /**
+   * Admits the buyer now if they may go (near the front, called, or nobody waiting) and the rate,
+   * cap and pause allow: admission happens when the buyer asks (ADMISSION_WINDOW_SECONDS).
+   */
+  function tryAdmit(r: Room, userId: string, clock: RoomClock): boolean {
+    if (clock.now < clock.salesStartAt || r.paused || r.soldOut) return false;
+    if (r.tokens < 1 || r.admitted.size >= (r.maxAdmitted ?? clock.maxConcurrent)) return false;
+    if (!removeCalled(r, userId)) {
+      const key = r.line.get(userId);
+      if (key !== undefined) {
+        if (presentCalled(r, clock.now) + rankOf(r, key) >= admissionWindow(clock.ratePerSecond)) return false;
+        dequeue(r, userId);
+      } else if (r.line.size + r.called.size > 0) {
+        return false;
+      }
+    }
+    r.tokens -= 1;
+    r.expired.delete(userId);
+    admit(r, userId, clock);
+    return true;
+  }
+
+  /** Ends admissions that ran out, refills the rate's tokens, and steps aside the absent at the front. */
   function step(r: Room, clock: RoomClock): void {
     // Oldest admission first (see admit): stop at the first one still running. Scanning every
     // admission on every poll cost O(admitted) per request — up to 5,000 per poll in the
@@ -159,39 +267,52 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     const burst = Math.max(1, clock.ratePerSecond);
     r.tokens = r.refilledAt === 0 ? burst : Math.min(burst, r.tokens + ((clock.now - r.refilledAt) / 1000) * clock.ratePerSecond);
     r.refilledAt = clock.now;
-    if (r.paused || r.soldOut) return;
-    const cap = r.maxAdmitted ?? clock.maxConcurrent;
-    const n = Math.min(Math.floor(r.tokens), cap - r.admitted.size, r.line.size, MAX_ADMITTED_PER_STEP);
-    if (n <= 0) return;
-    tidy(r);
-    const front = r.order.slice(r.head, r.head + n);
-    r.head += n;
-    for (const user of front) {
-      r.line.delete(user);
-      admit(r, user, clock);
-    }
-    r.tokens -= n;
+    sweepCalled(r, clock.now);
+    if (r.paused || r.soldOut || r.tokens < 1) return;
+    callAway(r, clock);
   }
 
   function snapshot(r: Room, userId: string, clock: RoomClock): RoomSnapshot {
     const until = r.admitted.get(userId);
     const key = r.line.get(userId);
-    const state = until !== undefined ? "admitted" : key !== undefined ? "waiting" : r.expired.has(userId) ? "expired" : "none";
+    const calledKey = r.called.get(userId);
+    const state = until !== undefined ? "admitted" : key !== undefined || calledKey !== undefined ? "waiting" : r.expired.has(userId) ? "expired" : "none";
     // The pre-queue has no order until opening (nobody is told a position): ranking it then would
     // sort the whole line on every join (20,000 pre-queue joins cost 155 s of CPU that way).
-    const rank = key !== undefined && clock.now >= clock.salesStartAt ? rankOf(r, key) : null;
+    const opened = clock.now >= clock.salesStartAt;
+    let rank: number | null = null;
+    let lineRank: number | null = null;
+    if (opened && calledKey !== undefined) {
+      rank = search(r.calledKeys, 0, calledKey);
+      lineRank = 0;
+    } else if (opened && key !== undefined) {
+      lineRank = rankOf(r, key);
+      rank = r.called.size + lineRank;
+    }
     return {
       state,
       rank,
       admittedUntil: until ?? null,
-      waiting: r.line.size,
+      waiting: r.line.size + r.called.size,
       admitted: r.admitted.size,
       admittedLastMinute: r.admissionLog.length,
       soldOut: r.soldOut,
       paused: r.paused,
       maxAdmitted: r.maxAdmitted,
-      pollAfterSeconds: pollAfterSecondsFor(state, rank, clock),
+      pollAfterSeconds: pollAfterSecondsFor(state, lineRank, clock),
     };
+  }
+
+  /** The buyer's snapshot, remembering when they were told to ask again (and when a called buyer is let go). */
+  function told(r: Room, userId: string, clock: RoomClock): RoomSnapshot {
+    const result = snapshot(r, userId, clock);
+    if (result.state !== "none") {
+      const next = clock.now + result.pollAfterSeconds * 1000;
+      r.nextPollAt.set(userId, next);
+      if (r.called.has(userId)) r.calledDue.set(userId, next);
+    }
+    keep(r, clock.now, clock.salesStartAt);
+    return result;
   }
 
   return {
@@ -199,16 +320,13 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
       const r = room(eventId, clock.now);
       step(r, clock);
       keep(r, clock.now, clock.salesStartAt);
-      if (!r.admitted.has(userId) && !r.line.has(userId)) {
+      if (!r.admitted.has(userId) && !r.line.has(userId) && !r.called.has(userId)) {
         if (r.soldOut) return "sold_out";
         r.expired.delete(userId);
         enqueue(r, userId, clock.now < clock.salesStartAt ? preQueueKey : 1 + ++r.seq);
-        step(r, clock);
       }
-      const result = snapshot(r, userId, clock);
-      r.nextPollAt.set(userId, clock.now + result.pollAfterSeconds * 1000);
-      keep(r, clock.now, clock.salesStartAt);
-      return result;
+      if (!r.admitted.has(userId)) tryAdmit(r, userId, clock);
+      return told(r, userId, clock);
     },
     async poll(eventId, userId, clock, earlyPollAllowance) {
       // Asking about a room that does not exist (never made, or forgotten) must not make one.
@@ -225,10 +343,8 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
         r.earlyPolls.delete(userId);
       }
       step(r, clock);
-      const result = snapshot(r, userId, clock);
-      if (result.state !== "none") r.nextPollAt.set(userId, clock.now + result.pollAfterSeconds * 1000);
-      keep(r, clock.now, clock.salesStartAt);
-      return { kind: "snapshot", snapshot: result };
+      if (r.line.has(userId) || r.called.has(userId)) tryAdmit(r, userId, clock);
+      return { kind: "snapshot", snapshot: told(r, userId, clock) } satisfies PollResult;
     },
     async admitForHold(eventId, userId, clock) {
       const r = room(eventId, clock.now);
@@ -237,11 +353,7 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
       const until = r.admitted.get(userId);
       if (until !== undefined) return until;
       if (r.soldOut) return "sold_out";
-      if (clock.now < clock.salesStartAt || r.line.size > 0 || r.paused) return null;
-      if (r.tokens < 1 || r.admitted.size >= (r.maxAdmitted ?? clock.maxConcurrent)) return null;
-      r.tokens -= 1;
-      r.expired.delete(userId);
-      admit(r, userId, clock);
+      if (!tryAdmit(r, userId, clock)) return null;
       keep(r, clock.now, clock.salesStartAt);
       return clock.now + clock.admissionTtlMs;
     },
@@ -254,7 +366,7 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     async leave(eventId, userId) {
       const r = rooms.get(eventId);
       if (!r) return false;
-      const had = dequeue(r, userId) || r.admitted.delete(userId);
+      const had = dequeue(r, userId) || removeCalled(r, userId) || r.admitted.delete(userId);
       r.nextPollAt.delete(userId);
       r.earlyPolls.delete(userId);
       r.expired.delete(userId);

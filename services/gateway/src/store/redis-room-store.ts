@@ -4,16 +4,26 @@
 // 1 + an arrival counter), admissions a sorted set by their end, so a place is ZRANK and positions
 // come from one source.
 import { Redis } from "ioredis";
-import { DEFAULT_ROOM_EXPIRY, MAX_ADMITTED_PER_STEP, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+import {
+  ADMISSION_WINDOW_SECONDS,
+  CALLED_GRACE_MS,
+  CALLED_LATE_AFTER_MS,
+  CALLED_LOOK_AT,
+  CALLED_LOOK_EVERY_MS,
+  CALLED_PRESENT_WITHIN_MS,
+  DEFAULT_ROOM_EXPIRY,
+  MAX_ADMITTED_PER_STEP, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
 
 const SCRIPT = `
-local line, adm, exp, log, meta, pollnext, early = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local line, adm, exp, log, meta, pollnext, early, called, calleddue = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local op, user = ARGV[1], ARGV[2]
 local now, salesStartAt, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local rate, maxConcurrent, extra = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local idleTtl, soldOutTtl, extra2 = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 local maxStep = ${MAX_ADMITTED_PER_STEP}
 local pollMin, pollMax = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}
+local windowSeconds, presentMs, lateMs, graceMs = ${ADMISSION_WINDOW_SECONDS}, ${CALLED_PRESENT_WITHIN_MS}, ${CALLED_LATE_AFTER_MS}, ${CALLED_GRACE_MS}
+local lookAt, lookEvery = ${CALLED_LOOK_AT}, ${CALLED_LOOK_EVERY_MS}
 
 local function flag(name) return redis.call('HGET', meta, name) == '1' end
 local function cap()
@@ -38,6 +48,27 @@ local function keep()
   for _, key in ipairs(KEYS) do redis.call('PEXPIREAT', key, deadline) end
 end
 
+-- Buyers at the front who will not ask soon step aside, called: those behind who are asking are
+-- admitted meanwhile, and the called are admitted first when they ask (callAway in the memory store).
+local function callAway()
+  if now - (tonumber(redis.call('HGET', meta, 'lookedAt')) or 0) < lookEvery then return end
+  redis.call('HSET', meta, 'lookedAt', now)
+  local front = redis.call('ZRANGE', line, 0, lookAt - 1, 'WITHSCORES')
+  if #front == 0 then return end
+  local members = {}
+  for i = 1, #front, 2 do members[#members + 1] = front[i] end
+  local dues = redis.call('HMGET', pollnext, unpack(members))
+  for i, member in ipairs(members) do
+    local due = tonumber(dues[i])
+    if not due or due > now + presentMs or due < now - lateMs then
+      redis.call('ZREM', line, member)
+      redis.call('ZADD', called, front[2 * i], member)
+      if not due or due < now - lateMs then due = now - lateMs end
+      redis.call('ZADD', calleddue, due, member)
+    end
+  end
+end
+
 local function step()
   local gone = redis.call('ZRANGEBYSCORE', adm, '-inf', now, 'LIMIT', 0, maxStep)
   for _, member in ipairs(gone) do
@@ -50,17 +81,42 @@ local function step()
   local tokens = tonumber(redis.call('HGET', meta, 'tokens'))
   local refilled = tonumber(redis.call('HGET', meta, 'refilledAt'))
   if not refilled then tokens = burst else tokens = math.min(burst, tokens + (now - refilled) / 1000 * rate) end
-  if flag('paused') or flag('soldOut') then
-    redis.call('HSET', meta, 'tokens', tostring(tokens), 'refilledAt', now)
-    return
-  end
-  local n = math.min(math.floor(tokens), cap() - redis.call('ZCARD', adm), redis.call('ZCARD', line), maxStep)
-  if n > 0 then
-    local front = redis.call('ZPOPMIN', line, n)
-    for i = 1, #front, 2 do admit(front[i]) end
-    tokens = tokens - n
-  end
   redis.call('HSET', meta, 'tokens', tostring(tokens), 'refilledAt', now)
+  -- Called buyers who did not come back are let go.
+  local lost = redis.call('ZRANGEBYSCORE', calleddue, '-inf', '(' .. (now - graceMs), 'LIMIT', 0, maxStep)
+  for _, member in ipairs(lost) do
+    redis.call('ZREM', called, member)
+    redis.call('ZREM', calleddue, member)
+    redis.call('HDEL', pollnext, member)
+    redis.call('SADD', exp, member)
+  end
+  if flag('paused') or flag('soldOut') or tokens < 1 then return end
+  callAway()
+end
+
+-- Admits the buyer now if they may go (near the front, called, or nobody waiting) and the rate, cap
+-- and pause allow: admission happens when the buyer asks (tryAdmit in the memory store).
+local function tryAdmit(member)
+  if now < salesStartAt or flag('paused') or flag('soldOut') then return false end
+  local tokens = tonumber(redis.call('HGET', meta, 'tokens')) or 0
+  if tokens < 1 or redis.call('ZCARD', adm) >= cap() then return false end
+  if redis.call('ZREM', called, member) == 1 then
+    redis.call('ZREM', calleddue, member)
+  else
+    local r = redis.call('ZRANK', line, member)
+    if r then
+      -- Called buyers about to ask go before those behind them.
+      local present = redis.call('ZCOUNT', calleddue, '(' .. (now - lateMs), now + presentMs)
+      if present + r >= math.max(1, math.ceil(rate * windowSeconds)) then return false end
+      redis.call('ZREM', line, member)
+    elseif redis.call('ZCARD', line) + redis.call('ZCARD', called) > 0 then
+      return false
+    end
+  end
+  redis.call('HSET', meta, 'tokens', tostring(tokens - 1))
+  redis.call('SREM', exp, member)
+  admit(member)
+  return true
 end
 
 local function pollAfter(state, rank)
@@ -74,26 +130,43 @@ local function pollAfter(state, rank)
 end
 
 local function snapshot(member)
-  local state, rank, untilAt = 'none', -1, -1
+  local state, rank, lineRank, untilAt = 'none', -1, -1, -1
   local score = redis.call('ZSCORE', adm, member)
   if score then
     state, untilAt = 'admitted', tonumber(score)
   else
-    local r = redis.call('ZRANK', line, member)
-    if r then
+    local c = redis.call('ZRANK', called, member)
+    local r = c == false and redis.call('ZRANK', line, member) or false
+    if c then
       state = 'waiting'
-      if now >= salesStartAt then rank = r end
+      if now >= salesStartAt then rank, lineRank = c, 0 end
+    elseif r then
+      state = 'waiting'
+      if now >= salesStartAt then rank, lineRank = redis.call('ZCARD', called) + r, r end
     elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
   end
   local m = redis.call('HGET', meta, 'maxAdmitted')
-  local after = pollAfter(state, rank)
-  return { 'snapshot', state, rank, untilAt, redis.call('ZCARD', line), redis.call('ZCARD', adm), redis.call('ZCARD', log),
+  local after = pollAfter(state, lineRank)
+  return { 'snapshot', state, rank, untilAt, redis.call('ZCARD', line) + redis.call('ZCARD', called), redis.call('ZCARD', adm), redis.call('ZCARD', log),
            flag('soldOut') and 1 or 0, flag('paused') and 1 or 0, (m and m ~= '') and tonumber(m) or -1, after }
+end
+
+-- The buyer's snapshot, remembering when they were told to ask again (and when a called buyer is let go).
+local function told(member)
+  local result = snapshot(member)
+  if result[2] ~= 'none' then
+    local nextAt = now + result[11] * 1000
+    redis.call('HSET', pollnext, member, nextAt)
+    if redis.call('ZSCORE', called, member) then redis.call('ZADD', calleddue, nextAt, member) end
+  end
+  keep()
+  return result
 end
 
 if op == 'join' then
   step()
-  if not redis.call('ZSCORE', adm, user) and not redis.call('ZSCORE', line, user) then
+  local admitted = redis.call('ZSCORE', adm, user)
+  if not admitted and not redis.call('ZSCORE', line, user) and not redis.call('ZSCORE', called, user) then
     if flag('soldOut') then return { 'sold_out' } end
     redis.call('SREM', exp, user)
     if now < salesStartAt then
@@ -101,12 +174,9 @@ if op == 'join' then
     else
       redis.call('ZADD', line, 1 + redis.call('HINCRBY', meta, 'seq', 1), user)
     end
-    step()
   end
-  local result = snapshot(user)
-  redis.call('HSET', pollnext, user, now + result[11] * 1000)
-  keep()
-  return result
+  if not admitted then tryAdmit(user) end
+  return told(user)
 elseif op == 'poll' then
   -- Asking about a room that does not exist (never made, or forgotten) must not make one.
   if redis.call('EXISTS', meta) == 0 and redis.call('EXISTS', line) == 0 and redis.call('EXISTS', adm) == 0 then return snapshot(user) end
@@ -117,22 +187,15 @@ elseif op == 'poll' then
     redis.call('HDEL', early, user)
   end
   step()
-  local result = snapshot(user)
-  if result[2] ~= 'none' then redis.call('HSET', pollnext, user, now + result[11] * 1000) end
-  keep()
-  return result
+  if redis.call('ZSCORE', line, user) or redis.call('ZSCORE', called, user) then tryAdmit(user) end
+  return told(user)
 elseif op == 'hold' then
   step()
   keep()
   local score = redis.call('ZSCORE', adm, user)
   if score then return { 'admitted', tonumber(score) } end
   if flag('soldOut') then return { 'sold_out' } end
-  if now < salesStartAt or redis.call('ZCARD', line) > 0 or flag('paused') then return { 'no' } end
-  local tokens = tonumber(redis.call('HGET', meta, 'tokens')) or 0
-  if tokens < 1 or redis.call('ZCARD', adm) >= cap() then return { 'no' } end
-  redis.call('HSET', meta, 'tokens', tostring(tokens - 1))
-  redis.call('SREM', exp, user)
-  admit(user)
+  if not tryAdmit(user) then return { 'no' } end
   keep()
   return { 'admitted', now + ttl }
 elseif op == 'finish' then
@@ -140,7 +203,8 @@ elseif op == 'finish' then
   redis.call('HDEL', pollnext, user)
   return { 'ok' }
 elseif op == 'leave' then
-  local had = redis.call('ZREM', line, user) + redis.call('ZREM', adm, user)
+  local had = redis.call('ZREM', line, user) + redis.call('ZREM', called, user) + redis.call('ZREM', adm, user)
+  redis.call('ZREM', calleddue, user)
   redis.call('HDEL', pollnext, user)
   redis.call('HDEL', early, user)
   redis.call('SREM', exp, user)
@@ -187,13 +251,13 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   redis.on("error", () => {
     // Reported through the failing commands; ioredis reconnects by itself.
   });
-  redis.defineCommand("room", { numberOfKeys: 7, lua: SCRIPT });
+  redis.defineCommand("room", { numberOfKeys: 9, lua: SCRIPT });
   const run = (redis as unknown as { room(...args: Array<string | number>): Promise<Reply> }).room.bind(redis);
 
   function keys(eventId: string): string[] {
     // One hash tag per event: every key of a room lands on one Redis Cluster slot.
     const base = `${options.prefix}room:{${eventId}}:`;
-    return ["line", "adm", "exp", "log", "meta", "pollnext", "early"].map((k) => base + k);
+    return ["line", "adm", "exp", "log", "meta", "pollnext", "early", "called", "calleddue"].map((k) => base + k);
   }
 
   const expiry = options.expiry ?? DEFAULT_ROOM_EXPIRY;

@@ -48,7 +48,7 @@ export type RoomState = "waiting" | "admitted" | "expired" | "none";
 /** One buyer's situation plus the room's counters, read in the same atomic step. */
 export interface RoomSnapshot {
   readonly state: RoomState;
-  /** 0-based among those waiting; null when not waiting, and in the pre-queue (no order before opening). */
+  /** 0-based among those waiting (called buyers first); null when not waiting, and in the pre-queue (no order before opening). */
   readonly rank: number | null;
   readonly admittedUntil: number | null;
   readonly waiting: number;
@@ -66,14 +66,15 @@ export interface RoomStore {
   /** Joins (or finds) the buyer's place. Pre-queue joins get `preQueueKey` (uniform in [0,1)) as their random order. */
   join(eventId: string, userId: string, clock: RoomClock, preQueueKey: number): Promise<RoomSnapshot | "sold_out">;
   /**
-   * The buyer's situation. Polls earlier than the pollAfterSeconds last given, beyond
-   * `earlyPollAllowance` in a row, are refused (`too_soon`).
+   * The buyer's situation; a waiting buyer near the front (or called) is admitted now if the rate and
+   * cap allow. Polls earlier than the pollAfterSeconds last given, beyond `earlyPollAllowance` in a
+   * row, are refused (`too_soon`).
    */
   poll(eventId: string, userId: string, clock: RoomClock, earlyPollAllowance: number): Promise<PollResult>;
   /**
    * For a hold: the buyer's admission if they have one; otherwise admits them on the spot when nobody
-   * waits and there is room. Null: others are waiting (or the room is paused or full); "sold_out":
-   * nothing is left to hold.
+   * waits (or they are near the front, ADMISSION_WINDOW_SECONDS) and the rate and cap allow. Null:
+   * others are waiting ahead (or the room is paused or full); "sold_out": nothing is left to hold.
    */
   admitForHold(eventId: string, userId: string, clock: RoomClock): Promise<number | null | "sold_out">;
   /** The buyer's order is confirmed: their admission ends, freeing a place. */
@@ -90,6 +91,43 @@ export interface RoomStore {
   /** Events that have a room (the operator console reads each one's stats). */
   rooms(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Admission happens when the buyer asks. A room does not admit buyers in their absence (they would
+ * learn of it only at their next poll, up to two minutes later): it hands its admissions, at the
+ * controller's rate, to waiting buyers who ask while they are near the front, so buyers reach
+ * checkout at the rate the controller sets and its cuts take effect at once. Measured before: the
+ * 40,000-buyer on-sale admitted buyers far back when the rate rose, they learned of it a minute
+ * later all together, and checkout got 503s from the burst (purchase p99 33 s).
+ *
+ * Near the front: within this many seconds of admissions at the current rate (at least one place).
+ * Buyers there are told to ask every POLL_AFTER_MIN_SECONDS, so admissions are taken within
+ * seconds. Between them, buyers near the front may be admitted in the order they ask.
+ */
+export const ADMISSION_WINDOW_SECONDS = 4;
+/**
+ * A buyer at the front who will not ask within this long (told a long `pollAfterSeconds` before the
+ * rate rose and the line reached them) steps aside, "called": they keep their place at the very
+ * front and are admitted first when they ask, while those behind them who are asking are admitted
+ * meanwhile. Nobody's place rises. Called buyers who are about to ask (due within this long, and
+ * not late) count against the window of those behind, so newcomers do not take their turn.
+ */
+export const CALLED_PRESENT_WITHIN_MS = 3000;
+/** A buyer at the front this late for the poll they were told to make steps aside too (and counts as away). */
+export const CALLED_LATE_AFTER_MS = 30_000;
+/**
+ * A called buyer who has not asked for this long past when they were due is let go: told `expired`,
+ * they may join again. A buyer called for being late is due CALLED_LATE_AFTER_MS before the call.
+ */
+export const CALLED_GRACE_MS = 60_000;
+/** How many of the line's front one step looks at, at most once per CALLED_LOOK_EVERY_MS. */
+export const CALLED_LOOK_AT = 32;
+export const CALLED_LOOK_EVERY_MS = 100;
+
+/** How far back in the line (0-based place among those not called) a buyer is admitted when they ask. */
+export function admissionWindow(ratePerSecond: number): number {
+  return Math.max(1, Math.ceil(ratePerSecond * ADMISSION_WINDOW_SECONDS));
 }
 
 /** Largest number of admissions (and expiries) one step performs, to keep each step short. */
