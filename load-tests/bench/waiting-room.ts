@@ -169,10 +169,12 @@ interface Tally {
   unavailableWithoutRetryAfter: number;
   /** Timeouts and connection errors by request ("GET queue", "POST holds"…): which answers were missing. */
   missingByRequest: Record<string, number>;
+  /** 503s by request and error code ("POST holds BUSY"…): which bound shed them. */
+  shedByRequest: Record<string, number>;
 }
 
 function newTally(): Tally {
-  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0, missingByRequest: {} };
+  return { requests: 0, byStatus: {}, timeouts: 0, connectionErrors: 0, serverErrors: 0, unavailableWithoutRetryAfter: 0, missingByRequest: {}, shedByRequest: {} };
 }
 
 class TimeoutError extends Error {
@@ -230,7 +232,7 @@ async function call(tally: Tally, base: string, method: string, path: string, op
   if (response === "timeout" || response === "connection") {
     if (response === "timeout") tally.timeouts++;
     else tally.connectionErrors++;
-    const what = `${method} ${path.split("?")[0].split("/").filter((part) => part && !/\d/.test(part)).slice(1).join("/")} (${response})`;
+    const what = `${method} ${requestName(path)} (${response})`;
     tally.missingByRequest[what] = (tally.missingByRequest[what] ?? 0) + 1;
     return response;
   }
@@ -245,12 +247,21 @@ async function call(tally: Tally, base: string, method: string, path: string, op
   } catch {
     json = text;
   }
+  if (response.status === 503) {
+    const what = `${method} ${requestName(path)} ${(json as { error?: { code?: string } } | null)?.error?.code ?? "?"}`;
+    tally.shedByRequest[what] = (tally.shedByRequest[what] ?? 0) + 1;
+  }
   const setCookie = response.headers["set-cookie"];
   const cookie = (Array.isArray(setCookie) ? setCookie[0] : (setCookie ?? "")).split(";")[0];
   // Like a browser: a re-set session cookie (a refreshed identity token, the refresh token rotated)
   // replaces the old one; the spent refresh token would sign the buyer out at the next refresh.
   if (options.jar && cookie.startsWith("boxoffice_session=") && cookie !== "boxoffice_session=") options.jar.cookie = cookie;
   return { status: response.status, json, retryAfter: retryAfterHeader ? Number(retryAfterHeader) : undefined, cookie };
+}
+
+/** "queue", "holds", "orders"…: a request's path without its ids. */
+function requestName(path: string): string {
+  return path.split("?")[0].split("/").filter((part) => part && !/\d/.test(part)).slice(1).join("/");
 }
 
 /** An answer the run cannot go on without: retried while shed or lost, then it must have `status`. */
@@ -567,6 +578,7 @@ const lines = [
   `| requests during the on-sale | ${column((r) => fmt(r.tally.requests))} |`,
   `| **timeouts / connection errors** (the goal: 0) | ${column((r) => `**${r.tally.timeouts} / ${r.tally.connectionErrors}**`)} |`,
   `| missing answers by request | ${column((r) => Object.entries(r.tally.missingByRequest).map(([k, v]) => `${k}: ${fmt(v)}`).join(", ") || "none")} |`,
+  `| 503s by request and code | ${column((r) => Object.entries(r.tally.shedByRequest).map(([k, v]) => `${k}: ${fmt(v)}`).join(", ") || "none")} |`,
   `| the load generator's own event-loop delay, p99 / max (a client that is late reads answers late) | ${column((r) => `${fmt(r.generatorLoopDelayMs.p99)} ms / ${fmt(r.generatorLoopDelayMs.max)} ms`)} |`,
   `| 5xx other than 503 / 503 without Retry-After | ${column((r) => `${r.tally.serverErrors} / ${r.tally.unavailableWithoutRetryAfter}`)} |`,
   `| answers by status | ${column((r) => Object.entries(r.tally.byStatus).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,

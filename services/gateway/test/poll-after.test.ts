@@ -34,4 +34,19 @@ describe("pollAfterSeconds", () => {
     expect(pollAfterSecondsFor("waiting", null, { ...clock, now: 0, salesStartAt: 60_000 })).toBe(15);
     expect(pollAfterSecondsFor("waiting", null, { ...clock, now: 59_000, salesStartAt: 60_000 })).toBe(2);
   });
+
+  it("in the last seconds before opening, a pre-queue buyer is told to come back at their turn: 20,000 of them ask over 20 s after opening, the front first, not every 2 s", () => {
+    const early = { ...clock, now: 0, salesStartAt: 60_000 };
+    expect(pollAfterSecondsFor("waiting", null, early, { key: 0.9, waiting: 20_000 })).toBe(15); // far from opening: a quarter of the time left
+    const late = { ...clock, now: 55_000, salesStartAt: 60_000 };
+    const told = Array.from({ length: 20_000 }, (_, i) => pollAfterSecondsFor("waiting", null, late, { key: i / 20_000, waiting: 20_000 }));
+    expect(told[0]).toBe(5); // the front: at opening
+    expect(told.at(-1)).toBe(25); // the back: 20 s later
+    const perSecond = new Map<number, number>();
+    for (const value of told) perSecond.set(value, (perSecond.get(value) ?? 0) + 1);
+    expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(1000);
+    // A small pre-queue comes back at opening; the spread never passes a minute.
+    expect(pollAfterSecondsFor("waiting", null, late, { key: 0.99, waiting: 2 })).toBe(6); // (rounded up)
+    expect(pollAfterSecondsFor("waiting", null, late, { key: 0.99, waiting: 1_000_000 })).toBe(65);
+  });
 });

@@ -299,7 +299,7 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
       soldOut: r.soldOut,
       paused: r.paused,
       maxAdmitted: r.maxAdmitted,
-      pollAfterSeconds: pollAfterSecondsFor(state, lineRank, clock),
+      pollAfterSeconds: pollAfterSecondsFor(state, lineRank, clock, !opened && key !== undefined ? { key, waiting: r.line.size } : undefined),
     };
   }
 

@@ -12,7 +12,9 @@ import {
   CALLED_LOOK_EVERY_MS,
   CALLED_PRESENT_WITHIN_MS,
   DEFAULT_ROOM_EXPIRY,
-  MAX_ADMITTED_PER_STEP, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+  MAX_ADMITTED_PER_STEP,
+  PRE_QUEUE_POLLS_PER_SECOND,
+  PRE_QUEUE_SPREAD_MAX_SECONDS, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
 
 const SCRIPT = `
 local line, adm, exp, log, meta, pollnext, early, called, calleddue = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -24,6 +26,7 @@ local maxStep = ${MAX_ADMITTED_PER_STEP}
 local pollMin, pollMax = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}
 local windowSeconds, presentMs, lateMs, graceMs = ${ADMISSION_WINDOW_SECONDS}, ${CALLED_PRESENT_WITHIN_MS}, ${CALLED_LATE_AFTER_MS}, ${CALLED_GRACE_MS}
 local lookAt, lookEvery = ${CALLED_LOOK_AT}, ${CALLED_LOOK_EVERY_MS}
+local preQueuePollsPerSecond, preQueueSpreadMax = ${PRE_QUEUE_POLLS_PER_SECOND}, ${PRE_QUEUE_SPREAD_MAX_SECONDS}
 
 local function flag(name) return redis.call('HGET', meta, name) == '1' end
 local function cap()
@@ -119,8 +122,15 @@ local function tryAdmit(member)
   return true
 end
 
-local function pollAfter(state, rank)
-  if state == 'waiting' and now < salesStartAt then return math.min(pollMax, math.max(pollMin, math.ceil((salesStartAt - now) / 1000 / 4))) end
+local function pollAfter(state, rank, member)
+  if state == 'waiting' and now < salesStartAt then
+    local toOpen = (salesStartAt - now) / 1000
+    local quarter = math.ceil(toOpen / 4)
+    local key = tonumber(redis.call('ZSCORE', line, member))
+    if quarter > pollMin or not key then return math.min(pollMax, math.max(pollMin, quarter)) end
+    local spread = math.min(preQueueSpreadMax, redis.call('ZCARD', line) / preQueuePollsPerSecond)
+    return math.max(pollMin, math.ceil(toOpen + key * spread))
+  end
   if state == 'waiting' and rank >= 0 then
     local spread = (rank * 0.6180339887) % 1
     local max = math.floor(pollMax * (0.75 + 0.25 * spread))
@@ -146,7 +156,7 @@ local function snapshot(member)
     elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
   end
   local m = redis.call('HGET', meta, 'maxAdmitted')
-  local after = pollAfter(state, lineRank)
+  local after = pollAfter(state, lineRank, member)
   return { 'snapshot', state, rank, untilAt, redis.call('ZCARD', line) + redis.call('ZCARD', called), redis.call('ZCARD', adm), redis.call('ZCARD', log),
            flag('soldOut') and 1 or 0, flag('paused') and 1 or 0, (m and m ~= '') and tonumber(m) or -1, after }
 end

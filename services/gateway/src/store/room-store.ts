@@ -133,6 +133,16 @@ export function admissionWindow(ratePerSecond: number): number {
 /** Largest number of admissions (and expiries) one step performs, to keep each step short. */
 export const MAX_ADMITTED_PER_STEP = 500;
 
+/** A pre-queue buyer's random order key (in [0,1)) and how many wait: when they should first ask after opening. */
+export interface PreQueuePlace {
+  readonly key: number;
+  readonly waiting: number;
+}
+/** How many pre-queue buyers a second are asked to come back after opening (spread by their place). */
+export const PRE_QUEUE_POLLS_PER_SECOND = 1000;
+/** …over at most this long after opening. */
+export const PRE_QUEUE_SPREAD_MAX_SECONDS = 60;
+
 /** The longest a waiting buyer is told to wait before asking again (seconds). */
 export const POLL_AFTER_MAX_SECONDS = 120;
 /** The shortest (seconds): the front of the line and the last seconds before opening. */
@@ -145,8 +155,18 @@ export const POLL_AFTER_MIN_SECONDS = 2;
  * from far back; at 120 s it is about 530 (a quarter of the wait keeps the near ones prompt). An
  * admitted buyer asks every 30 s (the admission lasts minutes). Mirrored in the Lua script.
  */
-export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock: RoomClock): number {
-  if (state === "waiting" && clock.now < clock.salesStartAt) return clamp(Math.ceil((clock.salesStartAt - clock.now) / 1000 / 4), POLL_AFTER_MIN_SECONDS, POLL_AFTER_MAX_SECONDS);
+export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock: RoomClock, preQueue?: PreQueuePlace): number {
+  if (state === "waiting" && clock.now < clock.salesStartAt) {
+    const toOpen = (clock.salesStartAt - clock.now) / 1000;
+    const quarter = Math.ceil(toOpen / 4);
+    if (quarter > POLL_AFTER_MIN_SECONDS || preQueue === undefined) return clamp(quarter, POLL_AFTER_MIN_SECONDS, POLL_AFTER_MAX_SECONDS);
+    // The last ask before opening: come back at your turn after it. The pre-queue's order is its
+    // random keys, so a buyer's key says where they will stand; spread over up to a minute, the
+    // front first, the pre-queue asks at most PRE_QUEUE_POLLS_PER_SECOND once the sale opens instead
+    // of all of it every 2 s in its last seconds (20,000 buyers: 10,000 polls a second at opening).
+    const spread = Math.min(PRE_QUEUE_SPREAD_MAX_SECONDS, preQueue.waiting / PRE_QUEUE_POLLS_PER_SECOND);
+    return Math.max(POLL_AFTER_MIN_SECONDS, Math.ceil(toOpen + preQueue.key * spread));
+  }
   if (state === "waiting" && rank !== null) {
     // Spread by place (the golden ratio's multiples fill [0,1) evenly): buyers told the same thing at
     // the same moment — everyone past the cap — must not all come back in the same second. In the
