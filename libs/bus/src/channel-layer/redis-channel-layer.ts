@@ -292,6 +292,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
           if (host.command.status !== "ready") await host.ready();
           return host.command;
         },
+        current: () => host.command,
         unavailable: (error) => (error instanceof BusUnavailableError ? error : host.unavailable(error)),
       }),
     ]),
