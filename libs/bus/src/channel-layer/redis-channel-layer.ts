@@ -40,6 +40,8 @@ interface KeyState {
   /** Messages taken from Redis that no receive was waiting for, per channel, oldest first. */
   readonly buffered: Map<string, Frame[]>;
   pumping: boolean;
+  /** The last frame's local parts (inboxes only): see decodeFrame. */
+  tail: TailCache | undefined;
 }
 
 /** The locals of a frame with none (a normal channel's, or an inbox channel whose local part is empty): shared, never changed. */
@@ -64,7 +66,18 @@ function encodeFrame(expiresAt: number, locals: readonly string[] | null, payloa
   return frame;
 }
 
-function decodeFrame(raw: Buffer): Frame {
+/**
+ * The local parts of the last frame read from one inbox, and the channels they name: a process's
+ * inbox gets frame after frame for the same few channels (an RPC client's one reply channel), so
+ * the tail's bytes are compared instead of read into new strings and names every time.
+ */
+interface TailCache {
+  bytes: Buffer;
+  locals: readonly string[];
+  channels: readonly string[];
+}
+
+function decodeFrame(raw: Buffer, cache?: { tail: TailCache | undefined; nonLocal: string | undefined }): Frame {
   let expiresAt = 0;
   for (let i = 0; i < 15; i++) {
     const digit = raw[i] - 48;
@@ -72,12 +85,24 @@ function decodeFrame(raw: Buffer): Frame {
     if (!(digit >= 0 && digit <= 9)) return { expiresAt: 0, locals: NO_LOCALS, payload: raw };
     expiresAt = expiresAt * 10 + digit;
   }
-  const newline = raw.indexOf(10, 15);
-  return {
-    expiresAt,
-    locals: newline === 15 ? NO_LOCALS : raw.toString("latin1", 15, newline).split(","),
-    payload: raw.subarray(newline + 1),
-  };
+  // Local parts are at most a name long: a loop finds the newline sooner than a native indexOf call.
+  let newline = 15;
+  while (newline < raw.length && raw[newline] !== 10) newline++;
+  if (newline === 15) return { expiresAt, locals: NO_LOCALS, payload: raw.subarray(16) };
+  const tail = cache?.tail;
+  if (tail && sameBytes(raw, 15, newline, tail.bytes)) return { expiresAt, locals: tail.locals, payload: raw.subarray(newline + 1) };
+  const locals = raw.toString("latin1", 15, newline).split(",");
+  if (cache?.nonLocal !== undefined) {
+    const nonLocal = cache.nonLocal;
+    cache.tail = { bytes: Buffer.from(raw.subarray(15, newline)), locals, channels: locals.map((local) => nonLocal + local) };
+  }
+  return { expiresAt, locals, payload: raw.subarray(newline + 1) };
+}
+
+function sameBytes(raw: Buffer, from: number, to: number, bytes: Buffer): boolean {
+  if (to - from !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (raw[from + i] !== bytes[i]) return false;
+  return true;
 }
 
 const firstOf = (messages: Message[]): Message => messages[0];
@@ -138,6 +163,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         waiters: new ReceiveWaiters(),
         buffered: new Map(),
         pumping: false,
+        tail: undefined,
       };
       states.set(key, state);
     }
@@ -211,25 +237,26 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       filling.delete(channel);
       filler.waiter.deliver(filler.messages);
     };
+    const normalChannel = state.nonLocal === undefined ? state.key.slice(opts.prefix.length + 3) : "";
     for (const raw of raws) {
-      const frame = decodeFrame(raw);
+      const frame = decodeFrame(raw, state);
       if (frame.expiresAt <= now) {
         stats.expiredDropped += 1;
         continue;
       }
       if (state.nonLocal === undefined) {
-        const channel = state.key.slice(opts.prefix.length + 3);
-        if (!waiting(channel)) {
+        if (!waiting(normalChannel)) {
           leftover.push(raw);
           continue;
         }
         const message = decode(frame);
-        if (message) hand(channel, message);
+        if (message) hand(normalChannel, message);
         continue;
       }
+      // The names of the frame's channels, made once per tail rather than once per frame.
+      const channels = state.tail?.locals === frame.locals ? state.tail.channels : frame.locals.map((local) => state.nonLocal + local);
       let decoded = false;
-      for (const local of frame.locals) {
-        const channel = state.nonLocal + local;
+      for (const channel of channels) {
         if (!waiting(channel)) {
           keep(state, channel, frame);
           continue;
