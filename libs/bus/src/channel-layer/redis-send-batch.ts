@@ -14,6 +14,13 @@ import type { Redis } from "ioredis";
 import { writeCommands, type RawRequest } from "./redis-raw-commands.ts";
 import { runScript, SEND_ONE_SCRIPT, SEND_SCRIPT } from "./redis-scripts.ts";
 
+/** The last script call issued: on which connection, whether it was answered, who waits for that. */
+interface LastCall {
+  readonly conn: Redis | undefined;
+  finished: boolean;
+  readonly then: Array<() => void>;
+}
+
 /** One message on its way to one list. */
 export interface QueuedFrame {
   readonly key: string;
@@ -61,7 +68,7 @@ export class HostBatch {
   #pops: QueuedPop[] = [];
   #scheduled = false;
   /** The last script call: later ones on another connection wait for it, so lists keep send order. */
-  #last: { conn: Redis | undefined; done: Promise<void> } | undefined;
+  #last: LastCall | undefined;
   readonly #flush = () => this.flush();
 
   constructor(options: HostBatchOptions) {
@@ -106,8 +113,13 @@ export class HostBatch {
     const single = c.groups.length === 1 && c.groups[0].length === 1;
     const lua = single ? SEND_ONE_SCRIPT : SEND_SCRIPT;
     const scriptArgs = single ? [Date.now(), this.#options.keyTtlMs, c.args[0], c.args[2]] : [Date.now(), this.#options.keyTtlMs, ...c.args];
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
+    // No promise per call for this: only a call on another connection waits for it, which is rare.
+    const last: LastCall = { conn, finished: false, then: [] };
+    const finish = () => {
+      last.finished = true;
+      if (this.#last === last) this.#last = undefined;
+      for (const wake of last.then.splice(0)) wake();
+    };
     const answered = (answer: unknown) => {
       const accepted = typeof answer === "number" ? [answer] : (answer as number[]);
       for (let i = 0; i < c.groups.length; i++) {
@@ -145,19 +157,14 @@ export class HostBatch {
       // A call on another connection than the one before it waits for that one (order per list).
       void (async () => {
         try {
-          if (previous && previous.conn !== undefined) await previous.done;
+          if (previous && previous.conn !== undefined && !previous.finished) await new Promise<void>((resolve) => previous.then.push(resolve));
           writeCommands(await this.#options.command(), [request]);
         } catch (error) {
           failed(error);
         }
       })();
     }
-    const last = { conn, done };
-    this.#last = last;
-    const forget = () => {
-      if (this.#last === last) this.#last = undefined;
-    };
-    done.then(forget);
+    if (!last.finished) this.#last = last;
   }
 }
 
