@@ -284,7 +284,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   const pump = async (state: KeyState): Promise<void> => {
     let conn: Redis | undefined;
     try {
-      conn = await state.host.acquireBlocking();
+      // A ready idle connection is taken at once, so a receive's first pop can leave with this tick's sends.
+      conn = state.host.takeIdle() ?? (await state.host.acquireBlocking());
       while (!closed && !state.waiters.empty) {
         const want = Math.min(MAX_BATCH, state.waiters.total());
         // One command per pass: returns at once with up to `want` frames when the list has any,
