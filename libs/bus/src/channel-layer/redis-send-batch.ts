@@ -155,14 +155,11 @@ export class HostBatch {
       writeCommands(this.#options.current(), [request]);
     } else {
       // A call on another connection than the one before it waits for that one (order per list).
-      void (async () => {
-        try {
-          if (previous && previous.conn !== undefined && !previous.finished) await new Promise<void>((resolve) => previous.then.push(resolve));
-          writeCommands(await this.#options.command(), [request]);
-        } catch (error) {
-          failed(error);
-        }
-      })();
+      const afterPrevious = async () => {
+        if (previous && previous.conn !== undefined && !previous.finished) await new Promise<void>((resolve) => previous.then.push(resolve));
+        writeCommands(await this.#options.command(), [request]);
+      };
+      afterPrevious().catch(failed);
     }
     if (!last.finished) this.#last = last;
   }
