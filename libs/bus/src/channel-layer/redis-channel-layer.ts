@@ -40,23 +40,44 @@ interface KeyState {
   /** Messages taken from Redis that no receive was waiting for, per channel, oldest first. */
   readonly buffered: Map<string, Frame[]>;
   pumping: boolean;
+  /** The last frame's local parts (inboxes only): see decodeFrame. */
+  tail: TailCache | undefined;
 }
 
 /** The locals of a frame with none (a normal channel's, or an inbox channel whose local part is empty): shared, never changed. */
 const NO_LOCALS: readonly string[] = Object.freeze([""]);
 
-function encodeFrame(expiresAt: number, locals: string[] | null, payload: Buffer): Buffer {
+/** The last expiry written as 15 digits: sends of one millisecond share it instead of converting it again. */
+let lastExpiry = -1;
+const lastExpiryDigits = Buffer.alloc(15);
+
+function encodeFrame(expiresAt: number, locals: readonly string[] | null, payload: Buffer): Buffer {
   const tail = locals ? (locals.length === 1 ? locals[0] : locals.join(",")) : "";
+  if (expiresAt !== lastExpiry) {
+    for (let i = 14, n = expiresAt; i >= 0; i--, n = Math.floor(n / 10)) lastExpiryDigits[i] = 48 + (n % 10);
+    lastExpiry = expiresAt;
+  }
   // One allocation per frame, the header written in place: this runs on every send.
   const frame = Buffer.allocUnsafe(16 + tail.length + payload.length);
-  for (let i = 14, n = expiresAt; i >= 0; i--, n = Math.floor(n / 10)) frame[i] = 48 + (n % 10);
+  lastExpiryDigits.copy(frame, 0);
   if (tail.length) frame.write(tail, 15, "latin1");
   frame[15 + tail.length] = 10;
   payload.copy(frame, 16 + tail.length);
   return frame;
 }
 
-function decodeFrame(raw: Buffer): Frame {
+/**
+ * The local parts of the last frame read from one inbox, and the channels they name: a process's
+ * inbox gets frame after frame for the same few channels (an RPC client's one reply channel), so
+ * the tail's bytes are compared instead of read into new strings and names every time.
+ */
+interface TailCache {
+  bytes: Buffer;
+  locals: readonly string[];
+  channels: readonly string[];
+}
+
+function decodeFrame(raw: Buffer, cache?: { tail: TailCache | undefined; nonLocal: string | undefined }): Frame {
   let expiresAt = 0;
   for (let i = 0; i < 15; i++) {
     const digit = raw[i] - 48;
@@ -64,13 +85,27 @@ function decodeFrame(raw: Buffer): Frame {
     if (!(digit >= 0 && digit <= 9)) return { expiresAt: 0, locals: NO_LOCALS, payload: raw };
     expiresAt = expiresAt * 10 + digit;
   }
-  const newline = raw.indexOf(10, 15);
-  return {
-    expiresAt,
-    locals: newline === 15 ? NO_LOCALS : raw.toString("latin1", 15, newline).split(","),
-    payload: raw.subarray(newline + 1),
-  };
+  // Local parts are at most a name long: a loop finds the newline sooner than a native indexOf call.
+  let newline = 15;
+  while (newline < raw.length && raw[newline] !== 10) newline++;
+  if (newline === 15) return { expiresAt, locals: NO_LOCALS, payload: raw.subarray(16) };
+  const tail = cache?.tail;
+  if (tail && sameBytes(raw, 15, newline, tail.bytes)) return { expiresAt, locals: tail.locals, payload: raw.subarray(newline + 1) };
+  const locals = raw.toString("latin1", 15, newline).split(",");
+  if (cache?.nonLocal !== undefined) {
+    const nonLocal = cache.nonLocal;
+    cache.tail = { bytes: Buffer.from(raw.subarray(15, newline)), locals, channels: locals.map((local) => nonLocal + local) };
+  }
+  return { expiresAt, locals, payload: raw.subarray(newline + 1) };
 }
+
+function sameBytes(raw: Buffer, from: number, to: number, bytes: Buffer): boolean {
+  if (to - from !== bytes.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (raw[from + i] !== bytes[i]) return false;
+  return true;
+}
+
+const firstOf = (messages: Message[]): Message => messages[0];
 
 function parseHosts(hosts: unknown): string[] {
   if (!Array.isArray(hosts) || hosts.length === 0) throw new InvalidOptionError("hosts", "must be a non-empty array of redis:// URLs");
@@ -128,6 +163,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         waiters: new ReceiveWaiters(),
         buffered: new Map(),
         pumping: false,
+        tail: undefined,
       };
       states.set(key, state);
     }
@@ -201,25 +237,26 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
       filling.delete(channel);
       filler.waiter.deliver(filler.messages);
     };
+    const normalChannel = state.nonLocal === undefined ? state.key.slice(opts.prefix.length + 3) : "";
     for (const raw of raws) {
-      const frame = decodeFrame(raw);
+      const frame = decodeFrame(raw, state);
       if (frame.expiresAt <= now) {
         stats.expiredDropped += 1;
         continue;
       }
       if (state.nonLocal === undefined) {
-        const channel = state.key.slice(opts.prefix.length + 3);
-        if (!waiting(channel)) {
+        if (!waiting(normalChannel)) {
           leftover.push(raw);
           continue;
         }
         const message = decode(frame);
-        if (message) hand(channel, message);
+        if (message) hand(normalChannel, message);
         continue;
       }
+      // The names of the frame's channels, made once per tail rather than once per frame.
+      const channels = state.tail?.locals === frame.locals ? state.tail.channels : frame.locals.map((local) => state.nonLocal + local);
       let decoded = false;
-      for (const local of frame.locals) {
-        const channel = state.nonLocal + local;
+      for (const channel of channels) {
         if (!waiting(channel)) {
           keep(state, channel, frame);
           continue;
@@ -247,7 +284,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   const pump = async (state: KeyState): Promise<void> => {
     let conn: Redis | undefined;
     try {
-      conn = await state.host.acquireBlocking();
+      // A ready idle connection is taken at once, so a receive's first pop can leave with this tick's sends.
+      conn = state.host.takeIdle() ?? (await state.host.acquireBlocking());
       while (!closed && !state.waiters.empty) {
         const want = Math.min(MAX_BATCH, state.waiters.total());
         // One command per pass: returns at once with up to `want` frames when the list has any,
@@ -292,10 +330,41 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
           if (host.command.status !== "ready") await host.ready();
           return host.command;
         },
+        current: () => host.command,
         unavailable: (error) => (error instanceof BusUnavailableError ? error : host.unavailable(error)),
       }),
     ]),
   );
+
+  /**
+   * Where sends to a channel go, worked out once per name: a process sends to the same few channels
+   * over and over (a service's request channel, each caller's reply inbox), and checking the name,
+   * building the key and finding the capacity and host was a tenth of a send's JavaScript.
+   */
+  interface Route {
+    readonly key: string;
+    readonly capacity: number;
+    readonly batch: HostBatch;
+    /** The frame's local parts: null for a normal channel. */
+    readonly locals: string[] | null;
+  }
+  const routes = new Map<string, Route>();
+  const routeOf = (channel: string): Route => {
+    const known = routes.get(channel);
+    if (known) return known;
+    assertChannelName(channel);
+    const nonLocal = nonLocalPart(channel);
+    const route: Route = {
+      key: nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal),
+      capacity: opts.capacityOf(nonLocal ?? channel),
+      batch: batches.get(hostFor(nonLocal ?? channel))!,
+      locals: nonLocal === undefined ? null : [channel.slice(nonLocal.length)],
+    };
+    // Reply inboxes come and go with callers: forget everything now and then rather than grow.
+    if (routes.size >= 10_000) routes.clear();
+    routes.set(channel, route);
+    return route;
+  };
 
   /** Queues one frame for its list; resolves true when stored, false when the list was full. */
   const push = (host: RedisHost, key: string, capacity: number, frame: Buffer): Promise<boolean> =>
@@ -308,25 +377,32 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     return taken;
   };
 
-  const receiveUpTo = async (channel: string, receiveOptions: ReceiveOptions, max: number): Promise<Message[]> => {
-    assertChannelName(channel);
-    namer.assertOwned(channel);
-    ensureOpen();
-    if (receiveOptions.signal?.aborted) throw receiveOptions.signal.reason;
-    let state = stateFor(channel);
-    const buffered = takeBufferedUpTo(state, channel, max);
-    if (buffered.length) return buffered;
-    if (state.host.command.status !== "ready") {
-      await state.host.ready();
-      ensureOpen(); // closed while waiting for the connection
-      // Looked up again after waiting: the key's loop may have finished and forgotten its state
-      // meanwhile, and one key must never have two loops (a second inbox loop would strand messages).
-      state = stateFor(channel);
-      const late = takeBufferedUpTo(state, channel, max);
-      if (late.length) return late;
+  // Not async, like send: a receive's only promise is its waiter's (this runs for every batch a loop takes).
+  const receiveUpTo = (channel: string, receiveOptions: ReceiveOptions, max: number): Promise<Message[]> => {
+    try {
+      assertChannelName(channel);
+      namer.assertOwned(channel);
+      ensureOpen();
+      if (receiveOptions.signal?.aborted) return Promise.reject(receiveOptions.signal.reason);
+      const state = stateFor(channel);
+      const buffered = takeBufferedUpTo(state, channel, max);
+      if (buffered.length) return Promise.resolve(buffered);
+      if (state.host.command.status !== "ready") return receiveOnceReady(state.host, channel, receiveOptions, max);
+      return state.waiters.waitMany(channel, receiveOptions, max, () => startPump(state));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const current = state;
-    return current.waiters.waitMany(channel, receiveOptions, max, () => startPump(current));
+  };
+
+  const receiveOnceReady = async (host: RedisHost, channel: string, receiveOptions: ReceiveOptions, max: number): Promise<Message[]> => {
+    await host.ready();
+    ensureOpen(); // closed while waiting for the connection
+    // Looked up again after waiting: the key's loop may have finished and forgotten its state
+    // meanwhile, and one key must never have two loops (a second inbox loop would strand messages).
+    const state = stateFor(channel);
+    const late = takeBufferedUpTo(state, channel, max);
+    if (late.length) return late;
+    return state.waiters.waitMany(channel, receiveOptions, max, () => startPump(state));
   };
 
   return {
@@ -343,29 +419,27 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
     send(channel: string, message: Message): Promise<void> {
       // Not async: the send's only promise is the one its batch settles (this runs on every call).
       try {
-        assertChannelName(channel);
+        const route = routeOf(channel);
         ensureOpen();
-        const payload = codec.encode(message);
-        const nonLocal = nonLocalPart(channel);
-        const key = nonLocal === undefined ? channelKey(channel) : inboxKey(nonLocal);
-        const capacity = opts.capacityOf(nonLocal ?? channel);
-        const frame = encodeFrame(Date.now() + opts.expiryMs, nonLocal === undefined ? null : [channel.slice(nonLocal.length)], payload);
-        const batch = batches.get(hostFor(nonLocal ?? channel))!;
+        const frame = encodeFrame(Date.now() + opts.expiryMs, route.locals, codec.encode(message));
         return new Promise((resolve, reject) =>
-          batch.send({ key, capacity, frame, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, capacity))), fail: reject }),
+          route.batch.send({ key: route.key, capacity: route.capacity, frame, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, route.capacity))), fail: reject }),
         );
       } catch (error) {
         return Promise.reject(error);
       }
     },
 
-    async receive(channel: string, receiveOptions: ReceiveOptions = {}): Promise<Message> {
-      const [message] = await receiveUpTo(channel, receiveOptions, 1);
-      return message;
+    receive(channel: string, receiveOptions: ReceiveOptions = {}): Promise<Message> {
+      return receiveUpTo(channel, receiveOptions, 1).then(firstOf);
     },
 
-    async receiveMany(channel: string, receiveOptions: ReceiveManyOptions = {}): Promise<Message[]> {
-      return receiveUpTo(channel, receiveOptions, maxOf(receiveOptions));
+    receiveMany(channel: string, receiveOptions: ReceiveManyOptions = {}): Promise<Message[]> {
+      try {
+        return receiveUpTo(channel, receiveOptions, maxOf(receiveOptions));
+      } catch (error) {
+        return Promise.reject(error);
+      }
     },
 
     async newChannel(prefix?: string): Promise<string> {

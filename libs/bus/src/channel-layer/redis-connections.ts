@@ -120,6 +120,13 @@ export class RedisHost {
     });
   }
 
+  /** An idle connection for blocking pops that is ready now, without waiting a turn; undefined when none is. */
+  takeIdle(): Redis | undefined {
+    const conn = this.#idle.at(-1);
+    if (conn?.status !== "ready") return undefined;
+    return this.#idle.pop();
+  }
+
   /** A connection for blocking pops, ready to use. */
   async acquireBlocking(): Promise<Redis> {
     const conn = this.#idle.pop() ?? this.#connect(BLOCKING_TIMEOUT_MS);

@@ -11,7 +11,15 @@
 // Per message the contract is unchanged: SEND_SCRIPT accepts, in order, as many frames per list as
 // it has room for and refuses exactly the rest.
 import type { Redis } from "ioredis";
+import { writeCommands, type RawRequest } from "./redis-raw-commands.ts";
 import { runScript, SEND_ONE_SCRIPT, SEND_SCRIPT } from "./redis-scripts.ts";
+
+/** The last script call issued: on which connection, whether it was answered, who waits for that. */
+interface LastCall {
+  readonly conn: Redis | undefined;
+  finished: boolean;
+  readonly then: Array<() => void>;
+}
 
 /** One message on its way to one list. */
 export interface QueuedFrame {
@@ -45,8 +53,10 @@ interface Chunk {
 }
 
 export interface HostBatchOptions {
-  /** The host's connection for ordinary commands. */
+  /** The host's connection for ordinary commands, once ready. */
   command(): Promise<Redis>;
+  /** The host's connection for ordinary commands, whatever its state. */
+  current(): Redis;
   /** Maps a failure to the error callers see (BusUnavailableError). */
   unavailable(error: unknown): unknown;
   keyTtlMs: number;
@@ -58,7 +68,7 @@ export class HostBatch {
   #pops: QueuedPop[] = [];
   #scheduled = false;
   /** The last script call: later ones on another connection wait for it, so lists keep send order. */
-  #last: { conn: Redis | undefined; done: Promise<void> } | undefined;
+  #last: LastCall | undefined;
   readonly #flush = () => this.flush();
 
   constructor(options: HostBatchOptions) {
@@ -103,56 +113,64 @@ export class HostBatch {
     const single = c.groups.length === 1 && c.groups[0].length === 1;
     const lua = single ? SEND_ONE_SCRIPT : SEND_SCRIPT;
     const scriptArgs = single ? [Date.now(), this.#options.keyTtlMs, c.args[0], c.args[2]] : [Date.now(), this.#options.keyTtlMs, ...c.args];
-    const run = async (): Promise<number[] | number> => {
-      // A call on another connection than the one before it waits for that one (order per list).
-      if (previous && previous.conn !== conn) await previous.done;
-      if (!rider) return (await runScript(await this.#options.command(), lua, c.keys, scriptArgs)) as number[] | number;
-      // Corked, the two commands leave in one write when uncorked. The pop is issued whatever
-      // happens to the script: its receive loop waits for it.
-      let script: Promise<unknown>;
-      rider.conn.stream.cork();
-      try {
-        script = (rider.conn as ScriptCalls).evalshaBuffer(lua.sha, c.keys.length, ...c.keys, ...scriptArgs);
-      } finally {
-        issuePop(rider);
-        rider.conn.stream.uncork();
-      }
-      try {
-        return (await script) as number[] | number;
-      } catch (error) {
-        // A restarted server has lost the script: load it on the ordinary connection (this one now waits in its pop).
-        if (!(error as Error).message?.startsWith("NOSCRIPT")) throw error;
-        return (await runScript(await this.#options.command(), lua, c.keys, scriptArgs)) as number[] | number;
-      }
-    };
-    const result = run();
-    const done = result.then(
-      (answer) => {
-        const accepted = typeof answer === "number" ? [answer] : answer;
-        for (let i = 0; i < c.groups.length; i++) {
-          const room = Number(accepted[i] ?? 0);
-          c.groups[i].forEach((entry, j) => entry.settle(j < room));
-        }
-      },
-      (error: unknown) => {
-        const mapped = this.#options.unavailable(error);
-        for (const group of c.groups) for (const entry of group) entry.fail(mapped);
-      },
-    );
-    const last = { conn, done };
-    this.#last = last;
-    const forget = () => {
+    // No promise per call for this: only a call on another connection waits for it, which is rare.
+    const last: LastCall = { conn, finished: false, then: [] };
+    const finish = () => {
+      last.finished = true;
       if (this.#last === last) this.#last = undefined;
+      for (const wake of last.then.splice(0)) wake();
     };
-    done.then(forget, forget); // done never rejects
+    const answered = (answer: unknown) => {
+      const accepted = typeof answer === "number" ? [answer] : (answer as number[]);
+      for (let i = 0; i < c.groups.length; i++) {
+        const room = Number(accepted[i] ?? 0);
+        const group = c.groups[i];
+        for (let j = 0; j < group.length; j++) group[j].settle(j < room);
+      }
+      finish();
+    };
+    const failed = (error: unknown) => {
+      const mapped = this.#options.unavailable(error);
+      for (const group of c.groups) for (const entry of group) entry.fail(mapped);
+      finish();
+    };
+    // A server that lost its scripts (restarted) answers NOSCRIPT: load it on the ordinary connection.
+    const viaIoredis = () => {
+      this.#options
+        .command()
+        .then((command) => runScript(command, lua, c.keys, scriptArgs))
+        .then(answered, failed);
+    };
+    const request = {
+      args: ["EVALSHA", lua.sha, c.keys.length, ...c.keys, ...scriptArgs],
+      onReply: answered,
+      onError: (error: unknown) => ((error as Error).message?.startsWith("NOSCRIPT") ? viaIoredis() : failed(error)),
+    };
+    if (rider) {
+      // The script and the pop leave in one write. The pop is issued whatever happens to the script:
+      // its receive loop waits for it.
+      writeCommands(rider.conn, [request, popRequest(rider)]);
+    } else if ((!previous || previous.conn === undefined) && this.#options.current().status === "ready") {
+      // Nothing under way on another connection: the ordinary connection keeps the order by itself.
+      writeCommands(this.#options.current(), [request]);
+    } else {
+      // A call on another connection than the one before it waits for that one (order per list).
+      const afterPrevious = async () => {
+        if (previous && previous.conn !== undefined && !previous.finished) await new Promise<void>((resolve) => previous.then.push(resolve));
+        writeCommands(await this.#options.command(), [request]);
+      };
+      afterPrevious().catch(failed);
+    }
+    if (!last.finished) this.#last = last;
   }
 }
 
-// ioredis has these at run time but does not declare them.
-type ScriptCalls = Redis & { evalshaBuffer(sha: string, numKeys: number, ...rest: Array<string | Buffer | number>): Promise<unknown> };
+function popRequest(p: QueuedPop): RawRequest {
+  return { args: ["BLMPOP", ...p.args], onReply: p.resolve as (reply: unknown) => void, onError: p.reject };
+}
 
 function issuePop(p: QueuedPop): void {
-  (p.conn.callBuffer("BLMPOP", ...p.args) as Promise<Popped>).then(p.resolve, p.reject);
+  writeCommands(p.conn, [popRequest(p)]);
 }
 
 /** Frames of one list keep their order; lists keep the order of their first send. */

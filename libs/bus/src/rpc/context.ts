@@ -100,10 +100,3 @@ export function unpackRequest(message: Record<string, unknown>): { request: Reco
 export function packReply(reply: RpcReplyWire): { a: unknown[] } {
   return { a: [reply.id, reply.ok, reply.ok ? reply.body : reply.error] };
 }
-
-/** A reply in either form, as the three-key record (fields not checked). */
-export function unpackReply(message: Record<string, unknown>): Record<string, unknown> {
-  const a = message.a;
-  if (!Array.isArray(a)) return message;
-  return a[1] === true ? { id: a[0], ok: true, body: a[2] } : { id: a[0], ok: a[1], error: a[2] };
-}

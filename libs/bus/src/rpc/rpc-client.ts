@@ -4,7 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { context as otelContext } from "@opentelemetry/api";
 import type { ChannelLayer } from "../channel-layer/types.ts";
-import { childTraceparent, packRequest, unpackReply, type RpcContext, type RpcRequestWire } from "./context.ts";
+import { childTraceparent, packRequest, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import type { ServiceIdentity } from "./service-identity.ts";
 import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
@@ -139,19 +139,21 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
   }
 
   function dispatch(received: Record<string, unknown>): void {
-    const message = unpackReply(received);
-    const id = message.id;
+    // The compact form `{a: [id, ok, body or error]}` is read in place; the three-key form as it is.
+    const a = received.a;
+    const compact = Array.isArray(a);
+    const id = compact ? a[0] : received.id;
     const call = typeof id === "string" ? pending.get(id) : undefined;
     // A reply nobody waits for any more (deadline passed, aborted) is dropped quietly.
     if (!call) return;
     pending.delete(id as string);
     released();
-    if (message.ok === true) {
-      const parsed = call.method.response.safeParse(message.body);
+    if ((compact ? a[1] : received.ok) === true) {
+      const parsed = call.method.response.safeParse(compact ? a[2] : received.body);
       if (parsed.success) call.resolve(parsed.data);
       else call.reject(validationFailed("response", parsed.error.issues));
     } else {
-      call.reject(RpcError.fromWire(message.error));
+      call.reject(RpcError.fromWire(compact ? a[2] : received.error));
     }
   }
 
@@ -219,6 +221,14 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
     }
   }
 
+  /** Request channel names, made once per service called rather than per call. */
+  const requestChannels = new Map<string, string>();
+  function requestChannelFor(service: string): string {
+    const channel = requestChannelOf(service);
+    requestChannels.set(service, channel);
+    return channel;
+  }
+
   function start<Res>(method: MethodDef, input: unknown, callOptions: CallOptions, replyTo: string): Promise<Res> {
     const { signal, context } = callOptions;
     if (signal?.aborted) throw signal.reason;
@@ -230,7 +240,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
 
     const id = `${clientId}.${++counter}`;
     const token = callOptions.token ?? context?.token;
-    const channel = requestChannelOf(method.service);
+    const channel = requestChannels.get(method.service) ?? requestChannelFor(method.service);
     // The client span's id is the parent the server sees; untraced, a fresh span id in the same trace.
     const parentTraceparent = callOptions.traceparent ?? context?.traceparent;
     const span = tracingOn() ? busTracer.startSpan(method.name, SPAN_OPTIONS.CLIENT, contextWithTraceparent(parentTraceparent, otelContext.active())) : undefined;
