@@ -206,9 +206,12 @@ async function spike(mode: string, baseUrl: string, sample: () => Record<string,
       if (statements) await resetStatements(statements.url);
       before = sample();
       generatorBefore = process.cpuUsage();
+      // Wall-clock bounds, to cut the spike out of a --cpu-prof profile of the services.
+      console.log(`  spike starts ${new Date().toISOString()}`);
     },
     onSpikeEnd() {
       after = sample();
+      console.log(`  spike ends ${new Date().toISOString()}`);
       const used = process.cpuUsage(generatorBefore);
       generatorCpuMs = (used.user + used.system) / 1000;
     },
