@@ -115,3 +115,30 @@ describe.skipIf(!postgres.available)("a pooled connection whose backend is termi
     }
   });
 });
+
+describe.skipIf(!postgres.available)("statements prepared once per connection", () => {
+  let databases: TestDatabases;
+  beforeAll(async () => {
+    databases = await createTestDatabases(1, "bo_prep");
+  });
+  afterAll(async () => {
+    await databases?.drop();
+  });
+
+  it("when a parameterised statement runs again, it is the one prepared on that connection, and a column added under it does not break it", async () => {
+    const connection = openConnection("shard0", databases.urls[0], { poolSize: 1 });
+    try {
+      await connection.exec("create table items (id int primary key, name text); insert into items values (1, 'one'), (2, 'two')");
+      const read = (id: number) => connection.sql.query<Record<string, unknown>>("select * from items where id = $1", [id]);
+      expect((await read(1)).rows).toEqual([{ id: 1, name: "one" }]);
+      const prepared = await connection.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = $1", ["select * from items where id = $1"]);
+      expect(prepared.rows[0].n, "the read is a prepared statement of this (only) pooled connection").toBe(1);
+      // A migration while running: the prepared SELECT * would now return another row type.
+      await connection.exec("alter table items add column price int default 5");
+      expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+      expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
+    } finally {
+      await connection.close();
+    }
+  });
+});
