@@ -118,9 +118,11 @@ function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.
           raw = await inSqlSpan(shard, text, () => queryable.query({ text, name, values: params as unknown[], types: PG_TYPES }));
         } catch (error) {
           // A table altered under a prepared statement (a migration while running): this text runs
-          // unnamed from now on. Only on the pool: in a transaction or session the error aborted its work.
-          if (!name || mode !== "pool" || !isStalePreparedStatement(error)) throw error;
+          // unnamed from now on, everywhere. Retried here only on the pool: in a transaction or a
+          // session the error aborted the work, so it fails, and the caller's retry runs unnamed.
+          if (!name || !isStalePreparedStatement(error)) throw error;
           statementNames.set(text, undefined);
+          if (mode !== "pool") throw error;
           raw = await inSqlSpan(shard, text, () => queryable.query({ text, values: params as unknown[], types: PG_TYPES }));
         }
         // A multi-statement script (no parameters) yields one result per statement: report the last.

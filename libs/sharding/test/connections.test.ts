@@ -137,6 +137,12 @@ describe.skipIf(!postgres.available)("statements prepared once per connection", 
       await connection.exec("alter table items add column price int default 5");
       expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
       expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
+      // The same inside a transaction: the first attempt fails (the error aborts the transaction), a retry answers.
+      const inTransaction = () => connection.sql.transaction((tx) => tx.query<Record<string, unknown>>("select * from items where name = $1", ["two"]));
+      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+      await connection.exec("alter table items add column stock int default 7");
+      await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
+      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5, stock: 7 }]);
     } finally {
       await connection.close();
     }
