@@ -41,6 +41,9 @@ const { values } = parseArgs({
     seats: { type: "string", default: process.env.BENCH_COST_SEATS ?? "1000" },
     concurrency: { type: "string", default: process.env.BENCH_COST_CONCURRENCY ?? "64" },
     "page-reads": { type: "string", default: process.env.BENCH_COST_PAGE_READS ?? "2" },
+    // Open loop: buyers arrive at this rate whatever the answers (no bound on buyers in flight), so
+    // orders/s shows the platform's capacity rather than --concurrency ÷ a buyer's time.
+    "arrival-rate": { type: "string", default: process.env.BENCH_COST_ARRIVAL_RATE },
   },
   allowPositionals: true,
 });
@@ -48,6 +51,10 @@ const BUYERS = Number(values.buyers);
 const SEATS = Number(values.seats);
 const CONCURRENCY = Number(values.concurrency);
 const PAGE_READS = Number(values["page-reads"]);
+const ARRIVAL_RATE = values["arrival-rate"] === undefined ? undefined : Number(values["arrival-rate"]);
+if (ARRIVAL_RATE !== undefined && !(ARRIVAL_RATE > 0)) throw new Error(`--arrival-rate is buyers per second (> 0), not ${values["arrival-rate"]}`);
+/** How buyers arrive, in words, for the log and the section. */
+const ARRIVALS = ARRIVAL_RATE === undefined ? `${CONCURRENCY} at once` : `arriving at ${ARRIVAL_RATE} a second (open loop)`;
 /** Nobody buying for this long right before the spike: the idle CPU column. */
 const IDLE_WINDOW_MS = 5000;
 const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
@@ -176,11 +183,12 @@ async function spike(mode: string, baseUrl: string, sample: () => Record<string,
   let generatorBefore = process.cpuUsage();
   let generatorCpuMs = 0;
   let idlePerSecond: Record<string, number> = {};
-  console.log(`  ${mode}: signing in ${BUYERS} buyers, then the spike (${SEATS} seats, ${CONCURRENCY} at once)`);
+  console.log(`  ${mode}: signing in ${BUYERS} buyers, then the spike (${SEATS} seats, ${ARRIVALS})`);
   const report = await runOnSale({
     baseUrl,
     buyers: BUYERS,
     concurrency: CONCURRENCY,
+    arrivalRatePerSecond: ARRIVAL_RATE,
     // Accounts are set up before the spike and not measured: as fast as the machine allows.
     signUpConcurrency: 48,
     seats: SEATS,
@@ -198,9 +206,12 @@ async function spike(mode: string, baseUrl: string, sample: () => Record<string,
       if (statements) await resetStatements(statements.url);
       before = sample();
       generatorBefore = process.cpuUsage();
+      // Wall-clock bounds, to cut the spike out of a --cpu-prof profile of the services.
+      console.log(`  spike starts ${new Date().toISOString()}`);
     },
     onSpikeEnd() {
       after = sample();
+      console.log(`  spike ends ${new Date().toISOString()}`);
       const used = process.cpuUsage(generatorBefore);
       generatorCpuMs = (used.user + used.system) / 1000;
     },
@@ -290,7 +301,7 @@ for (const mode of modes) {
   const loadAtEnd = loadavg();
   const r = run.report;
   const lines = [
-    `${BUYERS} signed-in buyers (set up before the spike, not measured) for a ${r.capacity}-seat event, ${CONCURRENCY} at once; each reads the event page ${PAGE_READS} times, holds 1 or 2 seats (alternately) and pays. Outcomes: ${Object.entries(r.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}; ${r.ticketsSold} tickets sold, ${r.seatsAvailableAfter} seats left; server errors ${r.serverErrors}. Purchase (first hold to confirmed order, room wait included) p50 / p99 ${r.latencyMs.p50} / ${r.latencyMs.p99} ms; checkout alone (the admitted hold and the order) p50 / p99 ${r.checkoutMs.p50} / ${r.checkoutMs.p99} ms (the hold ${r.holdMs.p50} / ${r.holdMs.p99}, the order ${r.orderMs.p50} / ${r.orderMs.p99}); ${r.queued} buyers went through the waiting room (${r.waitingPolls} polls, wait p50 / p99 ${r.waitMs.p50} / ${r.waitMs.p99} ms).`,
+    `${BUYERS} signed-in buyers (set up before the spike, not measured) for a ${r.capacity}-seat event, ${ARRIVALS} (at most ${r.peakInFlight} in flight); each reads the event page ${PAGE_READS} times, holds 1 or 2 seats (alternately) and pays. Outcomes: ${Object.entries(r.outcomes).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ")}; ${r.ticketsSold} tickets sold, ${r.seatsAvailableAfter} seats left; server errors ${r.serverErrors}. Purchase (first hold to confirmed order, room wait included) p50 / p99 ${r.latencyMs.p50} / ${r.latencyMs.p99} ms; checkout alone (the admitted hold and the order) p50 / p99 ${r.checkoutMs.p50} / ${r.checkoutMs.p99} ms (the hold ${r.holdMs.p50} / ${r.holdMs.p99}, the order ${r.orderMs.p50} / ${r.orderMs.p99}); ${r.queued} buyers went through the waiting room (${r.waitingPolls} polls, wait p50 / p99 ${r.waitMs.p50} / ${r.waitMs.p99} ms). Seats were on sale for the first ${(r.sellingMs / 1000).toFixed(1)} s of the spike (to the last confirmed order): **${(r.outcomes.bought / (r.sellingMs / 1000)).toFixed(1)} confirmed orders/s** while selling.`,
     "",
     costTableMarkdown(run.table),
     "",
@@ -305,5 +316,7 @@ for (const mode of modes) {
     process.exitCode = 1;
     continue;
   }
-  writeBenchmarkSection(`checkout-cost-${mode}`, `Checkout cost: CPU per confirmed order, ${mode}`, `npm run bench -w @boxoffice/load-tests -- checkout-cost --mode ${mode}`, lines.join("\n"));
+  // An open-loop run has its own section: the closed-loop one stays comparable with earlier runs.
+  if (ARRIVAL_RATE === undefined) writeBenchmarkSection(`checkout-cost-${mode}`, `Checkout cost: CPU per confirmed order, ${mode}`, `npm run bench -w @boxoffice/load-tests -- checkout-cost --mode ${mode}`, lines.join("\n"));
+  else writeBenchmarkSection(`checkout-cost-${mode}-open-loop`, `Checkout cost, open loop: CPU per confirmed order, ${mode}`, `npm run bench -w @boxoffice/load-tests -- checkout-cost --mode ${mode} --buyers ${BUYERS} --seats ${SEATS} --arrival-rate ${ARRIVAL_RATE}`, lines.join("\n"));
 }

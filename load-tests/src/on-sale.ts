@@ -9,8 +9,14 @@ export interface OnSaleOptions {
   /** Base URL of a gateway (or load balancer); only loopback addresses are accepted. */
   baseUrl: string;
   buyers: number;
-  /** Buyers holding and paying at once during the spike. */
+  /** Buyers holding and paying at once during the spike (closed loop: the next starts when one finishes). */
   concurrency: number;
+  /**
+   * Open loop: buyers arrive at this many per second whatever the platform answers, with no bound
+   * on how many are in flight at once (`concurrency` is then unused). Unset: the closed loop above,
+   * whose orders/s is bounded by `concurrency` ÷ a buyer's time rather than by the platform.
+   */
+  arrivalRatePerSecond?: number;
   /** Accounts created at once before the sale opens (bounded by the password KDF). Default 4. */
   signUpConcurrency?: number;
   /** Seats the organiser puts on sale (one section). */
@@ -46,10 +52,14 @@ export interface OnSaleReport {
   /** Buyers who went through the waiting room (joined first, or a hold answered NOT_ADMITTED), and their polls. */
   queued: number;
   waitingPolls: number;
+  /** The most buyers in flight at once during the spike (equals `concurrency` in a closed loop that is not starved). */
+  peakInFlight: number;
   /** From joining the room to being admitted (or told sold out), for those who waited; 429 answers to polls. */
   waitMs: { p50: number; p99: number; max: number };
   pollsRateLimited: number;
   durationMs: number;
+  /** From the spike's start to the last confirmed order: the time seats were being sold (late buyers only hear sold out after it). */
+  sellingMs: number;
   purchasesPerSecond: number;
   /** A purchase from the buyer's first hold to the confirmed order: any time in the waiting room included. */
   latencyMs: { p50: number; p99: number };
@@ -154,6 +164,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
   const holdCalls: number[] = [];
   const orderCalls: number[] = [];
   let ticketsSold = 0;
+  let lastOrderAt = 0;
   let serverErrors = 0;
   let busyWithoutRetryAfter = 0;
   let queued = 0;
@@ -263,6 +274,7 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     if (r.status === 402) return "declined";
     if (r.status !== 201) throw new Error(`order ${r.status} ${JSON.stringify(r.json)}`);
     latencies.push(Date.now() - started);
+    lastOrderAt = Date.now();
     checkouts.push(Date.now() - checkoutStarted);
     orderCalls.push(Date.now() - orderStarted);
     ticketsSold += (r.json as { order: { tickets: unknown[] } }).order.tickets.length;
@@ -290,16 +302,36 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     }
   });
 
-  await options.onSpikeStart?.();
-  const started = Date.now();
-  await inPool(clients.length, options.concurrency, async (n) => {
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const buyer = async (n: number) => {
+    peakInFlight = Math.max(peakInFlight, ++inFlight);
     try {
       outcomes[await buy(clients[n], n)]++;
     } catch (error) {
       outcomes.error++;
       if (errors.length < 10) errors.push((error as Error).message);
+    } finally {
+      inFlight--;
     }
-  });
+  };
+  /** Open loop: buyer n starts at n ÷ rate seconds into the spike, on a schedule that does not wait for answers. */
+  async function arriving(ratePerSecond: number): Promise<void> {
+    const running: Promise<void>[] = [];
+    const from = performance.now();
+    for (let n = 0; n < clients.length && Date.now() < deadline; n++) {
+      const due = from + (n * 1000) / ratePerSecond;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      running.push(buyer(n));
+    }
+    await Promise.all(running);
+  }
+
+  await options.onSpikeStart?.();
+  const started = Date.now();
+  if (options.arrivalRatePerSecond !== undefined) await arriving(options.arrivalRatePerSecond);
+  else await inPool(clients.length, options.concurrency, buyer);
   const durationMs = Date.now() - started;
   await options.onSpikeEnd?.();
   const page = await organizer.request("GET", `/api/events/${eventId}`);
@@ -314,9 +346,11 @@ export async function runOnSale(options: OnSaleOptions): Promise<OnSaleReport> {
     busyWithoutRetryAfter,
     queued,
     waitingPolls,
+    peakInFlight,
     waitMs: { p50: percentile(waits, 50), p99: percentile(waits, 99), max: percentile(waits, 100) },
     pollsRateLimited,
     durationMs,
+    sellingMs: lastOrderAt > 0 ? lastOrderAt - started : 0,
     purchasesPerSecond: outcomes.bought / (durationMs / 1000),
     latencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99) },
     checkoutMs: { p50: percentile(checkouts, 50), p99: percentile(checkouts, 99) },

@@ -35,6 +35,19 @@ describe("on-sale spike through the HTTP API", () => {
     expect(report.outcomes.bought + report.outcomes.sold_out + report.outcomes.busy).toBe(80);
   });
 
+  it("when 80 buyers arrive open loop (200 a second, not waiting for each other) for 40 seats, exactly 40 are sold and nobody gets a 500", async () => {
+    const report = await runOnSale({ baseUrl: platform.url, buyers: 80, concurrency: 1, arrivalRatePerSecond: 200, seats: 40, quantity: 2, maxDurationMs: 100_000 });
+    console.log(JSON.stringify(report));
+
+    expect(report.errors, "unexpected answers").toEqual([]);
+    expect(report.serverErrors).toBe(0);
+    expect(report.busyWithoutRetryAfter).toBe(0);
+    expect(report.ticketsSold).toBe(report.capacity);
+    expect(report.outcomes.bought).toBe(report.capacity / 2);
+    expect(report.peakInFlight, "buyers in flight at once: the open loop does not wait for answers").toBeGreaterThan(1);
+    expect(report.outcomes.bought + report.outcomes.sold_out + report.outcomes.busy).toBe(80);
+  });
+
   it("when 60 buyers line up in the waiting room before a 30-seat event opens, each is admitted in turn, exactly 30 seats sell and the rest hear sold out", async () => {
     const report = await runOnSale({ baseUrl: platform.url, buyers: 60, concurrency: 60, seats: 30, quantity: 1, salesOpenInSeconds: 3, maxDurationMs: 100_000 });
     console.log(JSON.stringify(report));

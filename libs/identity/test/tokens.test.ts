@@ -1,5 +1,6 @@
 import { createInMemoryChannelLayer, createRpcClient, createRpcServer, RpcError } from "@boxoffice/bus";
 import { usersKeysV1 } from "@boxoffice/contracts";
+import { createPrivateKey, sign as signBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { createTokenSigner, createTokenVerifier, generateSigningKey, parseSigningKeys, pinnedKeysFrom } from "../src/index.ts";
 
@@ -80,6 +81,28 @@ describe("identity tokens", () => {
 
     clock += 10 * 60_000;
     expect(await codeOf(verifier.verify(good.token))).toBe("UNAUTHENTICATED");
+  });
+
+  it("when a token is signed by the right key but its header is not the plain EdDSA one (another alg, a crit extension) or its claims are off, it is refused as jose refuses it", async () => {
+    const key = await generateSigningKey("k1");
+    const signer = await createTokenSigner({ keys: [key] });
+    const verifier = createTokenVerifier({ fetchKeys: async () => signer.publicKeys() });
+    const privateKey = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", x: key.x as string, d: key.d as string }, format: "jwk" });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { sub: alice.userId, role: alice.role, email: alice.email, iss: "boxoffice-users", aud: "boxoffice", iat: now, exp: now + 60 };
+    const tokenWith = (header: object, payload: object = claims) => {
+      const input = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}`;
+      return `${input}.${signBytes(null, Buffer.from(input), privateKey).toString("base64url")}`;
+    };
+
+    // The same key and claims with the plain header verify: the cases below differ in one thing each.
+    await expect(verifier.verify(tokenWith({ alg: "EdDSA", kid: "k1", typ: "JWT" }))).resolves.toEqual(alice);
+    expect(await codeOf(verifier.verify(tokenWith({ alg: "Ed25519", kid: "k1" }))), "the key is published for EdDSA only").toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(tokenWith({ alg: "EdDSA", kid: "k1", crit: ["exp"], exp: 1 }))), "an unknown critical extension").toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(tokenWith({ alg: "EdDSA", kid: "k1" }, { ...claims, iss: "someone" }))), "another issuer").toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(tokenWith({ alg: "EdDSA", kid: "k1" }, { ...claims, nbf: now + 3600 }))), "not valid yet").toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(tokenWith({ alg: "EdDSA", kid: "k1" }, { ...claims, exp: now - 60 }))), "expired").toBe("UNAUTHENTICATED");
+    expect(await codeOf(verifier.verify(tokenWith({ alg: "EdDSA", kid: "k2" }))), "a kid nobody published").toBe("UNAUTHENTICATED");
   });
 
   it("when a verified token is presented again, it is answered from memory until its exp and never after", async () => {

@@ -80,6 +80,28 @@ export function translateDriverError(shard: string, error: unknown): unknown {
   return error;
 }
 
+/** Statement texts given a name, at most this many (a text built per call must not grow every connection's cache). */
+const MAX_NAMED_STATEMENTS = 1000;
+const statementNames = new Map<string, string | undefined>();
+
+/**
+ * The name a parameterised statement is prepared under on each connection, so Postgres parses and
+ * analyses it once per connection instead of on every call (a checkout's CTEs cost more to parse
+ * than to run); undefined past MAX_NAMED_STATEMENTS texts, or for a text whose prepared form failed
+ * (see `unnamed`): those run as unnamed statements, as every statement did before.
+ */
+function statementNameOf(text: string): string | undefined {
+  if (statementNames.has(text)) return statementNames.get(text);
+  const name = statementNames.size < MAX_NAMED_STATEMENTS ? `boxoffice_${statementNames.size}` : undefined;
+  statementNames.set(text, name);
+  return name;
+}
+
+/** "cached plan must not change result type": a table changed under a prepared `SELECT *`. */
+function isStalePreparedStatement(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "0A000" && /cached plan must not change result type/.test(String((error as Error).message));
+}
+
 /**
  * `mode`: "pool" — each query on any pooled client, transactions check one out; "session" — one
  * checked-out client, transactions run BEGIN/COMMIT on it; "transaction" — inside one, nested calls join.
@@ -88,8 +110,21 @@ function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.
   const executor: SqlExecutor = {
     shard,
     async query<Row>(text: string, params: readonly unknown[] = []) {
+      // Without parameters the text may be a script of several statements (simple protocol): never named.
+      const name = params.length > 0 ? statementNameOf(text) : undefined;
       try {
-        const raw: pg.QueryResult | pg.QueryResult[] = await inSqlSpan(shard, text, () => queryable.query({ text, values: params as unknown[], types: PG_TYPES }));
+        let raw: pg.QueryResult | pg.QueryResult[];
+        try {
+          raw = await inSqlSpan(shard, text, () => queryable.query({ text, name, values: params as unknown[], types: PG_TYPES }));
+        } catch (error) {
+          // A table altered under a prepared statement (a migration while running): this text runs
+          // unnamed from now on, everywhere. Retried here only on the pool: in a transaction or a
+          // session the error aborted the work, so it fails, and the caller's retry runs unnamed.
+          if (!name || !isStalePreparedStatement(error)) throw error;
+          statementNames.set(text, undefined);
+          if (mode !== "pool") throw error;
+          raw = await inSqlSpan(shard, text, () => queryable.query({ text, values: params as unknown[], types: PG_TYPES }));
+        }
         // A multi-statement script (no parameters) yields one result per statement: report the last.
         const result = Array.isArray(raw) ? raw[raw.length - 1] : raw;
         return { rows: (result?.rows ?? []) as Row[], rowCount: result?.rowCount ?? result?.rows.length ?? 0 };

@@ -115,3 +115,36 @@ describe.skipIf(!postgres.available)("a pooled connection whose backend is termi
     }
   });
 });
+
+describe.skipIf(!postgres.available)("statements prepared once per connection", () => {
+  let databases: TestDatabases;
+  beforeAll(async () => {
+    databases = await createTestDatabases(1, "bo_prep");
+  });
+  afterAll(async () => {
+    await databases?.drop();
+  });
+
+  it("when a parameterised statement runs again, it is the one prepared on that connection, and a column added under it does not break it", async () => {
+    const connection = openConnection("shard0", databases.urls[0], { poolSize: 1 });
+    try {
+      await connection.exec("create table items (id int primary key, name text); insert into items values (1, 'one'), (2, 'two')");
+      const read = (id: number) => connection.sql.query<Record<string, unknown>>("select * from items where id = $1", [id]);
+      expect((await read(1)).rows).toEqual([{ id: 1, name: "one" }]);
+      const prepared = await connection.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = $1", ["select * from items where id = $1"]);
+      expect(prepared.rows[0].n, "the read is a prepared statement of this (only) pooled connection").toBe(1);
+      // A migration while running: the prepared SELECT * would now return another row type.
+      await connection.exec("alter table items add column price int default 5");
+      expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+      expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
+      // The same inside a transaction: the first attempt fails (the error aborts the transaction), a retry answers.
+      const inTransaction = () => connection.sql.transaction((tx) => tx.query<Record<string, unknown>>("select * from items where name = $1", ["two"]));
+      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+      await connection.exec("alter table items add column stock int default 7");
+      await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
+      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5, stock: 7 }]);
+    } finally {
+      await connection.close();
+    }
+  });
+});
