@@ -515,7 +515,9 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
 
 async function embedded(): Promise<RunResult> {
   const dataDir = mkdtempSync(join(tmpdir(), "boxoffice-room-bench-"));
-  const platform = await startChild(process.execPath, [join(root, "services/platform/src/main.ts")], { ...PLATFORM_ENV, PORT: "0", DATA_DIR: dataDir, FRESH: "true" }, /running at (http:\/\/\S+)\s+\(serving after/);
+  // BENCH_PLATFORM_NODE_FLAGS: e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the embedded platform.
+  const nodeFlags = (process.env.BENCH_PLATFORM_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+  const platform = await startChild(process.execPath, [...nodeFlags, join(root, "services/platform/src/main.ts")], { ...PLATFORM_ENV, PORT: "0", DATA_DIR: dataDir, FRESH: "true" }, /running at (http:\/\/\S+)\s+\(serving after/);
   try {
     const base = platform.match[1].replace("localhost", "127.0.0.1");
     return await runOnSale("embedded", base, async () => treeCpuSeconds(platform.child.pid!), base);

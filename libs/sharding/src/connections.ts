@@ -169,10 +169,21 @@ function pgExecutor(shard: string, queryable: pg.Pool | pg.PoolClient, pool: pg.
   return executor;
 }
 
+/**
+ * PGlite runs each statement synchronously on this thread, and statements queued behind its lock
+ * run one after another inside one microtask drain: in the embedded on-sale that held the event loop
+ * for 150-270 ms at a time (polls answered late, 503 BUSY from the loop-delay bound). A statement
+ * outside a transaction (and a transaction's start) first lets the loop turn, so a stall is one
+ * statement long. Inside a transaction nothing yields: the transaction holds the database.
+ */
+const letTheLoopTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 function pgliteExecutor(shard: string, db: PGlite | PgliteTransaction): SqlExecutor {
+  const topLevel = db instanceof PGlite;
   const executor: SqlExecutor = {
     shard,
     async query<Row>(text: string, params: readonly unknown[] = []) {
+      if (topLevel) await letTheLoopTurn();
       try {
         const result = await inSqlSpan(shard, text, () => db.query<Row>(text, params as unknown[]));
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
@@ -189,6 +200,7 @@ function pgliteExecutor(shard: string, db: PGlite | PgliteTransaction): SqlExecu
     },
     async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
       if (!(db instanceof PGlite)) return fn(executor);
+      await letTheLoopTurn();
       try {
         return await db.transaction((tx) => fn(pgliteExecutor(shard, tx)));
       } catch (error) {
