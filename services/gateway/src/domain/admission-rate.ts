@@ -34,7 +34,7 @@ export interface AdmissionRateOptions {
   readonly min: number;
   /** Never above. Default 500. */
   readonly max: number;
-  /** p99 of checkout calls (hold, order) in a window above this cuts admissions. Default 250 ms (a purchase is two calls). */
+  /** p99 of checkout calls (hold, order) in a window above this cuts admissions. Default 500 ms. */
   readonly latencyTargetMs: number;
   /** How often the rate is reconsidered. Default 2000 ms. */
   readonly windowMs: number;
@@ -65,7 +65,7 @@ export interface AdmissionWindow {
   loop: LoopLoad | null;
 }
 
-export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 20, min: 1, max: 500, latencyTargetMs: 250, windowMs: 2000, loopLagTargetMs: 100, maxUtilization: 0.85 };
+export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 20, min: 1, max: 500, latencyTargetMs: 500, windowMs: 2000, loopLagTargetMs: 100, maxUtilization: 0.85 };
 
 export interface AdmissionRate {
   /** One checkout call of an admitted buyer: its latency and whether it was shed (503) or timed out. */
