@@ -219,6 +219,30 @@ describe.each(targets)("the waiting room $name", (target) => {
     expect(verdict.ok).toBe(true);
   });
 
+  it("a room resumed after a long pause admits the front at once and the rest at the rate, not the tokens of the pause", async () => {
+    await t.close();
+    await start({ ADMISSION_RATE_INITIAL: "10", ADMISSION_RATE_MIN: "10", ADMISSION_RATE_MAX: "10" });
+    const organizerCookie = await organiser();
+    now = OPENS + 1000;
+    await patch(organizerCookie, { paused: true });
+    const waiting: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const cookie = await buyer();
+      await join(cookie);
+      waiting.push(cookie);
+    }
+    // Thirty seconds paused, nobody asking: at 10 a second, a bucket kept filling would hold ten.
+    now += 30_000;
+    await patch(organizerCookie, { paused: false });
+    const asked = await Promise.all(waiting.map(async (cookie) => (await poll(cookie)).json().queue.status));
+    expect(asked.filter((status) => status === "admitted")).toHaveLength(1);
+    // 300 ms later the rate has made three more admissions: three of the five still waiting get their hold.
+    now += 300;
+    const stillWaiting = waiting.filter((_, i) => asked[i] !== "admitted");
+    const holds = await Promise.all(stillWaiting.map(async (cookie) => (await hold(cookie)).statusCode));
+    expect(holds.filter((status) => status === 201)).toHaveLength(3);
+  });
+
   it("when buyers ahead are admitted and others join behind, a waiting buyer's position never rises", async () => {
     // Everyone asks when told to (pollAfterSeconds), as the queue page does; one admission a second.
     const asking = new Map<string, number>();

@@ -266,6 +266,10 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     if (clock.now < clock.salesStartAt) return;
     const burst = Math.max(1, clock.ratePerSecond);
     r.tokens = r.refilledAt === 0 ? burst : Math.min(burst, r.tokens + ((clock.now - r.refilledAt) / 1000) * clock.ratePerSecond);
+    // A paused room saves at most one token: a resume admits the front at once and the rest at the
+    // rate. With a second's worth saved, the 40,000-buyer on-sale's resume (BENCHMARKS.md) let
+    // ~200 buyers in at once and had 237 checkouts in flight.
+    if (r.paused) r.tokens = Math.min(r.tokens, 1);
     r.refilledAt = clock.now;
     sweepCalled(r, clock.now);
     if (r.paused || r.soldOut || r.tokens < 1) return;
@@ -380,6 +384,8 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     },
     async configure(eventId, change, clock) {
       const r = room(eventId, clock.now);
+      // Tokens up to now under the old setting: a room resumed after a long pause starts with at most one.
+      step(r, clock);
       if (change.paused !== undefined) r.paused = change.paused;
       if (change.maxAdmitted !== undefined) r.maxAdmitted = change.maxAdmitted;
       keep(r, clock.now, clock.salesStartAt);

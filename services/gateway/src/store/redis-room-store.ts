@@ -84,6 +84,9 @@ local function step()
   local tokens = tonumber(redis.call('HGET', meta, 'tokens'))
   local refilled = tonumber(redis.call('HGET', meta, 'refilledAt'))
   if not refilled then tokens = burst else tokens = math.min(burst, tokens + (now - refilled) / 1000 * rate) end
+  -- A paused room saves at most one token: a resume admits the front at once and the rest at the
+  -- rate (a second's worth saved made a spike; memory store: step).
+  if flag('paused') then tokens = math.min(tokens, 1) end
   redis.call('HSET', meta, 'tokens', tostring(tokens), 'refilledAt', now)
   -- Called buyers who did not come back are let go.
   local lost = redis.call('ZRANGEBYSCORE', calleddue, '-inf', '(' .. (now - graceMs), 'LIMIT', 0, maxStep)
@@ -225,6 +228,8 @@ elseif op == 'stats' then
   keep()
   return result
 elseif op == 'configure' then
+  -- Tokens up to now under the old setting: a room resumed after a long pause starts with at most one.
+  step()
   if extra ~= '' then redis.call('HSET', meta, 'paused', extra) end
   if extra2 ~= 'keep' then redis.call('HSET', meta, 'maxAdmitted', extra2) end
   keep()
