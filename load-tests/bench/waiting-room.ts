@@ -527,6 +527,9 @@ async function embedded(): Promise<RunResult> {
   }
 }
 
+/** What start:distributed put in front of the gateway (nginx, or the Node balancer when nginx is not installed). */
+let distributedBalancer: string | undefined;
+
 async function distributed(): Promise<RunResult | string> {
   const [redis, postgres] = await Promise.all([requireRedis(), requirePostgres()]);
   if (!redis.available || !postgres.available) return `skipped: ${redis.reason || postgres.reason}`;
@@ -541,6 +544,9 @@ async function distributed(): Promise<RunResult | string> {
     const base = started.match[1];
     // Every process of the platform, and the Redis that carries the bus, the firehose and the rooms.
     const gatewayUrl = /gateway#0 (http:\/\/\S+)/.exec(started.output())?.[1] ?? base;
+    // A machine without nginx runs the Node balancer instead, a different on-sale: say which one ran.
+    distributedBalancer = /balancer\s+(.+)/.exec(started.output())?.[1]?.trim();
+    console.error(`distributed: load balancer ${distributedBalancer ?? "unknown"}`);
     return await runOnSale("distributed", base, async () => treeCpuSeconds(started.child.pid!) + (await redisCpuSeconds()), gatewayUrl);
   } finally {
     await stopChild(started.child, "SIGINT");
@@ -601,7 +607,7 @@ const lines = [
   ...(BUYERS === 40_000 && SEATS === 20_000
     ? []
     : [`Scaled down from the defaults (40,000 buyers, 20,000 seats) with \`BENCH_ROOM_BUYERS=${BUYERS} BENCH_ROOM_SEATS=${SEATS}\`: on this shared 2-core machine (load average below) 40,000 sign-ups and sign-ins (PGlite in embedded) and 20,000 purchases at the rate checkout serves under its latency target (a dozen a second here) would take well over an hour per mode.`, ""]),
-  `Server CPU: the platform's process tree from /proc (distributed: every process plus the Redis server's own CPU from INFO). The load generator runs on the same 2 cores. Load average (1 min) at the start: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other engineers' work shares the machine).`,
+  `Server CPU: the platform's process tree from /proc (distributed: every process plus the Redis server's own CPU from INFO). ${distributedBalancer ? ` Distributed load balancer: ${distributedBalancer}.` : ""} The load generator runs on the same 2 cores. Load average (1 min) at the start: ${loadAtStart.toFixed(1)}, at the end: ${loadavg()[0].toFixed(1)} (other engineers' work shares the machine).`,
 ];
 console.log(lines.join("\n"));
 writeBenchmarkSection("waiting-room", "Waiting room: the on-sale spike", "npm run bench -w @boxoffice/load-tests", lines.join("\n"));
