@@ -93,6 +93,23 @@ describe("the adaptive admission rate", () => {
     expect(windowOf([...fast(49), 900])).toBeCloseTo(12.35, 2);
   });
 
+  it("a checkout is a hold and its order: holds and orders each under the target but together over it are cut", () => {
+    const { rate, windowOf } = controller();
+    // 300 ms holds and 300 ms orders: each call under 500 ms, a purchase 600 ms: × 500/600.
+    for (let i = 0; i < 50; i++) {
+      rate.observe(300, false, "hold");
+      rate.observe(300, false, "order");
+    }
+    expect(windowOf([])).toBeCloseTo(16.67, 2);
+    expect(windowOf(fast(10))).toBeCloseTo(16.67, 2); // the window after a cut is not judged
+    // 100 ms each: 200 ms a purchase, at most half the target: doubled.
+    for (let i = 0; i < 50; i++) {
+      rate.observe(100, false, "hold");
+      rate.observe(100, false, "order");
+    }
+    expect(windowOf([])).toBeCloseTo(33.33, 2);
+  });
+
   it("when the p99 is far over the target, one window at most halves admissions", () => {
     const { windowOf } = controller();
     expect(windowOf([5000])).toBe(10);
