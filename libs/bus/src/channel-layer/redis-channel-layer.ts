@@ -15,7 +15,7 @@ import { createChannelNamer, newInstanceId } from "./local-channels.ts";
 import { assertChannelName, assertGroupName, nonLocalPart } from "./names.ts";
 import { resolveOptions } from "./options.ts";
 import { maxOf, ReceiveWaiters, type Waiter } from "./receive-waiters.ts";
-import { BLOCK_SECONDS, redactRedisUrl, RedisHost } from "./redis-connections.ts";
+import { redactRedisUrl, RedisHost } from "./redis-connections.ts";
 import { PUSH_BACK_SCRIPT, runScript } from "./redis-scripts.ts";
 import { HostBatch } from "./redis-send-batch.ts";
 import type { ChannelLayer, ChannelLayerStats, Message, ReceiveManyOptions, ReceiveOptions, RedisChannelLayerOptions } from "./types.ts";
@@ -290,7 +290,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         const want = Math.min(MAX_BATCH, state.waiters.total());
         // One command per pass: returns at once with up to `want` frames when the list has any,
         // blocks otherwise. Expired frames are dropped by dispatch, never delivered.
-        const popped = await batches.get(state.host)!.pop(conn, [BLOCK_SECONDS, 1, state.key, "LEFT", "COUNT", want]);
+        const popped = await batches.get(state.host)!.pop(conn, state.key, want);
         const raws = popped ? popped[1] : [];
         const leftover = dispatch(state, raws);
         if (leftover.length) {

@@ -52,7 +52,21 @@ export class RawCommand {
   _clearTimers(): void {}
 }
 
-/** The bytes of one RESP command (a multi-bulk of bulk strings), written into `out` from `at`; returns the end. */
+/**
+ * Arguments already written as RESP bulk strings: the fixed head of a command the hot path issues
+ * over and over (the script's name, hash and key; the pop's name, key and options), made once and
+ * copied as bytes instead of converted and written argument by argument on every call.
+ */
+export class RespArgs {
+  readonly bytes: Buffer;
+  readonly count: number;
+  constructor(args: readonly Arg[]) {
+    this.bytes = Buffer.allocUnsafeSlow(argsSize(args));
+    writeArgs(this.bytes, 0, args);
+    this.count = args.length;
+  }
+}
+
 type Arg = string | number | Buffer;
 
 const CRLF = 0x0a0d; // "\r\n" as a little-endian uint16
@@ -63,20 +77,37 @@ function digitsOf(n: number): number {
   return digits;
 }
 
+/** Non-negative integers (counts, times, capacities) are written digit by digit, without a string. */
+const isDigits = (n: number) => n >= 0 && Number.isSafeInteger(n);
+
 function argLength(arg: Arg): number {
   if (typeof arg === "string") return Buffer.byteLength(arg);
-  if (typeof arg === "number") return String(arg).length;
+  if (typeof arg === "number") return isDigits(arg) ? digitsOf(arg) : String(arg).length;
   return arg.length;
 }
 
-/** Bytes `args` take as one RESP command. */
-export function commandSize(args: readonly Arg[]): number {
-  let size = 1 + digitsOf(args.length) + 2;
+function argsSize(args: readonly (Arg | RespArgs)[]): number {
+  let size = 0;
   for (const arg of args) {
+    if (arg instanceof RespArgs) {
+      size += arg.bytes.length;
+      continue;
+    }
     const length = argLength(arg);
     size += 1 + digitsOf(length) + 2 + length + 2;
   }
   return size;
+}
+
+function argCount(args: readonly (Arg | RespArgs)[]): number {
+  let count = 0;
+  for (const arg of args) count += arg instanceof RespArgs ? arg.count : 1;
+  return count;
+}
+
+/** Bytes `args` take as one RESP command. */
+export function commandSize(args: readonly (Arg | RespArgs)[]): number {
+  return 1 + digitsOf(argCount(args)) + 2 + argsSize(args);
 }
 
 function writeInt(out: Buffer, at: number, n: number): number {
@@ -85,13 +116,13 @@ function writeInt(out: Buffer, at: number, n: number): number {
   return at + digits;
 }
 
-/** Writes `args` as one RESP command into `out` at `at`; returns where it ends. */
-export function writeCommand(out: Buffer, at: number, args: readonly Arg[]): number {
-  out[at++] = 42; // "*"
-  at = writeInt(out, at, args.length);
-  out.writeUInt16LE(CRLF, at);
-  at += 2;
+function writeArgs(out: Buffer, at: number, args: readonly (Arg | RespArgs)[]): number {
   for (const arg of args) {
+    if (arg instanceof RespArgs) {
+      arg.bytes.copy(out, at);
+      at += arg.bytes.length;
+      continue;
+    }
     out[at++] = 36; // "$"
     if (typeof arg === "string") {
       const length = Buffer.byteLength(arg);
@@ -100,11 +131,17 @@ export function writeCommand(out: Buffer, at: number, args: readonly Arg[]): num
       at += 2;
       at += out.write(arg, at);
     } else if (typeof arg === "number") {
-      const text = String(arg);
-      at = writeInt(out, at, text.length);
-      out.writeUInt16LE(CRLF, at);
-      at += 2;
-      at += out.write(text, at, "latin1");
+      if (isDigits(arg)) {
+        at = writeInt(out, at, digitsOf(arg));
+        out.writeUInt16LE(CRLF, at);
+        at = writeInt(out, at + 2, arg);
+      } else {
+        const text = String(arg);
+        at = writeInt(out, at, text.length);
+        out.writeUInt16LE(CRLF, at);
+        at += 2;
+        at += out.write(text, at, "latin1");
+      }
     } else {
       at = writeInt(out, at, arg.length);
       out.writeUInt16LE(CRLF, at);
@@ -118,9 +155,19 @@ export function writeCommand(out: Buffer, at: number, args: readonly Arg[]): num
   return at;
 }
 
+/** Writes `args` as one RESP command into `out` at `at`; returns where it ends. */
+export function writeCommand(out: Buffer, at: number, args: readonly (Arg | RespArgs)[]): number {
+  out[at++] = 42; // "*"
+  at = writeInt(out, at, argCount(args));
+  out.writeUInt16LE(CRLF, at);
+  return writeArgs(out, at + 2, args);
+}
+
 /** One command for `writeCommands`: its arguments (the name first) and where its answer goes. */
 export interface RawRequest {
-  readonly args: readonly Arg[];
+  /** The command's name in lower case, as ioredis names its commands. */
+  readonly name: string;
+  readonly args: readonly (Arg | RespArgs)[];
   onReply(reply: unknown): void;
   onError(error: unknown): void;
 }
@@ -145,7 +192,7 @@ export function writeCommands(conn: Redis, requests: readonly RawRequest[]): voi
   for (const request of requests) {
     const start = at;
     at = writeCommand(out, at, request.args);
-    commands.push(new RawCommand(String(request.args[0]).toLowerCase(), out.subarray(start, at), request.onReply, request.onError));
+    commands.push(new RawCommand(request.name, out.subarray(start, at), request.onReply, request.onError));
   }
   stream.write(out);
   const queue = (conn as unknown as { commandQueue: { push(item: unknown): void } }).commandQueue;

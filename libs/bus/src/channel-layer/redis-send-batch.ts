@@ -11,7 +11,8 @@
 // Per message the contract is unchanged: SEND_SCRIPT accepts, in order, as many frames per list as
 // it has room for and refuses exactly the rest.
 import type { Redis } from "ioredis";
-import { writeCommands, type RawRequest } from "./redis-raw-commands.ts";
+import { BLOCK_SECONDS } from "./redis-connections.ts";
+import { RespArgs, writeCommands, type RawRequest } from "./redis-raw-commands.ts";
 import { runScript, SEND_ONE_SCRIPT, SEND_SCRIPT } from "./redis-scripts.ts";
 
 /** The last script call issued: on which connection, whether it was answered, who waits for that. */
@@ -36,7 +37,9 @@ export type Popped = [Buffer, Buffer[]] | null;
 
 interface QueuedPop {
   readonly conn: Redis;
-  readonly args: Array<string | number>;
+  /** BLMPOP's arguments up to its COUNT, as RESP (see heads). */
+  readonly head: RespArgs;
+  readonly count: number;
   resolve(popped: Popped): void;
   reject(error: unknown): void;
 }
@@ -70,6 +73,11 @@ export class HostBatch {
   /** The last script call: later ones on another connection wait for it, so lists keep send order. */
   #last: LastCall | undefined;
   readonly #flush = () => this.flush();
+  /**
+   * The fixed heads of the commands sent over and over, per list: a lone frame's script call (name,
+   * hash, key) and a pop (name, timeout, key, options), written as RESP once rather than per call.
+   */
+  readonly #heads = new Map<string, { send?: RespArgs; pop?: RespArgs }>();
 
   constructor(options: HostBatchOptions) {
     this.#options = options;
@@ -80,12 +88,24 @@ export class HostBatch {
     this.#schedule();
   }
 
-  /** BLMPOP on `conn` (a blocking connection), issued with this tick's sends when it can be. */
-  pop(conn: Redis, args: Array<string | number>): Promise<Popped> {
+  /** BLMPOP of up to `count` frames from `key` on `conn` (a blocking connection), issued with this tick's sends when it can be. */
+  pop(conn: Redis, key: string, count: number): Promise<Popped> {
+    const heads = this.#headsOf(key);
+    const head = (heads.pop ??= new RespArgs(["BLMPOP", BLOCK_SECONDS, 1, key, "LEFT", "COUNT"]));
     return new Promise((resolve, reject) => {
-      this.#pops.push({ conn, args, resolve, reject });
+      this.#pops.push({ conn, head, count, resolve, reject });
       this.#schedule();
     });
+  }
+
+  #headsOf(key: string): { send?: RespArgs; pop?: RespArgs } {
+    let heads = this.#heads.get(key);
+    if (!heads) {
+      // Reply inboxes come and go with callers: forget them all now and then rather than grow.
+      if (this.#heads.size >= 10_000) this.#heads.clear();
+      this.#heads.set(key, (heads = {}));
+    }
+    return heads;
   }
 
   #schedule(): void {
@@ -104,6 +124,11 @@ export class HostBatch {
     const rider = chunks.length === 1 && pops.length > 0 && this.#last === undefined && pops[0].conn.status === "ready" ? pops.shift() : undefined;
     for (const c of chunks) this.#script(c, c === chunks[0] ? rider : undefined);
     for (const p of pops) issuePop(p);
+  }
+
+  #sendHead(key: string): RespArgs {
+    const heads = this.#headsOf(key);
+    return (heads.send ??= new RespArgs(["EVALSHA", SEND_ONE_SCRIPT.sha, 1, key]));
   }
 
   #script(c: Chunk, rider: QueuedPop | undefined): void {
@@ -141,8 +166,9 @@ export class HostBatch {
         .then((command) => runScript(command, lua, c.keys, scriptArgs))
         .then(answered, failed);
     };
-    const request = {
-      args: ["EVALSHA", lua.sha, c.keys.length, ...c.keys, ...scriptArgs],
+    const request: RawRequest = {
+      name: "evalsha",
+      args: single ? [this.#sendHead(c.keys[0]), ...scriptArgs] : ["EVALSHA", lua.sha, c.keys.length, ...c.keys, ...scriptArgs],
       onReply: answered,
       onError: (error: unknown) => ((error as Error).message?.startsWith("NOSCRIPT") ? viaIoredis() : failed(error)),
     };
@@ -166,7 +192,7 @@ export class HostBatch {
 }
 
 function popRequest(p: QueuedPop): RawRequest {
-  return { args: ["BLMPOP", ...p.args], onReply: p.resolve as (reply: unknown) => void, onError: p.reject };
+  return { name: "blmpop", args: [p.head, p.count], onReply: p.resolve as (reply: unknown) => void, onError: p.reject };
 }
 
 function issuePop(p: QueuedPop): void {

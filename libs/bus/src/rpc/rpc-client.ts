@@ -71,6 +71,12 @@ const DEADLINE_SCAN_MS = 5;
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * Resolves after the process.nextTick callbacks queued so far: the Redis layer writes a tick's sends
+ * from one, so the calls the replies just woke send their next requests before this loop takes its
+ * next turn instead of after it (that turn was on a sequential caller's critical path).
+ */
+const afterQueuedWrites = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 function deadlineExceeded(method: string, reason: string): RpcError {
   return new RpcError(RpcErrorCodes.DEADLINE_EXCEEDED, `${method}: ${reason}`, { details: { method } });
@@ -166,6 +172,7 @@ export function createRpcClient(options: RpcClientOptions): RpcClient {
           const messages = await many(channel, receiveOptions);
           failures = 0;
           for (const message of messages) dispatch(message);
+          await afterQueuedWrites();
         } else {
           const message = await layer.receive(channel, receiveOptions);
           failures = 0;

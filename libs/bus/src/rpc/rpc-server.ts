@@ -109,6 +109,12 @@ const MAX_BATCH = 256;
 /** Channel-layer error codes meaning "this message cannot travel" (InvalidMessageError, MessageTooLargeError). */
 const UNSENDABLE = new Set(["INVALID_MESSAGE", "MESSAGE_TOO_LARGE"]);
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/**
+ * Resolves after the process.nextTick callbacks queued so far: the Redis layer writes a tick's sends
+ * (and the pop queued with them) from one, so the replies just sent leave before the loop takes its
+ * next turn instead of after it (that turn was on a sequential call's critical path).
+ */
+const afterQueuedWrites = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 /**
  * A handler's view of its request. What most handlers never read is made on first use: the trace id
@@ -381,6 +387,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
         if (max > 1) wakeOne();
       }
       for (const message of messages) take(message);
+      await afterQueuedWrites();
     }
   }
 
