@@ -5,6 +5,7 @@
 // come from one source.
 import { Redis } from "ioredis";
 import {
+  ADMISSION_BURST_SECONDS,
   ADMISSION_WINDOW_SECONDS,
   CALLED_GRACE_MS,
   CALLED_LATE_AFTER_MS,
@@ -80,7 +81,7 @@ local function step()
   end
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 60000)
   if now < salesStartAt then return end
-  local burst = math.max(1, rate)
+  local burst = math.max(1, rate * ${ADMISSION_BURST_SECONDS})
   local tokens = tonumber(redis.call('HGET', meta, 'tokens'))
   local refilled = tonumber(redis.call('HGET', meta, 'refilledAt'))
   if not refilled then tokens = burst else tokens = math.min(burst, tokens + (now - refilled) / 1000 * rate) end
