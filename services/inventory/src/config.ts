@@ -28,7 +28,12 @@ export const inventoryConfigSchema = z.object({
    */
   INVENTORY_CONFIRM_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
   /**
-   * Group commit, waiting for company: a hold or confirmation whose key (event, logical shard) is hot
+   * Group commit of the checkout's idempotency records (inventory.checkout_requests): the most of one
+   * physical shard written by one statement (those that queued while the previous one ran). 1 turns it off. Default 64.
+   */
+  INVENTORY_RECORD_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
+  /**
+   * Group commit, waiting for company: a hold, confirmation or checkout record whose key (event, logical shard, physical shard) is hot
    * (another request of it arrived within INVENTORY_BATCH_HOT_MS) waits up to this many ms from its
    * arrival, or until a full batch queued, before its transaction starts; requests that arrive spread
    * out then share transactions. A quiet key never waits. 0: never wait (a batch is only what queued

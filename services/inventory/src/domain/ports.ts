@@ -55,8 +55,10 @@ export interface InventoryDeps {
   holdBatchMax?: number;
   /** Most usual confirmations of one logical shard done by one transaction (INVENTORY_CONFIRM_BATCH_MAX); 1 or unset: one each. */
   confirmBatchMax?: number;
+  /** Most checkout idempotency records of one physical shard written by one statement (INVENTORY_RECORD_BATCH_MAX); 1 or unset: one each. */
+  recordBatchMax?: number;
   /**
-   * How long a hold or confirmation of a hot key waits for company before its group commit starts
+   * How long a hold, confirmation or checkout record of a hot key waits for company before its group commit starts
    * (INVENTORY_BATCH_WAIT_MS, INVENTORY_BATCH_HOT_MS); unset or ms = 0: never waits.
    */
   batchWait?: GroupWait;

@@ -38,6 +38,7 @@ export async function createDomainFixture(
     // The service's default (group commit on), so every use-case test runs the batched path.
     holdBatchMax: options.holdBatchMax ?? 64,
     confirmBatchMax: options.confirmBatchMax ?? 64,
+    recordBatchMax: 64,
     // Unset (never wait for company) unless a test asks: batches here are what queued in one tick.
     batchWait: options.batchWait,
     hashSecret: "test-secret",
