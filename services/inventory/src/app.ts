@@ -84,6 +84,8 @@ export function buildInventoryService(config: InventoryConfig, deps: InventoryDe
     maxActiveHoldsPerBuyer: config.MAX_ACTIVE_HOLDS_PER_BUYER,
     holdBatchMax: config.INVENTORY_HOLD_BATCH_MAX,
     confirmBatchMax: config.INVENTORY_CONFIRM_BATCH_MAX,
+    recordBatchMax: config.INVENTORY_RECORD_BATCH_MAX,
+    batchWait: { ms: config.INVENTORY_BATCH_WAIT_MS, hotMs: config.INVENTORY_BATCH_HOT_MS },
     hashSecret: config.INVENTORY_HASH_SECRET,
     availability: publisher,
     payments: deps.payments ?? createPaymentsClient(client, config.RPC_DEADLINE_MS),

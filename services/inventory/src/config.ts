@@ -27,6 +27,21 @@ export const inventoryConfigSchema = z.object({
    * logical shard that one transaction does (those that queued while the previous one ran). 1 turns it off. Default 64.
    */
   INVENTORY_CONFIRM_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
+  /**
+   * Group commit of the checkout's idempotency records (inventory.checkout_requests): the most of one
+   * physical shard written by one statement (those that queued while the previous one ran). 1 turns it off. Default 64.
+   */
+  INVENTORY_RECORD_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
+  /**
+   * Group commit, waiting for company: a hold, confirmation or checkout record whose key (event, logical shard, physical shard) is hot
+   * (another request of it arrived within INVENTORY_BATCH_HOT_MS) waits up to this many ms from its
+   * arrival, or until a full batch queued, before its transaction starts; requests that arrive spread
+   * out then share transactions. A quiet key never waits. 0: never wait (a batch is only what queued
+   * while the previous one ran). Default 5.
+   */
+  INVENTORY_BATCH_WAIT_MS: z.coerce.number().min(0).max(50).default(5),
+  /** How recent the previous request of a key must be for the key to be hot (INVENTORY_BATCH_WAIT_MS). Default 50. */
+  INVENTORY_BATCH_HOT_MS: z.coerce.number().min(0).max(1000).default(50),
   /** Milliseconds between sweeps that free expired holds nobody touched. Default 1000. */
   INVENTORY_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(1000),
   /** Availability changes of one event within this many ms are published once (the latest state). Default 25. */

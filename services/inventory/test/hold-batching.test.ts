@@ -161,6 +161,30 @@ for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.avail
     expect(await expectConsistent(event.id)).toEqual({ held: 7, available: 13 });
   });
 
+  it("when holds of a hot event arrive spread out, they wait a few ms for company and share transactions, each buyer with their own answer; a quiet event's first hold does not wait", async () => {
+    const event = catalogueEvent([{ name: "Stalls", rows: 2, seatsPerRow: 10, priceCents: 1000 }]);
+    await seatEvent(event, f.deps);
+    const sql = eventShard(f.deps, event.id);
+    const deps = { ...f.deps, batchWait: { ms: 40, hotMs: 1_000 } };
+    const before = { ...holdBatchStats };
+    const calls = [holdByQuantityGrouped(sql, newHold(event.id, "spread-0"), 1, deps)];
+    // The event was quiet: the first hold's transaction started in the call itself, no timer between.
+    expect(holdBatchStats.transactions - before.transactions).toBe(1);
+    // Seven more, one every 4 ms: each would find the lane idle and run alone without the wait.
+    for (let i = 1; i < 8; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 4));
+      calls.push(holdByQuantityGrouped(sql, newHold(event.id, `spread-${i}`), 1 + (i % 2), deps));
+    }
+    const outcomes = await Promise.all(calls);
+    expect(holdBatchStats.transactions - before.transactions).toBeLessThanOrEqual(3);
+    expect(holdBatchStats.servedInBatch - before.servedInBatch).toBeGreaterThanOrEqual(5);
+    // Every buyer got the seats they asked for, as the one-request path would have given them.
+    expect(outcomes.map((o) => (o.ok ? o.hold.seats.length : o.reason))).toEqual([1, 2, 1, 2, 1, 2, 1, 2]);
+    const seatIds = outcomes.flatMap((o) => (o.ok ? o.hold.seats.map((s) => s.id) : []));
+    expect(new Set(seatIds).size).toBe(12);
+    expect(await expectConsistent(event.id)).toEqual({ held: 12, available: 8 });
+  });
+
   it("when many buyers' active holds are counted at once, each buyer gets their own count, and a count asked for after a hold includes it", async () => {
     const events = Array.from({ length: 3 }, () => catalogueEvent([{ name: "Stalls", rows: 2, seatsPerRow: 10, priceCents: 1000 }]));
     for (const event of events) await seatEvent(event, f.deps);

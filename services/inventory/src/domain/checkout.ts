@@ -8,10 +8,11 @@ import { createHmac, randomBytes } from "node:crypto";
 import { RpcError, type RpcContext } from "@boxoffice/bus";
 import { automaticRefundKeyOf, type Order, type Payment, type PaymentCard } from "@boxoffice/contracts";
 import { inventoryError, InventoryErrorCodes } from "../errors.ts";
-import { beginCheckout, finishCheckout, type StoredReply } from "../store/checkout-store.ts";
+import type { StoredReply } from "../store/checkout-store.ts";
 import { readHold, readHoldAndOrderId } from "../store/hold-store.ts";
 import { listOrders, readOrder, readOrderOfHold, voidRefundedOrder, type OrderRecord, type PaymentOutcomeRecord } from "../store/order-store.ts";
 import { withRetry } from "../store/sql.ts";
+import { beginCheckoutGrouped, finishCheckoutGrouped } from "./checkout-record-batcher.ts";
 import { confirmHoldGrouped } from "./confirm-batcher.ts";
 import { eventShard } from "./holds.ts";
 import { readPaymentOutcomeGrouped } from "./outcome-reads.ts";
@@ -93,13 +94,17 @@ export async function placeOrder(input: OrderRequest, context: RpcContext | unde
   // trip fewer on the checkout's path. A replay answered from the record never looks at it.
   const holdRead = (async () => readHoldAndOrderId(eventShard(deps, input.holdId, "hold"), input.holdId))();
   holdRead.catch(() => {}); // awaited (and its error handled) in runCheckout
-  const begun = await beginCheckout(buyerSql, {
-    buyerId: input.buyerId,
-    idempotencyKey: input.idempotencyKey,
-    logicalShard: deps.shards.logicalShardOf(input.buyerId),
-    requestHash,
-    holdId: input.holdId,
-  });
+  const begun = await beginCheckoutGrouped(
+    buyerSql,
+    {
+      buyerId: input.buyerId,
+      idempotencyKey: input.idempotencyKey,
+      logicalShard: deps.shards.logicalShardOf(input.buyerId),
+      requestHash,
+      holdId: input.holdId,
+    },
+    deps,
+  );
   if (begun.state === "mismatch") {
     throw inventoryError(InventoryErrorCodes.IDEMPOTENCY_MISMATCH, "this Idempotency-Key was used with a different request");
   }
@@ -108,14 +113,17 @@ export async function placeOrder(input: OrderRequest, context: RpcContext | unde
   // step below is idempotent, so running twice charges and confirms once.
   try {
     const order = await runCheckout(input, holdRead, context, deps);
-    await finishCheckout(buyerSql, input.buyerId, input.idempotencyKey, { ok: true, body: order });
+    await finishCheckoutGrouped(buyerSql, input.buyerId, input.idempotencyKey, { ok: true, body: order }, deps);
     return order;
   } catch (error) {
     if (error instanceof RpcError && FINAL_CODES.has(error.code)) {
-      await finishCheckout(buyerSql, input.buyerId, input.idempotencyKey, {
-        ok: false,
-        error: { code: error.code, message: error.message, details: error.details },
-      });
+      await finishCheckoutGrouped(
+        buyerSql,
+        input.buyerId,
+        input.idempotencyKey,
+        { ok: false, error: { code: error.code, message: error.message, details: error.details } },
+        deps,
+      );
     }
     throw error;
   }

@@ -63,7 +63,7 @@ async function runBatch(batch: Pending[]): Promise<void> {
 const group = createGroupCommit<number, Pending>(runBatch);
 
 /** confirmHold, in a group commit with the shard's other confirmations of the moment when `deps.confirmBatchMax` > 1. */
-export function confirmHoldGrouped(sql: Sql, input: ConfirmInput, deps: Pick<InventoryDeps, "shards" | "confirmBatchMax">): Promise<ConfirmOutcome> {
+export function confirmHoldGrouped(sql: Sql, input: ConfirmInput, deps: Pick<InventoryDeps, "shards" | "confirmBatchMax" | "batchWait">): Promise<ConfirmOutcome> {
   const max = deps.confirmBatchMax ?? 1;
   if (max <= 1) return withRetry(() => confirmHold(sql, input));
   let shard: number;
@@ -72,5 +72,5 @@ export function confirmHoldGrouped(sql: Sql, input: ConfirmInput, deps: Pick<Inv
   } catch {
     return withRetry(() => confirmHold(sql, input));
   }
-  return new Promise<ConfirmOutcome>((resolve, reject) => group.enqueue(deps.shards, shard, { sql, input, resolve, reject }, max));
+  return new Promise<ConfirmOutcome>((resolve, reject) => group.enqueue(deps.shards, shard, { sql, input, resolve, reject }, max, deps.batchWait));
 }

@@ -1,31 +1,74 @@
 // The queueing both group commits share (hold-batcher.ts, confirm-batcher.ts): per owner (the
 // process's shard router) and key (an event, a logical shard), requests queue while a batch of that
-// key runs; when it ends, the next batch takes up to `max` of what queued. No timer: a quiet key never
-// waits, a hot one runs far fewer transactions. `runBatch` settles every request it is given.
+// key runs; when it ends, the next batch takes up to `max` of what queued. `runBatch` settles every
+// request it is given.
+//
+// Waiting for company (`wait.ms` > 0): when requests of a key arrive spread out (one every few
+// milliseconds, each finding the lane idle), batches are mostly of one and cost what one request
+// always cost. So a request that arrives while its key is hot (another request of the key arrived
+// within the last `wait.hotMs`) waits up to `wait.ms` from its arrival, or until `max` have
+// queued, before its batch starts. A quiet key never waits: the first request after an idle
+// period (no arrival within `wait.hotMs`) runs at once, as with `wait.ms` = 0 (today's behaviour).
 
 /** A queued request: at least a way to fail it. */
 export interface Waiting {
   reject(error: unknown): void;
 }
 
+/** How long a hot key's batch may wait for company (ms = 0: never). */
+export interface GroupWait {
+  /** Most a request waits for company, counted from its arrival. 0: never waits. */
+  ms: number;
+  /** A key is hot when its previous request arrived at most this long before. */
+  hotMs: number;
+}
+
 interface Lane<P> {
   queue: P[];
+  /** Arrival time of each queued request (performance.now()), and whether the key was hot then. */
+  arrivals: Array<{ at: number; hot: boolean }>;
   running: boolean;
+  lastArrival: number;
+  /** Set while the lane waits for company: starts the batch early (the queue reached `max`). */
+  wake?: () => void;
 }
 
 export interface GroupCommit<K, P extends Waiting> {
-  /** Queues `pending` under `key`; starts a batch at once when none of that key is running. */
-  enqueue(owner: object, key: K, pending: P, max: number): void;
+  /** Queues `pending` under `key`; starts a batch at once when none of that key is running (see the header for `wait`). */
+  enqueue(owner: object, key: K, pending: P, max: number, wait?: GroupWait): void;
 }
+
+/** Lanes idle past their hot window are forgotten once a router has more than this many. */
+const PRUNE_ABOVE = 1024;
 
 export function createGroupCommit<K, P extends Waiting>(runBatch: (batch: P[]) => Promise<void>): GroupCommit<K, P> {
   const lanes = new WeakMap<object, Map<K, Lane<P>>>();
 
-  async function drain(byKey: Map<K, Lane<P>>, key: K, lane: Lane<P>, max: number): Promise<void> {
+  function company(lane: Lane<P>, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        lane.wake = undefined;
+        resolve();
+      }, ms);
+      lane.wake = () => {
+        clearTimeout(timer);
+        lane.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  async function drain(lane: Lane<P>, max: number, wait: GroupWait | undefined): Promise<void> {
     lane.running = true;
     try {
       while (lane.queue.length > 0) {
+        const head = lane.arrivals[0];
+        if (wait && wait.ms > 0 && head.hot && lane.queue.length < max) {
+          const left = head.at + wait.ms - performance.now();
+          if (left >= 1) await company(lane, left);
+        }
         const batch = lane.queue.splice(0, max);
+        lane.arrivals.splice(0, batch.length);
         try {
           await runBatch(batch);
         } catch (error) {
@@ -35,19 +78,32 @@ export function createGroupCommit<K, P extends Waiting>(runBatch: (batch: P[]) =
       }
     } finally {
       lane.running = false;
-      if (byKey.get(key) === lane) byKey.delete(key);
     }
   }
 
+  function prune(byKey: Map<K, Lane<P>>, now: number, hotMs: number): void {
+    for (const [key, lane] of byKey) if (!lane.running && lane.queue.length === 0 && now - lane.lastArrival > hotMs) byKey.delete(key);
+  }
+
   return {
-    enqueue(owner, key, pending, max) {
+    enqueue(owner, key, pending, max, wait) {
       let byKey = lanes.get(owner);
       if (!byKey) lanes.set(owner, (byKey = new Map()));
-      const lane = byKey.get(key) ?? { queue: [], running: false };
-      byKey.set(key, lane);
+      const now = performance.now();
+      const hotMs = wait && wait.ms > 0 ? wait.hotMs : 0;
+      let lane = byKey.get(key);
+      if (!lane) {
+        if (byKey.size >= PRUNE_ABOVE) prune(byKey, now, hotMs);
+        lane = { queue: [], arrivals: [], running: false, lastArrival: -Infinity };
+        byKey.set(key, lane);
+      }
+      const hot = now - lane.lastArrival <= hotMs;
+      lane.lastArrival = now;
       lane.queue.push(pending);
+      lane.arrivals.push({ at: now, hot });
+      if (lane.queue.length >= max) lane.wake?.();
       // drain never rejects: every failure settles the callers it concerns.
-      if (!lane.running) drain(byKey, key, lane, max).catch(() => {});
+      if (!lane.running) drain(lane, max, wait).catch(() => {});
     },
   };
 }

@@ -1,8 +1,9 @@
 // Group commit of holds by quantity, per event and process. The first hold of an idle event runs at
 // once, alone, on the one-request path (a batch of one costs what a hold always cost); holds of that
 // event arriving while a transaction of it is in flight queue, and the next transaction serves up
-// to `max` of them at once (store/hold-batch-store.ts). No timer: a batch is whatever queued while
-// the previous one ran, so a quiet event never waits and a hot one runs far fewer transactions.
+// to `max` of them at once (store/hold-batch-store.ts). A quiet event never waits; a hot one (a hold
+// of it arrived within INVENTORY_BATCH_HOT_MS) lets a hold wait up to INVENTORY_BATCH_WAIT_MS for
+// company (group-commit.ts), so holds that arrive spread out still share transactions.
 //
 // Every request still gets its own answer. A request the batch leaves undecided, and every request
 // of a batch that fails as a whole, runs alone on the one-request path: one buyer's request can
@@ -67,11 +68,11 @@ const group = createGroupCommit<string, Pending>(runBatch);
  * Holds `quantity` best-available seats, in a group commit with the event's other holds of the
  * moment when `deps.holdBatchMax` > 1; the outcome is the one the one-request path would give.
  */
-export function holdByQuantityGrouped(sql: Sql, hold: NewHold, quantity: number, deps: Pick<InventoryDeps, "shards" | "holdBatchMax">): Promise<HoldOutcome> {
+export function holdByQuantityGrouped(sql: Sql, hold: NewHold, quantity: number, deps: Pick<InventoryDeps, "shards" | "holdBatchMax" | "batchWait">): Promise<HoldOutcome> {
   const max = deps.holdBatchMax ?? 1;
   // Off, or a request the batch does not take (the one-request path answers it as it always did).
   if (max <= 1 || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_SEATS_PER_BUYER) {
     return withRetry(() => holdByQuantity(sql, hold, quantity));
   }
-  return new Promise<HoldOutcome>((resolve, reject) => group.enqueue(deps.shards, hold.eventId, { sql, hold, quantity, resolve, reject }, max));
+  return new Promise<HoldOutcome>((resolve, reject) => group.enqueue(deps.shards, hold.eventId, { sql, hold, quantity, resolve, reject }, max, deps.batchWait));
 }

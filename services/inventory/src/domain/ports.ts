@@ -3,6 +3,7 @@
 import type { Payment, PaymentCard, PaymentReference } from "@boxoffice/contracts";
 import type { RpcContext } from "@boxoffice/bus";
 import type { ShardSql } from "../store/sql.ts";
+import type { GroupWait } from "./group-commit.ts";
 
 export interface Ids {
   childOf(parentId: string): string;
@@ -54,6 +55,13 @@ export interface InventoryDeps {
   holdBatchMax?: number;
   /** Most usual confirmations of one logical shard done by one transaction (INVENTORY_CONFIRM_BATCH_MAX); 1 or unset: one each. */
   confirmBatchMax?: number;
+  /** Most checkout idempotency records of one physical shard written by one statement (INVENTORY_RECORD_BATCH_MAX); 1 or unset: one each. */
+  recordBatchMax?: number;
+  /**
+   * How long a hold, confirmation or checkout record of a hot key waits for company before its group commit starts
+   * (INVENTORY_BATCH_WAIT_MS, INVENTORY_BATCH_HOT_MS); unset or ms = 0: never waits.
+   */
+  batchWait?: GroupWait;
   /** Secret for hashing request bodies (idempotency) so no card number is stored recoverably. */
   hashSecret: string;
   availability: AvailabilityNotifier;

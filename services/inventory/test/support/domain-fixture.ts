@@ -15,7 +15,7 @@ export interface DomainFixture {
 
 export async function createDomainFixture(
   kind: "postgres" | "pglite",
-  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number; holdBatchMax?: number; confirmBatchMax?: number } = {},
+  options: { payments?: PaymentsPort; holdTtlSeconds?: number; now?: () => Date; maxActiveHoldsPerBuyer?: number; holdBatchMax?: number; confirmBatchMax?: number; batchWait?: InventoryDeps["batchWait"] } = {},
 ): Promise<DomainFixture> {
   const shards = await createTestShardMap({ kind, physical: 2, prefix: "inv_domain" });
   await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "inventory" });
@@ -38,6 +38,9 @@ export async function createDomainFixture(
     // The service's default (group commit on), so every use-case test runs the batched path.
     holdBatchMax: options.holdBatchMax ?? 64,
     confirmBatchMax: options.confirmBatchMax ?? 64,
+    recordBatchMax: 64,
+    // Unset (never wait for company) unless a test asks: batches here are what queued in one tick.
+    batchWait: options.batchWait,
     hashSecret: "test-secret",
     availability: { changed: (eventId) => void changed.push(eventId) },
     payments: options.payments ?? {
