@@ -34,11 +34,13 @@ for (const target of targets) describe.skipIf(missing(target))(`hold expiry unde
 
   it("when half the buyers walk away from their holds, those seats are resold after expiry and no seat is ever held by two buyers at once", async () => {
     const event = await f.createEvent([{ name: "Hall", rows: 4, seatsPerRow: 10, priceCents: 1000 }]);
-    const deadline = Date.now() + 45_000;
+    // A budget for a busy 2-core machine (PGlite takes most of it), not a speed claim: the waves
+    // usually finish in 10-40 s, and CI shares the machine with nothing but itself.
+    const deadline = Date.now() + 120_000;
     let buyer = 0;
     // Waves of buyers until every seat is sold: odd buyers abandon their hold, even ones pay.
     while (!(await soldOut(f, event.id))) {
-      expect(Date.now(), "seats still unsold after 45 s").toBeLessThan(deadline);
+      expect(Date.now(), "seats still unsold after 120 s").toBeLessThan(deadline);
       await Promise.all(
         Array.from({ length: 20 }, async () => {
           const i = buyer++;
@@ -68,7 +70,7 @@ for (const target of targets) describe.skipIf(missing(target))(`hold expiry unde
     expect(resold).toBeGreaterThan(0);
     await waitFor(() => settled(f, [event.id]), { what: "every captured payment settled" });
     expect((await expectCheckoutInvariants(f, [event.id])).sold).toBe(40);
-  });
+  }, 150_000);
 });
 
 async function soldOut(f: CheckoutFixture, eventId: string): Promise<boolean> {
