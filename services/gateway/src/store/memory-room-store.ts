@@ -1,7 +1,7 @@
 // Waiting rooms in this process's memory: the embedded platform (one gateway). Every operation is
 // synchronous inside, so it is as atomic as the Redis scripts it mirrors (redis-room-store.ts).
 import {
-  ADMISSION_BURST_SECONDS,
+  admissionBurst,
   admissionWindow,
   CALLED_GRACE_MS,
   CALLED_LATE_AFTER_MS,
@@ -265,7 +265,7 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     }
     while (r.admissionLog.length > 0 && r.admissionLog[0] <= clock.now - 60_000) r.admissionLog.shift();
     if (clock.now < clock.salesStartAt) return;
-    const burst = Math.max(1, clock.ratePerSecond * ADMISSION_BURST_SECONDS);
+    const burst = admissionBurst(clock.ratePerSecond);
     r.tokens = r.refilledAt === 0 ? burst : Math.min(burst, r.tokens + ((clock.now - r.refilledAt) / 1000) * clock.ratePerSecond);
     // A paused room saves at most one token: a resume admits the front at once and the rest at the
     // rate. With a second's worth saved, the 40,000-buyer on-sale's resume (BENCHMARKS.md) let

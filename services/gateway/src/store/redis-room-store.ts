@@ -5,6 +5,7 @@
 // come from one source.
 import { Redis } from "ioredis";
 import {
+  ADMISSION_BURST_MIN,
   ADMISSION_BURST_SECONDS,
   ADMISSION_WINDOW_SECONDS,
   CALLED_GRACE_MS,
@@ -81,7 +82,7 @@ local function step()
   end
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 60000)
   if now < salesStartAt then return end
-  local burst = math.max(1, rate * ${ADMISSION_BURST_SECONDS})
+  local burst = math.max(1, rate * ${ADMISSION_BURST_SECONDS}, math.min(rate, ${ADMISSION_BURST_MIN}))
   local tokens = tonumber(redis.call('HGET', meta, 'tokens'))
   local refilled = tonumber(redis.call('HGET', meta, 'refilledAt'))
   if not refilled then tokens = burst else tokens = math.min(burst, tokens + (now - refilled) / 1000 * rate) end

@@ -114,6 +114,16 @@ export const ADMISSION_WINDOW_SECONDS = 4;
  */
 export const ADMISSION_BURST_SECONDS = 0.25;
 /**
+ * ...but never fewer than this many (or the rate, when lower): a quiet event whose few buyers hold
+ * at the same moment are admitted on the spot, as they were with a second's worth at the starting rate.
+ */
+export const ADMISSION_BURST_MIN = 20;
+
+/** How many admissions the rate's bucket holds at `ratePerSecond` (both stores). */
+export function admissionBurst(ratePerSecond: number): number {
+  return Math.max(1, ratePerSecond * ADMISSION_BURST_SECONDS, Math.min(ratePerSecond, ADMISSION_BURST_MIN));
+}
+/**
  * A buyer at the front who will not ask within this long (told a long `pollAfterSeconds` before the
  * rate rose and the line reached them) steps aside, "called": they keep their place at the very
  * front and are admitted first when they ask, while those behind them who are asking are admitted
