@@ -82,9 +82,11 @@ export interface AdmissionRate {
   current(): number;
 }
 
-/** The 99th percentile (nearest rank) of sorted latencies. */
-function checkoutP99(sorted: number[]): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)];
+/** The 99th percentile (nearest rank) of latencies (sorts them); 0 for none. */
+function checkoutP99(latencies: number[]): number {
+  if (latencies.length === 0) return 0;
+  latencies.sort((a, b) => a - b);
+  return latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * 0.99) - 1)];
 }
 
 export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {}): AdmissionRate {
@@ -92,7 +94,8 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
   const now = settings.now ?? Date.now;
   let rate = settings.initial;
   let windowStart = now();
-  let samples: number[] = [];
+  /** The window's latencies of holds and of orders (a checkout is one of each). */
+  let holdSamples: number[] = [];
   let orderSamples: number[] = [];
   let overloads = 0;
   let holds = 0;
@@ -103,9 +106,8 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
   function reconsider(): void {
     if (now() - windowStart < settings.windowMs) return;
     const previous = rate;
-    samples.sort((a, b) => a - b);
-    orderSamples.sort((a, b) => a - b);
-    const p99 = samples.length + orderSamples.length > 0 ? (samples.length > 0 ? checkoutP99(samples) : 0) + (orderSamples.length > 0 ? checkoutP99(orderSamples) : 0) : null;
+    const calls = holdSamples.length + orderSamples.length;
+    const p99 = calls > 0 ? checkoutP99(holdSamples) + checkoutP99(orderSamples) : null;
     const target = settings.latencyTargetMs;
     const loop = settings.load?.() ?? null;
     const loopLagging = loop !== null && loop.lagMs > settings.loopLagTargetMs;
@@ -128,10 +130,9 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
-    const calls = samples.length + orderSamples.length;
     if (calls > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: calls, p99Ms: p99, overloads, loop });
     windowStart = now();
-    samples = [];
+    holdSamples = [];
     orderSamples = [];
     holds = 0;
     overloads = 0;
@@ -143,9 +144,10 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       reconsider();
       if (call === "hold" && !overloaded) holds++;
       if (overloaded) overloads++;
-      else if (call === "order") {
-        if (orderSamples.length < 10_000) orderSamples.push(latencyMs);
-      } else if (samples.length < 10_000) samples.push(latencyMs);
+      else {
+        const kind = call === "order" ? orderSamples : holdSamples;
+        if (kind.length < 10_000) kind.push(latencyMs);
+      }
     },
     current() {
       reconsider();

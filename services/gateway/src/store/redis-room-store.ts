@@ -5,8 +5,7 @@
 // come from one source.
 import { Redis } from "ioredis";
 import {
-  ADMISSION_BURST_MIN,
-  ADMISSION_BURST_SECONDS,
+  admissionBurst,
   ADMISSION_WINDOW_SECONDS,
   CALLED_GRACE_MS,
   CALLED_LATE_AFTER_MS,
@@ -24,6 +23,8 @@ local op, user = ARGV[1], ARGV[2]
 local now, salesStartAt, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local rate, maxConcurrent, extra = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local idleTtl, soldOutTtl, extra2 = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+-- How many admissions the rate's bucket holds (admissionBurst in room-store.ts, as the memory store).
+local burst = tonumber(ARGV[12])
 local maxStep = ${MAX_ADMITTED_PER_STEP}
 local pollMin, pollMax = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}
 local windowSeconds, presentMs, lateMs, graceMs = ${ADMISSION_WINDOW_SECONDS}, ${CALLED_PRESENT_WITHIN_MS}, ${CALLED_LATE_AFTER_MS}, ${CALLED_GRACE_MS}
@@ -82,7 +83,6 @@ local function step()
   end
   redis.call('ZREMRANGEBYSCORE', log, '-inf', now - 60000)
   if now < salesStartAt then return end
-  local burst = math.max(1, rate * ${ADMISSION_BURST_SECONDS}, math.min(rate, ${ADMISSION_BURST_MIN}))
   local tokens = tonumber(redis.call('HGET', meta, 'tokens'))
   local refilled = tonumber(redis.call('HGET', meta, 'refilledAt'))
   if not refilled then tokens = burst else tokens = math.min(burst, tokens + (now - refilled) / 1000 * rate) end
@@ -280,7 +280,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   const expiry = options.expiry ?? DEFAULT_ROOM_EXPIRY;
 
   function call(op: string, eventId: string, userId: string, clock: Pick<RoomClock, "now"> & Partial<RoomClock> | undefined, extra: string | number = "", extra2 = ""): Promise<Reply> {
-    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2);
+    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2, admissionBurst(clock?.ratePerSecond ?? 0));
   }
 
   function toSnapshot(reply: Reply): RoomSnapshot {
