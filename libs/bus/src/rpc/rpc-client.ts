@@ -7,6 +7,7 @@ import type { ChannelLayer } from "../channel-layer/types.ts";
 import { childTraceparent, packRequest, type RpcContext, type RpcRequestWire } from "./context.ts";
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import type { ServiceIdentity } from "./service-identity.ts";
+import { afterQueuedWrites, sleep } from "./turns.ts";
 import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
 import { channelErrorCode, InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 
@@ -70,13 +71,6 @@ const MAX_LOOP_BACKOFF_MS = 2000;
 const DEADLINE_SCAN_MS = 5;
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-/**
- * Resolves after the process.nextTick callbacks queued so far: the Redis layer writes a tick's sends
- * from one, so the calls the replies just woke send their next requests before this loop takes its
- * next turn instead of after it (that turn was on a sequential caller's critical path).
- */
-const afterQueuedWrites = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 function deadlineExceeded(method: string, reason: string): RpcError {
   return new RpcError(RpcErrorCodes.DEADLINE_EXCEEDED, `${method}: ${reason}`, { details: { method } });

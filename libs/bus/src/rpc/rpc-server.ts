@@ -6,6 +6,7 @@ import { packReply, traceIdOf, unpackRequest, type RpcContext, type RpcReplyWire
 import { requestChannelOf, type MethodDef } from "./define-method.ts";
 import { InvalidRpcOptionError, RpcError, RpcErrorCodes, toRpcError, validationFailed } from "./errors.ts";
 import type { ServiceIdentityVerifier } from "./service-identity.ts";
+import { afterQueuedWrites, sleep } from "./turns.ts";
 import { busTracer, contextWithTraceparent, recordFailure, SPAN_OPTIONS, traceparentOf, tracingOn } from "../tracing/spans.ts";
 import { context as otelContext, trace } from "@opentelemetry/api";
 
@@ -108,13 +109,6 @@ const MAX_LOOP_BACKOFF_MS = 2000;
 const MAX_BATCH = 256;
 /** Channel-layer error codes meaning "this message cannot travel" (InvalidMessageError, MessageTooLargeError). */
 const UNSENDABLE = new Set(["INVALID_MESSAGE", "MESSAGE_TOO_LARGE"]);
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-/**
- * Resolves after the process.nextTick callbacks queued so far: the Redis layer writes a tick's sends
- * (and the pop queued with them) from one, so the replies just sent leave before the loop takes its
- * next turn instead of after it (that turn was on a sequential call's critical path).
- */
-const afterQueuedWrites = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 /**
  * A handler's view of its request. What most handlers never read is made on first use: the trace id
