@@ -273,6 +273,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const shedding = createEdgeShedding({
     limits: { checkout: config.INFLIGHT_MAX_CHECKOUT, queue: config.INFLIGHT_MAX_QUEUE, other: config.INFLIGHT_MAX_OTHER },
     maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
+    retryAfterSeconds: { checkout: config.CHECKOUT_BUSY_RETRY_AFTER_SECONDS },
     // Checkout this gateway had to shed is checkout overloaded: admit fewer.
     onShed: (routeClass) => {
       if (routeClass === "checkout") admissionRate.observe(0, true);

@@ -13,6 +13,11 @@ export interface EdgeSheddingOptions {
   readonly limits: Record<RouteClass, number>;
   /** Mean delay over the last second above which new API requests are shed. */
   readonly maxEventLoopDelayMs: number;
+  /**
+   * Retry-After (seconds) of a request shed at its class's in-flight bound, when it differs from the
+   * gateway's BUSY default (checkout: an admitted buyer, and the bound drains in a fraction of a second).
+   */
+  readonly retryAfterSeconds?: Partial<Record<RouteClass, number>>;
   /** Told of every request shed (the waiting room slows admissions when checkout is shed). */
   readonly onShed?: (routeClass: RouteClass) => void;
 }
@@ -75,7 +80,7 @@ export function createEdgeShedding(options: EdgeSheddingOptions): EdgeShedding {
       }
       if (inFlight[routeClass] >= options.limits[routeClass]) {
         options.onShed?.(routeClass);
-        return done(new GatewayError("BUSY", "we are very busy; retry in a moment"));
+        return done(new GatewayError("BUSY", "we are very busy; retry in a moment", { retryAfterSeconds: options.retryAfterSeconds?.[routeClass] }));
       }
       inFlight[routeClass]++;
       // 'close' fires once whether the answer was sent or the client went away.

@@ -498,9 +498,9 @@ describe.skipIf(!redis.available)("the waiting room when a gateway is killed (Re
 });
 
 describe("every 503 carries Retry-After", () => {
-  it("when checkout requests in progress reach their bound, the next one is 503 BUSY with Retry-After at once, and health still answers", async () => {
+  it("when checkout requests in progress reach their bound, the next one is 503 BUSY with checkout's own Retry-After at once, and health still answers", async () => {
     const backend = createFakeBackend();
-    const t = await createTestGateway({ INFLIGHT_MAX_CHECKOUT: "1", BUSY_RETRY_AFTER_SECONDS: "4" }, backend);
+    const t = await createTestGateway({ INFLIGHT_MAX_CHECKOUT: "1", BUSY_RETRY_AFTER_SECONDS: "4", CHECKOUT_BUSY_RETRY_AFTER_SECONDS: "3" }, backend);
     try {
       const email = "bound@room.test";
       await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
@@ -512,7 +512,8 @@ describe("every 503 carries Retry-After", () => {
       const second = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
       expect(second.statusCode).toBe(503);
       expect(second.json().error.code).toBe("BUSY");
-      expect(second.headers["retry-after"]).toBe("4");
+      // Not the BUSY default (4): an admitted buyer shed at the in-flight bound is asked back sooner.
+      expect(second.headers["retry-after"]).toBe("3");
       expect((await t.gateway.app.inject({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
       release();
       expect((await first).statusCode).toBe(201);
