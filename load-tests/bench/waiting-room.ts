@@ -140,6 +140,7 @@ function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<
         `  ${mode} trace ${Math.round((at - since) / 1000)} s: cpu ${Math.round(((cpu - last.cpu) / seconds) * 100)}%`
           + ` loop mean/max ${Math.round(metric(text, 'gateway_event_loop_delay_seconds\\{stat="mean"\\}') * 1000)}/${Math.round(metric(text, 'gateway_event_loop_delay_seconds\\{stat="max"\\}') * 1000)} ms`
           + ` in flight ${["checkout", "queue", "other"].map((c) => metric(text, `gateway_requests_in_flight\\{class="${c}"\\}`)).join("/")}`
+          + ` (bus calls waiting for room ${metric(text, "gateway_bus_calls_waiting_for_room")}, ${metric(text, "gateway_bus_calls_waited_for_room_total")} so far)`
           + ` answers ${rates || "(no /metrics answer)"} waiting ${metric(text, "boxoffice_waiting_room_waiting")} admitted/min ${metric(text, "boxoffice_waiting_room_admitted_per_minute")}`
           + ` listen overflows +${overflows - last.overflows}`
           + ` server: connections +${metric(text, "gateway_connections_accepted_total") - last.connections}, requests +${metric(text, "gateway_requests_received_total") - last.received}`

@@ -273,6 +273,35 @@ describe.each(targets)("RPC over the $name", (target) => {
       stop.abort();
     });
 
+    it("when patient callers find the request channel full, they get in in the order they called, a later one never passes them, and one whose deadline passes drops out", async () => {
+      const [layer] = bus(1, { channelCapacity: [["greeter.rpc", 2]] });
+      const caller = client(layer);
+      const stop = new AbortController();
+      const parked = [caller.call(helloV1, { name: "1" }, { signal: stop.signal }), caller.call(helloV1, { name: "2" }, { signal: stop.signal })];
+      for (const call of parked) call.catch(() => {});
+      const patient = (name: string, deadlineMs = 10_000) => caller.call(helloV1, { name }, { waitForCapacity: true, deadlineMs });
+      const early = ["a", "b"].map((name) => patient(name));
+      const impatient = rejection(patient("gives up", 80));
+      const c = patient("c");
+      // The line has waited through several refusals before the last one comes.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect((await impatient).code).toBe(RpcErrorCodes.DEADLINE_EXCEEDED);
+      const d = patient("d");
+      // A caller that does not wait is still refused at once.
+      expect((await rejection(caller.call(helloV1, { name: "busy" }))).code).toBe(RpcErrorCodes.BUSY);
+      const handled: string[] = [];
+      server(layer, "greeter", 1)
+        .handle(helloV1, ({ name }) => {
+          handled.push(name);
+          return { text: `hello ${name}` };
+        })
+        .start();
+      expect((await Promise.all([...early, c, d])).map((reply) => reply.text)).toEqual(["hello a", "hello b", "hello c", "hello d"]);
+      await Promise.all(parked);
+      expect(handled).toEqual(["1", "2", "a", "b", "c", "d"]);
+      stop.abort();
+    });
+
     it("when a server's concurrency is N, it runs at most N handlers and leaves the rest for another instance", async () => {
       const [layerA, layerB, layerC] = bus(3);
       const release = gate();

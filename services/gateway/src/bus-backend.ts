@@ -2,6 +2,7 @@
 // contracts, each with a deadline, the caller's token where a service checks identity, and a
 // latency sample. Catalogue pages merge the events service (what) with inventory (how many left).
 import { createRpcClient, RpcError, RpcErrorCodes, type ChannelLayer, type MethodDef, type RpcClient, type ServiceIdentity } from "@boxoffice/bus";
+import { Counter, Gauge } from "prom-client";
 import {
   eventsCreateV1,
   eventsGetV1,
@@ -74,6 +75,25 @@ function toHttpEvent(event: CatalogueEvent, availability: Availability | undefin
 export function createBusBackend(options: BusBackendOptions): BusBackend {
   const rpc: RpcClient = createRpcClient({ layer: options.layer, service: "gateway", defaultDeadlineMs: options.deadlineMs, identity: options.identity });
   const metrics = options.metrics;
+  if (metrics) {
+    new Gauge({
+      name: "gateway_bus_calls_waiting_for_room",
+      help: "Checkout calls waiting in line for room in a full request channel (a service busier than its channel holds)",
+      registers: [metrics.registry],
+      collect() {
+        this.set(rpc.waitingForRoom);
+      },
+    });
+    new Counter({
+      name: "gateway_bus_calls_waited_for_room_total",
+      help: "Checkout calls that found their request channel full and waited in line for room",
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        this.inc(rpc.waitedForRoom);
+      },
+    });
+  }
 
   /**
    * `waitForCapacity`: a full request channel is retried (backoff and jitter) until the deadline
