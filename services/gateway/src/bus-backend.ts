@@ -96,8 +96,8 @@ export function createBusBackend(options: BusBackendOptions): BusBackend {
   }
 
   /**
-   * `waitForCapacity`: a full request channel is retried (backoff and jitter) until the deadline
-   * instead of failing BUSY at once. Only for checkout's calls: an admitted buyer's hold or order in a
+   * `waitForCapacity`: a call that finds its request channel full waits in line (this gateway's
+   * calls to that channel, oldest first) until the deadline instead of failing BUSY at once. Only for checkout's calls: an admitted buyer's hold or order in a
    * burst is better served a few hundred milliseconds late than sent away for Retry-After seconds (a
    * refused message was never delivered, so the retry cannot act twice). The room's controller still
    * sees the wait as latency and admits fewer.
