@@ -367,8 +367,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   };
 
   /** Queues one frame for its list; resolves true when stored, false when the list was full. */
-  const push = (host: RedisHost, key: string, capacity: number, frame: Buffer): Promise<boolean> =>
-    new Promise((resolve, reject) => batches.get(host)!.send({ key, capacity, frame, settle: resolve, fail: reject }));
+  const push = (host: RedisHost, key: string, capacity: number, frame: Buffer, inbox: boolean): Promise<boolean> =>
+    new Promise((resolve, reject) => batches.get(host)!.send({ key, capacity, frame, inbox, settle: resolve, fail: reject }));
 
   /** Takes up to `max` messages this process already holds for `channel`. */
   const takeBufferedUpTo = (state: KeyState, channel: string, max: number): Message[] => {
@@ -423,7 +423,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         ensureOpen();
         const frame = encodeFrame(Date.now() + opts.expiryMs, route.locals, codec.encode(message));
         return new Promise((resolve, reject) =>
-          route.batch.send({ key: route.key, capacity: route.capacity, frame, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, route.capacity))), fail: reject }),
+          route.batch.send({ key: route.key, capacity: route.capacity, frame, inbox: route.locals !== null, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, route.capacity))), fail: reject }),
         );
       } catch (error) {
         return Promise.reject(error);
@@ -487,7 +487,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         [...byKey].map(async ([destination, entry]) => {
           const locals = entry.nonLocal === undefined ? null : entry.channels.map((c) => c.slice(entry.nonLocal!.length));
           const capacity = opts.capacityOf(entry.nonLocal ?? entry.channels[0]);
-          if (!(await push(entry.host, destination, capacity, encodeFrame(expiresAt, locals, payload)))) stats.groupSendSkippedFull += entry.channels.length;
+          if (!(await push(entry.host, destination, capacity, encodeFrame(expiresAt, locals, payload), entry.nonLocal !== undefined))) stats.groupSendSkippedFull += entry.channels.length;
         }),
       );
     },
