@@ -1,9 +1,10 @@
 // The channel layer on Redis (one or several hosts). Differences from channels_redis, on purpose:
-// capacity is checked atomically in Lua; every message carries its own expiry; process-local
-// channels live in one list per non-local part (one capacity, one blocking pop per process, hashed
-// on the non-local part on both sides); a group send stores one message per member process; a
-// message taken from Redis for a receive that gave up is handed back (normal channels: pushed back
-// at the head; process-local: kept for the next receive), so aborts and timeouts lose nothing.
+// capacity is checked atomically (in Lua; a lone frame to an inbox in a MULTI, redis-send-batch.ts);
+// every message carries its own expiry; process-local channels live in one list per non-local part
+// (one capacity, one blocking pop per process, hashed on the non-local part on both sides); a group
+// send stores one message per member process; a message taken from Redis for a receive that gave
+// up is handed back (normal channels: pushed back at the head; process-local: kept for the next
+// receive), so aborts and timeouts lose nothing.
 // Sends to one host in the same tick share one script call, and a receive loop's next pop rides in
 // the same write (redis-send-batch.ts); one pop per key serves every receive waiting on it,
 // receiveMany taking several messages at once.
