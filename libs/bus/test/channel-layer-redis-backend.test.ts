@@ -92,6 +92,50 @@ describe.skipIf(!redis.available)(`Redis channel layer backend (${redis.reason |
     for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(ChannelFullError);
   });
 
+  it("when five processes send one message at a time into one inbox of capacity 10, exactly 10 of 50 are accepted, each sender's in order", async () => {
+    const reader = layer({ capacity: 10 });
+    const inbox = await reader.newChannel();
+    const senders = Array.from({ length: 5 }, () => layer({ capacity: 10 }));
+    const accepted: Array<{ s: number; n: number }> = [];
+    await Promise.all(
+      senders.map(async (sender, s) => {
+        for (let n = 0; n < 10; n++) {
+          // One send per tick: each leaves alone, the way a server's reply to a waiting caller does.
+          const sent = await sender.send(inbox, { s, n }).then(() => true, (error: unknown) => (expect(error).toBeInstanceOf(ChannelFullError), false));
+          if (sent) accepted.push({ s, n });
+        }
+      }),
+    );
+    expect(accepted).toHaveLength(10);
+    const got = [];
+    for (let i = 0; i < 10; i++) got.push(await reader.receive(inbox, { timeoutMs: 5000 }));
+    await expect(reader.receive(inbox, { timeoutMs: 100 })).rejects.toBeInstanceOf(ReceiveTimeoutError);
+    for (let s = 0; s < 5; s++) {
+      const mine = got.filter((m) => m.s === s).map((m) => m.n);
+      expect(mine, `sender ${s}'s messages in the order received`).toEqual(accepted.filter((a) => a.s === s).map((a) => a.n));
+    }
+  });
+
+  it("when two processes configure different capacities for one inbox, the one with less never drops what the other stored", async () => {
+    const reader = layer({ capacity: 5 });
+    const inbox = await reader.newChannel();
+    const roomy = layer({ capacity: 5 });
+    const tight = layer({ capacity: 2 });
+    for (let n = 1; n <= 4; n++) await roomy.send(inbox, { n });
+    // The inbox already holds more than `tight` allows: its send is refused and takes nothing else with it.
+    await expect(tight.send(inbox, { n: "tight" })).rejects.toBeInstanceOf(ChannelFullError);
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push((await reader.receive(inbox, { timeoutMs: 5000 })).n);
+    expect(got).toEqual([1, 2, 3, 4]);
+    await expect(reader.receive(inbox, { timeoutMs: 100 })).rejects.toBeInstanceOf(ReceiveTimeoutError);
+    // And from then on `tight` sends to inboxes through the script, which never cuts another's frames.
+    await roomy.send(inbox, { n: 5 });
+    await roomy.send(inbox, { n: 6 });
+    await roomy.send(inbox, { n: 7 });
+    await expect(tight.send(inbox, { n: "tight" })).rejects.toBeInstanceOf(ChannelFullError);
+    for (const n of [5, 6, 7]) expect((await reader.receive(inbox, { timeoutMs: 5000 })).n).toBe(n);
+  });
+
   it("when payloads are encrypted, they are unreadable in Redis, old keys still decrypt, and a stranger's key drops them", async () => {
     const single = [redis.url];
     const oldWriter = layer({ hosts: single, symmetricEncryptionKeys: ["old-secret"] });

@@ -1,9 +1,10 @@
 // The channel layer on Redis (one or several hosts). Differences from channels_redis, on purpose:
-// capacity is checked atomically in Lua; every message carries its own expiry; process-local
-// channels live in one list per non-local part (one capacity, one blocking pop per process, hashed
-// on the non-local part on both sides); a group send stores one message per member process; a
-// message taken from Redis for a receive that gave up is handed back (normal channels: pushed back
-// at the head; process-local: kept for the next receive), so aborts and timeouts lose nothing.
+// capacity is checked atomically (in Lua; a lone frame to an inbox in a MULTI, redis-send-batch.ts);
+// every message carries its own expiry; process-local channels live in one list per non-local part
+// (one capacity, one blocking pop per process, hashed on the non-local part on both sides); a group
+// send stores one message per member process; a message taken from Redis for a receive that gave
+// up is handed back (normal channels: pushed back at the head; process-local: kept for the next
+// receive), so aborts and timeouts lose nothing.
 // Sends to one host in the same tick share one script call, and a receive loop's next pop rides in
 // the same write (redis-send-batch.ts); one pop per key serves every receive waiting on it,
 // receiveMany taking several messages at once.
@@ -367,8 +368,8 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
   };
 
   /** Queues one frame for its list; resolves true when stored, false when the list was full. */
-  const push = (host: RedisHost, key: string, capacity: number, frame: Buffer): Promise<boolean> =>
-    new Promise((resolve, reject) => batches.get(host)!.send({ key, capacity, frame, settle: resolve, fail: reject }));
+  const push = (host: RedisHost, key: string, capacity: number, frame: Buffer, inbox: boolean): Promise<boolean> =>
+    new Promise((resolve, reject) => batches.get(host)!.send({ key, capacity, frame, inbox, settle: resolve, fail: reject }));
 
   /** Takes up to `max` messages this process already holds for `channel`. */
   const takeBufferedUpTo = (state: KeyState, channel: string, max: number): Message[] => {
@@ -423,7 +424,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         ensureOpen();
         const frame = encodeFrame(Date.now() + opts.expiryMs, route.locals, codec.encode(message));
         return new Promise((resolve, reject) =>
-          route.batch.send({ key: route.key, capacity: route.capacity, frame, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, route.capacity))), fail: reject }),
+          route.batch.send({ key: route.key, capacity: route.capacity, frame, inbox: route.locals !== null, settle: (accepted) => (accepted ? resolve() : reject(new ChannelFullError(channel, route.capacity))), fail: reject }),
         );
       } catch (error) {
         return Promise.reject(error);
@@ -487,7 +488,7 @@ export function createRedisChannelLayer(options: RedisChannelLayerOptions): Chan
         [...byKey].map(async ([destination, entry]) => {
           const locals = entry.nonLocal === undefined ? null : entry.channels.map((c) => c.slice(entry.nonLocal!.length));
           const capacity = opts.capacityOf(entry.nonLocal ?? entry.channels[0]);
-          if (!(await push(entry.host, destination, capacity, encodeFrame(expiresAt, locals, payload)))) stats.groupSendSkippedFull += entry.channels.length;
+          if (!(await push(entry.host, destination, capacity, encodeFrame(expiresAt, locals, payload), entry.nonLocal !== undefined))) stats.groupSendSkippedFull += entry.channels.length;
         }),
       );
     },

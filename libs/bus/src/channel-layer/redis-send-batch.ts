@@ -10,6 +10,7 @@
 // send or pop costs no latency.
 // Per message the contract is unchanged: SEND_SCRIPT accepts, in order, as many frames per list as
 // it has room for and refuses exactly the rest.
+// A lone frame to a process-local inbox (an RPC reply) skips the script: see #pushToInbox.
 import type { Redis } from "ioredis";
 import { BLOCK_SECONDS } from "./redis-connections.ts";
 import { RespArgs, writeCommands, type RawRequest } from "./redis-raw-commands.ts";
@@ -27,6 +28,12 @@ export interface QueuedFrame {
   readonly key: string;
   readonly capacity: number;
   readonly frame: Buffer;
+  /**
+   * The list is a process-local inbox. Nothing hands frames back to an inbox (its reader keeps what
+   * a receive gave up on in its own memory), so only sends fill it and it never holds more than the
+   * capacity senders check against it.
+   */
+  readonly inbox: boolean;
   /** true: stored; false: the list was full (for this frame, after the ones queued before it). */
   settle(accepted: boolean): void;
   fail(error: unknown): void;
@@ -75,15 +82,29 @@ export class HostBatch {
   readonly #flush = () => this.flush();
   /**
    * The fixed heads of the commands sent over and over, per list: a lone frame's script call (name,
-   * hash, key) and a pop (name, timeout, key, options), written as RESP once rather than per call.
+   * hash, key), a pop (name, timeout, key, options) and an inbox push's transaction, written as RESP
+   * once rather than per call.
    */
-  readonly #heads = new Map<string, { send?: RespArgs; pop?: RespArgs }>();
+  readonly #heads = new Map<string, Heads>();
+  /**
+   * Inboxes with a script-less push whose answer has not come back, and the frames sent to them
+   * meanwhile: those wait, so a push the transaction refused and the script then retries keeps its
+   * place in the inbox's order.
+   */
+  readonly #held = new Map<string, QueuedFrame[]>();
+  /** Set once an inbox turned out fuller than this process's capacity for it (see #pushToInbox). */
+  #scriptOnly = false;
 
   constructor(options: HostBatchOptions) {
     this.#options = options;
   }
 
   send(entry: QueuedFrame): void {
+    const held = entry.inbox ? this.#held.get(entry.key) : undefined;
+    if (held) {
+      held.push(entry);
+      return;
+    }
     this.#frames.push(entry);
     this.#schedule();
   }
@@ -98,7 +119,7 @@ export class HostBatch {
     });
   }
 
-  #headsOf(key: string): { send?: RespArgs; pop?: RespArgs } {
+  #headsOf(key: string): Heads {
     let heads = this.#heads.get(key);
     if (!heads) {
       // Reply inboxes come and go with callers: forget them all now and then rather than grow.
@@ -122,7 +143,9 @@ export class HostBatch {
     this.#pops = [];
     // One script call and a pop share a write when nothing is under way that the script must follow.
     const rider = chunks.length === 1 && pops.length > 0 && this.#last === undefined && pops[0].conn.status === "ready" ? pops.shift() : undefined;
-    for (const c of chunks) this.#script(c, c === chunks[0] ? rider : undefined);
+    const lone = chunks.length === 1 && chunks[0].groups.length === 1 && chunks[0].groups[0].length === 1 ? chunks[0].groups[0][0] : undefined;
+    if (lone?.inbox && !this.#scriptOnly) this.#pushToInbox(lone, rider);
+    else for (const c of chunks) this.#script(c, c === chunks[0] ? rider : undefined);
     for (const p of pops) issuePop(p);
   }
 
@@ -131,20 +154,136 @@ export class HostBatch {
     return (heads.send ??= new RespArgs(["EVALSHA", SEND_ONE_SCRIPT.sha, 1, key]));
   }
 
-  #script(c: Chunk, rider: QueuedPop | undefined): void {
+  /**
+   * A lone frame to an inbox, without a script: MULTI, RPUSH, LRANGE and LTRIM past capacity,
+   * PEXPIRE, EXEC. The transaction is atomic like the script (a waiting pop is served after EXEC, so
+   * no reader sees the frame past capacity), and since an inbox never holds more than its capacity
+   * before the push (see QueuedFrame.inbox), the LTRIM can only take back this frame: stored when
+   * RPUSH answered a length within capacity, refused otherwise. A refusal is not final: expired
+   * frames at a full inbox's head must give way, which needs the script's branch, so the script then
+   * decides; later frames to the inbox wait until it has (#held). Redis runs the script's RPUSH and
+   * PEXPIRE through Lua, which costs several µs more than the same commands when it wakes cold for
+   * one frame, as it does for each reply at one call in flight.
+   * Processes configured with different capacities for one inbox (BUS_REPLY_CAPACITY is per
+   * process) break the premise: an inbox filled past this process's capacity by another. Then the
+   * LTRIM cut frames that process was told were stored; LRANGE returned them, so they are pushed
+   * back at the tail (nothing read them; only frames sent in that round trip can pass them), and
+   * this batch sends to inboxes through the script from then on, as before.
+   */
+  #pushToInbox(entry: QueuedFrame, rider: QueuedPop | undefined): void {
+    const { key, capacity, frame } = entry;
+    this.#held.set(key, []);
+    const heads = this.#headsOf(key);
+    if (heads.inboxCapacity !== capacity) {
+      heads.inboxCapacity = capacity;
+      heads.inbox = {
+        rpush: new RespArgs(["RPUSH", key]),
+        past: new RespArgs(["LRANGE", key, capacity, -1]),
+        trim: new RespArgs(["LTRIM", key, 0, capacity - 1]),
+        expire: new RespArgs(["PEXPIRE", key, this.#options.keyTtlMs]),
+      };
+    }
+    const inbox = heads.inbox!;
+    const call = this.#open(rider?.conn);
+    const release = () => {
+      const held = this.#held.get(key) ?? [];
+      this.#held.delete(key);
+      if (held.length === 0) return;
+      for (const later of held) this.#frames.push(later);
+      this.#schedule();
+    };
+    const failed = (error: unknown) => {
+      call.finish();
+      entry.fail(this.#options.unavailable(error));
+      release();
+    };
+    const answered = (replies: unknown) => {
+      call.finish();
+      const [length, cut] = Array.isArray(replies) ? replies : [replies, undefined];
+      if (length instanceof Error) return failed(length);
+      if (typeof length === "number" && length <= capacity) {
+        entry.settle(true);
+        return release();
+      }
+      if (typeof length === "number" && length > capacity + 1 && Array.isArray(cut)) {
+        // Another process's frames were past this one's capacity (see above): put them back first.
+        this.#scriptOnly = true;
+        const others = (cut as Buffer[]).slice(0, -1);
+        void this.#options
+          .command()
+          .then((conn) => conn.multi().rpush(key, ...others).pexpire(key, this.#options.keyTtlMs).exec())
+          .catch(() => {});
+      }
+      // Full: the transaction took the frame back. The script drops expired heads and stores it if
+      // that makes room, before any later frame to this inbox.
+      const settleThenRelease = (accepted: boolean) => {
+        entry.settle(accepted);
+        release();
+      };
+      const failThenRelease = (error: unknown) => {
+        entry.fail(error);
+        release();
+      };
+      const retry: QueuedFrame = { key, capacity, frame, inbox: true, settle: settleThenRelease, fail: failThenRelease };
+      this.#script({ keys: [key], args: [capacity, 1, frame], groups: [[retry]] }, undefined);
+    };
+    const ignore = () => {};
+    const requests: RawRequest[] = [
+      { name: "multi", args: [MULTI], onReply: ignore, onError: ignore },
+      { name: "rpush", args: [inbox.rpush, frame], onReply: ignore, onError: ignore },
+      { name: "lrange", args: [inbox.past], onReply: ignore, onError: ignore },
+      { name: "ltrim", args: [inbox.trim], onReply: ignore, onError: ignore },
+      { name: "pexpire", args: [inbox.expire], onReply: ignore, onError: ignore },
+      // Only EXEC's answer counts: it carries RPUSH's, and it fails whenever the transaction does.
+      { name: "exec", args: [EXEC], onReply: answered, onError: failed },
+    ];
+    this.#write(call, requests, rider, failed);
+  }
+
+  /**
+   * Starts tracking a call about to be written (on `conn` when it rides with a pop, else on the
+   * ordinary connection); its answer handlers must call `finish`. No promise per call for this:
+   * only a call on another connection waits for it, which is rare.
+   */
+  #open(conn: Redis | undefined): { previous: LastCall | undefined; last: LastCall; finish(): void } {
     const previous = this.#last;
-    const conn = rider?.conn;
-    // One frame to one list (a reply, a lone request) takes the smaller script.
-    const single = c.groups.length === 1 && c.groups[0].length === 1;
-    const lua = single ? SEND_ONE_SCRIPT : SEND_SCRIPT;
-    const scriptArgs = single ? [Date.now(), this.#options.keyTtlMs, c.args[0], c.args[2]] : [Date.now(), this.#options.keyTtlMs, ...c.args];
-    // No promise per call for this: only a call on another connection waits for it, which is rare.
     const last: LastCall = { conn, finished: false, then: [] };
     const finish = () => {
       last.finished = true;
       if (this.#last === last) this.#last = undefined;
       for (const wake of last.then.splice(0)) wake();
     };
+    return { previous, last, finish };
+  }
+
+  /** Writes a call's commands: with the pop that rides along, or after the call before it when that was on another connection (order per list). */
+  #write(call: { previous: LastCall | undefined; last: LastCall }, requests: RawRequest[], rider: QueuedPop | undefined, failed: (error: unknown) => void): void {
+    const { previous, last } = call;
+    if (rider) {
+      // The call and the pop leave in one write. The pop is issued whatever happens to the call:
+      // its receive loop waits for it.
+      writeCommands(rider.conn, [...requests, popRequest(rider)]);
+    } else if ((!previous || previous.conn === undefined) && this.#options.current().status === "ready") {
+      // Nothing under way on another connection: the ordinary connection keeps the order by itself.
+      writeCommands(this.#options.current(), requests);
+    } else {
+      // A call on another connection than the one before it waits for that one (order per list).
+      const afterPrevious = async () => {
+        if (previous && previous.conn !== undefined && !previous.finished) await new Promise<void>((resolve) => previous.then.push(resolve));
+        writeCommands(await this.#options.command(), requests);
+      };
+      afterPrevious().catch(failed);
+    }
+    if (!last.finished) this.#last = last;
+  }
+
+  #script(c: Chunk, rider: QueuedPop | undefined): void {
+    // One frame to one list (a reply, a lone request) takes the smaller script.
+    const single = c.groups.length === 1 && c.groups[0].length === 1;
+    const lua = single ? SEND_ONE_SCRIPT : SEND_SCRIPT;
+    const scriptArgs = single ? [Date.now(), this.#options.keyTtlMs, c.args[0], c.args[2]] : [Date.now(), this.#options.keyTtlMs, ...c.args];
+    const call = this.#open(rider?.conn);
+    const finish = call.finish;
     const answered = (answer: unknown) => {
       const accepted = typeof answer === "number" ? [answer] : (answer as number[]);
       for (let i = 0; i < c.groups.length; i++) {
@@ -172,24 +311,21 @@ export class HostBatch {
       onReply: answered,
       onError: (error: unknown) => ((error as Error).message?.startsWith("NOSCRIPT") ? viaIoredis() : failed(error)),
     };
-    if (rider) {
-      // The script and the pop leave in one write. The pop is issued whatever happens to the script:
-      // its receive loop waits for it.
-      writeCommands(rider.conn, [request, popRequest(rider)]);
-    } else if ((!previous || previous.conn === undefined) && this.#options.current().status === "ready") {
-      // Nothing under way on another connection: the ordinary connection keeps the order by itself.
-      writeCommands(this.#options.current(), [request]);
-    } else {
-      // A call on another connection than the one before it waits for that one (order per list).
-      const afterPrevious = async () => {
-        if (previous && previous.conn !== undefined && !previous.finished) await new Promise<void>((resolve) => previous.then.push(resolve));
-        writeCommands(await this.#options.command(), [request]);
-      };
-      afterPrevious().catch(failed);
-    }
-    if (!last.finished) this.#last = last;
+    this.#write(call, [request], rider, failed);
   }
 }
+
+/** What #headsOf keeps per list. */
+interface Heads {
+  send?: RespArgs;
+  pop?: RespArgs;
+  /** An inbox push's commands around the frame, for the capacity they were made with. */
+  inbox?: { rpush: RespArgs; past: RespArgs; trim: RespArgs; expire: RespArgs };
+  inboxCapacity?: number;
+}
+
+const MULTI = new RespArgs(["MULTI"]);
+const EXEC = new RespArgs(["EXEC"]);
 
 function popRequest(p: QueuedPop): RawRequest {
   return { name: "blmpop", args: [p.head, p.count], onReply: p.resolve as (reply: unknown) => void, onError: p.reject };

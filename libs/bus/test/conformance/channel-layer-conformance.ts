@@ -28,6 +28,9 @@ function fresh(kind: string): string {
 
 const elapse = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** "stored", or what the send failed with (taken at once, so a send refused before the next is issued is no unhandled rejection). */
+const outcomeOf = (send: Promise<void>): Promise<unknown> => send.then(() => "stored", (error: unknown) => error);
+
 async function expectRejects(promise: Promise<unknown>, type: new (...args: never[]) => Error): Promise<void> {
   await expect(promise).rejects.toBeInstanceOf(type);
 }
@@ -147,6 +150,42 @@ export function channelLayerConformance(target: ConformanceTarget): void {
       expect((await l.receive(channel, { timeoutMs: 5000 })).n).toBe(1);
       expect((await l.receive(channel, { timeoutMs: 5000 })).n).toBe(2);
       await expectRejects(l.receive(channel, { timeoutMs: 100 }), ReceiveTimeoutError);
+    });
+
+    it("when sends to a process-local channel leave one per tick, it takes exactly its capacity, in order, and refuses the rest", async () => {
+      const l = layer({ capacity: 3 });
+      const inbox = await l.newChannel();
+      const sends: Array<Promise<unknown>> = [];
+      for (let n = 1; n <= 5; n++) {
+        sends.push(outcomeOf(l.send(inbox, { n })));
+        await new Promise((resolve) => setImmediate(resolve)); // the next send in a later tick, the first still unanswered
+      }
+      const results = await Promise.all(sends);
+      expect(results.slice(0, 3)).toEqual(["stored", "stored", "stored"]);
+      for (const r of results.slice(3)) expect(r).toBeInstanceOf(ChannelFullError);
+      const got = [];
+      for (let i = 0; i < 3; i++) got.push((await l.receive(inbox, { timeoutMs: 5000 })).n);
+      expect(got).toEqual([1, 2, 3]);
+      await expectRejects(l.receive(inbox, { timeoutMs: 100 }), ReceiveTimeoutError);
+    });
+
+    it("when expired messages fill a process-local channel, sends leaving one per tick get their room in order and only the overflow is refused", async () => {
+      const l = layer({ capacity: 2, expirySeconds: 1 });
+      const inbox = await l.newChannel();
+      await l.send(inbox, { n: "old1" });
+      await l.send(inbox, { n: "old2" });
+      await elapse(1200); // the behaviour under test is the passing of time itself
+      const sends: Array<Promise<unknown>> = [];
+      for (let n = 1; n <= 3; n++) {
+        sends.push(outcomeOf(l.send(inbox, { n })));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const results = await Promise.all(sends);
+      expect(results.slice(0, 2)).toEqual(["stored", "stored"]);
+      expect(results[2]).toBeInstanceOf(ChannelFullError);
+      expect((await l.receive(inbox, { timeoutMs: 5000 })).n).toBe(1);
+      expect((await l.receive(inbox, { timeoutMs: 5000 })).n).toBe(2);
+      await expectRejects(l.receive(inbox, { timeoutMs: 100 }), ReceiveTimeoutError);
     });
 
     it.each(["normal", "process-local"])("when messages wait on a %s channel, receiveMany returns up to max of them oldest first and leaves the rest", async (kind) => {
