@@ -19,7 +19,7 @@ import type { GatewayConfig } from "./config.ts";
 import { clientErrorResponse, forbiddenCharacterPaths, GatewayError, toHttpError } from "./errors.ts";
 import { registerAccountRoutes } from "./handlers/accounts.ts";
 import { registerBuyingRoutes } from "./handlers/buying.ts";
-import { cachedPageFastPath, registerCatalogueRoutes } from "./handlers/catalogue.ts";
+import { cachedEventPageAnswer, registerCatalogueRoutes } from "./handlers/catalogue.ts";
 import { registerLiveRoute } from "./handlers/live.ts";
 import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/operations.ts";
 import { registerQueueRoutes } from "./handlers/queue.ts";
@@ -28,6 +28,7 @@ import { createOpsConsole, type OpsConsole } from "./ops-console.ts";
 import { createAdmissionRate, type AdmissionRate } from "./domain/admission-rate.ts";
 import { createWaitingRoom, type WaitingRoom } from "./domain/waiting-room.ts";
 import { createEdgeShedding } from "./edge-shedding.ts";
+import { createGatewayServer, type HttpServerOptions } from "./http-server.ts";
 import { traceHttpRequests } from "./http-tracing.ts";
 import { createMemoryRoomStore } from "./store/memory-room-store.ts";
 import { createRedisRoomStore } from "./store/redis-room-store.ts";
@@ -147,7 +148,25 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     }
     return reply.status(mapped.status).type("application/json").send(mapped.body);
   };
+  const metrics = deps.metrics ?? createGatewayMetrics();
+  const cache = createCatalogueCache({
+    ttlMs: config.CATALOGUE_CACHE_TTL_MS,
+    staleAfterChangeMs: config.CATALOGUE_STALE_AFTER_CHANGE_MS,
+    onHit: () => metrics.cacheHit(),
+    onMiss: () => metrics.cacheLookups.inc({ result: "miss" }),
+  });
+  // This gateway's own counters for its ops report (the onResponse hook below counts fastify's answers).
+  const httpCounts = { handled: 0, errors: 0 };
+  // From close() on, fastify answers (it sends "connection: close" while draining): no early answers.
+  let closing = false;
+  const earlyPage = cachedEventPageAnswer(cache, (status) => {
+    metrics.earlyPageAnswered(status);
+    httpCounts.handled += 1;
+  });
   const app = Fastify({
+    // A cached event page is answered by the server itself, before fastify (see http-server.ts).
+    // Fastify fills in its server options, defaults included, before it calls the factory.
+    serverFactory: (handler, options) => createGatewayServer(handler, options as unknown as HttpServerOptions, (request, response) => !closing && earlyPage(request, response)),
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: { level: config.LOG_LEVEL } }),
     // Per-request log lines cost more than a cached page itself; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -170,13 +189,6 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  const metrics = deps.metrics ?? createGatewayMetrics();
-  const cache = createCatalogueCache({
-    ttlMs: config.CATALOGUE_CACHE_TTL_MS,
-    staleAfterChangeMs: config.CATALOGUE_STALE_AFTER_CHANGE_MS,
-    onHit: () => metrics.cacheLookups.inc({ result: "hit" }),
-    onMiss: () => metrics.cacheLookups.inc({ result: "miss" }),
-  });
   const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics, identity: serviceTrust(config, "gateway").identity });
   const backend = deps.backend ?? (busBackend as BusBackend);
   const live = createLiveHub({ layer: deps.layer, logger: app.log });
@@ -205,8 +217,6 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     earlyPollAllowance: config.QUEUE_EARLY_POLL_ALLOWANCE,
     now: deps.now,
   });
-  // This gateway's own counters for its ops report (the onResponse hook below counts).
-  const httpCounts = { handled: 0, errors: 0 };
   const ops = createOpsConsole({ config, layer: deps.layer, room, sample: () => ({ ...httpCounts, inFlight: inFlightRequests() }), reportIntervalMs: deps.opsReportIntervalMs });
   registerOpsGauges(metrics.registry, () => ops.overview());
   const context: GatewayContext = {
@@ -246,9 +256,10 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     return reply.status(404).send({ error: { code: "NOT_FOUND", message: `no route ${request.method} ${request.url.split("?")[0]}` } });
   });
 
-  // A cached event page is answered before any other per-request work (session cookie, shedding,
-  // validation): it is the page every buyer reads during an on-sale, and the bytes are ready.
-  app.addHook("onRequest", cachedPageFastPath(cache));
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
 
   // Same-origin check for browser writes: an Origin from elsewhere is refused; no Origin at all
   // is a non-browser client (curl, k6) and allowed, as the HTTP reference says.

@@ -1,12 +1,14 @@
 // A per-instance cache for the read-heavy pages (event list, event page): entries live about a
 // second, a hundred concurrent misses for one key make one bus call (they share its promise), and
-// changes end entries early. Values are kept serialised, so a hit costs no JSON work.
+// changes end entries early. Values are kept serialised with their ETag, so a hit costs no JSON
+// work and no hashing.
 //
 // Two kinds of change: `invalidate` (the event itself changed: its title, its times) drops the
 // entries at once; `changed` (availability moved: a hold, an order) lets an entry be served for at
 // most `staleAfterChangeMs` more, so a hot event's page is loaded a few times a second during an
 // on-sale instead of after every hold. Both act on the keys they name only: a change to one event
 // never stops another event's page from being cached.
+import { createHash } from "node:crypto";
 
 export interface CatalogueCacheOptions {
   /** Milliseconds an entry is served. 0 disables caching (coalescing still applies). */
@@ -20,22 +22,28 @@ export interface CatalogueCacheOptions {
   readonly onMiss?: () => void;
 }
 
+/** A page as it goes on the wire: its JSON bytes and their entity tag (a quoted hash of the bytes). */
+export interface CachedPage {
+  readonly body: Buffer;
+  readonly etag: string;
+}
+
 interface Entry {
-  readonly value: Buffer;
+  readonly value: CachedPage;
   expiresAt: number;
 }
 
 interface Load {
-  readonly promise: Promise<Buffer>;
+  readonly promise: Promise<CachedPage>;
   /** Set by `changed` while the load runs: what it stores is served until then at the latest. */
   expiresBy: number;
 }
 
 export interface CatalogueCache {
-  /** The cached bytes for `key`, or the bytes `load` produces (one load per key at a time). */
-  get(key: string, load: () => Promise<unknown>): Promise<Buffer>;
-  /** The cached bytes for `key` when fresh, without loading (counts a hit); undefined otherwise. */
-  peek(key: string): Buffer | undefined;
+  /** The cached page for `key`, or the page `load` produces (one load per key at a time). */
+  get(key: string, load: () => Promise<unknown>): Promise<CachedPage>;
+  /** The cached page for `key` when fresh, without loading (counts a hit); undefined otherwise. */
+  peek(key: string): CachedPage | undefined;
   /** Drops every entry whose key starts with `prefix` (all entries when omitted); loads under way do not store. */
   invalidate(prefix?: string): void;
   /** What entries starting with `prefix` show has changed: they are served for at most `staleAfterChangeMs` more. */
@@ -50,7 +58,7 @@ export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueC
   const entries = new Map<string, Entry>();
   const loads = new Map<string, Load>();
 
-  function store(key: string, value: Buffer, load: Load): void {
+  function store(key: string, value: CachedPage, load: Load): void {
     // Invalidated while loading (or a newer load took its place): what it read may be stale.
     if (options.ttlMs <= 0 || loads.get(key) !== load) return;
     const expiresAt = Math.min(now() + options.ttlMs, load.expiresBy);
@@ -62,7 +70,7 @@ export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueC
     entries.set(key, { value, expiresAt });
   }
 
-  function peek(key: string): Buffer | undefined {
+  function peek(key: string): CachedPage | undefined {
     const entry = entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt > now()) {
@@ -85,9 +93,9 @@ export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueC
       }
       options.onMiss?.();
       const started = load().then((value) => {
-        const bytes = Buffer.from(JSON.stringify(value));
-        store(key, bytes, current);
-        return bytes;
+        const page = pageOf(value);
+        store(key, page, current);
+        return page;
       });
       const current: Load = {
         promise: started.finally(() => {
@@ -119,4 +127,10 @@ export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueC
       return entries.size;
     },
   };
+}
+
+/** Serialises a page once and tags it; the tag changes whenever a byte does. */
+export function pageOf(value: unknown): CachedPage {
+  const body = Buffer.from(JSON.stringify(value));
+  return { body, etag: `"${createHash("sha1").update(body).digest("base64url")}"` };
 }

@@ -55,7 +55,7 @@ describe("the catalogue cache", () => {
     t.cache.changed("event:1");
     slow.resolve({ title: "two" });
     await loading;
-    expect(t.cache.peek("event:2")?.toString()).toBe('{"title":"two"}');
+    expect(t.cache.peek("event:2")?.body.toString()).toBe('{"title":"two"}');
   });
 
   it("when the event itself changes while its page is loading, what the load read is not stored", async () => {
@@ -64,7 +64,7 @@ describe("the catalogue cache", () => {
     const loading = t.cache.get("event:1", () => slow.promise);
     t.cache.invalidate("event:1");
     slow.resolve({ title: "old title" });
-    expect((await loading).toString()).toBe('{"title":"old title"}');
+    expect((await loading).body.toString()).toBe('{"title":"old title"}');
     expect(t.cache.peek("event:1")).toBeUndefined();
   });
 
@@ -97,9 +97,9 @@ describe("the catalogue cache", () => {
       return { title: "third" };
     });
     second.resolve({ title: "second" });
-    expect((await secondLoading).toString()).toBe('{"title":"second"}');
-    expect((await third).toString()).toBe('{"title":"second"}');
+    expect((await secondLoading).body.toString()).toBe('{"title":"second"}');
+    expect((await third).body.toString()).toBe('{"title":"second"}');
     expect(thirdLoaded).toBe(false);
-    expect(t.cache.peek("event:1")?.toString()).toBe('{"title":"second"}');
+    expect(t.cache.peek("event:1")?.body.toString()).toBe('{"title":"second"}');
   });
 });

@@ -2,8 +2,9 @@
 // and event creation for organisers.
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
-import type { CatalogueCache } from "../catalogue-cache.ts";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { CachedPage, CatalogueCache } from "../catalogue-cache.ts";
+import type { EarlyAnswer } from "../http-server.ts";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import {
   httpCreateEventBodySchema,
@@ -37,9 +38,8 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
     },
   }, async (request, reply) => {
     const { limit, cursor } = request.query;
-    const bytes = await cache.get(`events:${limit}:${cursor ?? ""}`, () => backend.listEvents({ limit, cursor }));
-    // Cached bytes are already JSON: a Buffer skips the serialiser (hence the cast).
-    return reply.type("application/json").send(bytes as never);
+    const page = await cache.get(`events:${limit}:${cursor ?? ""}`, () => backend.listEvents({ limit, cursor }));
+    return sendPage(request, reply, page);
   });
 
   app.get("/events/:eventId", {
@@ -51,8 +51,8 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
     },
   }, async (request, reply) => {
     const eventId = requireWellFormedId(request.params.eventId, "event");
-    const bytes = await cache.get(`event:${eventId}`, async () => ({ event: await backend.getEvent(eventId) }));
-    return reply.type("application/json").send(bytes as never);
+    const page = await cache.get(`event:${eventId}`, async () => ({ event: await backend.getEvent(eventId) }));
+    return sendPage(request, reply, page);
   });
 
   app.post("/events", {
@@ -92,23 +92,49 @@ export function registerCatalogueRoutes(parent: FastifyInstance, context: Gatewa
   });
 }
 
-const EVENT_PAGE_ROUTE = "/api/events/:eventId";
+/** A cached page through fastify: 304 when the client holds these bytes already, else the bytes. */
+function sendPage(request: FastifyRequest, reply: FastifyReply, page: CachedPage): FastifyReply {
+  reply.header("etag", page.etag);
+  if (holdsPage(request.headers["if-none-match"], page.etag)) return reply.status(304).send();
+  // Cached bytes are already JSON: a Buffer skips the serialiser (hence the cast).
+  return reply.type("application/json").send(page.body as never);
+}
+
+/** If-None-Match names this entity tag (or `*`); weak tags compare as their strong form (RFC 9110 §13.1.2). */
+export function holdsPage(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  if (ifNoneMatch === etag) return true;
+  return ifNoneMatch.split(",").some((listed) => {
+    const tag = listed.trim();
+    return tag === "*" || (tag.startsWith("W/") ? tag.slice(2) : tag) === etag;
+  });
+}
+
+const EVENT_PAGE_PREFIX = "/api/events/";
 
 /**
- * An onRequest hook, registered before every other: a GET of an event page whose bytes are cached
- * and fresh is answered from them at once. Only well-formed ids are ever cached, so a hit needs no
- * validation; anything else (a miss, another route) goes the ordinary way.
+ * The event page every buyer reads during an on-sale, answered by the HTTP server before fastify
+ * (see http-server.ts) when its bytes are cached and fresh. The page is public and the same for
+ * every caller, so nothing about the caller is needed: no session, no shedding, no validation.
+ * Only pages of well-formed ids are ever cached, so only `/api/events/<cached id>` exactly (no
+ * query, no trailing slash, no percent-encoding) can hit; every other request is declined and goes
+ * the ordinary way, which serves the same bytes with the same headers.
  */
-export function cachedPageFastPath(cache: CatalogueCache): (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void {
-  return (request, reply, done) => {
-    if (request.method === "GET" && request.routeOptions.url === EVENT_PAGE_ROUTE) {
-      const bytes = cache.peek(`event:${(request.params as { eventId: string }).eventId}`);
-      if (bytes) {
-        // Answering from an onRequest hook skips the remaining hooks and the handler.
-        reply.type("application/json").send(bytes);
-        return;
-      }
+export function cachedEventPageAnswer(cache: CatalogueCache, answered: (status: 200 | 304) => void): EarlyAnswer {
+  return (request, response) => {
+    const url = request.url;
+    if (request.method !== "GET" || url === undefined || !url.startsWith(EVENT_PAGE_PREFIX)) return false;
+    const page = cache.peek(`event:${url.slice(EVENT_PAGE_PREFIX.length)}`);
+    if (page === undefined) return false;
+    if (holdsPage(request.headers["if-none-match"], page.etag)) {
+      response.writeHead(304, { etag: page.etag });
+      response.end();
+      answered(304);
+      return true;
     }
-    done();
+    response.writeHead(200, { "content-type": "application/json", "content-length": page.body.length, etag: page.etag });
+    response.end(page.body);
+    answered(200);
+    return true;
   };
 }
