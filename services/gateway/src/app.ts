@@ -157,7 +157,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   // This gateway's own counters for its ops report (the onResponse hook below counts fastify's answers).
   const httpCounts = { handled: 0, errors: 0 };
-  // From close() on, fastify answers (it sends "connection: close" while draining): no early answers.
+  // From close() on, fastify answers (it sends "connection: close" while draining): no early answers,
+  // and every request is a 503 UNAVAILABLE with Retry-After (the first onRequest hook below).
   let closing = false;
   const earlyPage = cachedEventPageAnswer(cache, (status) => {
     metrics.earlyPageAnswered(status);
@@ -177,6 +178,9 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     // A load balancer's request id is kept; otherwise fastify's cheap counter.
     requestIdHeader: "x-request-id",
     routerOptions: { ignoreTrailingSlash: true },
+    // Fastify's own answer to a request that arrives while it drains (a keep-alive connection's next
+    // request) is a 503 without Retry-After and outside the API's error shape; the hook below answers it.
+    return503OnClosing: false,
     // Errors of fastify's router (bad percent-encoding, an over-long path parameter) in our shape.
     frameworkErrors: (error, request, reply) => sendError(error, request, reply),
     // A request Node's parser could not read (no request object exists): raw HTTP in our shape.
@@ -188,6 +192,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+  // Draining (close() was called): finish what is under way, refuse new work the contract's way.
+  app.addHook("onRequest", (_request, _reply, done) => done(closing ? new GatewayError("UNAVAILABLE", "this server is shutting down; retry in a moment") : undefined));
 
   const busBackend: BusBackend | undefined = deps.backend ? undefined : createBusBackend({ layer: deps.layer, deadlineMs: config.RPC_DEADLINE_MS, metrics, identity: serviceTrust(config, "gateway").identity });
   const backend = deps.backend ?? (busBackend as BusBackend);

@@ -2,6 +2,7 @@
 // in memory (the embedded platform) and on the real Redis (every gateway of a distributed one).
 // The room's clock is the test's: time moves when the test says, so nothing sleeps.
 import { randomBytes } from "node:crypto";
+import { connect, type AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { inventoryAvailabilityChangedV1 } from "@boxoffice/contracts";
@@ -522,6 +523,34 @@ describe("every 503 carries Retry-After", () => {
     } finally {
       await t.close();
     }
+  });
+
+  it("when a gateway drains for shutdown, a request on a connection still open is 503 UNAVAILABLE with Retry-After in the error shape, and the request under way still completes", async () => {
+    const backend = createFakeBackend();
+    const t = await createTestGateway({ BUSY_RETRY_AFTER_SECONDS: "3" }, backend);
+    await t.gateway.app.listen({ host: "127.0.0.1", port: 0 });
+    const socket = connect((t.gateway.app.server.address() as AddressInfo).port, "127.0.0.1");
+    let received = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (received += chunk));
+    const ended = new Promise((resolve) => socket.once("close", resolve));
+    // A request under way (the event page waits on the catalogue) keeps the connection open.
+    const release = backend.holdGetEvent();
+    socket.write("GET /api/events/100 HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    await waitFor(() => backend.calls.getEvent > 0, { what: "the first request to be under way" });
+    const stopping = t.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The connection's next request arrives while the gateway drains.
+    socket.write("GET /api/events HTTP/1.1\r\nHost: gateway\r\n\r\n");
+    // (Its answer queues behind the first one's: answers on a connection go out in order.)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await ended;
+    await stopping;
+    const [first, second] = received.split(/(?=HTTP\/1\.1 )/);
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(second).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second).toMatch(/\r\nretry-after: 3\r\n/i);
+    expect(JSON.parse(second.slice(second.indexOf("\r\n\r\n") + 4)).error.code).toBe("UNAVAILABLE");
   });
 
   it("when the waiting room's Redis cannot be reached, joining and holding are 503 UNAVAILABLE with Retry-After, never 500", async () => {
