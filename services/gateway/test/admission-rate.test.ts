@@ -145,6 +145,31 @@ describe("the adaptive admission rate", () => {
     expect(rate.current()).toBe(20); // the 5 s call was in this window: halved
   });
 
+  it("a hold is timed from the request's arrival: a slow admission check before the bus call counts against the target", async () => {
+    let now = Date.parse("2030-06-01T10:00:00.000Z");
+    const backend = createFakeBackend();
+    const t = await createTestGateway({ CHECKOUT_LATENCY_TARGET_MS: "100", ADMISSION_RATE_INITIAL: "40" }, backend, { now: () => now });
+    try {
+      const email = "slow-before@rate.test";
+      await t.gateway.app.inject({ method: "POST", url: "/api/users", payload: { email, password: "long-enough", displayName: "B" } });
+      const cookie = sessionCookie(await t.gateway.app.inject({ method: "POST", url: "/api/session", payload: { email, password: "long-enough" } }));
+      // The room's admission check waits on the catalogue for 300 ms; the hold's bus call itself is instant.
+      const release = backend.holdGetEvent();
+      const hold = t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+      await waitFor(() => backend.calls.getEventSchedule > 0, { what: "the hold to be in its admission check" });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      release();
+      expect((await hold).statusCode).toBe(201);
+      const rate = t.gateway.context.admissionRate;
+      expect(rate.current()).toBe(40);
+      now += 2000;
+      // Timing the bus call alone saw ~0 ms (under half the target: no cut); the buyer waited 300 ms.
+      expect(rate.current(), "the window's hold took 3x the target: cut").toBeLessThan(40);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("when this gateway sheds a checkout itself (its in-flight bound), the room's admission rate is halved", async () => {
     let now = Date.parse("2030-06-01T10:00:00.000Z");
     const backend = createFakeBackend();
