@@ -310,6 +310,13 @@ interface RunResult {
   tally: Tally;
   outcomes: Record<string, number>;
   purchaseMs: number[];
+  /**
+   * Where the purchase's tail is: the share of holds and of orders slower than each of TAIL_MS, as
+   * this client saw them and as the gateway timed them (from routing the request to answering it,
+   * its request-duration histogram). A gap is time outside the gateway's handling: the client's own
+   * event loop, the load balancer, the connection's queue and the gateway's parsing.
+   */
+  checkoutTail: Record<"hold" | "order", { client: number[]; gateway: number[] }>;
   waitFromJoinMs: number[];
   waitFromOpeningMs: number[];
   sellOutSeconds: number | undefined;
@@ -324,6 +331,39 @@ interface RunResult {
   organiserCallsMs: number[];
   /** This load generator's own event-loop delay during the on-sale (ms): a late timer or unread answer is the client's. */
   generatorLoopDelayMs: { p99: number; max: number };
+}
+
+/** Thresholds of the checkout tail comparison: bounds of the gateway's duration histogram. */
+const TAIL_MS = [250, 500, 1000];
+
+function shareOver(values: number[]): number[] {
+  return TAIL_MS.map((limit) => (values.length ? values.filter((v) => v > limit).length / values.length : Number.NaN));
+}
+
+/**
+ * The share of successful holds (POST …/holds, 201) and orders (POST /api/orders, 201) slower than
+ * each of TAIL_MS by the gateway's own histogram (cumulative since it started: only the on-sale
+ * holds and orders, in this bench).
+ */
+async function gatewayCheckoutTail(gatewayUrl: string): Promise<Record<"hold" | "order", number[]>> {
+  let text = "";
+  try {
+    text = await (await fetch(`${gatewayUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  } catch {
+    // no figure: NaN below
+  }
+  const tail = (route: RegExp) => {
+    const buckets = new Map<number, number>();
+    for (const match of text.matchAll(/^gateway_http_request_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
+      const labels = match[1];
+      if (!labels.includes('method="POST"') || !labels.includes('status="201"') || !route.test(labels)) continue;
+      const le = /le="([^"]+)"/.exec(labels)?.[1];
+      if (le) buckets.set(le === "+Inf" ? Infinity : Number(le), (buckets.get(le === "+Inf" ? Infinity : Number(le)) ?? 0) + Number(match[2]));
+    }
+    const total = buckets.get(Infinity) ?? 0;
+    return TAIL_MS.map((limit) => (total > 0 && buckets.has(limit / 1000) ? (total - buckets.get(limit / 1000)!) / total : Number.NaN));
+  };
+  return { hold: tail(/route="[^"]*\/holds"/), order: tail(/route="\/api\/orders"/) };
 }
 
 /** `gatewayUrl`: the gateway itself (not the load balancer) for the join-vs-bare comparison. */
@@ -383,6 +423,9 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const tally = newTally();
   const outcomes: Record<string, number> = {};
   const purchaseMs: number[] = [];
+  /** The admitted purchase's two calls as this client saw them (retries included). */
+  const holdMs: number[] = [];
+  const orderMs: number[] = [];
   const waitFromJoinMs: number[] = [];
   const waitFromOpeningMs: number[] = [];
   let lastPurchaseAt = 0;
@@ -430,6 +473,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
       const started = performance.now();
       const hold = await persist(tally, deadline, () => call(tally, base, "POST", `/api/events/${eventId}/holds`, { jar, body: { quantity: 1 } }));
       if (!hold) return "gave_up";
+      const held = performance.now();
       if (hold.status === 409 && codeOf(hold) === "SOLD_OUT") return "sold_out";
       if (hold.status === 409 && codeOf(hold) === "NOT_ADMITTED") continue;
       if (hold.status !== 201) throw new Error(`hold ${hold.status} ${JSON.stringify(hold.json)}`);
@@ -442,6 +486,8 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
       if (!order) return "gave_up";
       if (order.status !== 201) throw new Error(`order ${order.status} ${JSON.stringify(order.json)}`);
       purchaseMs.push(performance.now() - started);
+      holdMs.push(held - started);
+      orderMs.push(performance.now() - held);
       lastPurchaseAt = Date.now();
       return "bought";
     }
@@ -490,6 +536,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   clearInterval(progress);
   trace?.stop();
   loopDelay.disable();
+  const gatewayTail = await gatewayCheckoutTail(gatewayUrl);
   for (const result of results) outcomes[result] = (outcomes[result] ?? 0) + 1;
   const window = await cpuWindow;
   const soldOutAt = lastPurchaseAt && (outcomes.bought ?? 0) >= SEATS ? lastPurchaseAt : 0;
@@ -500,6 +547,10 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
     tally,
     outcomes,
     purchaseMs,
+    checkoutTail: {
+      hold: { client: shareOver(holdMs), gateway: gatewayTail.hold },
+      order: { client: shareOver(orderMs), gateway: gatewayTail.order },
+    },
     waitFromJoinMs,
     waitFromOpeningMs,
     sellOutSeconds: soldOutAt ? (soldOutAt - opensAt - window.pausedMs) / 1000 : undefined,
@@ -576,6 +627,7 @@ if (modes.includes("distributed")) runs.push(await distributed());
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const ms = (values: number[], p: number) => (values.length ? `${fmt(percentile(values, p))} ms` : "–");
+const pct = (share: number) => (Number.isNaN(share) ? "–" : `${(share * 100).toFixed(share < 0.01 ? 2 : 1)}%`);
 const s = (values: number[], p: number) => (values.length ? `${(percentile(values, p) / 1000).toFixed(1)} s` : "–");
 const done = runs.filter((r): r is RunResult => typeof r !== "string");
 const column = (f: (r: RunResult) => string) => done.map(f).join(" | ");
@@ -593,6 +645,7 @@ const lines = [
   `| answers by status | ${column((r) => Object.entries(r.tally.byStatus).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
   `| outcomes | ${column((r) => Object.entries(r.outcomes).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
   `| admitted purchase (hold → confirmed order) p50 / p99 | ${column((r) => `${ms(r.purchaseMs, 50)} / ${ms(r.purchaseMs, 99)}`)} |`,
+  `| where the tail is: holds / orders slower than ${TAIL_MS.map((v) => `${v}`).join(" / ")} ms, as the client saw them; as the gateway timed them (routing → answer) | ${column((r) => (["hold", "order"] as const).map((k) => `${k}s ${r.checkoutTail[k].client.map(pct).join(" / ")}; ${r.checkoutTail[k].gateway.map(pct).join(" / ")}`).join("<br>"))} |`,
   `| time to sell out, from opening to the last order (the paused CPU window subtracted) | ${column((r) => (r.sellOutSeconds === undefined ? `not every seat sold in the run (${fmt(SEATS - (r.outcomes.bought ?? 0))} left in holds that a retried hold abandoned; they return when holds expire)` : `${r.sellOutSeconds.toFixed(1)} s`))} |`,
   `| time until nothing was left to hold (first buyer told sold_out), from opening | ${column((r) => (r.nothingLeftSeconds === undefined ? "–" : `${r.nothingLeftSeconds.toFixed(1)} s`))} |`,
   `| wait, join → admitted, p50 / p90 / p99 | ${column((r) => `${s(r.waitFromJoinMs, 50)} / ${s(r.waitFromJoinMs, 90)} / ${s(r.waitFromJoinMs, 99)}`)} |`,
