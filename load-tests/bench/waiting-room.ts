@@ -572,13 +572,14 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
 
 /**
  * BENCH_ROOM_GENERATOR_NICE (default -10): the load generator's main thread runs the on-sale at this
- * nice value, above the platform's processes (0), then goes back. It shares 2 cores with the platform
- * it measures (-10: about nine times the CPU share of a process at 0 when both want a core), and a CPU profile of it during the 40,000 arrivals showed busy runs of 0.7-1 s (node's
- * HTTP client building 4,000 requests a second, and its GC) while nine platform processes held the
- * cores: its loop stalled 1.7-6.7 s, and every purchase in flight then was timed that much slower
- * than the platform served it. Real buyers bring their own machines. Raised only after the platform
- * and the bare route were started (children inherit a nice value), for the main thread only (Linux
- * sets a thread's nice: GC helper threads stay at 0). Needs root; without it the run says so.
+ * nice value, above the platform's processes (0), then goes back (-10: about nine times the CPU share
+ * of a process at 0 when both want a core). It shares 2 cores with the platform it measures, and a
+ * CPU profile of it during the 40,000 arrivals showed busy runs of 0.7-1 s (node's HTTP client
+ * building 4,000 requests a second, and its GC) while nine platform processes held the cores: its
+ * loop stalled 1.7-6.7 s, and every purchase in flight then was timed that much slower than the
+ * platform served it. Real buyers bring their own machines. Raised only after the platform and the
+ * bare route were started (children inherit a nice value), for the main thread only (Linux sets a
+ * thread's nice: GC helper threads stay at 0). Needs root; without it the report shows 0.
  */
 function raiseGeneratorPriority(): { nice: number; restore(): void } {
   const wanted = Number(process.env.BENCH_ROOM_GENERATOR_NICE ?? -10);
