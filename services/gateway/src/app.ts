@@ -25,7 +25,7 @@ import { registerOperationsGuard, registerOperationsRoutes } from "./handlers/op
 import { registerQueueRoutes } from "./handlers/queue.ts";
 import { registerOpsConsoleRoutes } from "./handlers/ops-console.ts";
 import { createOpsConsole, type OpsConsole } from "./ops-console.ts";
-import { createAdmissionRate, type AdmissionRate } from "./domain/admission-rate.ts";
+import { createAdmissionGate, createAdmissionRate, type AdmissionRate } from "./domain/admission-rate.ts";
 import { createWaitingRoom, type WaitingRoom } from "./domain/waiting-room.ts";
 import { createEdgeShedding } from "./edge-shedding.ts";
 import { createGatewayServer, type HttpServerOptions } from "./http-server.ts";
@@ -53,6 +53,8 @@ export interface GatewayDeps {
   readonly roomStore?: RoomStore;
   /** The clock of the waiting room (tests of admission expiry). */
   readonly now?: () => number;
+  /** Replaces the room's admission gate (the event loop's lag; tests). */
+  readonly admitting?: () => boolean;
   /** How often this gateway reports to the operator console (default 2000 ms; tests). */
   readonly opsReportIntervalMs?: number;
 }
@@ -220,6 +222,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     rate: admissionRate,
     admissionTtlSeconds: config.ADMISSION_TTL_SECONDS,
     maxConcurrent: config.ADMISSION_MAX_CONCURRENT,
+    admitting: deps.admitting ?? createAdmissionGate({ lagMs: () => shedding.loopDelay().lagMs, lagTargetMs: config.ADMISSION_LOOP_LAG_TARGET_MS }),
     earlyPollAllowance: config.QUEUE_EARLY_POLL_ALLOWANCE,
     now: deps.now,
   });

@@ -1,7 +1,7 @@
 // The waiting room's adaptive admission rate (src/domain/admission-rate.ts), on the test's clock:
 // it steers on the p99 of admitted buyers' checkout latency against the target and on 503s.
 import { describe, expect, it } from "vitest";
-import { createAdmissionRate, type LoopLoad } from "../src/domain/admission-rate.ts";
+import { createAdmissionGate, createAdmissionRate, type LoopLoad } from "../src/domain/admission-rate.ts";
 import { createFakeBackend } from "./fake-backend.ts";
 import { createTestGateway, sessionCookie } from "./helpers.ts";
 import { waitFor } from "@boxoffice/testkit";
@@ -194,5 +194,22 @@ describe("the adaptive admission rate", () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe("the admission gate", () => {
+  it("is open while the event loop's lag is at most the target; closed above it, it lets one ask a second through so the room always moves", () => {
+    let lag = 0;
+    let now = 0;
+    const admitting = createAdmissionGate({ lagMs: () => lag, lagTargetMs: 100, now: () => now });
+    expect([admitting(), admitting(), admitting()]).toEqual([true, true, true]);
+    lag = 250;
+    expect(admitting(), "the first ask of the lag passes").toBe(true);
+    now += 400;
+    expect([admitting(), admitting()]).toEqual([false, false]);
+    now += 600;
+    expect([admitting(), admitting()], "a second later, one more").toEqual([true, false]);
+    lag = 100;
+    expect([admitting(), admitting()]).toEqual([true, true]);
   });
 });

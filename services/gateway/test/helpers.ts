@@ -17,7 +17,7 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function createTestGateway(env: Record<string, string> = {}, backend = createFakeBackend(), deps: Pick<GatewayDeps, "roomStore" | "now"> = {}): Promise<TestGateway> {
+export async function createTestGateway(env: Record<string, string> = {}, backend = createFakeBackend(), deps: Pick<GatewayDeps, "roomStore" | "now" | "admitting"> = {}): Promise<TestGateway> {
   const layer = createInMemoryChannelLayer();
   const firehose = createInMemoryFirehose();
   // The room's rate on the test's clock follows checkout alone: the test machine's own event loop

@@ -55,17 +55,21 @@ describe.each(targets)("the waiting room $name", (target) => {
   let now: number;
   let buyerCount = 0;
 
+  /** The gateway's admission gate (createAdmissionGate: closed while its event loop lags). */
+  let gateOpen = true;
+
   async function start(env: Record<string, string> = {}): Promise<void> {
     t = await createTestGateway(
       { ADMISSION_KEYS: admissionKey, ADMISSION_RATE_INITIAL: "1", ADMISSION_RATE_MIN: "1", ADMISSION_RATE_MAX: "1", QUEUE_EARLY_POLL_ALLOWANCE: "0", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000", ...env },
       backend,
-      { roomStore: store, now: () => now },
+      { roomStore: store, now: () => now, admitting: () => gateOpen },
     );
   }
 
   beforeEach(async (context) => {
     if (!target.available) context.skip();
     now = OPENS - 60_000;
+    gateOpen = true;
     store = target.store();
     backend = createFakeBackend();
     backend.events.set(EVENT, {
@@ -106,6 +110,30 @@ describe.each(targets)("the waiting room $name", (target) => {
   const hold = (cookie: string) => t.gateway.app.inject({ method: "POST", url: `/api/events/${EVENT}/holds`, headers: { cookie }, payload: { quantity: 1 } });
   const patch = (cookie: string, payload: unknown) => t.gateway.app.inject({ method: "PATCH", url: QUEUE, headers: { cookie }, payload: payload as object });
   const stats = async (cookie: string) => (await t.gateway.app.inject({ method: "GET", url: `${QUEUE}/stats`, headers: { cookie } })).json().stats;
+
+  it("while the gateway's admission gate is closed (its event loop lags), a join or poll at the front admits nobody; a hold of a quiet event still does, and the front is admitted once it opens", async () => {
+    const first = await buyer();
+    const second = await buyer();
+    now = OPENS + 1000;
+    gateOpen = false;
+    const joined = await join(first);
+    expect(joined.statusCode, joined.body).toBe(200);
+    expect(joined.json().queue).toMatchObject({ status: "waiting", position: 1 });
+    expect((await join(second)).json().queue).toMatchObject({ status: "waiting", position: 2 });
+    now += 3000;
+    expect((await poll(first)).json().queue, "the front's poll, gate closed").toMatchObject({ status: "waiting", position: 1 });
+    gateOpen = true;
+    now += 3000;
+    expect((await poll(first)).json().queue, "the front's poll, gate open").toMatchObject({ status: "admitted" });
+    expect((await hold(first)).statusCode).toBe(201);
+  });
+
+  it("a quiet event's buyer who holds without joining is admitted on the spot even while the gate is closed (holds are not gated)", async () => {
+    now = OPENS + 1000;
+    gateOpen = false;
+    const response = await hold(await buyer());
+    expect(response.statusCode, response.body).toBe(201);
+  });
 
   it("when a buyer holds before salesStartAt, the answer is 409 SALES_NOT_STARTED with the opening time", async () => {
     const response = await hold(await buyer());

@@ -17,6 +17,12 @@ export interface WaitingRoomOptions {
   readonly rate: AdmissionRate;
   readonly admissionTtlSeconds: number;
   readonly maxConcurrent: number;
+  /**
+   * Whether a join or poll may admit now (createAdmissionGate: not while this gateway's loop lags).
+   * A closed gate admits nobody on that ask (the buyer is told to come back as usual); holds are
+   * not gated (a quiet event's buyer is admitted on the spot, an admitted buyer keeps the admission).
+   */
+  readonly admitting?: () => boolean;
   readonly earlyPollAllowance: number;
   /** How long an event's opening time and organiser are reused before asking the catalogue again. */
   readonly eventInfoTtlMs?: number;
@@ -122,8 +128,10 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
     return entry.info;
   }
 
-  function clock(info: EventInfo): RoomClock {
-    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), maxConcurrent: options.maxConcurrent };
+  /** `ask`: a join or poll, which admits only while the gate is open (a cap of 0 admits nobody). */
+  function clock(info: EventInfo, ask = false): RoomClock {
+    const open = !ask || (options.admitting?.() ?? true);
+    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), maxConcurrent: open ? options.maxConcurrent : 0 };
   }
 
   /** The store is a dependency like a service: when it cannot be reached the answer is 503, never 500. */
@@ -172,14 +180,14 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
 
   return {
     async join(eventId, userId) {
-      const at = clock(await eventInfo(eventId));
+      const at = clock(await eventInfo(eventId), true);
       // A pre-queue joiner's random order is drawn now, unseen until opening: join order says nothing about it.
       const snapshot = await guarded(options.store.join(eventId, userId, at, randomInt(0, 2 ** 47) / 2 ** 47));
       if (snapshot === "sold_out") throw new GatewayError("SOLD_OUT", "this event is sold out");
       return toQueue(snapshot, at);
     },
     async poll(eventId, userId) {
-      const at = clock(await eventInfo(eventId));
+      const at = clock(await eventInfo(eventId), true);
       const result = await guarded(options.store.poll(eventId, userId, at, options.earlyPollAllowance));
       if (result.kind === "too_soon") {
         throw new GatewayError("RATE_LIMITED", "asked too often: wait pollAfterSeconds between two asks", { retryAfterSeconds: Math.max(1, Math.ceil(result.retryAfterMs / 1000)) });

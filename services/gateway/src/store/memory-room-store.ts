@@ -235,7 +235,8 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
    */
   function tryAdmit(r: Room, userId: string, clock: RoomClock): boolean {
     if (clock.now < clock.salesStartAt || r.paused || r.soldOut) return false;
-    if (r.tokens < 1 || r.admitted.size >= (r.maxAdmitted ?? clock.maxConcurrent)) return false;
+    // The organiser may cap lower than the platform (and the gateway's gate, createAdmissionGate, to 0).
+    if (r.tokens < 1 || r.admitted.size >= Math.min(r.maxAdmitted ?? Infinity, clock.maxConcurrent)) return false;
     if (!removeCalled(r, userId)) {
       const key = r.line.get(userId);
       if (key !== undefined) {

@@ -32,9 +32,10 @@ local lookAt, lookEvery = ${CALLED_LOOK_AT}, ${CALLED_LOOK_EVERY_MS}
 local preQueuePollsPerSecond, preQueueSpreadMax = ${PRE_QUEUE_POLLS_PER_SECOND}, ${PRE_QUEUE_SPREAD_MAX_SECONDS}
 
 local function flag(name) return redis.call('HGET', meta, name) == '1' end
+-- The organiser may cap lower than the platform (and the gateway's gate, createAdmissionGate, to 0).
 local function cap()
   local m = redis.call('HGET', meta, 'maxAdmitted')
-  if m and m ~= '' then return tonumber(m) end
+  if m and m ~= '' then return math.min(tonumber(m), maxConcurrent) end
   return maxConcurrent
 end
 
