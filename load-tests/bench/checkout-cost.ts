@@ -57,6 +57,12 @@ if (ARRIVAL_RATE !== undefined && !(ARRIVAL_RATE > 0)) throw new Error(`--arriva
 const ARRIVALS = ARRIVAL_RATE === undefined ? `${CONCURRENCY} at once` : `arriving at ${ARRIVAL_RATE} a second (open loop)`;
 /** Nobody buying for this long right before the spike: the idle CPU column. */
 const IDLE_WINDOW_MS = 5000;
+/**
+ * BENCH_COST_STATEMENTS_OF=<database> (e.g. payments): also lists every statement of that service's
+ * databases, not only those in the top by time (a grouped statement with few calls drops out of it).
+ * Printed only, never written to BENCHMARKS.md.
+ */
+const STATEMENTS_OF = process.env.BENCH_COST_STATEMENTS_OF;
 const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
 /** Every buyer comes from 127.0.0.1, and accounts are set up before the spike with a cheap KDF. */
 const PLATFORM_ENV = { USERS_SCRYPT_LOG_N: "10", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000000", LOGIN_MAX_FAILURES_PER_ADDRESS: "100000000", LOG_LEVEL: "error" };
@@ -172,6 +178,8 @@ interface Run {
   report: OnSaleReport;
   table: ReturnType<typeof costTable>;
   statements?: ReturnType<typeof statementsPerOrder>;
+  /** Every statement of the BENCH_COST_STATEMENTS_OF databases. */
+  statementsOf?: ReturnType<typeof statementsPerOrder>;
   generatorCpuMs: number;
   notes: string[];
 }
@@ -217,8 +225,11 @@ async function spike(mode: string, baseUrl: string, sample: () => Record<string,
     },
   });
   const table = costTable({ before, after, idlePerSecond, orders: report.outcomes.bought, tickets: report.ticketsSold, seconds: report.durationMs / 1000 });
-  const statementRows = statements ? statementsPerOrder(await readStatements(statements.url, statements.prefix), report.outcomes.bought) : undefined;
-  return { mode, report, table, statements: statementRows, generatorCpuMs };
+  const stats = statements ? await readStatements(statements.url, statements.prefix) : undefined;
+  const statementRows = stats ? statementsPerOrder(stats, report.outcomes.bought) : undefined;
+  const of = stats?.filter((s) => s.database === STATEMENTS_OF);
+  const statementsOf = of && of.length > 0 ? statementsPerOrder(of, report.outcomes.bought, of.length) : undefined;
+  return { mode, report, table, statements: statementRows, statementsOf, generatorCpuMs };
 }
 
 async function embedded(): Promise<Run> {
@@ -310,6 +321,11 @@ for (const mode of modes) {
     `The load generator (this bench, same cores, not in the table) used ${Math.round(run.generatorCpuMs)} ms of CPU during the spike. Load average (1, 5 min) at the start: ${loadAtStart[0].toFixed(1)}, ${loadAtStart[1].toFixed(1)}; at the end: ${loadAtEnd[0].toFixed(1)}, ${loadAtEnd[1].toFixed(1)} (other engineers' work shares the 2 cores).`,
   ];
   console.log(`\n${lines.join("\n")}`);
+  if (run.statementsOf) {
+    // Grouped statements (over unnest arrays) begin like their one-row form: say which is which.
+    const grouped = { ...run.statementsOf, top: run.statementsOf.top.map((row) => (/\bunnest\(/.test(row.query) ? { ...row, query: `[grouped] ${row.query}` } : row)) };
+    console.log(`\nEvery statement of the ${STATEMENTS_OF} databases (BENCH_COST_STATEMENTS_OF):\n${statementsMarkdown(grouped)}`);
+  }
   if (r.errors.length > 0) console.error(`errors: ${r.errors.join("; ")}`);
   if (r.ticketsSold > r.capacity || r.ticketsSold + r.seatsAvailableAfter > r.capacity) {
     console.error("a seat was sold twice: not writing the figures");

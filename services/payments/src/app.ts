@@ -16,6 +16,7 @@ import {
   type ShardMap,
 } from "@boxoffice/sharding";
 import type { PaymentsConfig } from "./config.ts";
+import { groupedProcessorBooks } from "./domain/charge-batcher.ts";
 import { createOutboxRelay } from "./domain/outbox-relay.ts";
 import { createSimulatedProcessor, type CardProcessor } from "./domain/processor.ts";
 import { createReconciler, type ReconcileReport } from "./domain/reconciler.ts";
@@ -68,10 +69,16 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
   const server = createRpcServer({ layer: deps.layer, service: "payments", concurrency: config.RPC_CONCURRENCY, logger, identities: trust.identities, userRole });
   // Reports to the operator console every 2 s (counters in memory; nothing on a request's path).
   const reporter = createOpsReporter({ layer: deps.layer, service: "payments", rpcServer: server, router });
+  // Charges of one physical shard that arrive together share their statements (charge-batcher.ts).
+  const batchWait = { ms: config.PAYMENTS_BATCH_WAIT_MS, hotMs: config.PAYMENTS_BATCH_HOT_MS };
   // The simulated processor keeps its books in its own table, so every instance honours one key.
   const processor =
     deps.processor ??
-    createSimulatedProcessor({ latencyMs: config.PAYMENTS_LATENCY_MS, failRate: config.PAYMENTS_FAIL_RATE, books: createSqlProcessorBooks(shards) });
+    createSimulatedProcessor({
+      latencyMs: config.PAYMENTS_LATENCY_MS,
+      failRate: config.PAYMENTS_FAIL_RATE,
+      books: groupedProcessorBooks(createSqlProcessorBooks(shards), { shards, batchMax: config.PAYMENTS_BATCH_MAX, batchWait }),
+    });
 
   const domain = {
     shards,
@@ -80,6 +87,8 @@ export function buildPaymentsService(config: PaymentsConfig, deps: PaymentsDepen
     processor,
     hashSecret: config.PAYMENTS_HASH_SECRET,
     outboxWritten: () => relay.nudge(),
+    batchMax: config.PAYMENTS_BATCH_MAX,
+    batchWait,
   };
   const reconciler = createReconciler(
     { ...domain, inventory: createInventorySettlementClient(client, config.RPC_DEADLINE_MS), logger },

@@ -28,6 +28,21 @@ export const paymentsConfigSchema = z.object({
    * reconciler's (younger ones still have a live request or firehose consumer). Default 60000.
    */
   PAYMENTS_RECONCILE_AFTER_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+  /**
+   * Group commit of a charge's three statements (its pending record, the simulated processor's book,
+   * its outcome): the most charges of one physical shard served by one statement (those that queued
+   * while the previous one ran). 1 turns it off (one statement per charge each). Default 64.
+   */
+  PAYMENTS_BATCH_MAX: z.coerce.number().int().min(1).max(256).default(64),
+  /**
+   * Group commit, waiting for company: a charge statement whose physical shard is hot (another arrived
+   * within PAYMENTS_BATCH_HOT_MS) waits up to this many ms from its arrival, or until a full batch
+   * queued, before it runs. A quiet shard never waits. 0: never wait (a batch is only what queued
+   * while the previous one ran). Default 0.
+   */
+  PAYMENTS_BATCH_WAIT_MS: z.coerce.number().min(0).max(50).default(0),
+  /** How recent the previous charge of a shard must be for the shard to be hot (PAYMENTS_BATCH_WAIT_MS). Default 50. */
+  PAYMENTS_BATCH_HOT_MS: z.coerce.number().min(0).max(1000).default(50),
   /** Audience of the identity tokens this service accepts. Default "boxoffice". */
   IDENTITY_AUDIENCE: z.string().min(1).default("boxoffice"),
 });

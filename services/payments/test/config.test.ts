@@ -17,4 +17,12 @@ describe("payments configuration", () => {
       expect((error as ConfigError).issues.map((i) => i.variable).sort()).toEqual(["PAYMENTS_FAIL_RATE", "PAYMENTS_LATENCY_MS"]);
     }
   });
+
+  it("when nothing is set, charges are grouped up to 64 a statement without waiting for company; 1 turns grouping off, 0 is refused", () => {
+    const config = parseConfig("payments", paymentsConfigSchema, {});
+    expect(config.PAYMENTS_BATCH_MAX).toBe(64);
+    expect(config.PAYMENTS_BATCH_WAIT_MS).toBe(0);
+    expect(parseConfig("payments", paymentsConfigSchema, { PAYMENTS_BATCH_MAX: "1" }).PAYMENTS_BATCH_MAX).toBe(1);
+    expect(() => parseConfig("payments", paymentsConfigSchema, { PAYMENTS_BATCH_MAX: "0" })).toThrow(ConfigError);
+  });
 });

@@ -34,7 +34,10 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
-for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.available)(`payments (${kind})`, () => {
+// Each case one charge at a time (PAYMENTS_BATCH_MAX=1) and grouped (the default 64): the same answers.
+const cases = kinds.flatMap((kind) => [1, 64].map((batchMax) => ({ kind, batchMax })));
+
+for (const { kind, batchMax } of cases) describe.skipIf(kind === "postgres" && !postgres.available)(`payments (${kind}, batch max ${batchMax})`, () => {
   let f: PaymentsFixture;
   let failNext = false;
   // The processor's own count of charges it made (not our ledger's rows), per processor key.
@@ -53,6 +56,7 @@ for (const kind of kinds) describe.skipIf(kind === "postgres" && !postgres.avail
       },
     });
     f = await createPaymentsFixture(kind, {
+      batchMax,
       processor: {
         charge: async (request) => {
           if (failNext) {

@@ -1,6 +1,6 @@
 // Group commit of the checkout's idempotency records (inventory.checkout_requests, on the buyer's
 // shard): every order writes its record twice (in progress, then its reply), each an autocommitted
-// statement of its own. Records of one physical shard that queue together (group-commit.ts, with
+// statement of its own. Records of one physical shard that queue together (createGroupCommit of @boxoffice/sharding, with
 // its wait for company when the shard is hot) are written by one statement instead.
 //
 // The answers are the one-request path's: a request whose record already existed (a replay, a
@@ -8,7 +8,7 @@
 // whole (a shard moving, a database error) run alone on beginCheckout / finishCheckout.
 import { beginCheckout, beginCheckoutBatch, finishCheckout, finishCheckoutBatch, type CheckoutBegin, type CheckoutRecord, type StoredReply } from "../store/checkout-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
-import { createGroupCommit } from "./group-commit.ts";
+import { createGroupCommit } from "@boxoffice/sharding";
 import type { InventoryDeps } from "./ports.ts";
 
 type Deps = Pick<InventoryDeps, "shards" | "recordBatchMax" | "batchWait">;

@@ -6,7 +6,7 @@
 import { confirmHoldBatch } from "../store/confirm-batch-store.ts";
 import { confirmHold, type ConfirmInput, type ConfirmOutcome } from "../store/order-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
-import { createGroupCommit } from "./group-commit.ts";
+import { createGroupCommit } from "@boxoffice/sharding";
 import type { InventoryDeps } from "./ports.ts";
 
 interface Pending {

@@ -3,7 +3,7 @@
 // event arriving while a transaction of it is in flight queue, and the next transaction serves up
 // to `max` of them at once (store/hold-batch-store.ts). A quiet event never waits; a hot one (a hold
 // of it arrived within INVENTORY_BATCH_HOT_MS) lets a hold wait up to INVENTORY_BATCH_WAIT_MS for
-// company (group-commit.ts), so holds that arrive spread out still share transactions.
+// company (createGroupCommit of @boxoffice/sharding), so holds that arrive spread out still share transactions.
 //
 // Every request still gets its own answer. A request the batch leaves undecided, and every request
 // of a batch that fails as a whole, runs alone on the one-request path: one buyer's request can
@@ -12,7 +12,7 @@ import { MAX_SEATS_PER_BUYER } from "@boxoffice/contracts";
 import { holdByQuantityBatch } from "../store/hold-batch-store.ts";
 import { holdByQuantity, type HoldOutcome, type NewHold } from "../store/hold-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
-import { createGroupCommit } from "./group-commit.ts";
+import { createGroupCommit } from "@boxoffice/sharding";
 import type { InventoryDeps } from "./ports.ts";
 
 interface Pending {

@@ -4,7 +4,7 @@
 // at a batch per statement instead of one each.
 import { readPaymentOutcomes, type PaymentOutcomeRecord } from "../store/order-store.ts";
 import type { Sql } from "../store/sql.ts";
-import { createGroupCommit } from "./group-commit.ts";
+import { createGroupCommit } from "@boxoffice/sharding";
 import type { InventoryDeps } from "./ports.ts";
 
 interface Pending {

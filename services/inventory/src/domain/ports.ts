@@ -3,7 +3,7 @@
 import type { Payment, PaymentCard, PaymentReference } from "@boxoffice/contracts";
 import type { RpcContext } from "@boxoffice/bus";
 import type { ShardSql } from "../store/sql.ts";
-import type { GroupWait } from "./group-commit.ts";
+import type { GroupWait } from "@boxoffice/sharding";
 
 export interface Ids {
   childOf(parentId: string): string;

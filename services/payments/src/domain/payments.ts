@@ -9,9 +9,9 @@ import {
   type PaymentCard,
   type PaymentReference,
 } from "@boxoffice/contracts";
+import type { GroupWait } from "@boxoffice/sharding";
 import { paymentsError, PaymentsErrorCodes } from "../errors.ts";
 import {
-  beginCharge,
   finishCharge,
   insertRefund,
   listPayments,
@@ -26,6 +26,7 @@ import {
 } from "../store/payments-store.ts";
 import type { ShardSql } from "../store/sql.ts";
 import { withRetry } from "../store/sql.ts";
+import { beginChargeGrouped, finishCaptureGrouped } from "./charge-batcher.ts";
 import { last4Of, type CardProcessor, type ProcessorResult } from "./processor.ts";
 
 export interface PaymentsDeps {
@@ -39,6 +40,10 @@ export interface PaymentsDeps {
   outboxWritten: () => void;
   /** How long a charge owns its pending record while at the processor. Default CHARGE_LEASE_MS. */
   chargeLeaseMs?: number;
+  /** Most charges of one physical shard served by one grouped statement (PAYMENTS_BATCH_MAX); 1 or unset: one statement each. */
+  batchMax?: number;
+  /** Waiting for company when a shard is hot (PAYMENTS_BATCH_WAIT_MS, PAYMENTS_BATCH_HOT_MS); unset or ms = 0: never waits. */
+  batchWait?: GroupWait;
   /** Crash-test hooks; never set in production. A hook that throws stands for the process dying there. */
   faults?: PaymentsFaults;
 }
@@ -133,7 +138,7 @@ export async function recordChargeOutcome(pending: PendingCharge & { buyerId: st
     // The relay's publish and every consumer join this charge's trace.
     traceparent: activeTraceparent(),
   };
-  const finished = await withRetry(() => finishCharge(sql, target, { ok: true, body: { payment } }, { payment, logicalShard, outbox }));
+  const finished = await withRetry(() => finishCaptureGrouped(sql, { target, reply: { ok: true, body: { payment } }, capture: { payment, logicalShard, outbox } }, deps));
   if (finished.wroteOutbox) deps.outboxWritten();
   return finished.reply;
 }
@@ -167,7 +172,7 @@ export async function charge(input: ChargeInput, deps: PaymentsDeps): Promise<{ 
     reference: input.reference,
   };
   for (;;) {
-    const begun = await withRetry(() => beginCharge(sql, scope, fresh, leaseMs));
+    const begun = await withRetry(() => beginChargeGrouped(sql, { scope, pending: fresh, leaseMs }, deps));
     if (begun.state === "mismatch") {
       throw paymentsError(PaymentsErrorCodes.IDEMPOTENCY_MISMATCH, "this idempotency key was used with different parameters");
     }

@@ -90,6 +90,40 @@ function insertChargeKey(sql: Sql, scope: Omit<IdempotencyScope, "operation">, p
   );
 }
 
+/** A charge's pending record, as beginCharge's first statement writes it. */
+export interface NewChargeKey {
+  scope: Omit<IdempotencyScope, "operation">;
+  pending: PendingCharge;
+  leaseMs: number;
+}
+
+/**
+ * insertChargeKey for many charges in one statement (group commit): true where the pending record
+ * was inserted (that charge holds the lease), false where its key existed (beginCharge answers it).
+ * Every (buyer, key) must appear once.
+ */
+export async function insertChargeKeys(sql: Sql, inputs: readonly NewChargeKey[]): Promise<boolean[]> {
+  const inserted = await sql.query<{ buyer_id: string; key: string }>(
+    `INSERT INTO payments.idempotency_keys (buyer_id, operation, key, logical_shard, request_hash, status, payment_id, pending, locked_until)
+     SELECT r.buyer_id, 'charge', r.key, r.logical_shard, r.request_hash, 'in_progress', r.payment_id, r.pending::jsonb,
+            clock_timestamp() + make_interval(secs => r.lease_ms / 1000.0)
+       FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::int[]) AS r(buyer_id, key, logical_shard, request_hash, payment_id, pending, lease_ms)
+     ON CONFLICT (buyer_id, operation, key) DO NOTHING RETURNING buyer_id, key`,
+    [
+      inputs.map((i) => i.scope.buyerId),
+      inputs.map((i) => i.scope.key),
+      inputs.map((i) => i.scope.logicalShard),
+      inputs.map((i) => i.scope.requestHash),
+      inputs.map((i) => i.pending.paymentId),
+      // What the outcome needs, without the payment id (its own column), as insertChargeKey stores it.
+      inputs.map((i) => JSON.stringify({ ...i.pending, paymentId: undefined })),
+      inputs.map((i) => i.leaseMs),
+    ],
+  );
+  const fresh = new Set(inserted.rows.map((r) => JSON.stringify([r.buyer_id, r.key])));
+  return inputs.map((i) => fresh.has(JSON.stringify([i.scope.buyerId, i.scope.key])));
+}
+
 export async function beginCharge(sql: Sql, scope: Omit<IdempotencyScope, "operation">, pending: PendingCharge, leaseMs: number): Promise<BegunCharge> {
   // A new key (nearly every charge) is one statement on its own, committed by itself: no BEGIN and
   // COMMIT around it. Only a key seen before needs the transaction below (its row locked, then read).
@@ -241,6 +275,77 @@ async function finishCapture(
   const row = result.rows[0];
   if (!row || Number(row.finished) === 0) return undefined;
   return { reply, wroteOutbox: Number(row.wrote) > 0 };
+}
+
+/** A capture to record, as finishCharge takes it. */
+export interface CaptureToFinish {
+  target: { buyerId: string; key: string };
+  reply: StoredReply;
+  capture: { payment: PaymentRecord; logicalShard: number; outbox: OutboxInput };
+}
+
+/**
+ * finishCapture for many charges in one statement (group commit), with the same guard per charge:
+ * each key is marked done only if it is not done yet, and its payment and outbox row are written
+ * only with that update. Per charge: its answer, or undefined where the key was done already or is
+ * missing (finishCharge's transaction answers those). Every (buyer, key) must appear once.
+ */
+export async function finishCaptures(sql: Sql, inputs: readonly CaptureToFinish[]): Promise<Array<{ reply: StoredReply; wroteOutbox: boolean } | undefined>> {
+  const column = <T>(f: (i: CaptureToFinish) => T) => inputs.map(f);
+  const result = await sql.query<{ buyer_id: string; key: string; wrote: boolean }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[],
+                            $12::text[], $13::text[], $14::text[], $15::int[], $16::text[], $17::text[], $18::int[], $19::text[], $20::text[], $21::text[], $22::text[])
+         AS r(buyer_id, key, response, payment_id, payment_buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4,
+              reference, created_at, outbox_id, outbox_logical_shard, stream, type, version, outbox_key, data, occurred_at, traceparent)
+     ), finished AS (
+       UPDATE payments.idempotency_keys k SET status = 'done', response = i.response::jsonb, locked_until = NULL, updated_at = now()
+         FROM input i
+        WHERE k.buyer_id = i.buyer_id AND k.operation = 'charge' AND k.key = i.key AND NOT (k.status = 'done' AND k.response IS NOT NULL)
+       RETURNING k.buyer_id, k.key
+     ), paid AS (
+       INSERT INTO payments.payments (id, buyer_id, logical_shard, status, amount_cents, refunded_cents, currency, card_last4, reference, created_at)
+       SELECT i.payment_id, i.payment_buyer_id, i.logical_shard, i.status, i.amount_cents, i.refunded_cents, i.currency, i.card_last4, i.reference::jsonb, i.created_at::timestamptz
+         FROM input i JOIN finished f ON f.buyer_id = i.buyer_id AND f.key = i.key
+       ON CONFLICT (id) DO NOTHING RETURNING id
+     ), relayed AS (
+       INSERT INTO payments.outbox (id, logical_shard, stream, type, version, key, data, occurred_at, traceparent)
+       SELECT i.outbox_id, i.outbox_logical_shard, i.stream, i.type, i.version, i.outbox_key, i.data::jsonb, i.occurred_at::timestamptz, i.traceparent
+         FROM input i JOIN paid p ON p.id = i.payment_id
+       RETURNING id
+     )
+     SELECT f.buyer_id, f.key, (r.id IS NOT NULL) AS wrote
+       FROM finished f JOIN input i ON i.buyer_id = f.buyer_id AND i.key = f.key LEFT JOIN relayed r ON r.id = i.outbox_id`,
+    [
+      column((i) => i.target.buyerId),
+      column((i) => i.target.key),
+      column((i) => JSON.stringify(i.reply)),
+      column((i) => i.capture.payment.id),
+      column((i) => i.capture.payment.buyerId),
+      column((i) => i.capture.logicalShard),
+      column((i) => i.capture.payment.status),
+      column((i) => i.capture.payment.amountCents),
+      column((i) => i.capture.payment.refundedCents),
+      column((i) => i.capture.payment.currency),
+      column((i) => i.capture.payment.cardLast4),
+      column((i) => JSON.stringify(i.capture.payment.reference)),
+      column((i) => i.capture.payment.createdAt),
+      column((i) => i.capture.outbox.id),
+      column((i) => i.capture.outbox.logicalShard),
+      column((i) => i.capture.outbox.stream),
+      column((i) => i.capture.outbox.type),
+      column((i) => i.capture.outbox.version),
+      column((i) => i.capture.outbox.key),
+      column((i) => JSON.stringify(i.capture.outbox.data)),
+      column((i) => i.capture.outbox.occurredAt),
+      column((i) => i.capture.outbox.traceparent ?? null),
+    ],
+  );
+  const finished = new Map(result.rows.map((r) => [JSON.stringify([r.buyer_id, r.key]), r.wrote === true]));
+  return inputs.map((i) => {
+    const wrote = finished.get(JSON.stringify([i.target.buyerId, i.target.key]));
+    return wrote === undefined ? undefined : { reply: i.reply, wroteOutbox: wrote };
+  });
 }
 
 export interface StalePendingCharge extends PendingCharge {

@@ -2,7 +2,7 @@
 // the processor key's hash): written with their own statements, never inside a payments
 // transaction, so a charge the processor made outlives a commit of ours that failed.
 import type { ProcessorBooks, ProcessorResult } from "../domain/processor.ts";
-import type { ShardSql } from "./sql.ts";
+import type { ShardSql, Sql } from "./sql.ts";
 
 export function createSqlProcessorBooks(shards: Pick<ShardSql, "forKey" | "logicalShardOf">): ProcessorBooks {
   async function read(key: string): Promise<ProcessorResult | undefined> {
@@ -24,4 +24,29 @@ export function createSqlProcessorBooks(shards: Pick<ShardSql, "forKey" | "logic
       return first;
     },
   };
+}
+
+/** A result for the books, as ProcessorBooks.record takes it, with the logical shard of its key. */
+export interface ProcessorEntry {
+  key: string;
+  logicalShard: number;
+  kind: "charge" | "refund";
+  amountCents: number;
+  result: ProcessorResult;
+}
+
+/**
+ * record for many new keys in one statement (group commit), on the physical shard that owns them:
+ * the result of each key this statement wrote. A key missing from the answer existed already
+ * (record answers it with the first result). Every key must appear once.
+ */
+export async function recordProcessorEntries(sql: Sql, entries: readonly ProcessorEntry[]): Promise<Map<string, ProcessorResult>> {
+  const inserted = await sql.query<{ key: string; result: ProcessorResult }>(
+    `INSERT INTO payments.simulated_processor (key, logical_shard, kind, amount_cents, result)
+     SELECT r.key, r.logical_shard, r.kind, r.amount_cents, r.result::jsonb
+       FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[]) AS r(key, logical_shard, kind, amount_cents, result)
+     ON CONFLICT (key) DO NOTHING RETURNING key, result`,
+    [entries.map((e) => e.key), entries.map((e) => e.logicalShard), entries.map((e) => e.kind), entries.map((e) => e.amountCents), entries.map((e) => JSON.stringify(e.result))],
+  );
+  return new Map(inserted.rows.map((r) => [r.key, r.result]));
 }

@@ -3,7 +3,9 @@
 import { join } from "node:path";
 import { createIdGenerator, createShardRouter, createTestShardMap, logicalShardOf, logicalShardOfId, migrate } from "@boxoffice/sharding";
 import type { PaymentsDeps, PaymentsFaults } from "../../src/domain/payments.ts";
+import { groupedProcessorBooks } from "../../src/domain/charge-batcher.ts";
 import { createSimulatedProcessor, type CardProcessor } from "../../src/domain/processor.ts";
+import { createSqlProcessorBooks } from "../../src/store/processor-books-store.ts";
 import type { ShardSql } from "../../src/store/sql.ts";
 
 export const MIGRATIONS_DIR = join(import.meta.dirname, "..", "..", "prisma", "migrations");
@@ -15,7 +17,16 @@ export interface PaymentsFixture {
   close(): Promise<void>;
 }
 
-export async function createPaymentsFixture(kind: "postgres" | "pglite", options: { processor?: CardProcessor; faults?: PaymentsFaults } = {}): Promise<PaymentsFixture> {
+export interface PaymentsFixtureOptions {
+  processor?: CardProcessor;
+  faults?: PaymentsFaults;
+  /** PAYMENTS_BATCH_MAX of the use cases (and of the SQL books). Default 1: one statement per charge. */
+  batchMax?: number;
+  /** Without `processor`: the simulated processor keeps its books in the payments tables, as app.ts builds it. Default: in memory. */
+  sqlBooks?: boolean;
+}
+
+export async function createPaymentsFixture(kind: "postgres" | "pglite", options: PaymentsFixtureOptions = {}): Promise<PaymentsFixture> {
   const shards = await createTestShardMap({ kind, physical: 2, prefix: "pay_domain" });
   await migrate({ map: shards.map, migrationsDir: MIGRATIONS_DIR, service: "payments" });
   const router = createShardRouter({ map: shards.map, createClient: () => null, mapRefreshMs: 0 });
@@ -26,17 +37,20 @@ export async function createPaymentsFixture(kind: "postgres" | "pglite", options
     logicalShardOf,
     logicalShardOfId: (id) => logicalShardOfId(id),
   };
+  const batchMax = options.batchMax ?? 1;
+  const books = options.sqlBooks ? groupedProcessorBooks(createSqlProcessorBooks(sql), { shards: sql, batchMax }) : undefined;
   return {
     deps: {
       shards: sql,
       ids: createIdGenerator({ nodeId: 2 }),
       now: () => new Date(),
-      processor: options.processor ?? createSimulatedProcessor(),
+      processor: options.processor ?? createSimulatedProcessor({ books }),
       hashSecret: "test-secret",
       outboxWritten: () => {},
       faults: options.faults,
       // A dead request's lease runs out quickly here, so a retry takes over without a long wait.
       chargeLeaseMs: 300,
+      batchMax,
     },
     async queryAll<Row>(text: string, params: unknown[] = []) {
       const results = await Promise.all(sql.all().map((s) => s.query<Row>(text, params)));

@@ -1,7 +1,7 @@
-// The queueing under both group commits: waiting for company when a key is hot, never when it is quiet.
+// The queueing under every group commit: waiting for company when a key is hot, never when it is quiet.
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createGroupCommit, type GroupWait } from "../src/domain/group-commit.ts";
+import { createGroupCommit, type GroupWait } from "../src/group-commit.ts";
 
 interface Req {
   name: string;

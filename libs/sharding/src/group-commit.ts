@@ -1,7 +1,9 @@
-// The queueing both group commits share (hold-batcher.ts, confirm-batcher.ts): per owner (the
-// process's shard router) and key (an event, a logical shard), requests queue while a batch of that
-// key runs; when it ends, the next batch takes up to `max` of what queued. `runBatch` settles every
-// request it is given.
+// Group commit's queueing, shared by every service that writes many small requests to one
+// database (inventory's holds, confirmations and checkout records; payments' charges): per owner
+// (the process's shard router) and key (an event, a logical or physical shard), requests queue
+// while a batch of that key runs; when it ends, the next batch takes up to `max` of what queued.
+// `runBatch` settles every request it is given; what a batch runs (one grouped statement, and the
+// fallback to one at a time) is the caller's.
 //
 // Waiting for company (`wait.ms` > 0): when requests of a key arrive spread out (one every few
 // milliseconds, each finding the lane idle), batches are mostly of one and cost what one request
