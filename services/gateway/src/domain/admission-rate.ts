@@ -12,8 +12,7 @@
 //   leave the next window unjudged on latency: its calls were admitted before the cut, so judging it
 //   would cut again for the same congestion (what TCP does: one decrease per loss event, not per loss).
 // - p99 at most half the target: double (checkout is nowhere near what slows it: find the level in a
-//   few windows, not a minute), but only back up to the rate the last cut was made from; past it, and
-//   whenever p99 is under the target, a quarter more.
+//   few windows, not a minute); p99 under the target: a quarter more.
 // - The process's own event loop (`load`): lagging past `loopLagTargetMs` cuts like a slow p99 (×
 //   target/lag, at most halved), and a loop busy more than `maxUtilization` of the time never lets
 //   the rate rise. Checkout's latency alone misses this: in the embedded platform one process serves
@@ -103,14 +102,6 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
 
   /** The window after a latency cut: its calls were admitted before the cut, so its latency is not judged. */
   let settling = false;
-  /**
-   * The rate the last cut was made from: where checkout last could not keep up. Rises double only
-   * back up to it and go up by a quarter beyond (TCP's slow-start threshold): doubling past it
-   * overshot. In a 20,000-buyer embedded run the rate doubled from 80 to 151 a second while the
-   * process sat at its core's limit, and the next two windows' p99 were 874 and 885 ms (the
-   * purchase p99's tail) before the cut.
-   */
-  let ceiling = Infinity;
 
   function reconsider(): void {
     if (now() - windowStart < settings.windowMs) return;
@@ -122,16 +113,13 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
     const loopLagging = loop !== null && loop.lagMs > settings.loopLagTargetMs;
     const loopFull = loop !== null && (loop.utilization > settings.maxUtilization || loop.lagMs > settings.loopLagTargetMs / 2);
     if (overloads > 0) {
-      ceiling = rate;
       rate = rate / 2;
     } else if ((p99 !== null || loopLagging) && settling) {
       settling = false;
     } else if (loopLagging) {
-      ceiling = rate;
       rate = rate * Math.max(0.5, settings.loopLagTargetMs / loop.lagMs);
       settling = true;
     } else if (p99 !== null && p99 > target) {
-      ceiling = rate;
       rate = rate * Math.max(0.5, target / p99);
       settling = true;
     } else if (p99 !== null && !loopFull) {
@@ -139,9 +127,7 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       // is a hold and an order, and counting both let the rate run to four times what was used).
       const usedPerSecond = holds / (Math.max(now() - windowStart, 1) / 1000);
       const used = Math.max(settings.initial, 2 * usedPerSecond);
-      const quarter = rate * 1.25;
-      const rise = p99 <= target / 2 ? Math.max(Math.min(rate * 2, ceiling), quarter) : quarter;
-      rate = Math.max(rate, Math.min(rise, used));
+      rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
     if (calls > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: calls, p99Ms: p99, overloads, loop });
