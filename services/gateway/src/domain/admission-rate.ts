@@ -11,8 +11,8 @@
 // - p99 above the target: cut in proportion to the overshoot (× target/p99, at most halved), then
 //   leave the next window unjudged on latency: its calls were admitted before the cut, so judging it
 //   would cut again for the same congestion (what TCP does: one decrease per loss event, not per loss).
-// - p99 at most half the target and the loop at most half busy: double (checkout is nowhere near
-//   what slows it: find the level in a few windows, not a minute); p99 under the target: a quarter more.
+// - p99 at most half the target: double (checkout is nowhere near what slows it: find the level in a
+//   few windows, not a minute); p99 under the target: a quarter more.
 // - The process's own event loop (`load`): lagging past `loopLagTargetMs` cuts like a slow p99 (×
 //   target/lag, at most halved), and a loop busy more than `maxUtilization` of the time never lets
 //   the rate rise. Checkout's latency alone misses this: in the embedded platform one process serves
@@ -127,12 +127,7 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
       // is a hold and an order, and counting both let the rate run to four times what was used).
       const usedPerSecond = holds / (Math.max(now() - windowStart, 1) / 1000);
       const used = Math.max(settings.initial, 2 * usedPerSecond);
-      // Doubling also needs the loop far from full (at most half busy, or not measured): in a
-      // 20,000-buyer embedded run the rate doubled from 80 to 151 a second on one fast window while
-      // the process's loop was 81% busy, and the next two windows' p99 were 874 and 885 ms (the
-      // purchase tail) before the cut. Near the loop's limit the rate goes up by quarters.
-      const roomy = loop === null || loop.utilization <= 0.5;
-      rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 && roomy ? 2 : 1.25), used));
+      rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
     if (calls > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: calls, p99Ms: p99, overloads, loop });
