@@ -109,3 +109,23 @@ export function createGroupCommit<K, P extends Waiting>(runBatch: (batch: P[]) =
     },
   };
 }
+
+/**
+ * Splits a batch into the first request of each key (served together by one statement) and the
+ * repeats (a key already in the batch), which run alone after it: one statement cannot answer two
+ * requests of one idempotency key differently.
+ */
+export function firstOfEach<P>(batch: P[], key: (p: P) => string): { together: P[]; later: P[] } {
+  const seen = new Set<string>();
+  const together: P[] = [];
+  const later: P[] = [];
+  for (const p of batch) {
+    const k = key(p);
+    if (seen.has(k)) later.push(p);
+    else {
+      seen.add(k);
+      together.push(p);
+    }
+  }
+  return { together, later };
+}

@@ -6,21 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chargeBatchStats } from "../src/domain/charge-batcher.ts";
 import { charge, listLedger, processorKeyOf, recordChargeOutcome } from "../src/domain/payments.ts";
 import { beginCharge } from "../src/store/payments-store.ts";
-import { createPaymentsFixture, type PaymentsFixture } from "./support/payments-fixture.ts";
+import { chargeRequest, createPaymentsFixture, type PaymentsFixture } from "./support/payments-fixture.ts";
 
 const postgres = await requirePostgres();
 const kinds = ["pglite", "postgres"] as const;
 
-const GOOD = { cardNumber: "4242 4242 4242 4242", expMonth: 12, expYear: 2030, cvc: "123" };
-const request = (buyerId: string, key: string, overrides: Partial<Parameters<typeof charge>[0]> = {}) => ({
-  buyerId,
-  idempotencyKey: key,
-  amountCents: 5000,
-  currency: "usd",
-  card: GOOD,
-  reference: { holdId: "1", eventId: "2" },
-  ...overrides,
-});
+const request = chargeRequest;
 
 async function outcomeOf(promise: Promise<{ payment: { id: string } }>): Promise<string> {
   try {

@@ -7,23 +7,14 @@ import { createOutboxRelay } from "../src/domain/outbox-relay.ts";
 import { charge, listLedger, processorKeyOf, refund } from "../src/domain/payments.ts";
 import { reconcile } from "../src/domain/reconciler.ts";
 import { createMemoryProcessorBooks, createSimulatedProcessor, ProcessorUnavailableError } from "../src/domain/processor.ts";
-import { createPaymentsFixture, type PaymentsFixture } from "./support/payments-fixture.ts";
+import { chargeRequest, createPaymentsFixture, GOOD, type PaymentsFixture } from "./support/payments-fixture.ts";
 
 const postgres = await requirePostgres();
 const silent = createLogger({ service: "test", level: "silent" });
 // The Postgres variant is always declared: without Postgres it shows as skipped, never vanishes.
 const kinds = ["pglite", "postgres"] as const;
 
-const GOOD = { cardNumber: "4242 4242 4242 4242", expMonth: 12, expYear: 2030, cvc: "123" };
-const request = (buyerId: string, key: string, overrides: Partial<Parameters<typeof charge>[0]> = {}) => ({
-  buyerId,
-  idempotencyKey: key,
-  amountCents: 5000,
-  currency: "usd",
-  card: GOOD,
-  reference: { holdId: "1", eventId: "2" },
-  ...overrides,
-});
+const request = chargeRequest;
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {

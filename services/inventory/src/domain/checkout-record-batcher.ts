@@ -8,7 +8,7 @@
 // whole (a shard moving, a database error) run alone on beginCheckout / finishCheckout.
 import { beginCheckout, beginCheckoutBatch, finishCheckout, finishCheckoutBatch, type CheckoutBegin, type CheckoutRecord, type StoredReply } from "../store/checkout-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
-import { createGroupCommit } from "@boxoffice/sharding";
+import { createGroupCommit, firstOfEach } from "@boxoffice/sharding";
 import type { InventoryDeps } from "./ports.ts";
 
 type Deps = Pick<InventoryDeps, "shards" | "recordBatchMax" | "batchWait">;
@@ -46,22 +46,6 @@ function finishAlone(p: PendingFinish): Promise<void> {
 }
 
 const keyOf = (buyerId: string, idempotencyKey: string) => JSON.stringify([buyerId, idempotencyKey]);
-
-/** Splits off the repeats of a (buyer, key): they run alone after the batch. */
-function firstOfEach<P>(batch: P[], key: (p: P) => string): { together: P[]; later: P[] } {
-  const seen = new Set<string>();
-  const together: P[] = [];
-  const later: P[] = [];
-  for (const p of batch) {
-    const k = key(p);
-    if (seen.has(k)) later.push(p);
-    else {
-      seen.add(k);
-      together.push(p);
-    }
-  }
-  return { together, later };
-}
 
 const begins = createGroupCommit<string, PendingBegin>(async (batch) => {
   if (batch.length === 1) return beginAlone(batch[0]);

@@ -9,7 +9,7 @@
 // replay, a charge in progress, a mismatch), a key already in the batch (it runs after), and every
 // charge of a batch whose statement failed as a whole (a shard moving, a constraint, a database
 // error), so one bad charge never fails the others.
-import { createGroupCommit, type GroupWait } from "@boxoffice/sharding";
+import { createGroupCommit, firstOfEach, type GroupWait } from "@boxoffice/sharding";
 import {
   beginCharge,
   finishCaptures,
@@ -59,22 +59,6 @@ interface PendingBook extends Queued {
   /** The books' own record of one key (insert, or read the first result). */
   alone: ProcessorBooks["record"];
   resolve(first: ProcessorResult): void;
-}
-
-/** Splits off the repeats of a key: they run alone after the batch. */
-function firstOfEach<P>(batch: P[], key: (p: P) => string): { together: P[]; later: P[] } {
-  const seen = new Set<string>();
-  const together: P[] = [];
-  const later: P[] = [];
-  for (const p of batch) {
-    const k = key(p);
-    if (seen.has(k)) later.push(p);
-    else {
-      seen.add(k);
-      together.push(p);
-    }
-  }
-  return { together, later };
 }
 
 const chargeKeyOf = (buyerId: string, key: string) => JSON.stringify([buyerId, key]);

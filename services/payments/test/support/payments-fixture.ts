@@ -2,7 +2,7 @@
 // with the payments migrations applied, the router's raw SQL access, and a simulated processor.
 import { join } from "node:path";
 import { createIdGenerator, createShardRouter, createTestShardMap, logicalShardOf, logicalShardOfId, migrate } from "@boxoffice/sharding";
-import type { PaymentsDeps, PaymentsFaults } from "../../src/domain/payments.ts";
+import type { charge, PaymentsDeps, PaymentsFaults } from "../../src/domain/payments.ts";
 import { groupedProcessorBooks } from "../../src/domain/charge-batcher.ts";
 import { createSimulatedProcessor, type CardProcessor } from "../../src/domain/processor.ts";
 import { createSqlProcessorBooks } from "../../src/store/processor-books-store.ts";
@@ -62,3 +62,17 @@ export async function createPaymentsFixture(kind: "postgres" | "pglite", options
     },
   };
 }
+
+/** A card the simulated processor approves. */
+export const GOOD = { cardNumber: "4242 4242 4242 4242", expMonth: 12, expYear: 2030, cvc: "123" };
+
+/** A charge request for `buyerId` under idempotency `key` (5000 cents, the good card), with overrides. */
+export const chargeRequest = (buyerId: string, key: string, overrides: Partial<Parameters<typeof charge>[0]> = {}) => ({
+  buyerId,
+  idempotencyKey: key,
+  amountCents: 5000,
+  currency: "usd",
+  card: GOOD,
+  reference: { holdId: "1", eventId: "2" },
+  ...overrides,
+});
