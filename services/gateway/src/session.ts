@@ -185,6 +185,23 @@ function sessionOver(request: FastifyRequest): GatewayError {
 }
 
 /**
+ * Who is signed in, for routes the gateway answers itself without sending the identity token on (the
+ * waiting room): the session cookie, signed by this tier and checked against sign-outs, says who it
+ * is, so a token near or past its expiry is not refreshed here — while a refresh token could still
+ * renew it, the buyer is signed in; the next call that carries the token (a hold) refreshes it.
+ * Refreshing on every poll put the users service on the waiting room's path: 40,000 buyers signed
+ * in over a few minutes reached their tokens' last minute together, mid-sale, and every poll
+ * waited for a token exchange (the distributed 40,000-buyer run that broke down ~100 s into the sale).
+ */
+export function signedInCaller(request: FastifyRequest): SessionState {
+  const state = requireSession(request);
+  const now = Date.now();
+  if (state.tokenExpiresAt - now > TOKEN_EXPIRY_MARGIN_MS) return state;
+  if (state.refreshToken && (state.refreshExpiresAt ?? 0) > now) return state;
+  throw sessionOver(request);
+}
+
+/**
  * The signed-in session with a usable identity token, refreshed (and the cookie re-set) when it is
  * within a minute of expiry or expired; 401 with the cookie cleared when it cannot be refreshed.
  */

@@ -46,6 +46,26 @@ describe("session refresh", () => {
     expect(t.backend.calls.refresh).toBeUndefined();
   });
 
+  it("the waiting room does not refresh a token near its expiry: a poll never waits for the users service", async () => {
+    const cookie = await signInWithTokenLifetime(30_000);
+    t.backend.failWith("refresh", "UNAVAILABLE"); // would surface if a join or poll asked for one
+    const join = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/queue", headers: { cookie } });
+    expect(join.statusCode).toBe(200);
+    const poll = await t.gateway.app.inject({ method: "GET", url: "/api/events/100/queue", headers: { cookie } });
+    expect(poll.statusCode).toBe(200);
+    expect(t.backend.calls.refresh).toBeUndefined();
+  });
+
+  it("the waiting room takes an expired token while its refresh token lasts, and the hold that follows refreshes it", async () => {
+    const cookie = await signInWithTokenLifetime(-1000);
+    t.backend.tokenLifetimeMs = 3600_000;
+    expect((await t.gateway.app.inject({ method: "POST", url: "/api/events/100/queue", headers: { cookie } })).statusCode).toBe(200);
+    expect(t.backend.calls.refresh).toBeUndefined();
+    const hold = await t.gateway.app.inject({ method: "POST", url: "/api/events/100/holds", headers: { cookie }, payload: { quantity: 1 } });
+    expect(hold.statusCode).toBe(201);
+    expect(t.backend.calls.refresh).toBe(1);
+  });
+
   it("when the refresh token is refused, the call is 401 and the session cookie is cleared", async () => {
     const cookie = await signInWithTokenLifetime(-1000);
     t.backend.failWith("refresh", "UNAUTHENTICATED");

@@ -1,5 +1,7 @@
 // The waiting room of an event (v1.1): join, ask where you are, and the organiser's stats and
 // controls. The rules live in domain/waiting-room.ts; these routes check the session and shapes.
+// The room is the gateway tier's own: no identity token goes anywhere from here, so none is refreshed
+// (signedInCaller), and a poll never waits for the users service.
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
@@ -13,12 +15,11 @@ import {
 import type { GatewayContext } from "../app.ts";
 import { GatewayError } from "../errors.ts";
 import { requireWellFormedId } from "../ids.ts";
-import { authenticatedCaller } from "../session.ts";
+import { signedInCaller } from "../session.ts";
 
 export function registerQueueRoutes(parent: FastifyInstance, context: GatewayContext): void {
   const app = parent.withTypeProvider<ZodTypeProvider>();
-  const { backend, room, joinLimiter } = context;
-  const ttl = context.config.SESSION_TTL_SECONDS;
+  const { room, joinLimiter } = context;
 
   app.post("/events/:eventId/queue", {
     schema: {
@@ -28,7 +29,7 @@ export function registerQueueRoutes(parent: FastifyInstance, context: GatewayCon
       response: { 200: httpQueueResponseSchema, 401: httpErrorBodySchema, 404: httpErrorBodySchema, 409: httpErrorBodySchema, 429: httpErrorBodySchema },
     },
   }, async (request) => {
-    const caller = await authenticatedCaller(request, backend, ttl);
+    const caller = signedInCaller(request);
     const eventId = requireWellFormedId(request.params.eventId, "event");
     // Per address: many accounts from one place do not crowd out everyone else.
     if (joinLimiter.isBlocked(request.ip)) throw new GatewayError("RATE_LIMITED", "too many joins from this address; wait a minute", { retryAfterSeconds: 60 });
@@ -44,7 +45,7 @@ export function registerQueueRoutes(parent: FastifyInstance, context: GatewayCon
       response: { 200: httpQueueResponseSchema, 401: httpErrorBodySchema, 404: httpErrorBodySchema, 429: httpErrorBodySchema },
     },
   }, async (request) => {
-    const caller = await authenticatedCaller(request, backend, ttl);
+    const caller = signedInCaller(request);
     return { queue: await room.poll(requireWellFormedId(request.params.eventId, "event"), caller.user.id) };
   });
 
@@ -57,7 +58,7 @@ export function registerQueueRoutes(parent: FastifyInstance, context: GatewayCon
       response: { 204: z.null().describe("left"), 401: httpErrorBodySchema, 404: httpErrorBodySchema },
     },
   }, async (request, reply) => {
-    const caller = await authenticatedCaller(request, backend, ttl);
+    const caller = signedInCaller(request);
     await room.leave(requireWellFormedId(request.params.eventId, "event"), caller.user.id);
     return reply.status(204).send(null);
   });
@@ -70,7 +71,7 @@ export function registerQueueRoutes(parent: FastifyInstance, context: GatewayCon
       response: { 200: httpQueueStatsResponseSchema, 401: httpErrorBodySchema, 403: httpErrorBodySchema, 404: httpErrorBodySchema },
     },
   }, async (request) => {
-    const caller = await authenticatedCaller(request, backend, ttl);
+    const caller = signedInCaller(request);
     return { stats: await room.stats(requireWellFormedId(request.params.eventId, "event"), caller.user.id) };
   });
 
@@ -83,7 +84,7 @@ export function registerQueueRoutes(parent: FastifyInstance, context: GatewayCon
       response: { 200: httpQueueStatsResponseSchema, 400: httpErrorBodySchema, 401: httpErrorBodySchema, 403: httpErrorBodySchema, 404: httpErrorBodySchema },
     },
   }, async (request) => {
-    const caller = await authenticatedCaller(request, backend, ttl);
+    const caller = signedInCaller(request);
     return { stats: await room.configure(requireWellFormedId(request.params.eventId, "event"), caller.user.id, request.body) };
   });
 }
