@@ -381,7 +381,8 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const setupStarted = Date.now();
   const setupDeadline = setupStarted + SETUP_MAX_S * 1000;
   const organiser = await required(setupTally, setupDeadline, "organiser sign-in", 200, () => call(setupTally, base, "POST", "/api/session", { body: { email: "organizer@boxoffice.test", password: "organizer-password" } }));
-  const organiserCookie = organiser.cookie;
+  // A jar: the session's token is exchanged when it nears expiry, and the cookie that follows carries the new refresh token.
+  const organiserJar = { cookie: organiser.cookie };
 
   // Accounts and sessions exist before the on-sale (people sign in ahead); a cheap KDF keeps this short.
   const tag = Date.now().toString(36);
@@ -399,7 +400,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   // Queue join throughput against a bare fastify route, on a small event of its own (the same account
   // joining again: the whole path — session, event lookup, room script — minus a new place).
   const small = await required(setupTally, setupDeadline, "the join bench's event", 201, () => call(setupTally, base, "POST", "/api/events", {
-    cookie: organiserCookie,
+    jar: organiserJar,
     body: { title: `join bench ${tag}`, venue: "Bench Hall", startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(), sections: [{ name: "Floor", rows: 1, seatsPerRow: 10, priceCents: 1000 }] },
   }));
   const smallId = (small.json as { event: { id: string } }).event.id;
@@ -418,7 +419,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const opensAt = arrivalsStart + OPENS_AFTER_S * 1000;
   const rows = Math.ceil(SEATS / 100);
   const created = await required(setupTally, setupDeadline, "the hot event", 201, () => call(setupTally, base, "POST", "/api/events", {
-    cookie: organiserCookie,
+    jar: organiserJar,
     body: {
       title: `Waiting room bench ${tag}`,
       venue: "Bench Stadium",
@@ -509,7 +510,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
   const organiserCalls: number[] = [];
   const organiserCall = async (body: object) => {
     const started = performance.now();
-    const reply = await persist(tally, deadline, () => call(tally, base, "PATCH", queuePath, { cookie: organiserCookie, body }));
+    const reply = await persist(tally, deadline, () => call(tally, base, "PATCH", queuePath, { jar: organiserJar, body }));
     organiserCalls.push(performance.now() - started);
     return reply?.status === 200 ? (reply.json as { stats: { waiting: number } }).stats : undefined;
   };
