@@ -324,6 +324,8 @@ interface RunResult {
    * event loop, the load balancer, the connection's queue and the gateway's parsing.
    */
   checkoutTail: Record<"hold" | "order", { client: number[]; gateway: number[] }>;
+  /** Shares of checkout and of queue requests that waited longer than each of TAIL_MS between the load balancer and the gateway's first look. */
+  waitedBeforeGateway: Record<"checkout" | "queue", number[]>;
   waitFromJoinMs: number[];
   waitFromOpeningMs: number[];
   sellOutSeconds: number | undefined;
@@ -349,30 +351,36 @@ function shareOver(values: number[]): number[] {
   return TAIL_MS.map((limit) => (values.length ? values.filter((v) => v > limit).length / values.length : Number.NaN));
 }
 
+/** The share of a Prometheus histogram's observations (summed over the series `keep` accepts) above each of TAIL_MS. */
+function histogramShareOver(text: string, metric: string, keep: (labels: string) => boolean): number[] {
+  const buckets = new Map<number, number>();
+  for (const match of text.matchAll(new RegExp(`^${metric}_bucket\\{([^}]*)\\} (\\d+)`, "gm"))) {
+    const labels = match[1];
+    if (!keep(labels)) continue;
+    const le = /le="([^"]+)"/.exec(labels)?.[1];
+    if (le) buckets.set(le === "+Inf" ? Infinity : Number(le), (buckets.get(le === "+Inf" ? Infinity : Number(le)) ?? 0) + Number(match[2]));
+  }
+  const total = buckets.get(Infinity) ?? 0;
+  return TAIL_MS.map((limit) => (total > 0 && buckets.has(limit / 1000) ? (total - buckets.get(limit / 1000)!) / total : Number.NaN));
+}
+
 /**
- * The share of successful holds (POST …/holds, 201) and orders (POST /api/orders, 201) slower than
- * each of TAIL_MS by the gateway's own histogram (cumulative since it started: only the on-sale
- * holds and orders, in this bench).
+ * From the gateway's own histograms (cumulative since it started: only the on-sale's, in this bench):
+ * the share of successful holds (POST …/holds, 201) and orders (POST /api/orders, 201) slower than
+ * each of TAIL_MS from routing to answer; and the share of checkout and queue requests that waited
+ * longer than each between the load balancer (its X-Request-Start) and the gateway's first look
+ * (distributed mode only: nothing stamps them in the embedded one).
  */
-async function gatewayCheckoutTail(gatewayUrl: string): Promise<Record<"hold" | "order", number[]>> {
+async function gatewayCheckoutTail(gatewayUrl: string): Promise<Record<"hold" | "order" | "checkoutWaited" | "queueWaited", number[]>> {
   let text = "";
   try {
     text = await (await fetch(`${gatewayUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   } catch {
     // no figure: NaN below
   }
-  const tail = (route: RegExp) => {
-    const buckets = new Map<number, number>();
-    for (const match of text.matchAll(/^gateway_http_request_duration_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
-      const labels = match[1];
-      if (!labels.includes('method="POST"') || !labels.includes('status="201"') || !route.test(labels)) continue;
-      const le = /le="([^"]+)"/.exec(labels)?.[1];
-      if (le) buckets.set(le === "+Inf" ? Infinity : Number(le), (buckets.get(le === "+Inf" ? Infinity : Number(le)) ?? 0) + Number(match[2]));
-    }
-    const total = buckets.get(Infinity) ?? 0;
-    return TAIL_MS.map((limit) => (total > 0 && buckets.has(limit / 1000) ? (total - buckets.get(limit / 1000)!) / total : Number.NaN));
-  };
-  return { hold: tail(/route="[^"]*\/holds"/), order: tail(/route="\/api\/orders"/) };
+  const handled = (route: RegExp) => histogramShareOver(text, "gateway_http_request_duration_seconds", (labels) => labels.includes('method="POST"') && labels.includes('status="201"') && route.test(labels));
+  const waited = (routeClass: string) => histogramShareOver(text, "gateway_http_request_queue_seconds", (labels) => labels.includes(`class="${routeClass}"`));
+  return { hold: handled(/route="[^"]*\/holds"/), order: handled(/route="\/api\/orders"/), checkoutWaited: waited("checkout"), queueWaited: waited("queue") };
 }
 
 /** `gatewayUrl`: the gateway itself (not the load balancer) for the join-vs-bare comparison. */
@@ -563,6 +571,7 @@ async function runOnSale(mode: string, base: string, serverCpu: () => Promise<nu
       hold: { client: shareOver(holdMs), gateway: gatewayTail.hold },
       order: { client: shareOver(orderMs), gateway: gatewayTail.order },
     },
+    waitedBeforeGateway: { checkout: gatewayTail.checkoutWaited, queue: gatewayTail.queueWaited },
     waitFromJoinMs,
     waitFromOpeningMs,
     sellOutSeconds: soldOutAt ? (soldOutAt - opensAt - window.pausedMs) / 1000 : undefined,
@@ -686,6 +695,7 @@ const lines = [
   `| outcomes | ${column((r) => Object.entries(r.outcomes).map(([k, v]) => `${k}: ${fmt(v)}`).join(", "))} |`,
   `| admitted purchase (hold → confirmed order) p50 / p99 | ${column((r) => `${ms(r.purchaseMs, 50)} / ${ms(r.purchaseMs, 99)}`)} |`,
   `| where the tail is: holds / orders slower than ${TAIL_MS.map((v) => `${v}`).join(" / ")} ms, as the client saw them; as the gateway timed them (routing → answer) | ${column((r) => (["hold", "order"] as const).map((k) => `${k}s ${r.checkoutTail[k].client.map(pct).join(" / ")}; ${r.checkoutTail[k].gateway.map(pct).join(" / ")}`).join("<br>"))} |`,
+  `| requests that waited longer than ${TAIL_MS.map((v) => `${v}`).join(" / ")} ms between the load balancer (its X-Request-Start) and the gateway's first look: checkout; queue (none in embedded mode: nothing stamps them) | ${column((r) => (["checkout", "queue"] as const).map((k) => `${k} ${r.waitedBeforeGateway[k].map(pct).join(" / ")}`).join("<br>"))} |`,
   `| time to sell out, from opening to the last order (the paused CPU window subtracted) | ${column((r) => (r.sellOutSeconds === undefined ? `not every seat sold in the run (${fmt(SEATS - (r.outcomes.bought ?? 0))} left in holds that a retried hold abandoned; they return when holds expire)` : `${r.sellOutSeconds.toFixed(1)} s`))} |`,
   `| time until nothing was left to hold (first buyer told sold_out), from opening | ${column((r) => (r.nothingLeftSeconds === undefined ? "–" : `${r.nothingLeftSeconds.toFixed(1)} s`))} |`,
   `| wait, join → admitted, p50 / p90 / p99 | ${column((r) => `${s(r.waitFromJoinMs, 50)} / ${s(r.waitFromJoinMs, 90)} / ${s(r.waitFromJoinMs, 99)}`)} |`,

@@ -294,6 +294,11 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     limits: { checkout: config.INFLIGHT_MAX_CHECKOUT, queue: config.INFLIGHT_MAX_QUEUE, other: config.INFLIGHT_MAX_OTHER },
     maxEventLoopDelayMs: config.EVENT_LOOP_MAX_DELAY_MS,
     retryAfterSeconds: { checkout: config.CHECKOUT_BUSY_RETRY_AFTER_SECONDS },
+    // The header is the balancer's only when a balancer is trusted to set it (and overwrite a client's).
+    requestStart: config.TRUST_PROXY === false ? undefined : {
+      maxQueueMs: config.REQUEST_QUEUE_MAX_MS,
+      onQueued: (routeClass, queuedMs) => metrics.requestQueue.observe({ class: routeClass ?? "none" }, queuedMs / 1000),
+    },
     // Checkout this gateway had to shed is checkout overloaded: admit fewer.
     onShed: (routeClass) => {
       if (routeClass === "checkout") admissionRate.observe(0, true);

@@ -167,6 +167,14 @@ export const gatewayConfigSchema = z.object({
    * past the client's 30 s. Default 150.
    */
   KEEP_ALIVE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(150),
+  /**
+   * Behind a trusted load balancer (TRUST_PROXY) that stamps X-Request-Start (nginx: `t=${msec}`), an
+   * API request that waited longer than this between the balancer and the gateway's first look (in
+   * its socket, behind a busy event loop) gets 503 BUSY at once: its client has likely given up or is
+   * about to, and the work would crowd out requests still wanted. Default 10000 (a third of a typical
+   * client's 30 s).
+   */
+  REQUEST_QUEUE_MAX_MS: z.coerce.number().int().min(1).default(10_000),
   /** Mean event-loop delay (ms, over the last second) above which new API requests get 503 BUSY. */
   EVENT_LOOP_MAX_DELAY_MS: z.coerce.number().int().min(10).default(1000),
   /** Serve the browser UI (built by Vite on start when missing or stale). */

@@ -1,8 +1,10 @@
 // The gateway bounds its own work. Requests in progress are counted per route class (checkout,
 // waiting room, everything else under /api) and the event loop's delay is watched; past a bound a
 // new request is answered 503 BUSY with Retry-After at once, before any work is done — the server
-// never holds more than it can finish while clients time out. Health, metrics and the static UI are
-// never shed (a load balancer must still see the instance alive).
+// never holds more than it can finish while clients time out. Behind a trusted load balancer that
+// stamps X-Request-Start, a request that already waited too long to be read is shed too (and every
+// request's wait is measured). Health, metrics and the static UI are never shed (a load balancer
+// must still see the instance alive).
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from "fastify";
 import { GatewayError } from "./errors.ts";
@@ -20,6 +22,31 @@ export interface EdgeSheddingOptions {
   readonly retryAfterSeconds?: Partial<Record<RouteClass, number>>;
   /** Told of every request shed (the waiting room slows admissions when checkout is shed). */
   readonly onShed?: (routeClass: RouteClass) => void;
+  /**
+   * Believe the `X-Request-Start` header (set by the load balancer in front: only when one is trusted,
+   * TRUST_PROXY). It says when the balancer passed the request on, so the gateway sees how long the
+   * request waited to be read (in its socket, behind a busy event loop) before anything here ran.
+   */
+  readonly requestStart?: {
+    /** A request that waited longer than this is answered 503 BUSY at once: its client is likely gone or about to be. */
+    readonly maxQueueMs: number;
+    /** Told how long each request with the header waited (ms), shed or not. */
+    readonly onQueued?: (routeClass: RouteClass | undefined, queuedMs: number) => void;
+  };
+}
+
+/**
+ * When the load balancer passed the request on (ms since the epoch), from `X-Request-Start`: nginx's
+ * `t=${msec}` (seconds with milliseconds), or milliseconds or microseconds since the epoch as other
+ * proxies write it (Heroku, HAProxy `t=%Ts%ms`); undefined when absent or unreadable.
+ */
+export function requestStartMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  if (typeof header !== "string") return undefined;
+  const value = Number(header.startsWith("t=") ? header.slice(2) : header);
+  if (!Number.isFinite(value) || value <= 0) return undefined;
+  // Seconds (1.7e9), milliseconds (1.7e12) or microseconds (1.7e15) since the epoch: the one within a day of now.
+  for (const ms of [value * 1000, value, value / 1000]) if (Math.abs(now - ms) < 86_400_000) return ms;
+  return undefined;
 }
 
 export interface LoopSample {
@@ -73,7 +100,21 @@ export function createEdgeShedding(options: EdgeSheddingOptions): EdgeShedding {
   return {
     onRequest(request, reply, done) {
       const routeClass = routeClassOf(request.method, request.routeOptions.url ?? request.url.split("?")[0]);
+      let queuedMs = 0;
+      if (options.requestStart) {
+        const now = Date.now();
+        const start = requestStartMs(request.headers["x-request-start"], now);
+        if (start !== undefined) {
+          queuedMs = Math.max(0, now - start);
+          options.requestStart.onQueued?.(routeClass, queuedMs);
+        }
+      }
       if (routeClass === undefined) return done();
+      if (queuedMs > (options.requestStart?.maxQueueMs ?? Infinity)) {
+        // Work its client has likely given up on: answering it costs less than doing it.
+        options.onShed?.(routeClass);
+        return done(new GatewayError("BUSY", "this request waited too long to be read; retry in a moment"));
+      }
       if (loopTooSlow) {
         options.onShed?.(routeClass);
         return done(new GatewayError("BUSY", "this server is overloaded; retry in a moment"));

@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   readonly httpRequests: Counter<"method" | "route" | "status">;
   readonly httpDuration: Histogram<"method" | "route" | "status">;
   readonly busCallDuration: Histogram<"method" | "outcome">;
+  /** How long requests waited between the load balancer and the gateway's first look (X-Request-Start). */
+  readonly requestQueue: Histogram<"class">;
   readonly cacheLookups: Counter<"result">;
   readonly openSockets: Gauge;
   /**
@@ -49,6 +51,13 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       help: "HTTP request latency by route and status",
       labelNames: ["method", "route", "status"],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    requestQueue: new Histogram({
+      name: "gateway_http_request_queue_seconds",
+      help: "How long requests waited from the load balancer's X-Request-Start to the gateway's first look, by route class (checkout, queue, other, none); past REQUEST_QUEUE_MAX_MS they are shed",
+      labelNames: ["class"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
     busCallDuration: new Histogram({

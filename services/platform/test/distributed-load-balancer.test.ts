@@ -32,7 +32,7 @@ async function startBackend(name: string): Promise<Backend> {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ name, method: req.method, url: req.url, body: Buffer.concat(chunks).toString(), forwardedFor: req.headers["x-forwarded-for"] ?? null }));
+      res.end(JSON.stringify({ name, method: req.method, url: req.url, body: Buffer.concat(chunks).toString(), forwardedFor: req.headers["x-forwarded-for"] ?? null, requestStart: req.headers["x-request-start"] ?? null }));
     });
   });
   const wss = new WebSocketServer({ server });
@@ -76,6 +76,17 @@ async function setup(count: number): Promise<{ backends: Backend[]; lb: LoadBala
       seen.add(body.name);
     }
     expect([...seen].sort()).toEqual(["gateway-0", "gateway-1"]);
+  });
+
+  it("when it passes a request on, it stamps X-Request-Start with the time (replacing a client's), so a gateway sees how long the request waited", async () => {
+    const { lb } = await setup(1);
+    const before = Date.now();
+    const body = (await (await fetch(`${lb.url}/api/events`, { headers: { "x-request-start": "t=1" } })).json()) as { requestStart: string | null };
+    const stamped = /^t=(\d+\.\d{3})$/.exec(body.requestStart ?? "");
+    expect(stamped, `X-Request-Start: ${body.requestStart}`).not.toBeNull();
+    const ms = Number(stamped![1]) * 1000;
+    expect(ms).toBeGreaterThanOrEqual(before - 1000);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1000);
   });
 
   it("when a gateway is down, every request (POST bodies included) is served by the other one", async () => {
@@ -171,6 +182,7 @@ describe("the nginx configuration of start:distributed", () => {
     expect(conf).toMatch(/keepalive \d+;/);
     expect(conf).toContain("proxy_set_header Upgrade $http_upgrade;");
     expect(conf).toContain("error_page 502 504 =503 @unavailable;");
+    expect(conf).toContain('proxy_set_header X-Request-Start "t=${msec}";');
     expect(conf).toContain("add_header Retry-After 1 always;");
     expect(conf).not.toContain("non_idempotent");
   });

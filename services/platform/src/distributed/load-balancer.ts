@@ -106,6 +106,9 @@ export async function startLoadBalancer(options: LoadBalancerOptions): Promise<L
   }
 
   const server: Server = createServer((req, res) => {
+    // When the request was passed on, as nginx writes it (a client's own is replaced): the gateway
+    // measures how long it waited to be read and sheds it past REQUEST_QUEUE_MAX_MS.
+    req.headers["x-request-start"] = `t=${(Date.now() / 1000).toFixed(3)}`;
     readBody(req, maxBodyBytes).then(
       (body) => {
         if (body === "too-large") sendError(res, 413, "PAYLOAD_TOO_LARGE", `request bodies are limited to ${maxBodyBytes} bytes`);

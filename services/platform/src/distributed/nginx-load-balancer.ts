@@ -114,6 +114,9 @@ ${servers.join("\n")}
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_set_header X-Forwarded-Host $http_host;
+      # When this request was passed on (a client's own header is replaced): the gateway measures how
+      # long it waited to be read, and sheds it once its client has likely given up (REQUEST_QUEUE_MAX_MS).
+      proxy_set_header X-Request-Start "t=\${msec}";
       # A refused connection (a gateway that is down) is retried on the next one; a request that
       # reached a gateway is never replayed (nginx does not retry POSTs after sending them).
       proxy_next_upstream error timeout;
