@@ -349,6 +349,25 @@ describe.each(targets)("the waiting room $name", (target) => {
     expect((await hold(third)).json().error.code).toBe("NOT_ADMITTED");
   });
 
+  it("when many buyers at the front stepped aside (called) while nobody is admitted, each is told to ask by their place among them, not every 2 s", async () => {
+    // The 40,000-buyer bench: 13,000 called buyers told to ask every 2 s while the gateway's gate was
+    // closed kept its event loop lagging, so the gate stayed closed (6,000 requests a second, timeouts).
+    const cookies = [];
+    for (let i = 0; i < 30; i++) cookies.push(await buyer());
+    for (const cookie of cookies) await join(cookie); // the pre-queue, told to ask again 15 s later
+    now = OPENS + 40_000; // all of them late for it: the first ask calls them all
+    gateOpen = false;
+    const views = [];
+    for (const cookie of cookies) views.push((await poll(cookie)).json().queue);
+    expect(views.map((q) => q.status)).toEqual(cookies.map(() => "waiting"));
+    const byPlace = views.sort((a, b) => a.position - b.position);
+    expect(byPlace.map((q) => q.position)).toEqual(cookies.map((_, i) => i + 1));
+    // At 1 admission a second: a quarter of the expected wait (0.75-1.25 of it), at least 2 s.
+    for (const q of byPlace) expect(q.pollAfterSeconds, `position ${q.position}`).toBeGreaterThanOrEqual(Math.max(2, Math.floor(((q.position - 1) / 4) * 0.75)));
+    expect(byPlace[0].pollAfterSeconds).toBe(2);
+    expect(byPlace.at(-1).pollAfterSeconds).toBeGreaterThanOrEqual(5);
+  });
+
   it("when a buyer stepped aside at the front never comes back, they are let go a minute later (expired) and those behind move up", async () => {
     const organizerCookie = await organiser();
     await patch(organizerCookie, { paused: true });

@@ -289,8 +289,10 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     let rank: number | null = null;
     let lineRank: number | null = null;
     if (opened && calledKey !== undefined) {
+      // Told when to ask by their place among the called (as the Lua script), not as the front:
+      // thousands called while admissions are slow must not all ask every 2 s (pollAfterSecondsFor).
       rank = search(r.calledKeys, 0, calledKey);
-      lineRank = 0;
+      lineRank = rank;
     } else if (opened && key !== undefined) {
       lineRank = rankOf(r, key);
       rank = r.called.size + lineRank;

@@ -155,7 +155,8 @@ local function snapshot(member)
     local r = c == false and redis.call('ZRANK', line, member) or false
     if c then
       state = 'waiting'
-      if now >= salesStartAt then rank, lineRank = c, 0 end
+      -- Told when to ask by their place among the called, not as the front (memory store: snapshot).
+      if now >= salesStartAt then rank, lineRank = c, c end
     elseif r then
       state = 'waiting'
       if now >= salesStartAt then rank, lineRank = redis.call('ZCARD', called) + r, r end
