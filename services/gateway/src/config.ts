@@ -172,7 +172,8 @@ export const gatewayConfigSchema = z.object({
    * API request that waited longer than this between the balancer and the gateway's first look (in
    * its socket, behind a busy event loop) gets 503 BUSY at once: its client has likely given up or is
    * about to, and the work would crowd out requests still wanted. Default 10000 (a third of a typical
-   * client's 30 s).
+   * client's 30 s). The balancer's clock and the gateway's must agree to well within this (same host,
+   * or NTP): a balancer whose clock runs behind by more would have every request shed.
    */
   REQUEST_QUEUE_MAX_MS: z.coerce.number().int().min(1).default(10_000),
   /** Mean event-loop delay (ms, over the last second) above which new API requests get 503 BUSY. */

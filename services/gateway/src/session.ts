@@ -192,6 +192,9 @@ function sessionOver(request: FastifyRequest): GatewayError {
  * Refreshing on every poll put the users service on the waiting room's path: 40,000 buyers signed
  * in over a few minutes reached their tokens' last minute together, mid-sale, and every poll
  * waited for a token exchange (the distributed 40,000-buyer run that broke down ~100 s into the sale).
+ * A sign-in revoked at the users service from elsewhere (another device's sign-out, a reused refresh
+ * token) is noticed at the next call that carries the token: until then such a buyer may keep a place
+ * in a line, never hold.
  */
 export function signedInCaller(request: FastifyRequest): SessionState {
   const state = requireSession(request);
