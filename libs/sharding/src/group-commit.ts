@@ -129,3 +129,18 @@ export function firstOfEach<P>(batch: P[], key: (p: P) => string): { together: P
   }
   return { together, later };
 }
+
+/**
+ * The executor among `all` (one per physical shard) of the physical shard `sql` routes to now: a
+ * batch groups the requests of one physical shard. Undefined when `sql` cannot say where it routes
+ * (its `shard` throws, e.g. the map moved it) or names none of them: the request then runs alone.
+ */
+export function physicalExecutorOf<S extends { readonly shard: string }>(sql: { readonly shard: string }, all: readonly S[]): S | undefined {
+  let name: string;
+  try {
+    name = sql.shard;
+  } catch {
+    return undefined;
+  }
+  return all.find((s) => s.shard === name);
+}

@@ -51,5 +51,5 @@ export { toIsoTimestamp, withTransientRetry } from "./sql-helpers.ts";
 export { addShard, ensureDatabase, rebalance } from "./rebalance.ts";
 export type { AddShardOptions, RebalanceOptions, RebalanceProgress, RebalanceResult } from "./rebalance.ts";
 export { NOT_FENCED } from "./fence.ts";
-export { createGroupCommit, firstOfEach } from "./group-commit.ts";
+export { createGroupCommit, firstOfEach, physicalExecutorOf } from "./group-commit.ts";
 export type { GroupCommit, GroupWait, Waiting } from "./group-commit.ts";

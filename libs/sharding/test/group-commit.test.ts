@@ -1,7 +1,7 @@
 // The queueing under every group commit: waiting for company when a key is hot, never when it is quiet.
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { createGroupCommit, type GroupWait } from "../src/group-commit.ts";
+import { createGroupCommit, physicalExecutorOf, type GroupWait } from "../src/group-commit.ts";
 
 interface Req {
   name: string;
@@ -78,5 +78,15 @@ describe("group commit: waiting for company", () => {
     await Promise.all([call("k", "b", 3, wait), call("k", "c", 3, wait), call("k", "d", 3, wait)]);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(batches).toEqual([["a"], ["b", "c", "d"]]);
+  });
+});
+
+describe("physicalExecutorOf", () => {
+  const all = [{ shard: "shard-0" }, { shard: "shard-1" }];
+  it("finds the executor of the physical shard a routed executor names; none when it cannot say or names none", () => {
+    expect(physicalExecutorOf({ shard: "shard-1" }, all)).toBe(all[1]);
+    expect(physicalExecutorOf({ shard: "shard-9" }, all)).toBeUndefined();
+    const moving = { get shard(): string { throw new Error("moved"); } };
+    expect(physicalExecutorOf(moving, all)).toBeUndefined();
   });
 });

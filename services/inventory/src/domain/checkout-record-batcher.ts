@@ -8,7 +8,7 @@
 // whole (a shard moving, a database error) run alone on beginCheckout / finishCheckout.
 import { beginCheckout, beginCheckoutBatch, finishCheckout, finishCheckoutBatch, type CheckoutBegin, type CheckoutRecord, type StoredReply } from "../store/checkout-store.ts";
 import { withRetry, type Sql } from "../store/sql.ts";
-import { createGroupCommit, firstOfEach } from "@boxoffice/sharding";
+import { createGroupCommit, firstOfEach, physicalExecutorOf } from "@boxoffice/sharding";
 import type { InventoryDeps } from "./ports.ts";
 
 type Deps = Pick<InventoryDeps, "shards" | "recordBatchMax" | "batchWait">;
@@ -81,21 +81,10 @@ const finishes = createGroupCommit<string, PendingFinish>(async (batch) => {
   for (const p of later) await finishAlone(p);
 });
 
-/** The executor of the physical shard `sql` routes to now, or undefined (then the request runs alone). */
-function physicalOf(sql: Sql, deps: Deps): Sql | undefined {
-  let name: string;
-  try {
-    name = sql.shard;
-  } catch {
-    return undefined;
-  }
-  return deps.shards.all().find((s) => s.shard === name);
-}
-
 /** beginCheckout, in a group commit with the shard's other new checkouts of the moment when `deps.recordBatchMax` > 1. */
 export function beginCheckoutGrouped(sql: Sql, record: CheckoutRecord, deps: Deps): Promise<CheckoutBegin> {
   const max = deps.recordBatchMax ?? 1;
-  const physical = max > 1 ? physicalOf(sql, deps) : undefined;
+  const physical = max > 1 ? physicalExecutorOf(sql, deps.shards.all()) : undefined;
   if (!physical) return beginCheckout(sql, record);
   return new Promise((resolve, reject) => begins.enqueue(deps.shards, physical.shard, { sql, physical, record, resolve, reject }, max, deps.batchWait));
 }
@@ -103,7 +92,7 @@ export function beginCheckoutGrouped(sql: Sql, record: CheckoutRecord, deps: Dep
 /** finishCheckout, in a group commit with the shard's other finished checkouts of the moment when `deps.recordBatchMax` > 1. */
 export function finishCheckoutGrouped(sql: Sql, buyerId: string, idempotencyKey: string, reply: StoredReply, deps: Deps): Promise<void> {
   const max = deps.recordBatchMax ?? 1;
-  const physical = max > 1 ? physicalOf(sql, deps) : undefined;
+  const physical = max > 1 ? physicalExecutorOf(sql, deps.shards.all()) : undefined;
   if (!physical) return finishCheckout(sql, buyerId, idempotencyKey, reply);
   return new Promise((resolve, reject) => finishes.enqueue(deps.shards, physical.shard, { sql, physical, buyerId, idempotencyKey, reply, resolve, reject }, max, deps.batchWait));
 }

@@ -9,7 +9,7 @@
 // replay, a charge in progress, a mismatch), a key already in the batch (it runs after), and every
 // charge of a batch whose statement failed as a whole (a shard moving, a constraint, a database
 // error), so one bad charge never fails the others.
-import { createGroupCommit, firstOfEach, type GroupWait } from "@boxoffice/sharding";
+import { createGroupCommit, firstOfEach, physicalExecutorOf, type GroupWait } from "@boxoffice/sharding";
 import {
   beginCharge,
   finishCaptures,
@@ -150,21 +150,10 @@ const books = createGroupCommit<string, PendingBook>(async (batch) => {
   for (const p of later) bookAlone(p).catch(() => {});
 });
 
-/** The executor of the physical shard `sql` routes to now, or undefined (then the request runs alone). */
-function physicalOf(sql: Sql, shards: ShardSql): Sql | undefined {
-  let name: string;
-  try {
-    name = sql.shard;
-  } catch {
-    return undefined;
-  }
-  return shards.all().find((s) => s.shard === name);
-}
-
 /** beginCharge, in one statement with the shard's other new charges of the moment when `batchMax` > 1. */
 export function beginChargeGrouped(sql: Sql, input: NewChargeKey, deps: ChargeBatching): Promise<BegunCharge> {
   const max = deps.batchMax ?? 1;
-  const physical = max > 1 ? physicalOf(sql, deps.shards) : undefined;
+  const physical = max > 1 ? physicalExecutorOf(sql, deps.shards.all()) : undefined;
   if (!physical) return beginCharge(sql, input.scope, input.pending, input.leaseMs);
   return new Promise((resolve, reject) => begins.enqueue(deps.shards, physical.shard, { sql, physical, ...input, resolve, reject }, max, deps.batchWait));
 }
@@ -172,7 +161,7 @@ export function beginChargeGrouped(sql: Sql, input: NewChargeKey, deps: ChargeBa
 /** finishCharge of a capture, in one statement with the shard's other captures of the moment when `batchMax` > 1. */
 export function finishCaptureGrouped(sql: Sql, input: CaptureToFinish, deps: ChargeBatching): Promise<{ reply: StoredReply; wroteOutbox: boolean }> {
   const max = deps.batchMax ?? 1;
-  const physical = max > 1 ? physicalOf(sql, deps.shards) : undefined;
+  const physical = max > 1 ? physicalExecutorOf(sql, deps.shards.all()) : undefined;
   if (!physical) return finishCharge(sql, input.target, input.reply, input.capture);
   return new Promise((resolve, reject) => finishes.enqueue(deps.shards, physical.shard, { sql, physical, ...input, resolve, reject }, max, deps.batchWait));
 }
@@ -189,7 +178,7 @@ export function groupedProcessorBooks(single: ProcessorBooks, deps: ChargeBatchi
     read: (key) => single.read(key),
     record(key, entry) {
       const sql = deps.shards.forKey(key);
-      const physical = physicalOf(sql, deps.shards);
+      const physical = physicalExecutorOf(sql, deps.shards.all());
       if (!physical) return single.record(key, entry);
       return new Promise((resolve, reject) =>
         books.enqueue(deps.shards, physical.shard, { sql, physical, key, entry, logicalShard: deps.shards.logicalShardOf(key), alone, resolve, reject }, max, deps.batchWait),
