@@ -148,3 +148,68 @@ describe.skipIf(!postgres.available)("statements prepared once per connection", 
     }
   });
 });
+
+describe("statements prepared once per embedded database (PGlite)", () => {
+  it("when a parameterised statement runs again, it is the one prepared on that database, and a column added under it does not break it", async () => {
+    const connection = openConnection("shard0", "pglite://memory/prepared-once");
+    try {
+      await connection.exec("create table items (id int primary key, name text); insert into items values (1, 'one'), (2, 'two')");
+      const read = (id: number) => connection.sql.query<Record<string, unknown>>("select * from items where id = $1", [id]);
+      expect((await read(1)).rows).toEqual([{ id: 1, name: "one" }]);
+      expect((await read(2)).rows).toEqual([{ id: 2, name: "two" }]);
+      const prepared = await connection.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = $1", ["select * from items where id = $1"]);
+      expect(prepared.rows[0].n, "the read is one prepared statement of the database").toBe(1);
+      await connection.exec("alter table items add column price int default 5");
+      expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+      expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
+      const inTransaction = () => connection.sql.transaction((tx) => tx.query<Record<string, unknown>>("select * from items where name = $1", ["two"]));
+      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+      await connection.exec("alter table items add column stock int default 7");
+      await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
+      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5, stock: 7 }]);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it("when values of every kind the services use go in and come out, a prepared statement answers exactly what PGlite's own query does, and errors keep their codes", async () => {
+    const connection = openConnection("shard0", "pglite://memory/prepared-types");
+    try {
+      await connection.exec(`create table kinds (id bigint primary key, label text, flag boolean, amount numeric(10,2), at timestamptz, doc jsonb, tags text[], counts int[], note text)`);
+      const insert = "insert into kinds (id, label, flag, amount, at, doc, tags, counts, note) values ($1, $2, $3, $4, $5, $6::jsonb, $7::text[], $8::int[], $9) returning *";
+      const values = [9_007_199_254_740_993n, "é ✓ 'quoted'", true, "12.50", new Date("2026-12-07T22:00:00.123Z"), JSON.stringify({ a: [1, { b: null }] }), ["x", "y,z"], [1, 2, 3], null];
+      const inserted = await connection.sql.query<Record<string, unknown>>(insert, values);
+      expect(inserted.rowCount).toBe(1);
+      const select = "select * from kinds where id = $1 and flag = $2";
+      const prepared = await connection.sql.query<Record<string, unknown>>(select, [9_007_199_254_740_993n, true]);
+      const { PGlite } = await import("@electric-sql/pglite");
+      const plain = new PGlite();
+      try {
+        await plain.exec(`create table kinds (id bigint primary key, label text, flag boolean, amount numeric(10,2), at timestamptz, doc jsonb, tags text[], counts int[], note text)`);
+        await plain.query(insert, values);
+        const expected = await plain.query<Record<string, unknown>>(select, [9_007_199_254_740_993n, true]);
+        expect(prepared.rows).toEqual(expected.rows);
+        expect(inserted.rows).toEqual(expected.rows);
+      } finally {
+        await plain.close();
+      }
+      expect(prepared.rows[0]).toMatchObject({ id: 9_007_199_254_740_993n, label: "é ✓ 'quoted'", flag: true, doc: { a: [1, { b: null }] }, tags: ["x", "y,z"], counts: [1, 2, 3], note: null });
+      // Row counts of writes, and a violation with its code (the services' conflict handling reads it).
+      const updated = await connection.sql.query("update kinds set note = $1 where id = $2", ["n", 9_007_199_254_740_993n]);
+      expect(updated.rowCount).toBe(1);
+      const duplicate = await connection.sql.query(insert, values).catch((error: unknown) => error);
+      expect((duplicate as { code?: string }).code).toBe("23505");
+      // A failed statement aborts its transaction, which rolls back; the database goes on answering.
+      const failed = await connection.sql
+        .transaction(async (tx) => {
+          await tx.query("update kinds set note = $1 where id = $2", ["in tx", 9_007_199_254_740_993n]);
+          await tx.query(insert, values);
+        })
+        .catch((error: unknown) => error);
+      expect((failed as { code?: string }).code).toBe("23505");
+      expect((await connection.sql.query<{ note: string }>("select note from kinds where id = $1", [9_007_199_254_740_993n])).rows).toEqual([{ note: "n" }]);
+    } finally {
+      await connection.close();
+    }
+  });
+});
