@@ -64,6 +64,12 @@ const IDLE_WINDOW_MS = 5000;
  */
 const STATEMENTS_OF = process.env.BENCH_COST_STATEMENTS_OF;
 const PG_BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
+/**
+ * BENCH_COST_PG_SETTINGS="name=value name=value": more settings for the private Postgres, to find
+ * where its CPU goes (e.g. synchronous_commit=off prices the commits' WAL flushes). Named in the
+ * section's notes, so a run with them is never taken for the platform's own figure.
+ */
+const EXTRA_PG_SETTINGS = (process.env.BENCH_COST_PG_SETTINGS ?? "").split(/\s+/).filter(Boolean);
 /** Every buyer comes from 127.0.0.1, and accounts are set up before the spike with a cheap KDF. */
 const PLATFORM_ENV = { USERS_SCRYPT_LOG_N: "10", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000000", LOGIN_MAX_FAILURES_PER_ADDRESS: "100000000", LOG_LEVEL: "error" };
 
@@ -97,7 +103,7 @@ async function startPostgres(): Promise<Server> {
   const init = spawnSync(join(PG_BIN, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], { ...user, encoding: "utf8" });
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`);
   const port = await freePort();
-  const settings = ["listen_addresses=127.0.0.1", `unix_socket_directories=${dir}`, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "max_connections=200"];
+  const settings = ["listen_addresses=127.0.0.1", `unix_socket_directories=${dir}`, "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "max_connections=200", ...EXTRA_PG_SETTINGS];
   const child = spawn(join(PG_BIN, "postgres"), ["-D", data, "-p", String(port), ...settings.flatMap((s) => ["-c", s])], { ...user, stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   child.stderr?.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
@@ -118,7 +124,7 @@ async function startPostgres(): Promise<Server> {
   return {
     url,
     pid: child.pid,
-    note: `a private Postgres 15 cluster (initdb in a temp dir, port ${port}, shared_preload_libraries=pg_stat_statements), stopped at the end`,
+    note: `a private Postgres 15 cluster (initdb in a temp dir, port ${port}, shared_preload_libraries=pg_stat_statements${EXTRA_PG_SETTINGS.map((s) => `, ${s}`).join("")}), stopped at the end`,
     async stop() {
       await stopChild(child, "SIGINT");
       rmSync(dir, { recursive: true, force: true });
