@@ -295,7 +295,9 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
       lineRank = rank;
     } else if (opened && key !== undefined) {
       lineRank = rankOf(r, key);
-      rank = r.called.size + lineRank;
+      // Ahead: the line before them and the called whose place is before theirs. Counting every
+      // called buyer let a position rise whenever someone behind stepped aside (as the Lua script).
+      rank = search(r.calledKeys, 0, key) + lineRank;
     }
     return {
       state,

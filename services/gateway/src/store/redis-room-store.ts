@@ -159,7 +159,8 @@ local function snapshot(member)
       if now >= salesStartAt then rank, lineRank = c, c end
     elseif r then
       state = 'waiting'
-      if now >= salesStartAt then rank, lineRank = redis.call('ZCARD', called) + r, r end
+      -- Ahead: the line before them and the called whose place is before theirs (memory store: snapshot).
+      if now >= salesStartAt then rank, lineRank = redis.call('ZCOUNT', called, '-inf', '(' .. redis.call('ZSCORE', line, member)) + r, r end
     elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
   end
   local m = redis.call('HGET', meta, 'maxAdmitted')
