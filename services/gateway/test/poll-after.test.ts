@@ -17,6 +17,17 @@ describe("pollAfterSeconds", () => {
     for (let rank = 0; rank < 40_000; rank += 97) expect(pollAfterSecondsFor("waiting", rank, clock)).toBeLessThanOrEqual(POLL_AFTER_MAX_SECONDS);
   });
 
+  it("asks 40,000 waiting buyers for fewer than 1,000 polls a second behind a room admitting 68 a second, the front still every 2 s", () => {
+    // Half of the expected wait, not a quarter (1,420 a second): in one process those polls slowed the admitted buyers' checkouts.
+    const room = { ...clock, ratePerSecond: 68 };
+    let pollsPerSecond = 0;
+    for (let rank = 0; rank < 40_000; rank++) pollsPerSecond += 1 / pollAfterSecondsFor("waiting", rank, room);
+    expect(pollsPerSecond).toBeLessThan(1_000);
+    expect(pollsPerSecond).toBeGreaterThan(500);
+    // The buyers due within 4 s (rank / rate / 2 ≤ 2 s) still ask every 2 s.
+    for (let rank = 0; rank < 4 * 68 * 0.75; rank++) expect(pollAfterSecondsFor("waiting", rank, room)).toBe(POLL_AFTER_MIN_SECONDS);
+  });
+
   it("spreads the buyers past the cap over the last quarter of it, so they do not come back in one wave", () => {
     const values = Array.from({ length: 1_000 }, (_, i) => pollAfterSecondsFor("waiting", 20_000 + i, clock));
     for (const value of values) {

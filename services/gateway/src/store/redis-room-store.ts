@@ -15,7 +15,7 @@ import {
   DEFAULT_ROOM_EXPIRY,
   MAX_ADMITTED_PER_STEP,
   PRE_QUEUE_POLLS_PER_SECOND,
-  PRE_QUEUE_SPREAD_MAX_SECONDS, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
+  PRE_QUEUE_SPREAD_MAX_SECONDS, POLL_AFTER_MAX_SECONDS, POLL_AFTER_MIN_SECONDS, POLL_AFTER_SHARE_OF_WAIT_DIVISOR, type PollResult, type RoomExpiryOptions, type RoomClock, type RoomSnapshot, type RoomStore } from "./room-store.ts";
 
 const SCRIPT = `
 local line, adm, exp, log, meta, pollnext, early, called, calleddue = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -26,7 +26,7 @@ local idleTtl, soldOutTtl, extra2 = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[
 -- How many admissions the rate's bucket holds (admissionBurst in room-store.ts, as the memory store).
 local burst = tonumber(ARGV[12])
 local maxStep = ${MAX_ADMITTED_PER_STEP}
-local pollMin, pollMax = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}
+local pollMin, pollMax, pollShareDivisor = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}, ${POLL_AFTER_SHARE_OF_WAIT_DIVISOR}
 local windowSeconds, presentMs, lateMs, graceMs = ${ADMISSION_WINDOW_SECONDS}, ${CALLED_PRESENT_WITHIN_MS}, ${CALLED_LATE_AFTER_MS}, ${CALLED_GRACE_MS}
 local lookAt, lookEvery = ${CALLED_LOOK_AT}, ${CALLED_LOOK_EVERY_MS}
 local preQueuePollsPerSecond, preQueueSpreadMax = ${PRE_QUEUE_POLLS_PER_SECOND}, ${PRE_QUEUE_SPREAD_MAX_SECONDS}
@@ -140,7 +140,7 @@ local function pollAfter(state, rank, member)
   if state == 'waiting' and rank >= 0 then
     local spread = (rank * 0.6180339887) % 1
     local max = math.floor(pollMax * (0.75 + 0.25 * spread))
-    return math.min(max, math.max(pollMin, math.ceil((rank / math.max(rate, 0.1) / 4) * (0.75 + 0.5 * spread))))
+    return math.min(max, math.max(pollMin, math.ceil((rank / math.max(rate, 0.1) / pollShareDivisor) * (0.75 + 0.5 * spread))))
   end
   return 30
 end

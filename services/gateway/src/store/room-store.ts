@@ -166,12 +166,19 @@ export const PRE_QUEUE_SPREAD_MAX_SECONDS = 60;
 export const POLL_AFTER_MAX_SECONDS = 120;
 /** The shortest (seconds): the front of the line and the last seconds before opening. */
 export const POLL_AFTER_MIN_SECONDS = 2;
+/** A waiting buyer asks again after 1/this of their expected wait (see pollAfterSecondsFor). */
+export const POLL_AFTER_SHARE_OF_WAIT_DIVISOR = 2;
 
 /**
  * When a client should ask again: often near the front, rarely far back (40,000 pollers must not
- * drown the gateways), a quarter of the expected wait, between 2 and 120 s. With the cap at 30 s,
+ * drown the gateways), half of the expected wait, between 2 and 120 s. With the cap at 30 s,
  * 40,000 buyers behind a room admitting 16 a second asked 1,270 times a second, nearly all of them
- * from far back; at 120 s it is about 530 (a quarter of the wait keeps the near ones prompt). An
+ * from far back; at 120 s, about 630 with a quarter of the wait and 510 with half. Half, not a
+ * quarter: behind a room admitting 68 a second (the embedded on-sale) the 40,000 ask about 900
+ * times a second instead of 1,420, and in the 40,000-buyer bench those polls were what slowed the
+ * admitted buyers' checkouts (one process serves both): polls 355,000 → 221,000, holds slower than
+ * 500 ms 3.0% → 0.6%, sold out 296 → 262 s (BENCHMARKS.md, eighth session). A buyer whose turn
+ * comes sooner than told (the rate more than doubled) steps aside until they ask ("called"). An
  * admitted buyer asks every 30 s (the admission lasts minutes). Mirrored in the Lua script.
  */
 export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock: RoomClock, preQueue?: PreQueuePlace): number {
@@ -192,7 +199,7 @@ export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock
     // 40,000-buyer bench they did, and each wave of 20,000 polls timed out requests.
     const spread = (rank * 0.6180339887) % 1;
     const max = Math.floor(POLL_AFTER_MAX_SECONDS * (0.75 + 0.25 * spread));
-    return clamp(Math.ceil((rank / Math.max(clock.ratePerSecond, 0.1) / 4) * (0.75 + 0.5 * spread)), POLL_AFTER_MIN_SECONDS, max);
+    return clamp(Math.ceil((rank / Math.max(clock.ratePerSecond, 0.1) / POLL_AFTER_SHARE_OF_WAIT_DIVISOR) * (0.75 + 0.5 * spread)), POLL_AFTER_MIN_SECONDS, max);
   }
   return 30;
 }
