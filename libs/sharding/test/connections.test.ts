@@ -126,50 +126,13 @@ describe.skipIf(!postgres.available)("statements prepared once per connection", 
   });
 
   it("when a parameterised statement runs again, it is the one prepared on that connection, and a column added under it does not break it", async () => {
-    const connection = openConnection("shard0", databases.urls[0], { poolSize: 1 });
-    try {
-      await connection.exec("create table items (id int primary key, name text); insert into items values (1, 'one'), (2, 'two')");
-      const read = (id: number) => connection.sql.query<Record<string, unknown>>("select * from items where id = $1", [id]);
-      expect((await read(1)).rows).toEqual([{ id: 1, name: "one" }]);
-      const prepared = await connection.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = $1", ["select * from items where id = $1"]);
-      expect(prepared.rows[0].n, "the read is a prepared statement of this (only) pooled connection").toBe(1);
-      // A migration while running: the prepared SELECT * would now return another row type.
-      await connection.exec("alter table items add column price int default 5");
-      expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
-      expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
-      // The same inside a transaction: the first attempt fails (the error aborts the transaction), a retry answers.
-      const inTransaction = () => connection.sql.transaction((tx) => tx.query<Record<string, unknown>>("select * from items where name = $1", ["two"]));
-      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
-      await connection.exec("alter table items add column stock int default 7");
-      await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
-      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5, stock: 7 }]);
-    } finally {
-      await connection.close();
-    }
+    await preparedOnceAndAltered(openConnection("shard0", databases.urls[0], { poolSize: 1 }), "the read is a prepared statement of this (only) pooled connection");
   });
 });
 
 describe("statements prepared once per embedded database (PGlite)", () => {
   it("when a parameterised statement runs again, it is the one prepared on that database, and a column added under it does not break it", async () => {
-    const connection = openConnection("shard0", "pglite://memory/prepared-once");
-    try {
-      await connection.exec("create table items (id int primary key, name text); insert into items values (1, 'one'), (2, 'two')");
-      const read = (id: number) => connection.sql.query<Record<string, unknown>>("select * from items where id = $1", [id]);
-      expect((await read(1)).rows).toEqual([{ id: 1, name: "one" }]);
-      expect((await read(2)).rows).toEqual([{ id: 2, name: "two" }]);
-      const prepared = await connection.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = $1", ["select * from items where id = $1"]);
-      expect(prepared.rows[0].n, "the read is one prepared statement of the database").toBe(1);
-      await connection.exec("alter table items add column price int default 5");
-      expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
-      expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
-      const inTransaction = () => connection.sql.transaction((tx) => tx.query<Record<string, unknown>>("select * from items where name = $1", ["two"]));
-      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
-      await connection.exec("alter table items add column stock int default 7");
-      await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
-      expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5, stock: 7 }]);
-    } finally {
-      await connection.close();
-    }
+    await preparedOnceAndAltered(openConnection("shard0", "pglite://memory/prepared-once"), "the read is one prepared statement of the database");
   });
 
   it("when values of every kind the services use go in and come out, a prepared statement answers exactly what PGlite's own query does, and errors keep their codes", async () => {
@@ -213,3 +176,29 @@ describe("statements prepared once per embedded database (PGlite)", () => {
     }
   });
 });
+
+/**
+ * A read runs twice as one prepared statement, and keeps answering after columns are added under it
+ * (a migration while running): at once outside a transaction; inside one the first attempt fails
+ * (the error aborts the transaction) and a retry answers. Closes the connection.
+ */
+async function preparedOnceAndAltered(connection: ReturnType<typeof openConnection>, preparedOnce: string): Promise<void> {
+  try {
+    await connection.exec("create table items (id int primary key, name text); insert into items values (1, 'one'), (2, 'two')");
+    const read = (id: number) => connection.sql.query<Record<string, unknown>>("select * from items where id = $1", [id]);
+    expect((await read(1)).rows).toEqual([{ id: 1, name: "one" }]);
+    expect((await read(2)).rows).toEqual([{ id: 2, name: "two" }]);
+    const prepared = await connection.sql.query<{ n: number }>("select count(*)::int as n from pg_prepared_statements where statement = $1", ["select * from items where id = $1"]);
+    expect(prepared.rows[0].n, preparedOnce).toBe(1);
+    await connection.exec("alter table items add column price int default 5");
+    expect((await read(2)).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+    expect((await read(1)).rows).toEqual([{ id: 1, name: "one", price: 5 }]);
+    const inTransaction = () => connection.sql.transaction((tx) => tx.query<Record<string, unknown>>("select * from items where name = $1", ["two"]));
+    expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5 }]);
+    await connection.exec("alter table items add column stock int default 7");
+    await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
+    expect((await inTransaction()).rows).toEqual([{ id: 2, name: "two", price: 5, stock: 7 }]);
+  } finally {
+    await connection.close();
+  }
+}
