@@ -288,15 +288,17 @@ export function createMemoryRoomStore(options: MemoryRoomStoreOptions = {}): Roo
     const opened = clock.now >= clock.salesStartAt;
     let rank: number | null = null;
     let lineRank: number | null = null;
+    // A buyer's position is their place among everyone waiting, line and called together, by their
+    // order key: unique, and it only falls (a buyer stepping aside or coming back moves nobody). As
+    // the called set's size plus the place in line, a position rose whenever someone behind stepped
+    // aside. (As the Lua script.)
     if (opened && calledKey !== undefined) {
-      // Told when to ask by their place among the called (as the Lua script), not as the front:
-      // thousands called while admissions are slow must not all ask every 2 s (pollAfterSecondsFor).
-      rank = search(r.calledKeys, 0, calledKey);
-      lineRank = rank;
+      // Told when to ask by their place among the called, not as the front: thousands called while
+      // admissions are slow must not all ask every 2 s (pollAfterSecondsFor).
+      lineRank = search(r.calledKeys, 0, calledKey);
+      rank = lineRank + rankOf(r, calledKey);
     } else if (opened && key !== undefined) {
       lineRank = rankOf(r, key);
-      // Ahead: the line before them and the called whose place is before theirs. Counting every
-      // called buyer let a position rise whenever someone behind stepped aside (as the Lua script).
       rank = search(r.calledKeys, 0, key) + lineRank;
     }
     return {

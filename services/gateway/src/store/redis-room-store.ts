@@ -155,11 +155,11 @@ local function snapshot(member)
     local r = c == false and redis.call('ZRANK', line, member) or false
     if c then
       state = 'waiting'
-      -- Told when to ask by their place among the called, not as the front (memory store: snapshot).
-      if now >= salesStartAt then rank, lineRank = c, c end
+      -- Position: the place among line and called together, by order key; told when to ask by the
+      -- place among the called, not as the front (memory store: snapshot).
+      if now >= salesStartAt then rank, lineRank = c + redis.call('ZCOUNT', line, '-inf', '(' .. redis.call('ZSCORE', called, member)), c end
     elseif r then
       state = 'waiting'
-      -- Ahead: the line before them and the called whose place is before theirs (memory store: snapshot).
       if now >= salesStartAt then rank, lineRank = redis.call('ZCOUNT', called, '-inf', '(' .. redis.call('ZSCORE', line, member)) + r, r end
     elseif redis.call('SISMEMBER', exp, member) == 1 then state = 'expired' end
   end
