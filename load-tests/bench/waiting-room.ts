@@ -122,7 +122,7 @@ function listenOverflows(): number {
 }
 
 function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<number>, since: number, client: () => { bought: number; timeouts: number; requests: number }): { stop(): void } {
-  let last: { at: number; cpu: number; byClass: Map<string, number>; client: ReturnType<typeof client>; overflows: number; opened: number; connections: number; received: number } | undefined;
+  let last: { at: number; cpu: number; byClass: Map<string, number>; decisions: Map<string, number>; client: ReturnType<typeof client>; overflows: number; opened: number; connections: number; received: number } | undefined;
   const metric = (text: string, name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
   const sample = async () => {
     const at = Date.now();
@@ -138,6 +138,8 @@ function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<
     for (const match of text.matchAll(/^gateway_http_requests_total\{[^}]*status="(\d)\d\d"[^}]*\} (\d+)/gm)) {
       byClass.set(`${match[1]}xx`, (byClass.get(`${match[1]}xx`) ?? 0) + Number(match[2]));
     }
+    const decisions = new Map<string, number>();
+    for (const match of text.matchAll(/^gateway_admission_windows_total\{decision="(\w+)"\} (\d+)/gm)) decisions.set(match[1], Number(match[2]));
     const now = client();
     const overflows = listenOverflows();
     if (last) {
@@ -149,13 +151,14 @@ function traceServer(mode: string, gatewayUrl: string, serverCpu: () => Promise<
           + ` in flight ${["checkout", "queue", "other"].map((c) => metric(text, `gateway_requests_in_flight\\{class="${c}"\\}`)).join("/")}`
           + ` (bus calls waiting for room ${metric(text, "gateway_bus_calls_waiting_for_room")}, ${metric(text, "gateway_bus_calls_waited_for_room_total")} so far)`
           + ` answers ${rates || "(no /metrics answer)"} waiting ${metric(text, "boxoffice_waiting_room_waiting")} admitted/min ${metric(text, "boxoffice_waiting_room_admitted_per_minute")}`
+          + ` rate ${metric(text, "gateway_admission_rate_per_second").toFixed(1)}/s (last p99 ${Math.round(metric(text, "gateway_admission_window_p99_seconds") * 1000)} ms; windows ${[...decisions].map(([k, v]) => `${k} +${v - (last!.decisions.get(k) ?? 0)}`).join(" ") || "none"})`
           + ` listen overflows +${overflows - last.overflows}`
           + ` server: connections +${metric(text, "gateway_connections_accepted_total") - last.connections}, requests +${metric(text, "gateway_requests_received_total") - last.received}`
           + ` | client: bought +${now.bought - last.client.bought}, timeouts +${now.timeouts - last.client.timeouts}, sent +${now.requests - last.client.requests}, connections +${clientConnections.opened - last.opened}`
           + (timeoutsByStage.size > 0 ? ` (timeouts so far: ${[...timeoutsByStage].map(([k, v]) => `${k} ${v}`).join(", ")})` : ""),
       );
     }
-    last = { at, cpu, byClass, client: now, overflows, opened: clientConnections.opened, connections: metric(text, "gateway_connections_accepted_total"), received: metric(text, "gateway_requests_received_total") };
+    last = { at, cpu, byClass, decisions, client: now, overflows, opened: clientConnections.opened, connections: metric(text, "gateway_connections_accepted_total"), received: metric(text, "gateway_requests_received_total") };
   };
   const timer = setInterval(() => sample().catch((error: unknown) => console.log(`  ${mode} trace: ${(error as Error).message}`)), TRACE_S * 1000);
   return { stop: () => clearInterval(timer) };

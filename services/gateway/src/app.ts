@@ -34,7 +34,7 @@ import { createMemoryRoomStore } from "./store/memory-room-store.ts";
 import { createRedisRoomStore } from "./store/redis-room-store.ts";
 import type { RoomStore } from "./store/room-store.ts";
 import { createLiveHub, type LiveHub } from "./live-hub.ts";
-import { createGatewayMetrics, registerOpsGauges, registerServerCounters, registerSheddingGauges, type GatewayMetrics } from "./metrics.ts";
+import { createGatewayMetrics, registerAdmissionMetrics, registerOpsGauges, registerServerCounters, registerSheddingGauges, type GatewayMetrics } from "./metrics.ts";
 import { cachedRevocations, registerSessions } from "./session.ts";
 import { createSignInLimiter, type SignInLimiter } from "./sign-in-limiter.ts";
 import { registerWebUi } from "./web-ui.ts";
@@ -201,7 +201,8 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const backend = deps.backend ?? (busBackend as BusBackend);
   const live = createLiveHub({ layer: deps.layer, logger: app.log });
   const roomStore = deps.roomStore ?? createRoomStore(config);
-  const admissionRate = createAdmissionRate({
+  const admissionWindowJudged = registerAdmissionMetrics(metrics.registry, () => admissionRate.current());
+  const admissionRate: AdmissionRate = createAdmissionRate({
     initial: config.ADMISSION_RATE_INITIAL,
     min: config.ADMISSION_RATE_MIN,
     max: config.ADMISSION_RATE_MAX,
@@ -212,6 +213,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     load: () => shedding.loopDelay(),
     now: deps.now,
     onWindow: (window) => {
+      admissionWindowJudged(window);
       if (window.rate !== window.previous) app.log.debug(window, "waiting room: admission rate changed");
     },
   });

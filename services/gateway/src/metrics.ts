@@ -3,6 +3,7 @@
 import type { HttpOpsOverview } from "@boxoffice/contracts";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Server } from "node:http";
+import type { AdmissionWindow } from "./domain/admission-rate.ts";
 import type { EdgeShedding } from "./edge-shedding.ts";
 
 /** The route whose cached pages are answered before fastify (handlers/catalogue.ts, http-server.ts). */
@@ -190,6 +191,37 @@ export function registerSheddingGauges(registry: Registry, shedding: Pick<EdgeSh
       for (const routeClass of ["checkout", "queue", "other"] as const) this.set({ class: routeClass }, shedding.inFlight(routeClass));
     },
   });
+}
+
+/**
+ * The waiting room's admission controller (domain/admission-rate.ts): the rate it admits at now, and
+ * each judged window's decision and checkout p99, so an operator (and the on-sale bench's trace) sees
+ * why the room admits what it does. Returns the controller's `onWindow`.
+ */
+export function registerAdmissionMetrics(registry: Registry, rate: () => number): (window: AdmissionWindow) => void {
+  new Gauge({
+    name: "gateway_admission_rate_per_second",
+    help: "Waiting-room admissions per second this gateway allows now (set by checkout's measured latency and the event loop)",
+    registers: [registry],
+    collect() {
+      this.set(rate());
+    },
+  });
+  const windows = new Counter({
+    name: "gateway_admission_windows_total",
+    help: "Judged windows of the admission controller by decision (shed, settling, loop_lag, slow: cuts or pauses; rise; held)",
+    labelNames: ["decision"],
+    registers: [registry],
+  });
+  const p99 = new Gauge({
+    name: "gateway_admission_window_p99_seconds",
+    help: "The last judged window's checkout p99 (a hold's p99 plus an order's), the figure set against CHECKOUT_LATENCY_TARGET_MS",
+    registers: [registry],
+  });
+  return (window) => {
+    windows.inc({ decision: window.decision });
+    if (window.p99Ms !== null) p99.set(window.p99Ms / 1000);
+  };
 }
 
 /**

@@ -134,6 +134,30 @@ describe("the adaptive admission rate", () => {
     expect(windowOf(fast(10))).toBe(5);
   });
 
+  it("each judged window says what it was judged on", () => {
+    let loop: LoopLoad = { lagMs: 0, utilization: 0.3 };
+    const decisions: string[] = [];
+    let now = 0;
+    const rate = createAdmissionRate({ initial: 20, max: 100, latencyTargetMs: 500, windowMs: 2000, loopLagTargetMs: 100, load: () => loop, now: () => now, onWindow: (w) => decisions.push(w.decision) });
+    const windowOf = (latencies: number[], overloads = 0) => {
+      for (const latency of latencies) rate.observe(latency, false);
+      for (let i = 0; i < overloads; i++) rate.observe(0, true);
+      now += 2000;
+      rate.current();
+    };
+    windowOf(fast(100)); // rise
+    windowOf([900]); // slow
+    windowOf([900]); // settling
+    windowOf(fast(10), 1); // shed
+    loop = { lagMs: 300, utilization: 1 };
+    windowOf(fast(10)); // loop_lag
+    windowOf(fast(10)); // settling
+    loop = { lagMs: 5, utilization: 0.95 };
+    windowOf(fast(10)); // held: the loop is full
+    windowOf([]); // nothing to judge: not reported
+    expect(decisions).toEqual(["rise", "slow", "settling", "shed", "loop_lag", "settling", "held"]);
+  });
+
   it("a call that arrives after its window ended counts in the next one, not the judged one", () => {
     let now = 0;
     const rate = createAdmissionRate({ initial: 20, latencyTargetMs: 500, windowMs: 2000, now: () => now });
@@ -191,6 +215,10 @@ describe("the adaptive admission rate", () => {
       expect(rate.current()).toBe(40);
       now += 2000;
       expect(rate.current(), "the window with a shed checkout is judged overloaded").toBe(20);
+      // An operator sees the rate and why it moved.
+      const metrics = (await t.gateway.app.inject({ method: "GET", url: "/metrics" })).body;
+      expect(metrics).toMatch(/^gateway_admission_rate_per_second 20$/m);
+      expect(metrics).toMatch(/^gateway_admission_windows_total\{decision="shed"\} 1$/m);
     } finally {
       await t.close();
     }

@@ -67,7 +67,17 @@ export interface AdmissionWindow {
   overloads: number;
   /** The event loop at the judgement, when the controller is told of it. */
   loop: LoopLoad | null;
+  /** What the window was judged on (the branch taken above). */
+  decision: AdmissionDecision;
 }
+
+/**
+ * Why a window moved the rate, or did not: `shed` (a checkout was shed: halved), `settling` (the
+ * window after a cut, not judged on latency), `loop_lag` and `slow` (cut for the event loop's lag or
+ * the checkout p99), `rise` (raised), `held` (under the target, but the loop is full or the rate is
+ * already twice what buyers used). A window with no checkout, no shed and no lag is not judged.
+ */
+export type AdmissionDecision = "shed" | "settling" | "loop_lag" | "slow" | "rise" | "held";
 
 export const DEFAULT_ADMISSION_RATE_OPTIONS: AdmissionRateOptions = { initial: 20, min: 1, max: 500, latencyTargetMs: 500, windowMs: 2000, loopLagTargetMs: 100, maxUtilization: 0.85 };
 
@@ -112,25 +122,31 @@ export function createAdmissionRate(options: Partial<AdmissionRateOptions> = {})
     const loop = settings.load?.() ?? null;
     const loopLagging = loop !== null && loop.lagMs > settings.loopLagTargetMs;
     const loopFull = loop !== null && (loop.utilization > settings.maxUtilization || loop.lagMs > settings.loopLagTargetMs / 2);
+    let decision: AdmissionDecision = "held";
     if (overloads > 0) {
       rate = rate / 2;
+      decision = "shed";
     } else if ((p99 !== null || loopLagging) && settling) {
       settling = false;
+      decision = "settling";
     } else if (loopLagging) {
       rate = rate * Math.max(0.5, settings.loopLagTargetMs / loop.lagMs);
       settling = true;
+      decision = "loop_lag";
     } else if (p99 !== null && p99 > target) {
       rate = rate * Math.max(0.5, target / p99);
       settling = true;
+      decision = "slow";
     } else if (p99 !== null && !loopFull) {
       // In admissions: buyers who came to checkout (their holds) per second, not calls (a purchase
       // is a hold and an order, and counting both let the rate run to four times what was used).
       const usedPerSecond = holds / (Math.max(now() - windowStart, 1) / 1000);
       const used = Math.max(settings.initial, 2 * usedPerSecond);
       rate = Math.max(rate, Math.min(rate * (p99 <= target / 2 ? 2 : 1.25), used));
+      if (rate > previous) decision = "rise";
     }
     rate = Math.min(settings.max, Math.max(settings.min, rate));
-    if (calls > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: calls, p99Ms: p99, overloads, loop });
+    if (calls > 0 || overloads > 0 || loopLagging) settings.onWindow?.({ previous, rate, samples: calls, p99Ms: p99, overloads, loop, decision });
     windowStart = now();
     holdSamples = [];
     orderSamples = [];
