@@ -226,6 +226,7 @@ export async function buildGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     maxConcurrent: config.ADMISSION_MAX_CONCURRENT,
     admitting: deps.admitting ?? createAdmissionGate({ lagMs: () => shedding.loopDelay().lagMs, lagTargetMs: config.ADMISSION_LOOP_LAG_TARGET_MS }),
     earlyPollAllowance: config.QUEUE_EARLY_POLL_ALLOWANCE,
+    pollRateFloor: config.QUEUE_POLL_RATE_FLOOR,
     now: deps.now,
   });
   const ops = createOpsConsole({ config, layer: deps.layer, room, sample: () => ({ ...httpCounts, inFlight: inFlightRequests() }), reportIntervalMs: deps.opsReportIntervalMs });

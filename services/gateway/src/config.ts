@@ -145,6 +145,14 @@ export const gatewayConfigSchema = z.object({
   ROOM_IDLE_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
   /** A sold-out room is forgotten this long after it sold out (never before its last admission ends). Default 900. */
   ROOM_SOLD_OUT_TTL_SECONDS: z.coerce.number().int().min(1).default(900),
+  /**
+   * Waiting buyers are told when to ask again (pollAfterSeconds, half the expected wait) as if the room
+   * admitted at least this many buyers a second, whatever the controller's rate is now: it starts at
+   * ADMISSION_RATE_INITIAL and an arrival flood cuts it, and buyers told by that rate came back 90–120 s
+   * later while the room, already at 200 a second, had nobody to admit (store/room-store.ts,
+   * pollRateOf). About what checkout serves at full load on one small machine. 0: the controller's rate alone.
+   */
+  QUEUE_POLL_RATE_FLOOR: z.coerce.number().min(0).max(100_000).default(100),
   /** Polls sooner than pollAfterSeconds tolerated in a row before 429 RATE_LIMITED. */
   QUEUE_EARLY_POLL_ALLOWANCE: z.coerce.number().int().min(0).default(3),
   /** Queue joins per client address per minute (per gateway) before 429 RATE_LIMITED. */

@@ -60,7 +60,7 @@ describe.each(targets)("the waiting room $name", (target) => {
 
   async function start(env: Record<string, string> = {}): Promise<void> {
     t = await createTestGateway(
-      { ADMISSION_KEYS: admissionKey, ADMISSION_RATE_INITIAL: "1", ADMISSION_RATE_MIN: "1", ADMISSION_RATE_MAX: "1", QUEUE_EARLY_POLL_ALLOWANCE: "0", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000", ...env },
+      { ADMISSION_KEYS: admissionKey, ADMISSION_RATE_INITIAL: "1", ADMISSION_RATE_MIN: "1", ADMISSION_RATE_MAX: "1", QUEUE_EARLY_POLL_ALLOWANCE: "0", QUEUE_JOINS_PER_ADDRESS_PER_MINUTE: "100000", QUEUE_POLL_RATE_FLOOR: "0", ...env },
       backend,
       { roomStore: store, now: () => now, admitting: () => gateOpen },
     );
@@ -366,6 +366,36 @@ describe.each(targets)("the waiting room $name", (target) => {
     for (const q of byPlace) expect(q.pollAfterSeconds, `position ${q.position}`).toBeGreaterThanOrEqual(Math.max(2, Math.floor(((q.position - 1) / 2) * 0.75)));
     expect(byPlace[0].pollAfterSeconds).toBe(2);
     expect(byPlace.at(-1).pollAfterSeconds).toBeGreaterThanOrEqual(5);
+  });
+
+  it("waiting buyers are told when to ask as if the room admitted at least QUEUE_POLL_RATE_FLOOR a second; their estimated wait stays the real one", async () => {
+    // The 40,000-buyer on-sale: buyers told by a rate of 12-50 a second came back 90-120 s later,
+    // while the room, by then at 200 a second, had nobody near the front to admit.
+    const asked = async () => {
+      const cookies = [];
+      for (let i = 0; i < 41; i++) cookies.push(await buyer());
+      const views = [];
+      for (const cookie of cookies) views.push((await join(cookie)).json().queue);
+      // The first is admitted on the spot (nobody waited yet); the other 40 wait.
+      return views.filter((q) => q.status === "waiting").sort((a, b) => a.position - b.position);
+    };
+    now = OPENS + 1_000;
+    const byRate = await asked(); // the room's rate: 1 a second
+    await t.close();
+    await store.close();
+    store = target.store();
+    await start({ QUEUE_POLL_RATE_FLOOR: "10" });
+    const byFloor = await asked();
+    const last = (views: typeof byRate) => views.at(-1);
+    // Position 40 (39 ahead): half of 39 s at 1 a second (× 0.75-1.25) against half of 3.9 s at 10.
+    expect(last(byRate).position).toBe(40);
+    expect(last(byRate).pollAfterSeconds).toBeGreaterThanOrEqual(14);
+    expect(last(byFloor).position).toBe(40);
+    expect(last(byFloor).pollAfterSeconds).toBeLessThanOrEqual(3);
+    for (const q of byFloor) expect(q.pollAfterSeconds, `position ${q.position}`).toBeLessThanOrEqual(Math.max(2, Math.ceil(((q.position - 1) / 10 / 2) * 1.25)));
+    // What the buyer is told to expect is the room's real pace, not the floor.
+    expect(last(byFloor).estimatedWaitSeconds).toBe(last(byRate).estimatedWaitSeconds);
+    expect(last(byFloor).estimatedWaitSeconds).toBeGreaterThanOrEqual(39);
   });
 
   it("when buyers behind one who asks step aside (called), every waiting buyer still has a place of their own, in join order", async () => {

@@ -24,6 +24,8 @@ export interface WaitingRoomOptions {
    */
   readonly admitting?: () => boolean;
   readonly earlyPollAllowance: number;
+  /** Waiting buyers are told when to ask again as if the room admitted at least this many a second (pollRateOf). Default 0. */
+  readonly pollRateFloor?: number;
   /** How long an event's opening time and organiser are reused before asking the catalogue again. */
   readonly eventInfoTtlMs?: number;
   /** How long a known opening time is still served while the catalogue is asked again (or is away). Default 30 s. */
@@ -131,7 +133,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   /** `ask`: a join or poll, which admits only while the gate is open (a cap of 0 admits nobody). */
   function clock(info: EventInfo, ask = false): RoomClock {
     const open = !ask || (options.admitting?.() ?? true);
-    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), maxConcurrent: open ? options.maxConcurrent : 0 };
+    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), pollRatePerSecond: options.pollRateFloor, maxConcurrent: open ? options.maxConcurrent : 0 };
   }
 
   /** The store is a dependency like a service: when it cannot be reached the answer is 503, never 500. */

@@ -25,6 +25,8 @@ local rate, maxConcurrent, extra = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
 local idleTtl, soldOutTtl, extra2 = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
 -- How many admissions the rate's bucket holds (admissionBurst in room-store.ts, as the memory store).
 local burst = tonumber(ARGV[12])
+-- The rate a waiting buyer's next ask is planned by (pollRateOf in room-store.ts).
+local pollRate = math.max(rate, tonumber(ARGV[13]) or 0)
 local maxStep = ${MAX_ADMITTED_PER_STEP}
 local pollMin, pollMax, pollShareDivisor = ${POLL_AFTER_MIN_SECONDS}, ${POLL_AFTER_MAX_SECONDS}, ${POLL_AFTER_SHARE_OF_WAIT_DIVISOR}
 local windowSeconds, presentMs, lateMs, graceMs = ${ADMISSION_WINDOW_SECONDS}, ${CALLED_PRESENT_WITHIN_MS}, ${CALLED_LATE_AFTER_MS}, ${CALLED_GRACE_MS}
@@ -140,7 +142,7 @@ local function pollAfter(state, rank, member)
   if state == 'waiting' and rank >= 0 then
     local spread = (rank * 0.6180339887) % 1
     local max = math.floor(pollMax * (0.75 + 0.25 * spread))
-    return math.min(max, math.max(pollMin, math.ceil((rank / math.max(rate, 0.1) / pollShareDivisor) * (0.75 + 0.5 * spread))))
+    return math.min(max, math.max(pollMin, math.ceil((rank / math.max(pollRate, 0.1) / pollShareDivisor) * (0.75 + 0.5 * spread))))
   end
   return 30
 end
@@ -283,7 +285,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   const expiry = options.expiry ?? DEFAULT_ROOM_EXPIRY;
 
   function call(op: string, eventId: string, userId: string, clock: Pick<RoomClock, "now"> & Partial<RoomClock> | undefined, extra: string | number = "", extra2 = ""): Promise<Reply> {
-    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2, admissionBurst(clock?.ratePerSecond ?? 0));
+    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2, admissionBurst(clock?.ratePerSecond ?? 0), clock?.pollRatePerSecond ?? 0);
   }
 
   function toSnapshot(reply: Reply): RoomSnapshot {

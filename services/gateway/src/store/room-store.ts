@@ -15,6 +15,11 @@ export interface RoomClock {
   readonly admissionTtlMs: number;
   /** Admissions per second now (the adaptive controller's value). */
   readonly ratePerSecond: number;
+  /**
+   * The admission rate waiting buyers are told when to ask by (pollAfterSeconds): the controller's
+   * rate, or more (QUEUE_POLL_RATE_FLOOR). Unset: `ratePerSecond`. See pollRateOf.
+   */
+  readonly pollRatePerSecond?: number;
   /** Admitted at once at most, unless the organiser set a lower cap. */
   readonly maxConcurrent: number;
 }
@@ -199,9 +204,23 @@ export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock
     // 40,000-buyer bench they did, and each wave of 20,000 polls timed out requests.
     const spread = (rank * 0.6180339887) % 1;
     const max = Math.floor(POLL_AFTER_MAX_SECONDS * (0.75 + 0.25 * spread));
-    return clamp(Math.ceil((rank / Math.max(clock.ratePerSecond, 0.1) / POLL_AFTER_SHARE_OF_WAIT_DIVISOR) * (0.75 + 0.5 * spread)), POLL_AFTER_MIN_SECONDS, max);
+    return clamp(Math.ceil((rank / Math.max(pollRateOf(clock), 0.1) / POLL_AFTER_SHARE_OF_WAIT_DIVISOR) * (0.75 + 0.5 * spread)), POLL_AFTER_MIN_SECONDS, max);
   }
   return 30;
+}
+
+/**
+ * The rate a waiting buyer's next ask is planned by: the controller's rate, never below the floor.
+ * The controller starts low (ADMISSION_RATE_INITIAL) and an arrival flood cuts it further, and a
+ * buyer told to come back by that rate comes back up to 120 s later whatever the rate does
+ * meanwhile. In the 40,000-buyer on-sale (embedded) the buyers who joined at rates of 12–50 a second
+ * were told 90–120 s; the rate was 203 a second by 42 s, but nobody near enough the front asked, so
+ * the room admitted 20–40 a second for a minute with the process 24–37% busy. A buyer who asks too
+ * early costs one poll; a room nobody asks of loses its admissions for good. The estimated wait shown
+ * to the buyer stays the real one.
+ */
+export function pollRateOf(clock: Pick<RoomClock, "ratePerSecond" | "pollRatePerSecond">): number {
+  return Math.max(clock.ratePerSecond, clock.pollRatePerSecond ?? 0);
 }
 
 function clamp(value: number, min: number, max: number): number {
