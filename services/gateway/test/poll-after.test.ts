@@ -31,7 +31,7 @@ describe("pollAfterSeconds", () => {
   it("with a floor under the planning rate, a room cut to 12 a second asks as one at the floor: 40,000 buyers about 1,150 times a second, buyers near the front within seconds", () => {
     // The 40,000-buyer on-sale: told by 12-50 a second, buyers came back 90-120 s later while the room, at 200 a second by then, had nobody to admit.
     const cut = { ...clock, ratePerSecond: 12 };
-    const floored = { ...cut, pollRatePerSecond: 100 };
+    const floored = { ...cut, pollRateFloor: 100 };
     const pollsPerSecond = (room: typeof floored | typeof cut) => {
       let sum = 0;
       for (let rank = 0; rank < 40_000; rank++) sum += 1 / pollAfterSecondsFor("waiting", rank, room);
@@ -44,7 +44,7 @@ describe("pollAfterSeconds", () => {
     expect(pollAfterSecondsFor("waiting", 3_000, cut)).toBeGreaterThanOrEqual(90);
     expect(pollAfterSecondsFor("waiting", 3_000, floored)).toBeLessThanOrEqual(19);
     // A rate above the floor is used as it is.
-    expect(pollAfterSecondsFor("waiting", 3_000, { ...clock, ratePerSecond: 300, pollRatePerSecond: 100 })).toBe(pollAfterSecondsFor("waiting", 3_000, { ...clock, ratePerSecond: 300 }));
+    expect(pollAfterSecondsFor("waiting", 3_000, { ...clock, ratePerSecond: 300, pollRateFloor: 100 })).toBe(pollAfterSecondsFor("waiting", 3_000, { ...clock, ratePerSecond: 300 }));
   });
 
   it("spreads the buyers past the cap over the last quarter of it, so they do not come back in one wave", () => {

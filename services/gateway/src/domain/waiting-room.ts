@@ -133,7 +133,7 @@ export function createWaitingRoom(options: WaitingRoomOptions): WaitingRoom {
   /** `ask`: a join or poll, which admits only while the gate is open (a cap of 0 admits nobody). */
   function clock(info: EventInfo, ask = false): RoomClock {
     const open = !ask || (options.admitting?.() ?? true);
-    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), pollRatePerSecond: options.pollRateFloor, maxConcurrent: open ? options.maxConcurrent : 0 };
+    return { now: now(), salesStartAt: info.salesStartAt, admissionTtlMs: options.admissionTtlSeconds * 1000, ratePerSecond: options.rate.current(), pollRateFloor: options.pollRateFloor, maxConcurrent: open ? options.maxConcurrent : 0 };
   }
 
   /** The store is a dependency like a service: when it cannot be reached the answer is 503, never 500. */

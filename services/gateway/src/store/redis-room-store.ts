@@ -285,7 +285,7 @@ export function createRedisRoomStore(options: RedisRoomStoreOptions): RoomStore 
   const expiry = options.expiry ?? DEFAULT_ROOM_EXPIRY;
 
   function call(op: string, eventId: string, userId: string, clock: Pick<RoomClock, "now"> & Partial<RoomClock> | undefined, extra: string | number = "", extra2 = ""): Promise<Reply> {
-    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2, admissionBurst(clock?.ratePerSecond ?? 0), clock?.pollRatePerSecond ?? 0);
+    return run(...keys(eventId), op, userId, clock?.now ?? 0, clock?.salesStartAt ?? 0, clock?.admissionTtlMs ?? 0, clock?.ratePerSecond ?? 0, clock?.maxConcurrent ?? 0, extra, expiry.idleTtlMs, expiry.soldOutTtlMs, extra2, admissionBurst(clock?.ratePerSecond ?? 0), clock?.pollRateFloor ?? 0);
   }
 
   function toSnapshot(reply: Reply): RoomSnapshot {

@@ -16,10 +16,10 @@ export interface RoomClock {
   /** Admissions per second now (the adaptive controller's value). */
   readonly ratePerSecond: number;
   /**
-   * The admission rate waiting buyers are told when to ask by (pollAfterSeconds): the controller's
-   * rate, or more (QUEUE_POLL_RATE_FLOOR). Unset: `ratePerSecond`. See pollRateOf.
+   * Waiting buyers are told when to ask (pollAfterSeconds) by at least this rate, whatever the
+   * controller's is (QUEUE_POLL_RATE_FLOOR; see pollRateOf). Unset: the controller's rate alone.
    */
-  readonly pollRatePerSecond?: number;
+  readonly pollRateFloor?: number;
   /** Admitted at once at most, unless the organiser set a lower cap. */
   readonly maxConcurrent: number;
 }
@@ -219,8 +219,8 @@ export function pollAfterSecondsFor(state: RoomState, rank: number | null, clock
  * early costs one poll; a room nobody asks of loses its admissions for good. The estimated wait shown
  * to the buyer stays the real one.
  */
-export function pollRateOf(clock: Pick<RoomClock, "ratePerSecond" | "pollRatePerSecond">): number {
-  return Math.max(clock.ratePerSecond, clock.pollRatePerSecond ?? 0);
+export function pollRateOf(clock: Pick<RoomClock, "ratePerSecond" | "pollRateFloor">): number {
+  return Math.max(clock.ratePerSecond, clock.pollRateFloor ?? 0);
 }
 
 function clamp(value: number, min: number, max: number): number {
